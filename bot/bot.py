@@ -1,0 +1,108 @@
+"""The Shiplog bot: a commands.Bot that owns the database, the web server and the cogs."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import pkgutil
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import discord
+import httpx
+from discord.ext import commands
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import cogs
+from bot.config import Settings
+from bot.db.base import utcnow
+from bot.db.models import AppState
+from bot.db.session import ping, transaction
+from bot.tree import ShiplogTree
+from bot.web import WebServer, build_app
+
+log = logging.getLogger(__name__)
+
+# A renderer turns an outbox row's data into the keyword arguments of `Messageable.send`.
+Renderer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
+
+
+def extension_names() -> list[str]:
+    """Return every cog module in `cogs/`; modules whose name starts with `_` are helpers."""
+    return sorted(
+        f"{cogs.__name__}.{module.name}"
+        for module in pkgutil.iter_modules(cogs.__path__)
+        if not module.name.startswith("_")
+    )
+
+
+class Shiplog(commands.Bot):
+    """The bot. Everything it needs is handed in; nothing is created at import time."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: AsyncEngine,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        http_client: httpx.AsyncClient,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=discord.Intents.default(),
+            tree_cls=ShiplogTree,
+            # Nothing the bot posts may ping anyone unless a message names its users explicitly.
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.engine = engine
+        self.sessionmaker = sessionmaker
+        self.http_client = http_client
+        self.clock = clock
+        self.web = WebServer(build_app(engine), settings.http_host, settings.http_port)
+        self.renderers: dict[str, Renderer] = {}
+        self.outbox_wakeup = asyncio.Event()
+
+    def now(self) -> datetime:
+        """Return the current aware UTC time (a test can move this clock)."""
+        return self.clock()
+
+    def wake_outbox(self) -> None:
+        """Tell the delivery loop that new messages were queued."""
+        self.outbox_wakeup.set()
+
+    async def setup_hook(self) -> None:
+        """Check the database, load the cogs, start the web server and sync commands."""
+        await ping(self.engine)
+        for name in extension_names():
+            await self.load_extension(name)
+        await self.web.start()
+        await self.sync_commands()
+
+    async def sync_commands(self) -> None:
+        """Sync app commands (to DEV_GUILD_ID if set) only when they changed since the last sync."""
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
+        async with transaction(self.sessionmaker) as session:
+            state = await session.get(AppState, key)
+            if state is not None and state.value == digest:
+                log.info("app commands unchanged since the last sync; not syncing")
+                return
+        synced = await self.tree.sync(guild=guild)
+        log.info("synced %d app commands to %s", len(synced), f"guild {guild.id}" if guild else "all servers")
+        async with transaction(self.sessionmaker) as session:
+            await session.merge(AppState(key=key, value=digest, updated_at=self.now()))
+
+    async def close(self) -> None:
+        """Stop the web server, then disconnect from Discord."""
+        await self.web.stop()
+        await super().close()

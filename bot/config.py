@@ -1,0 +1,108 @@
+"""Configuration read from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shiplog.db"
+LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything Shiplog reads from its environment."""
+
+    discord_token: str | None
+    database_url: str = DEFAULT_DATABASE_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    dev_guild_id: int | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
+        """Read settings from `environ` (default: the process environment), raising ConfigError."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        token = get("DISCORD_TOKEN")
+        if require_token and token is None:
+            raise ConfigError(
+                "DISCORD_TOKEN is not set: put your bot token from the Discord developer portal in .env "
+                "or the environment."
+            )
+        if token is not None and (len(token) < 20 or any(c.isspace() for c in token)):
+            raise ConfigError("DISCORD_TOKEN does not look like a bot token: copy it again from the portal.")
+
+        database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        try:
+            url = make_url(database_url)
+        except ArgumentError:
+            raise ConfigError(f"DATABASE_URL is not a database URL: {database_url!r}.") from None
+        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ConfigError(
+                f"DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, not {url.drivername}://."
+            )
+
+        host = get("HTTP_HOST") or "127.0.0.1"
+        port = _parse_int(get("HTTP_PORT"), "HTTP_PORT", default=8080)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"HTTP_PORT must be between 0 and 65535, not {port}.")
+
+        level = (get("LOG_LEVEL") or "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}.")
+
+        dev_guild = get("DEV_GUILD_ID")
+        dev_guild_id = None
+        if dev_guild is not None:
+            dev_guild_id = _parse_int(dev_guild, "DEV_GUILD_ID", default=0)
+            if dev_guild_id <= 0:
+                raise ConfigError("DEV_GUILD_ID must be a server id (a positive number).")
+
+        return cls(
+            discord_token=token,
+            database_url=database_url,
+            http_host=host,
+            http_port=port,
+            log_level=level,
+            dev_guild_id=dev_guild_id,
+        )
+
+    @property
+    def log_level_number(self) -> int:
+        """Return the numeric logging level."""
+        return logging.getLevelName(self.log_level)
+
+
+def _parse_int(value: str | None, name: str, *, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def load_dotenv_file(path: Path | None = None) -> None:
+    """Load `.env` from the working directory into the environment, without overriding set variables."""
+    from dotenv import load_dotenv
+
+    load_dotenv(path or Path.cwd() / ".env", override=False)

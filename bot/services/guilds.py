@@ -1,0 +1,111 @@
+"""Per-server settings and members' own preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import CHANNEL_PURPOSES, Guild, Member, OutboxMessage
+from bot.db.session import transaction
+from bot.errors import UserError
+from bot.services.dates import parse_timezone
+
+
+async def ensure_guild(session: AsyncSession, guild_id: int) -> Guild:
+    """Return the guild's row, creating it on first use."""
+    guild = await session.get(Guild, guild_id)
+    if guild is None:
+        guild = Guild(id=guild_id)
+        session.add(guild)
+        await session.flush()
+    return guild
+
+
+async def ensure_member(session: AsyncSession, guild_id: int, user_id: int) -> Member:
+    """Return the member's row, creating it (and the guild's) on first use."""
+    member = await session.get(Member, (guild_id, user_id))
+    if member is None:
+        await ensure_guild(session, guild_id)
+        member = Member(guild_id=guild_id, user_id=user_id)
+        session.add(member)
+        await session.flush()
+    return member
+
+
+async def member_zone(session: AsyncSession, guild_id: int, user_id: int) -> ZoneInfo:
+    """Return the member's time zone (UTC until they set one)."""
+    member = await session.get(Member, (guild_id, user_id))
+    return ZoneInfo(member.timezone) if member is not None else ZoneInfo("UTC")
+
+
+async def set_timezone(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, name: str
+) -> str:
+    """Set the member's time zone from an IANA name and return the canonical name."""
+    try:
+        zone = parse_timezone(name)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    async with transaction(sessionmaker) as session:
+        member = await ensure_member(session, guild_id, user_id)
+        member.timezone = zone.key
+    return zone.key
+
+
+async def set_channel(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, purpose: str, channel_id: int | None
+) -> None:
+    """Point one of the server's purposes (goals, celebrations, ...) at a channel, or clear it."""
+    if purpose not in CHANNEL_PURPOSES:
+        raise UserError(f"`{purpose}` isn't a channel purpose. Pick one of: {', '.join(CHANNEL_PURPOSES)}.")
+    async with transaction(sessionmaker) as session:
+        guild = await ensure_guild(session, guild_id)
+        setattr(guild, f"{purpose}_channel_id", channel_id)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedDelivery:
+    """A message that could not be delivered and will not be retried."""
+
+    channel_id: int
+    kind: str
+    error: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class GuildSettings:
+    """What `/settings show` displays."""
+
+    channels: dict[str, int | None]
+    pending_messages: int
+    failed: list[FailedDelivery]
+
+
+async def get_settings(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> GuildSettings:
+    """Return the server's settings and the state of its message deliveries."""
+    async with transaction(sessionmaker) as session:
+        guild = await session.get(Guild, guild_id)
+        channels = {p: (guild.channel_for(p) if guild else None) for p in CHANNEL_PURPOSES}
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.guild_id == guild_id, OutboxMessage.status == "pending")
+        )
+        rows = await session.execute(
+            select(
+                OutboxMessage.channel_id,
+                OutboxMessage.kind,
+                OutboxMessage.last_error,
+                func.count(),
+            )
+            .where(OutboxMessage.guild_id == guild_id, OutboxMessage.status == "failed")
+            .group_by(OutboxMessage.channel_id, OutboxMessage.kind, OutboxMessage.last_error)
+            .order_by(func.max(OutboxMessage.id).desc())
+            .limit(10)
+        )
+        failed = [FailedDelivery(channel_id=c, kind=k, error=e or "unknown error", count=n) for c, k, e, n in rows]
+    return GuildSettings(channels=channels, pending_messages=pending or 0, failed=failed)

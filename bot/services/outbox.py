@@ -1,0 +1,141 @@
+"""The outbox: every message the bot owes is a row, written with whatever caused it.
+
+A sender (cogs/delivery.py) claims due rows, posts them and marks them sent. A crash between the
+post and the mark is covered by a Discord nonce derived from the row id, so a retried post is
+not shown twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import OutboxMessage
+from bot.db.session import transaction
+
+# How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it.
+CLAIM_LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(minutes=30)
+MAX_ATTEMPTS = 50
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    guild_id: int | None,
+    channel_id: int,
+    kind: str,
+    data: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue a message in the caller's transaction; with a dedupe key seen before, queue nothing."""
+    if dedupe_key is not None:
+        seen = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+        if seen is not None:
+            return None
+    row = OutboxMessage(
+        guild_id=guild_id,
+        channel_id=channel_id,
+        kind=kind,
+        data=data,
+        dedupe_key=dedupe_key,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row the sender holds for one attempt."""
+
+    id: int
+    guild_id: int | None
+    channel_id: int
+    kind: str
+    data: dict[str, Any]
+    attempts: int
+
+
+async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = 20) -> list[Claimed]:
+    """Claim up to `limit` due rows, oldest first, pushing their next attempt past the lease."""
+    async with transaction(sessionmaker) as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        claimed = []
+        for row in rows:
+            row.next_attempt_at = now + CLAIM_LEASE
+            row.attempts += 1
+            claimed.append(Claimed(row.id, row.guild_id, row.channel_id, row.kind, dict(row.data), row.attempts))
+    return claimed
+
+
+async def mark_sent(
+    sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, message_id: int | None, now: datetime
+) -> None:
+    """Record that the row's message was posted."""
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(status="sent", sent_at=now, message_id=message_id, last_error=None)
+        )
+
+
+async def mark_retry(
+    sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, attempts: int, error: str, now: datetime
+) -> datetime | None:
+    """Leave the row for a later attempt with exponential backoff; give up after MAX_ATTEMPTS."""
+    if attempts >= MAX_ATTEMPTS:
+        await mark_failed(sessionmaker, row_id, error=f"gave up after {attempts} attempts: {error}")
+        return None
+    delay = min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
+    when = now + delay
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(next_attempt_at=when, last_error=error[:500])
+        )
+    return when
+
+
+async def mark_failed(sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, error: str) -> None:
+    """Record that the row's message can never be delivered, and why."""
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="failed", last_error=error[:500])
+        )
+
+
+async def next_due(sessionmaker: async_sessionmaker[AsyncSession]) -> datetime | None:
+    """Return when the earliest pending row is due, if any."""
+    async with transaction(sessionmaker) as session:
+        return await session.scalar(
+            select(OutboxMessage.next_attempt_at)
+            .where(OutboxMessage.status == "pending")
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(1)
+        )
+
+
+async def release(sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, until: datetime) -> None:
+    """Give back a claimed row without counting an attempt, to wait for an earlier message's retry."""
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id)
+            .values(next_attempt_at=until, attempts=OutboxMessage.attempts - 1)
+        )

@@ -1,0 +1,79 @@
+"""The app-command tree and its one error handler."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserError
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def error_reference() -> str:
+    """Return a short reference a member can quote and an admin can grep the logs for."""
+    return secrets.token_hex(3).upper()
+
+
+async def reply_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:
+    """Answer privately, whether or not the interaction was already answered or deferred."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.warning("could not send an error reply for interaction %s", interaction.id, exc_info=True)
+
+
+def describe_check_failure(error: app_commands.AppCommandError) -> str | None:
+    """Return the polite line for a failed check, or None when the error is not a member's mistake."""
+    if isinstance(error, app_commands.MissingPermissions):
+        perms = ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in error.missing_permissions)
+        return f"You need the {perms} permission to do that. Ask a server admin."
+    if isinstance(error, app_commands.BotMissingPermissions):
+        perms = ", ".join(p.replace("_", " ").replace("guild", "server").title() for p in error.missing_permissions)
+        return f"I'm missing the {perms} permission here. Ask a server admin to grant it."
+    if isinstance(error, app_commands.NoPrivateMessage):
+        return "This command only works inside a server."
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+    if isinstance(error, app_commands.TransformerError):
+        return f"`{discord.utils.escape_markdown(str(error.value))[:100]}` isn't a valid value for that option."
+    if isinstance(error, app_commands.CheckFailure):
+        return "You can't use this command here."
+    return None
+
+
+class ShiplogTree(app_commands.CommandTree["Shiplog"]):
+    """A command tree that answers every error: politely for mistakes, with a reference otherwise."""
+
+    async def on_error(self, interaction: discord.Interaction[Shiplog], error: app_commands.AppCommandError) -> None:
+        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+        if isinstance(original, UserError):
+            await reply_ephemeral(interaction, str(original))
+            return
+        message = describe_check_failure(error)
+        if message is not None:
+            await reply_ephemeral(interaction, message)
+            return
+        ref = error_reference()
+        command = interaction.command.qualified_name if interaction.command else "?"
+        log.error(
+            "unexpected error (ref %s) in /%s for user %s in guild %s",
+            ref,
+            command,
+            interaction.user.id,
+            interaction.guild_id,
+            exc_info=original,
+        )
+        await reply_ephemeral(interaction, f"Something went wrong on my side (ref {ref}). Please try again later.")

@@ -1,0 +1,70 @@
+"""Rendering helpers shared by the cogs (not an extension: the walker skips `_` modules)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.services.dates import describe_due
+from bot.services.links import IssueRef
+
+NO_MENTIONS = discord.AllowedMentions.none()
+EMBED_DESCRIPTION_LIMIT = 4096
+BRAND = discord.Colour.from_rgb(46, 160, 67)  # GitHub's "merged" green
+
+
+def escape(text: str) -> str:
+    """Escape markdown and neutralise mass mentions in member- or GitHub-written text."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut `text` to `limit` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention_only(*user_ids: int) -> discord.AllowedMentions:
+    """Allow pinging exactly these users and nobody else."""
+    return discord.AllowedMentions(
+        everyone=False, roles=False, replied_user=False, users=[discord.Object(u) for u in user_ids]
+    )
+
+
+def link_markdown(ref: IssueRef | str) -> str:
+    """Render an issue reference as a markdown link."""
+    if isinstance(ref, str):
+        repo, _, number = ref.partition("#")
+        ref = IssueRef(repo, int(number))
+    return f"[{ref}]({ref.url})"
+
+
+def due_words(due: date | None, today: date) -> str | None:
+    """Describe a due date relative to the member's today, with the date itself."""
+    if due is None:
+        return None
+    return f"{describe_due(due, today=today)} ({due:%a %d %b %Y})"
+
+
+def join_lines(lines: list[str], limit: int = EMBED_DESCRIPTION_LIMIT) -> str:
+    """Join lines up to `limit` characters, ending with 'and N more' when some do not fit."""
+    out: list[str] = []
+    used = 0
+    for index, line in enumerate(lines):
+        remaining = len(lines) - index
+        tail = f"\n… and {remaining} more" if remaining > 1 else ""
+        if used + len(line) + 1 + len(tail) > limit and out:
+            out.append(f"… and {remaining} more")
+            break
+        out.append(line)
+        used += len(line) + 1
+    return "\n".join(out)
+
+
+def guild_id_of(interaction: discord.Interaction[Any]) -> int:
+    """Return the interaction's server id; commands here are guild-only, so a DM is refused."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    return interaction.guild_id

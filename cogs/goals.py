@@ -1,0 +1,245 @@
+"""/goal add|list|done|edit|drop: public goals, each member changing only their own."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services import goals
+from bot.services.goals import GoalView
+from cogs._format import (
+    BRAND,
+    NO_MENTIONS,
+    due_words,
+    escape,
+    guild_id_of,
+    join_lines,
+    link_markdown,
+    shorten,
+)
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+GoalText = app_commands.Range[str, 1, goals.MAX_TEXT]
+DueText = app_commands.Range[str, 1, 100]
+LinkText = app_commands.Range[str, 1, 300]
+GoalNumber = app_commands.Range[int, 1]
+MAX_LISTED = 25
+
+
+def goal_line(goal: GoalView, today: date) -> str:
+    """Render one goal as a line of a list."""
+    parts = [f"`#{goal.number}` {escape(shorten(goal.text, 200))}"]
+    if goal.status == "done" and goal.closed_at is not None:
+        parts.append(f"finished {discord.utils.format_dt(goal.closed_at, 'R')}")
+    elif goal.due is not None:
+        parts.append(due_words(goal.due, today) or "")
+    if goal.link is not None:
+        parts.append(link_markdown(goal.link))
+    return " · ".join(parts)
+
+
+def render_added(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw the public announcement of a new goal."""
+    embed = discord.Embed(title=f"Goal #{data['number']}", description=escape(data["text"]), colour=BRAND)
+    if data.get("due"):
+        embed.add_field(name="Due", value=date.fromisoformat(data["due"]).strftime("%a %d %b %Y"))
+    if data.get("link"):
+        embed.add_field(name="Link", value=link_markdown(data["link"]))
+    embed.set_footer(text="Cheer them on, and ask how it's going!")
+    # The member set this goal themselves: their name shows, but they are not pinged about it.
+    return {"content": f"<@{data['user_id']}> set a new goal.", "embed": embed, "allowed_mentions": NO_MENTIONS}
+
+
+def render_done(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw the small celebration of a finished goal."""
+    embed = discord.Embed(title=f"🎉 Goal #{data['number']} done!", description=escape(data["text"]), colour=BRAND)
+    if data.get("link"):
+        embed.add_field(name="Link", value=link_markdown(data["link"]))
+    return {"content": f"<@{data['user_id']}> finished a goal.", "embed": embed, "allowed_mentions": NO_MENTIONS}
+
+
+@app_commands.guild_only()
+class Goals(commands.GroupCog, group_name="goal", group_description="Set, list and finish your public goals."):
+    """Public goals."""
+
+    def __init__(self, bot: Shiplog) -> None:
+        self.bot = bot
+        bot.renderers["goal.added"] = render_added
+        bot.renderers["goal.done"] = render_done
+
+    async def goal_autocomplete(
+        self, interaction: discord.Interaction[Shiplog], current: str
+    ) -> list[app_commands.Choice[int]]:
+        """Offer the member's own open goals."""
+        views = await goals.open_goal_choices(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=interaction.user.id, query=current
+        )
+        return [app_commands.Choice(name=shorten(f"#{v.number} · {v.text}", 100), value=v.number) for v in views]
+
+    @app_commands.command(name="add")
+    async def add(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        text: GoalText,
+        due: DueText | None = None,
+        link: LinkText | None = None,
+    ) -> None:
+        """Set a new public goal.
+
+        Parameters
+        ----------
+        text
+            What you want to get done, in one sentence.
+        due
+            When: 2026-03-01, friday, tomorrow, in 2 weeks, end of month...
+        link
+            A GitHub issue or pull request URL this goal is about.
+        """
+        change = await goals.add_goal(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            text=text,
+            due=due,
+            link=link,
+            now=self.bot.now(),
+        )
+        if change.announced:
+            self.bot.wake_outbox()
+        goal = change.goal
+        lines = [f"Goal **#{goal.number}** is set: {escape(goal.text)}"]
+        if goal.due:
+            lines.append(f"Due: {due_words(goal.due, change.today)}")
+        if goal.link:
+            lines.append(f"Linked to {link_markdown(goal.link)}")
+        lines.append("I'm announcing it in the goals channel." if change.announced else "Finish it with `/goal done`.")
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="list")
+    async def list_(self, interaction: discord.Interaction[Shiplog], member: discord.Member | None = None) -> None:
+        """Show open goals and recently finished ones.
+
+        Parameters
+        ----------
+        member
+            Whose goals to show (yours if left out).
+        """
+        target = member or interaction.user
+        result = await goals.list_goals(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=target.id, now=self.bot.now()
+        )
+        name = escape(target.display_name)
+        if not result.open and not result.finished:
+            whose = "You have" if target.id == interaction.user.id else f"{name} has"
+            await interaction.response.send_message(
+                f"{whose} no goals yet. Set one with `/goal add`.", ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
+        embed = discord.Embed(title=f"{target.display_name}'s goals"[:256], colour=BRAND)
+        embed.set_thumbnail(url=target.display_avatar.url)
+        open_lines = [goal_line(g, result.today) for g in result.open[:MAX_LISTED]]
+        if len(result.open) > MAX_LISTED:
+            open_lines.append(f"… and {len(result.open) - MAX_LISTED} more")
+        embed.description = join_lines(open_lines, 3000) if open_lines else "No open goals."
+        if result.finished:
+            embed.add_field(
+                name="Recently finished",
+                value=join_lines([goal_line(g, result.today) for g in result.finished], 1024),
+                inline=False,
+            )
+        await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="done")
+    @app_commands.autocomplete(goal=goal_autocomplete)
+    async def done(self, interaction: discord.Interaction[Shiplog], goal: GoalNumber) -> None:
+        """Mark one of your goals as done.
+
+        Parameters
+        ----------
+        goal
+            The goal's number (start typing to pick one of yours).
+        """
+        change = await goals.finish_goal(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            number=goal,
+            now=self.bot.now(),
+        )
+        if change.announced:
+            self.bot.wake_outbox()
+        await interaction.response.send_message(
+            f"🎉 Goal **#{goal}** is done: {escape(change.goal.text)}. Well shipped!",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="edit")
+    @app_commands.autocomplete(goal=goal_autocomplete)
+    async def edit(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        goal: GoalNumber,
+        text: GoalText | None = None,
+        due: DueText | None = None,
+        link: LinkText | None = None,
+    ) -> None:
+        """Change one of your open goals.
+
+        Parameters
+        ----------
+        goal
+            The goal's number (start typing to pick one of yours).
+        text
+            The new wording.
+        due
+            A new due date, or "none" to remove it.
+        link
+            A new GitHub issue or pull request URL, or "none" to remove it.
+        """
+        change = await goals.edit_goal(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            number=goal,
+            text=text,
+            due=due,
+            link=link,
+            now=self.bot.now(),
+        )
+        await interaction.response.send_message(
+            f"Goal updated: {goal_line(change.goal, change.today)}", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="drop")
+    @app_commands.autocomplete(goal=goal_autocomplete)
+    async def drop(self, interaction: discord.Interaction[Shiplog], goal: GoalNumber) -> None:
+        """Drop one of your open goals (plans change, and that's fine).
+
+        Parameters
+        ----------
+        goal
+            The goal's number (start typing to pick one of yours).
+        """
+        change = await goals.drop_goal(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            number=goal,
+            now=self.bot.now(),
+        )
+        await interaction.response.send_message(
+            f"Goal **#{goal}** dropped: {escape(change.goal.text)}. Plans change; that's fine.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+async def setup(bot: Shiplog) -> None:
+    await bot.add_cog(Goals(bot))

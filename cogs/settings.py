@@ -1,0 +1,105 @@
+"""/settings: server configuration, for members with Manage Server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services import guilds
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, shorten
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+Purpose = Literal["goals", "celebrations", "accountability", "digest", "github"]
+PURPOSE_HELP = {
+    "goals": "new and finished goals",
+    "celebrations": "merged pull requests, milestones and kudos",
+    "accountability": "check-ins and the weekly accountability ping",
+    "digest": "the weekly digest",
+    "github": "relayed GitHub events",
+}
+NEEDED = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class Settings(commands.GroupCog, group_name="settings", group_description="Configure Shiplog for this server."):
+    """Server settings."""
+
+    def __init__(self, bot: Shiplog) -> None:
+        self.bot = bot
+
+    async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
+        # default_permissions only hides the commands; an admin can re-grant them, so check for real.
+        perms = interaction.permissions
+        if not (perms.manage_guild or perms.administrator):
+            raise app_commands.MissingPermissions(["manage_guild"])
+        return True
+
+    @app_commands.command(name="channel")
+    async def channel(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        purpose: Purpose,
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Choose the channel Shiplog posts to for one purpose.
+
+        Parameters
+        ----------
+        purpose
+            What the channel is for.
+        channel
+            The channel (leave it out to stop posting for this purpose).
+        """
+        await guilds.set_channel(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            purpose=purpose,
+            channel_id=channel.id if channel else None,
+        )
+        if channel is None:
+            text = f"I'll no longer post {PURPOSE_HELP[purpose]}."
+        else:
+            text = f"I'll post {PURPOSE_HELP[purpose]} in {channel.mention}."
+            me = channel.guild.me
+            missing = [
+                name.replace("_", " ")
+                for name, needed in NEEDED
+                if needed and me is not None and not getattr(channel.permissions_for(me), name)
+            ]
+            if missing:
+                text += f"\n⚠️ I can't post there yet: I'm missing {', '.join(missing)} in that channel."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="show")
+    async def show(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """Show this server's Shiplog settings and any messages I could not deliver."""
+        settings = await guilds.get_settings(self.bot.sessionmaker, guild_id_of(interaction))
+        embed = discord.Embed(title="Shiplog settings", colour=BRAND)
+        embed.add_field(
+            name="Channels",
+            value="\n".join(
+                f"**{purpose}**: {f'<#{cid}>' if cid else 'not set'} ({PURPOSE_HELP[purpose]})"
+                for purpose, cid in settings.channels.items()
+            ),
+            inline=False,
+        )
+        if settings.pending_messages:
+            embed.add_field(name="Waiting to be posted", value=str(settings.pending_messages), inline=False)
+        if settings.failed:
+            lines = [
+                f"<#{f.channel_id}> · {f.kind} · {escape(shorten(f.error, 150))}"
+                + (f" (×{f.count})" if f.count > 1 else "")
+                for f in settings.failed
+            ]
+            embed.add_field(name="⚠️ Could not deliver", value="\n".join(lines)[:1024], inline=False)
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: Shiplog) -> None:
+    await bot.add_cog(Settings(bot))
