@@ -133,3 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return migrate(settings)
     return run(settings)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The `shiplog` command as an operator meets it: clear lines, right exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.test_config import TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def shiplog(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "DATABASE_URL", "DEV_GUILD_ID"}}
+    base["PYTHONPATH"] = str(ROOT)
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-m", *args], cwd=cwd, env=base | env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_run_without_token_stops_with_one_clear_line(tmp_path: Path) -> None:
+    result = shiplog(["bot"], tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "DISCORD_TOKEN is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_port_in_dotenv_names_the_variable(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"DISCORD_TOKEN={TOKEN}\nHTTP_PORT=http\n")
+    result = shiplog(["bot.cli", "run"], tmp_path)
+    assert result.returncode == 2
+    assert "HTTP_PORT must be a whole number" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_then_check(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/sub/shiplog.db"
+    before = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
+    assert before.returncode == 1
+    assert "shiplog migrate" in before.stdout
+
+    migrated = shiplog(["bot.cli", "migrate"], tmp_path, DATABASE_URL=url)
+    assert migrated.returncode == 0, migrated.stderr
+    assert (tmp_path / "sub" / "shiplog.db").exists()
+
+    after = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
+    assert after.returncode == 0, after.stdout
+    assert "look good" in after.stdout
+
+
+def test_check_lists_every_problem(tmp_path: Path) -> None:
+    result = shiplog(["bot.cli", "check"], tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    assert result.returncode == 1
+    assert "DISCORD_TOKEN is not set" in result.stdout
+    assert "shiplog migrate" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
