@@ -7,15 +7,19 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from bot.db.base import Base, RowId, Snowflake, UTCDateTime, utcnow
 
@@ -95,12 +99,15 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
     guild_id: Mapped[int | None] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
-    channel_id: Mapped[int] = mapped_column(Snowflake)
+    # None for actions that post nothing (granting a milestone role, say).
+    channel_id: Mapped[int | None] = mapped_column(Snowflake)
     # What to render: a kind that a cog knows how to draw, and a snapshot of the data to draw it with.
     kind: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Set when the same message must never be queued twice (say, one celebration per merged PR).
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Rows with the same fold key that are due together are posted as one message (relay bursts).
+    fold_key: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -118,3 +125,110 @@ class AppState(Base):
     key: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class WebhookDelivery(Base):
+    """A GitHub webhook delivery, stored before it is acknowledged and processed from here."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(100), unique=True)
+    event: Mapped[str] = mapped_column(String(64))
+    headers: Mapped[dict[str, str]] = mapped_column(JSON)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GitHubAccount(Base):
+    """A member's GitHub account: one per member, one member per account, within a guild."""
+
+    __tablename__ = "github_accounts"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "user_id"),
+        UniqueConstraint("guild_id", "github_id"),
+        UniqueConstraint("guild_id", "login_lower"),
+        Index("ix_github_accounts_github_id", "github_id"),
+        Index("ix_github_accounts_login_lower", "login_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    # GitHub's numeric id survives a renamed login; it is None until known (an admin's link by login).
+    github_id: Mapped[int | None] = mapped_column(BigInteger)
+    login: Mapped[str] = mapped_column(String(39))
+    login_lower: Mapped[str] = mapped_column(String(39))
+    linked_by: Mapped[int | None] = mapped_column(Snowflake)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GitHubLinkRequest(Base):
+    """A pending link: the code the member must show on their GitHub profile or in a gist."""
+
+    __tablename__ = "github_link_requests"
+
+    guild_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    login: Mapped[str] = mapped_column(String(39))
+    code: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class MergedPullRequest(Base):
+    """A linked member's merged pull request, recorded once per guild, repo and number."""
+
+    __tablename__ = "merged_prs"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "repo", "number"),
+        Index("ix_merged_prs_member", "guild_id", "user_id", "merged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    github_id: Mapped[int | None] = mapped_column(BigInteger)
+    repo: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(300))
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Subscription(Base):
+    """A repository whose events are relayed into a channel."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("guild_id", "repo", "channel_id"), Index("ix_subscriptions_repo", "repo"))
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    repo: Mapped[str] = mapped_column(String(200))
+    channel_id: Mapped[int] = mapped_column(Snowflake)
+    # A comma list of pulls, issues, releases, good-first-issues.
+    events: Mapped[str] = mapped_column(String(100))
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    include_bots: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_by: Mapped[int | None] = mapped_column(Snowflake)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MilestoneRole(Base):
+    """A role granted when a member reaches a milestone (say, their 5th merged PR)."""
+
+    __tablename__ = "milestone_roles"
+
+    guild_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    milestone: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role_id: Mapped[int] = mapped_column(Snowflake)
