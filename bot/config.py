@@ -29,6 +29,8 @@ class Settings:
     http_port: int = 8080
     log_level: str = "INFO"
     dev_guild_id: int | None = None
+    github_webhook_secret: str | None = None
+    github_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -78,6 +80,8 @@ class Settings:
                 raise ConfigError("DEV_GUILD_ID must be a server id (a positive number).")
 
         return cls(
+            github_webhook_secret=get("GITHUB_WEBHOOK_SECRET"),
+            github_token=get("GITHUB_TOKEN"),
             discord_token=token,
             database_url=database_url,
             http_host=host,
