@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, transaction
+from bot.services.github_api import GitHubAPI
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
 
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # A renderer turns an outbox row's data into the keyword arguments of `Messageable.send`.
 Renderer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
+# An action does something owed other than posting (granting a role), given the guild id and data.
+Action = Callable[[int | None, dict[str, Any]], Awaitable[None]]
 
 
 def extension_names() -> list[str]:
@@ -66,11 +69,18 @@ class Shiplog(commands.Bot):
         self.clock = clock
         self.web = WebServer(build_app(engine), settings.http_host, settings.http_port)
         self.renderers: dict[str, Renderer] = {}
+        self.actions: dict[str, Action] = {}
         self.outbox_wakeup = asyncio.Event()
+        self.github_wakeup = asyncio.Event()
+        self.github = GitHubAPI(http_client, token=settings.github_token)
 
     def now(self) -> datetime:
         """Return the current aware UTC time (a test can move this clock)."""
         return self.clock()
+
+    def wake_github(self) -> None:
+        """Tell the GitHub processor that a delivery was stored."""
+        self.github_wakeup.set()
 
     def wake_outbox(self) -> None:
         """Tell the delivery loop that new messages were queued."""

@@ -47,3 +47,17 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+@pytest.fixture
+async def respx_github() -> AsyncIterator[object]:
+    """Mock api.github.com with respx; `.api` is a GitHubAPI over a real httpx client."""
+    import httpx
+    import respx
+
+    from bot.services.github_api import GitHubAPI
+
+    async with httpx.AsyncClient() as client:
+        with respx.mock(base_url="https://api.github.com", assert_all_called=False) as router:
+            router.api = GitHubAPI(client)
+            yield router

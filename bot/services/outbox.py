@@ -7,6 +7,7 @@ not shown twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,19 +22,25 @@ from bot.db.session import transaction
 CLAIM_LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(minutes=30)
 MAX_ATTEMPTS = 50
+MAX_FOLD = 1000
 
 
 async def enqueue(
     session: AsyncSession,
     *,
     guild_id: int | None,
-    channel_id: int,
+    channel_id: int | None,
     kind: str,
     data: dict[str, Any],
     now: datetime,
     dedupe_key: str | None = None,
+    fold_key: str | None = None,
+    not_before: datetime | None = None,
 ) -> OutboxMessage | None:
-    """Queue a message in the caller's transaction; with a dedupe key seen before, queue nothing."""
+    """Queue a message in the caller's transaction; with a dedupe key seen before, queue nothing.
+
+    Rows sharing a `fold_key` that are due together are posted as one message.
+    """
     if dedupe_key is not None:
         seen = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if seen is not None:
@@ -44,7 +51,8 @@ async def enqueue(
         kind=kind,
         data=data,
         dedupe_key=dedupe_key,
-        next_attempt_at=now,
+        fold_key=fold_key,
+        next_attempt_at=not_before or now,
         created_at=now,
     )
     session.add(row)
@@ -58,10 +66,11 @@ class Claimed:
 
     id: int
     guild_id: int | None
-    channel_id: int
+    channel_id: int | None
     kind: str
     data: dict[str, Any]
     attempts: int
+    fold_key: str | None = None
 
 
 async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = 20) -> list[Claimed]:
@@ -85,38 +94,37 @@ async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: date
 
 
 async def mark_sent(
-    sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, message_id: int | None, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, message_id: int | None, now: datetime
 ) -> None:
-    """Record that the row's message was posted."""
+    """Record that the rows' message was posted (one message for a folded group)."""
     async with transaction(sessionmaker) as session:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
+            .where(OutboxMessage.id.in_(ids))
             .values(status="sent", sent_at=now, message_id=message_id, last_error=None)
         )
 
 
 async def mark_retry(
-    sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, attempts: int, error: str, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, attempts: int, error: str, now: datetime
 ) -> datetime | None:
-    """Leave the row for a later attempt with exponential backoff; give up after MAX_ATTEMPTS."""
+    """Leave the rows for a later attempt with exponential backoff; give up after MAX_ATTEMPTS."""
     if attempts >= MAX_ATTEMPTS:
-        await mark_failed(sessionmaker, row_id, error=f"gave up after {attempts} attempts: {error}")
+        await mark_failed(sessionmaker, ids, error=f"gave up after {attempts} attempts: {error}")
         return None
-    delay = min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
-    when = now + delay
+    when = now + min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
     async with transaction(sessionmaker) as session:
         await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == row_id).values(next_attempt_at=when, last_error=error[:500])
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(next_attempt_at=when, last_error=error[:500])
         )
     return when
 
 
-async def mark_failed(sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, error: str) -> None:
-    """Record that the row's message can never be delivered, and why."""
+async def mark_failed(sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, error: str) -> None:
+    """Record that the rows can never be delivered, and why."""
     async with transaction(sessionmaker) as session:
         await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="failed", last_error=error[:500])
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="failed", last_error=error[:500])
         )
 
 
@@ -131,11 +139,11 @@ async def next_due(sessionmaker: async_sessionmaker[AsyncSession]) -> datetime |
         )
 
 
-async def release(sessionmaker: async_sessionmaker[AsyncSession], row_id: int, *, until: datetime) -> None:
-    """Give back a claimed row without counting an attempt, to wait for an earlier message's retry."""
+async def release(sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, until: datetime) -> None:
+    """Give back claimed rows without counting an attempt, to wait for an earlier message's retry."""
     async with transaction(sessionmaker) as session:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row_id)
+            .where(OutboxMessage.id.in_(ids))
             .values(next_attempt_at=until, attempts=OutboxMessage.attempts - 1)
         )

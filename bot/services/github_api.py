@@ -1,0 +1,377 @@
+"""A small client for the GitHub REST API: users, gists, repositories and issue search.
+
+It wraps an `httpx.AsyncClient` that the caller owns (built once in `bot/__main__.py`), and turns
+every failure into a `GitHubError`, whose message is safe to show a member.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+BASE_URL = "https://api.github.com"
+API_VERSION = "2022-11-28"
+
+GISTS_LISTED = 30  # gists whose description and file names are checked for a code
+GISTS_READ = 10  # of those, the newest ones whose small files are read as well
+GIST_FILES_READ = 3  # a gist with more files than this is not read
+GIST_FILE_BYTES = 10 * 1024  # files of this size or more are not read
+RAW_HOSTS = frozenset({"gist.githubusercontent.com"})
+MAX_ISSUES = 50
+MAX_CACHED_SEARCHES = 256
+DEFAULT_LABEL = "good first issue"
+
+_LOGIN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}")
+_REPO = re.compile(rf"(?P<owner>{_LOGIN.pattern})/(?P<name>[A-Za-z0-9._-]{{1,100}})")
+_LANGUAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 +#._-]{0,39}")
+_UNSAFE_IN_QUERY = re.compile(r'["\\\r\n\t\x00-\x1f\x7f]')
+_SEARCH_TERM_CHARS = 50
+
+
+class GitHubError(UserError):
+    """GitHub could not give an answer; the message says why, politely."""
+
+
+class GitHubNotFound(GitHubError):
+    """The user or repository does not exist (or is private)."""
+
+
+class GitHubRateLimited(GitHubError):
+    """GitHub's rate limit is reached; `reset_at` (aware, UTC) is when to try again, if GitHub said."""
+
+    def __init__(self, message: str, reset_at: datetime | None = None) -> None:
+        super().__init__(message)
+        self.reset_at = reset_at
+
+
+class GitHubUnavailable(GitHubError):
+    """GitHub is down, slow or unreachable."""
+
+    def __init__(self, message: str = "GitHub isn't answering right now; try again in a few minutes.") -> None:
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class GitHubUser:
+    """A GitHub account (a person or an organization)."""
+
+    id: int
+    login: str
+    type: str
+    bio: str | None
+    html_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """An open issue from a search; `language` is the language searched for, if any."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    labels: list[str]
+    comments: int
+    created_at: datetime
+    language: str | None
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """Return member input fit to quote inside backticks."""
+    value = value.replace("`", "'").replace("\n", " ")
+    return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def validate_login(login: str) -> str:
+    """Return a GitHub login without surrounding spaces or a leading @, or raise GitHubError."""
+    value = login.strip().removeprefix("@")
+    if not _LOGIN.fullmatch(value):
+        raise GitHubError(
+            f"`{_shown(value)}` isn't a valid GitHub username: it has 1 to 39 letters, digits or single hyphens, "
+            "and doesn't start or end with a hyphen."
+        )
+    return value
+
+
+def validate_repo(repo: str) -> str:
+    """Return `owner/name` without surrounding spaces or a `.git` suffix, or raise GitHubError."""
+    value = repo.strip().removesuffix(".git")
+    match = _REPO.fullmatch(value)
+    if match is None or match["name"] in (".", ".."):
+        raise GitHubError(
+            f"`{_shown(value)}` isn't a GitHub repository; write it as `owner/name`, like `encode/httpx`."
+        )
+    return value
+
+
+def _search_term(value: str, what: str, pattern: re.Pattern[str] | None = None) -> str:
+    value = value.strip()
+    if not value or len(value) > _SEARCH_TERM_CHARS or _UNSAFE_IN_QUERY.search(value):
+        raise GitHubError(
+            f"That {what} isn't one I can search for: keep it under {_SEARCH_TERM_CHARS} characters, "
+            "without quotes or line breaks."
+        )
+    if pattern is not None and not pattern.fullmatch(value):
+        raise GitHubError(f"`{_shown(value)}` doesn't look like a programming language, like `python` or `c++`.")
+    return value
+
+
+def _wait_text(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    if minutes <= 1:
+        return "about a minute"
+    if minutes < 120:
+        return f"about {minutes} minutes"
+    return f"about {round(minutes / 60)} hours"
+
+
+def _retry_after(value: str, now: datetime) -> datetime | None:
+    try:
+        return now + timedelta(seconds=max(0, int(value.strip())))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return when.astimezone(UTC) if when.tzinfo else None
+
+
+def _rate_limit(response: httpx.Response, now: datetime) -> GitHubRateLimited | None:
+    """Return the error for a rate-limited response, or None when the response is not one."""
+    if response.status_code not in (403, 429):
+        return None
+    headers = response.headers
+    primary = headers.get("x-ratelimit-remaining") == "0"
+    retry_after = headers.get("retry-after")
+    secondary = retry_after is not None or "rate limit" in response.text.lower()
+    if not (response.status_code == 429 or primary or secondary):
+        return None
+    reset_at: datetime | None = None
+    if retry_after is not None:
+        reset_at = _retry_after(retry_after, now)
+    if reset_at is None and primary and (reset := headers.get("x-ratelimit-reset", "")).strip().isdigit():
+        reset_at = datetime.fromtimestamp(int(reset), UTC)
+    log.warning("GitHub rate limit reached (HTTP %s), reset at %s", response.status_code, reset_at)
+    when = _wait_text((reset_at - now).total_seconds()) if reset_at is not None else "a few minutes"
+    return GitHubRateLimited(f"GitHub's rate limit is reached; try again in {when}.", reset_at)
+
+
+class GitHubAPI:
+    """Read-only calls to the GitHub REST API over a client the caller owns."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        token: str | None = None,
+        cache_ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._client = client
+        self._headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
+        self._cache_ttl = cache_ttl
+        self._clock = clock
+        self._now = now
+        self._searches: dict[tuple[str | None, str, str | None, int], tuple[float, list[Issue]]] = {}
+
+    async def get_user(self, login: str) -> GitHubUser:
+        """Return the GitHub account with this login."""
+        login = validate_login(login)
+        data = await self._get_json(f"/users/{login}", not_found=f"There's no GitHub user called `{login}`.")
+        return GitHubUser(
+            id=int(data["id"]),
+            login=data["login"],
+            type=data.get("type") or "User",
+            bio=data.get("bio"),
+            html_url=data.get("html_url") or f"https://github.com/{data['login']}",
+        )
+
+    async def user_shows_code(self, login: str, code: str) -> bool:
+        """Return whether `code` is in the user's bio or in one of their newest public gists."""
+        if not code:
+            raise ValueError("an empty code would match anything")
+        user = await self.get_user(login)
+        if code in (user.bio or ""):
+            return True
+        gists = await self._get_json(
+            f"/users/{user.login}/gists",
+            params={"per_page": GISTS_LISTED},
+            not_found=f"There's no GitHub user called `{user.login}`.",
+        )
+        if not isinstance(gists, list):
+            raise GitHubUnavailable()
+        for gist in gists:
+            files: Mapping[str, Any] = gist.get("files") or {}
+            if code in (gist.get("description") or "") or any(code in name for name in files):
+                return True
+        for gist in gists[:GISTS_READ]:
+            files = gist.get("files") or {}
+            if len(files) > GIST_FILES_READ:
+                continue
+            for file in files.values():
+                size, url = file.get("size"), file.get("raw_url")
+                if isinstance(size, int) and size < GIST_FILE_BYTES and url and await self._raw_contains(url, code):
+                    return True
+        return False
+
+    async def repo_exists(self, repo: str) -> str:
+        """Return the canonical `owner/name` of a public repository (following renames)."""
+        repo = validate_repo(repo)
+        data = await self._get_json(f"/repos/{repo}", not_found=_repo_not_found(repo))
+        return data["full_name"]
+
+    async def good_first_issues(
+        self, *, language: str | None = None, label: str | None = None, repo: str | None = None, limit: int = 10
+    ) -> list[Issue]:
+        """Return open, unassigned issues with the label (newest first), cached for a while."""
+        language = _search_term(language, "language", _LANGUAGE) if language is not None else None
+        label = _search_term(label, "label") if label is not None else DEFAULT_LABEL
+        repo = validate_repo(repo) if repo is not None else None
+        if not 1 <= limit <= MAX_ISSUES:
+            raise GitHubError(f"I can show between 1 and {MAX_ISSUES} issues at a time.")
+
+        key = (language, label, repo, limit)
+        cached = self._searches.get(key)
+        if cached is not None and cached[0] > self._clock():
+            return list(cached[1])
+
+        terms = ["is:issue", "is:open", "no:assignee", "archived:false", f'label:"{label}"']
+        if language is not None:
+            terms.append(f'language:"{language}"' if " " in language else f"language:{language}")
+        if repo is not None:
+            terms.append(f"repo:{repo}")
+        # GitHub answers 422 when a repo: qualifier names a repository it can't see.
+        unprocessable = (
+            GitHubNotFound(_repo_not_found(repo))
+            if repo
+            else GitHubError("GitHub couldn't run that search; try another language or label.")
+        )
+        data = await self._get_json(
+            "/search/issues",
+            params={"q": " ".join(terms), "sort": "created", "order": "desc", "per_page": limit},
+            unprocessable=unprocessable,
+        )
+        issues = [_issue(item, language) for item in data.get("items", [])[:limit]]
+        self._store(key, issues)
+        return list(issues)
+
+    def _store(self, key: tuple[str | None, str, str | None, int], issues: list[Issue]) -> None:
+        now = self._clock()
+        for stale in [k for k, (expires, _) in self._searches.items() if expires <= now]:
+            del self._searches[stale]
+        if len(self._searches) >= MAX_CACHED_SEARCHES:
+            del self._searches[next(iter(self._searches))]
+        self._searches[key] = (now + self._cache_ttl, issues)
+
+    async def _get_json(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        not_found: str = "GitHub couldn't find that.",
+        unprocessable: GitHubError | None = None,
+    ) -> Any:
+        response = await self._get(path, params)
+        status = response.status_code
+        if status == 200:
+            try:
+                return response.json()
+            except ValueError:
+                log.warning("GitHub sent unreadable JSON for %s", path)
+                raise GitHubUnavailable() from None
+        if status == 404:
+            raise GitHubNotFound(not_found)
+        if status == 422 and unprocessable is not None:
+            raise unprocessable
+        if (limited := _rate_limit(response, self._now())) is not None:
+            raise limited
+        if status >= 500:
+            log.warning("GitHub answered HTTP %s for %s", status, path)
+            raise GitHubUnavailable()
+        if status == 401:
+            log.error("GitHub refused the token (HTTP 401)")
+            raise GitHubError("GitHub refused Shiplog's access token; please let a server admin know.")
+        log.warning("GitHub answered HTTP %s for %s: %.200s", status, path, response.text)
+        raise GitHubError(f"GitHub turned that request down (HTTP {status}).")
+
+    async def _get(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
+        """GET a path, retrying once, straight away, on a gateway error (GitHub's are usually brief)."""
+        response = await self._send(path, params)
+        if response.status_code in (502, 503, 504):
+            log.info("GitHub answered HTTP %s for %s; retrying once", response.status_code, path)
+            response = await self._send(path, params)
+        return response
+
+    async def _send(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
+        try:
+            return await self._client.get(BASE_URL + path, params=params, headers=self._headers, follow_redirects=True)
+        except httpx.TransportError as exc:  # connection failures and timeouts
+            log.warning("GitHub request %s failed: %r", path, exc)
+            raise GitHubUnavailable() from exc
+
+    async def _raw_contains(self, url: str, code: str) -> bool:
+        """Return whether the gist file at `url` contains `code`, reading at most GIST_FILE_BYTES."""
+        parts = urlsplit(url)
+        if parts.scheme != "https" or parts.hostname not in RAW_HOSTS:
+            log.warning("Skipping a gist file at an unexpected address: %s", url)
+            return False
+        needle, data = code.encode(), b""
+        try:
+            # No token here: raw files of public gists need none, and it should not travel further than the API.
+            async with self._client.stream("GET", url, follow_redirects=True) as response:
+                if response.status_code != 200:
+                    if (limited := _rate_limit(response, self._now())) is not None:
+                        raise limited
+                    if response.status_code >= 500:
+                        raise GitHubUnavailable()
+                    return False  # deleted since it was listed, say: look at the other files
+                async for chunk in response.aiter_bytes():
+                    data += chunk
+                    if needle in data:
+                        return True
+                    if len(data) >= GIST_FILE_BYTES:
+                        break
+        except httpx.TransportError as exc:
+            log.warning("Reading gist file %s failed: %r", url, exc)
+            raise GitHubUnavailable() from exc
+        return False
+
+
+def _repo_not_found(repo: str) -> str:
+    return f"I can't find the repository `{repo}` on GitHub (is it private?)"
+
+
+def _issue(item: Mapping[str, Any], language: str | None) -> Issue:
+    repo = str(item.get("repository_url", "")).removeprefix(f"{BASE_URL}/repos/")
+    return Issue(
+        repo=repo,
+        number=int(item["number"]),
+        title=item["title"],
+        url=item["html_url"],
+        labels=[label["name"] for label in item.get("labels", []) if isinstance(label, dict) and "name" in label],
+        comments=int(item.get("comments", 0)),
+        created_at=datetime.fromisoformat(item["created_at"]).astimezone(UTC),
+        language=language,
+    )
