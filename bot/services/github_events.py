@@ -1,0 +1,340 @@
+"""What a GitHub event means for the servers: merge celebrations, finished goals and relays."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
+from bot.db.session import transaction
+from bot.services import outbox
+
+log = logging.getLogger(__name__)
+
+PR_MILESTONES = (1, 5, 10, 25, 50, 100)
+REPO_MILESTONE = 5  # merged PRs in one repo: "on the path to maintainer"
+EVENT_KINDS = ("pulls", "issues", "releases", "good-first-issues")
+FRIENDLY_LABELS = ("good first issue", "help wanted")
+# Relays to one channel within this window are folded into one message.
+FOLD_WINDOW = timedelta(seconds=2)
+_CLOSING = re.compile(
+    r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+"
+    r"(?:(?:https?://github\.com/)?(?P<repo>[\w.-]+/[\w.-]+)(?:#|/issues/))?#?(?P<number>\d{1,9})\b",
+    re.IGNORECASE,
+)
+
+
+def milestone_key(kind: str, value: int) -> str:
+    """Name a milestone: 'prs:5' is the 5th merged PR, 'repo:5' five in one repo."""
+    return f"{kind}:{value}"
+
+
+def is_bot(user: dict[str, Any] | None) -> bool:
+    """Tell whether a GitHub user is a bot account."""
+    if not user:
+        return True
+    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+
+
+def closing_issues(body: str | None, repo: str) -> set[tuple[str, int]]:
+    """Return the issues a PR body closes with GitHub's keywords ("Fixes #12", "closes o/r#3")."""
+    found = set()
+    for match in _CLOSING.finditer(body or ""):
+        found.add(((match["repo"] or repo).lower(), int(match["number"])))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What processing one delivery did."""
+
+    celebrations: int = 0
+    relays: int = 0
+    goals_finished: int = 0
+
+
+async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> bool:
+    """Process the oldest pending delivery in one transaction with everything it queues; False when none."""
+    async with transaction(sessionmaker) as session:
+        delivery = await session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.status == "pending").order_by(WebhookDelivery.id).limit(1)
+        )
+        if delivery is None:
+            return False
+        delivery.attempts += 1
+        delivery_pk = delivery.id
+        try:
+            async with session.begin_nested():
+                await apply_event(session, delivery.event, _payload(delivery), now=now)
+        except Exception as exc:
+            # A payload we cannot handle must not block the ones behind it: keep it, marked failed.
+            log.exception("could not process GitHub delivery %s (%s)", delivery.delivery_id, delivery.event)
+            delivery.status, delivery.error = "failed", repr(exc)[:500]
+        else:
+            delivery.status = "done"
+        delivery.processed_at = now
+    log.debug("processed delivery row %s", delivery_pk)
+    return True
+
+
+def _payload(delivery: WebhookDelivery) -> dict[str, Any]:
+    from bot.services.webhooks import decode_payload
+
+    return decode_payload(delivery.headers.get("content-type", "application/json"), delivery.body)
+
+
+async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any], *, now: datetime) -> Outcome:
+    """Queue what an event means, in the caller's transaction."""
+    action = payload.get("action")
+    repo = str((payload.get("repository") or {}).get("full_name", "")).lower()
+    if not repo:
+        return Outcome()
+    if event == "pull_request":
+        pr = payload.get("pull_request") or {}
+        if action == "closed" and pr.get("merged"):
+            celebrations, finished = await celebrate_merge(session, repo, pr, now=now)
+            relays = await relay(session, repo, "pulls", "merged", pr, now=now)
+            return Outcome(celebrations, relays, finished)
+        if action == "opened":
+            return Outcome(relays=await relay(session, repo, "pulls", "opened", pr, now=now))
+    elif event == "issues":
+        issue = payload.get("issue") or {}
+        if action == "opened":
+            relays = await relay(session, repo, "issues", "opened", issue, now=now)
+            if _friendly_labels(issue):
+                relays += await relay(session, repo, "good-first-issues", "opened", issue, now=now)
+            return Outcome(relays=relays)
+        if action == "labeled" and str((payload.get("label") or {}).get("name", "")).lower() in FRIENDLY_LABELS:
+            return Outcome(relays=await relay(session, repo, "good-first-issues", "labeled", issue, now=now))
+    elif event == "release" and action == "published":
+        return Outcome(
+            relays=await relay(session, repo, "releases", "published", payload.get("release") or {}, now=now)
+        )
+    return Outcome()
+
+
+def _friendly_labels(issue: dict[str, Any]) -> list[str]:
+    return [
+        label["name"]
+        for label in issue.get("labels") or []
+        if isinstance(label, dict) and str(label.get("name", "")).lower() in FRIENDLY_LABELS
+    ]
+
+
+def _labels(item: dict[str, Any]) -> list[str]:
+    return [str(label.get("name", "")) for label in item.get("labels") or [] if isinstance(label, dict)]
+
+
+async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime) -> tuple[int, int]:
+    """Record a linked member's merged PR once per server and queue its celebration."""
+    from bot.services.github_links import members_for
+
+    author = pr.get("user") or {}
+    if is_bot(author):
+        return 0, 0
+    accounts = await members_for(session, github_id=author.get("id"), login=str(author.get("login", "")))
+    number = int(pr["number"])
+    merged_at = _parse_time(pr.get("merged_at")) or now
+    celebrations = finished_total = 0
+    for account in accounts:
+        guild_id, user_id = account.guild_id, account.user_id
+        seen = await session.scalar(
+            select(MergedPullRequest.id).where(
+                MergedPullRequest.guild_id == guild_id,
+                MergedPullRequest.repo == repo,
+                MergedPullRequest.number == number,
+            )
+        )
+        if seen is not None:
+            continue  # another hook or delivery already reported this merge
+        title = str(pr.get("title") or "")[:300]
+        merged = MergedPullRequest(
+            guild_id=guild_id,
+            user_id=user_id,
+            github_id=author.get("id"),
+            repo=repo,
+            number=number,
+            title=title,
+            url=str(pr.get("html_url") or f"https://github.com/{repo}/pull/{number}")[:300],
+            merged_at=merged_at,
+            recorded_at=now,
+        )
+        session.add(merged)
+        await session.flush()
+        total, in_repo = await _counts(session, guild_id, user_id, repo)
+        milestones = [milestone_key("prs", n) for n in PR_MILESTONES if n == total]
+        if in_repo == REPO_MILESTONE:
+            milestones.append(milestone_key("repo", REPO_MILESTONE))
+        finished = await _finish_linked_goals(session, guild_id, user_id, repo, number, pr.get("body"), now)
+        finished_total += len(finished)
+        guild = await session.get(Guild, guild_id)
+        channel_id = guild.celebrations_channel_id if guild else None
+        data = {
+            "merged_id": merged.id,
+            "user_id": user_id,
+            "login": author.get("login"),
+            "repo": repo,
+            "repo_name": (pr.get("base") or {}).get("repo", {}).get("full_name") or repo,
+            "number": number,
+            "title": title,
+            "url": pr.get("html_url"),
+            "total": total,
+            "in_repo": in_repo,
+            "milestones": milestones,
+            "goals": finished,
+        }
+        if channel_id is not None:
+            queued = await outbox.enqueue(
+                session,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                kind="github.merged",
+                data=data,
+                now=now,
+                dedupe_key=f"merged:{guild_id}:{repo}#{number}",
+            )
+            celebrations += queued is not None
+        for key in milestones:
+            role = await session.get(MilestoneRole, (guild_id, key))
+            if role is not None:
+                await outbox.enqueue(
+                    session,
+                    guild_id=guild_id,
+                    channel_id=None,
+                    kind="role.grant",
+                    data={"user_id": user_id, "role_id": role.role_id, "reason": f"Shiplog milestone {key}"},
+                    now=now,
+                    dedupe_key=f"role:{guild_id}:{user_id}:{key}",
+                )
+    return celebrations, finished_total
+
+
+async def _counts(session: AsyncSession, guild_id: int, user_id: int, repo: str) -> tuple[int, int]:
+    base = (
+        select(func.count())
+        .select_from(MergedPullRequest)
+        .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
+    )
+    total = await session.scalar(base)
+    in_repo = await session.scalar(base.where(MergedPullRequest.repo == repo))
+    return total or 0, in_repo or 0
+
+
+async def _finish_linked_goals(
+    session: AsyncSession, guild_id: int, user_id: int, repo: str, number: int, body: str | None, now: datetime
+) -> list[dict[str, Any]]:
+    targets = {(repo, number)} | closing_issues(body, repo)
+    goals = (
+        await session.scalars(
+            select(Goal).where(
+                Goal.guild_id == guild_id,
+                Goal.user_id == user_id,
+                Goal.status == "open",
+                Goal.link_repo.in_({r for r, _ in targets}),
+            )
+        )
+    ).all()
+    finished = []
+    for goal in goals:
+        if (goal.link_repo, goal.link_number) in targets:
+            goal.status, goal.closed_at, goal.updated_at = "done", now, now
+            finished.append({"number": goal.number, "text": goal.text})
+    return sorted(finished, key=lambda g: g["number"])
+
+
+async def relay(
+    session: AsyncSession, repo: str, kind: str, action: str, item: dict[str, Any], *, now: datetime
+) -> int:
+    """Queue a compact relay of an event for every subscription that wants it."""
+    subscriptions = (await session.scalars(select(Subscription).where(Subscription.repo == repo))).all()
+    author = item.get("user") or item.get("author") or {}
+    labels = _labels(item)
+    queued = 0
+    for sub in subscriptions:
+        if kind not in sub.events.split(","):
+            continue
+        if is_bot(author) and not sub.include_bots:
+            continue
+        if sub.labels and kind in ("issues", "good-first-issues", "pulls"):
+            wanted = {label.lower() for label in sub.labels}
+            if not wanted & {label.lower() for label in labels}:
+                continue
+        data = {
+            "kind": kind,
+            "action": action,
+            "repo": repo,
+            "number": item.get("number"),
+            "title": str(item.get("title") or item.get("name") or item.get("tag_name") or "")[:256],
+            "tag": item.get("tag_name"),
+            "url": item.get("html_url"),
+            "author": author.get("login"),
+            "labels": labels[:10],
+        }
+        row = await outbox.enqueue(
+            session,
+            guild_id=sub.guild_id,
+            channel_id=sub.channel_id,
+            kind="github.relay",
+            data=data,
+            now=now,
+            not_before=now + FOLD_WINDOW,
+            fold_key=f"relay:{sub.channel_id}",
+            dedupe_key=f"relay:{sub.channel_id}:{repo}:{kind}:{action}:{item.get('id') or item.get('number')}",
+        )
+        queued += row is not None
+    return queued
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def ordinal(n: int) -> str:
+    """Return 1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True, slots=True)
+class SharePost:
+    """A ready-to-copy #BuildInPublic post about a merge, for its author."""
+
+    user_id: int
+    text: str
+
+
+async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, merged_id: int) -> SharePost:
+    """Write the #BuildInPublic post a member can copy about one of their merged PRs."""
+    from bot.errors import NotFoundError
+
+    async with transaction(sessionmaker) as session:
+        merged = await session.get(MergedPullRequest, merged_id)
+        if merged is None or merged.guild_id != guild_id:
+            raise NotFoundError("I can't find that merged pull request any more.")
+        total = await session.scalar(
+            select(func.count())
+            .select_from(MergedPullRequest)
+            .where(
+                MergedPullRequest.guild_id == guild_id,
+                MergedPullRequest.user_id == merged.user_id,
+                MergedPullRequest.id <= merged.id,
+            )
+        )
+    which = "my first merged pull request" if total == 1 else f"my {ordinal(total or 1)} merged pull request"
+    text = (
+        f"🚢 Just got {which} into {merged.repo}!\n\n"
+        f"\u201c{merged.title}\u201d\n{merged.url}\n\n"
+        "Learning in public, one PR at a time. #BuildInPublic #OpenSource"
+    )
+    return SharePost(merged.user_id, text)

@@ -1,0 +1,218 @@
+"""Linking members to GitHub accounts, without OAuth: a one-time code shown on their profile."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import GitHubAccount, GitHubLinkRequest
+from bot.db.session import transaction
+from bot.errors import NotFoundError, UserError
+from bot.services.github_api import GitHubAPI, GitHubNotFound, GitHubUser
+from bot.services.guilds import ensure_guild
+
+CODE_LIFETIME = timedelta(hours=1)
+LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChallenge:
+    """What the member must do to prove the account is theirs."""
+
+    login: str
+    code: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LinkedAccount:
+    """A member's linked GitHub account."""
+
+    user_id: int
+    login: str
+    github_id: int | None
+    linked_at: datetime
+
+    @property
+    def url(self) -> str:
+        """Return the profile URL."""
+        return f"https://github.com/{self.login}"
+
+
+def clean_login(login: str) -> str:
+    """Return a GitHub login without '@' or a profile URL around it; refuse what cannot be a login."""
+    value = login.strip().removeprefix("@")
+    value = re.sub(r"^(?:https?://)?(?:www\.)?github\.com/", "", value).strip("/")
+    if not LOGIN.match(value):
+        raise UserError(f"`{value[:40]}` can't be a GitHub username: it has letters, digits and single hyphens.")
+    return value
+
+
+def _view(account: GitHubAccount) -> LinkedAccount:
+    return LinkedAccount(account.user_id, account.login, account.github_id, account.linked_at)
+
+
+async def _holder(session: AsyncSession, guild_id: int, *, github_id: int | None, login: str) -> GitHubAccount | None:
+    conditions = [GitHubAccount.login_lower == login.lower()]
+    if github_id is not None:
+        conditions.append(GitHubAccount.github_id == github_id)
+    return await session.scalar(select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, or_(*conditions)))
+
+
+async def _store(
+    session: AsyncSession, *, guild_id: int, user_id: int, login: str, github_id: int | None, by: int, now: datetime
+) -> GitHubAccount:
+    holder = await _holder(session, guild_id, github_id=github_id, login=login)
+    if holder is not None and holder.user_id != user_id:
+        raise UserError(
+            f"The GitHub account `{login}` is already linked to <@{holder.user_id}>. "
+            "One account per member: they can `/github unlink` first."
+        )
+    await session.execute(
+        delete(GitHubAccount).where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id)
+    )
+    await session.flush()
+    account = GitHubAccount(
+        guild_id=guild_id,
+        user_id=user_id,
+        github_id=github_id,
+        login=login,
+        login_lower=login.lower(),
+        linked_by=by,
+        linked_at=now,
+    )
+    session.add(account)
+    await session.flush()
+    return account
+
+
+async def start_link(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, login: str, now: datetime
+) -> LinkChallenge:
+    """Give the member a one-time code to put in their GitHub bio or a public gist."""
+    login = clean_login(login)
+    code = f"shiplog-{secrets.token_hex(4)}"
+    async with transaction(sessionmaker) as session:
+        await ensure_guild(session, guild_id)
+        holder = await _holder(session, guild_id, github_id=None, login=login)
+        if holder is not None and holder.user_id != user_id:
+            raise UserError(f"The GitHub account `{login}` is already linked to another member here.")
+        request = await session.get(GitHubLinkRequest, (guild_id, user_id))
+        if request is None:
+            request = GitHubLinkRequest(guild_id=guild_id, user_id=user_id)
+            session.add(request)
+        request.login, request.code = login, code
+        request.created_at, request.expires_at = now, now + CODE_LIFETIME
+    return LinkChallenge(login, code, now + CODE_LIFETIME)
+
+
+async def verify_link(
+    sessionmaker: async_sessionmaker[AsyncSession], api: GitHubAPI, *, guild_id: int, user_id: int, now: datetime
+) -> LinkedAccount:
+    """Confirm the code through the GitHub API and link the account."""
+    async with transaction(sessionmaker) as session:
+        request = await session.get(GitHubLinkRequest, (guild_id, user_id))
+        if request is None:
+            raise UserError("Start with `/github link username:<your login>`: it gives you a code to show.")
+        if request.expires_at <= now:
+            raise UserError("Your code has expired. Run `/github link` again for a new one.")
+        login, code = request.login, request.code
+    # The GitHub calls happen outside any transaction: they can take seconds.
+    user = await api.get_user(login)
+    if not await api.user_shows_code(user.login, code):
+        raise UserError(
+            f"I couldn't find `{code}` in the bio of github.com/{user.login} or in a public gist of theirs. "
+            "Add it, wait a few seconds and try `/github verify` again."
+        )
+    async with transaction(sessionmaker) as session:
+        account = await _store(
+            session, guild_id=guild_id, user_id=user_id, login=user.login, github_id=user.id, by=user_id, now=now
+        )
+        await session.execute(
+            delete(GitHubLinkRequest).where(
+                GitHubLinkRequest.guild_id == guild_id, GitHubLinkRequest.user_id == user_id
+            )
+        )
+        return _view(account)
+
+
+async def admin_link(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    api: GitHubAPI,
+    *,
+    guild_id: int,
+    user_id: int,
+    login: str,
+    admin_id: int,
+    now: datetime,
+) -> LinkedAccount:
+    """Link a member's account without a code (Manage Server); the numeric id is looked up when GitHub answers."""
+    login = clean_login(login)
+    user: GitHubUser | None = None
+    try:
+        user = await api.get_user(login)
+    except GitHubNotFound:
+        raise
+    except UserError:
+        user = None  # GitHub is down or rate limited: link by login, the id is learned from the first event
+    async with transaction(sessionmaker) as session:
+        await ensure_guild(session, guild_id)
+        account = await _store(
+            session,
+            guild_id=guild_id,
+            user_id=user_id,
+            login=user.login if user else login,
+            github_id=user.id if user else None,
+            by=admin_id,
+            now=now,
+        )
+        return _view(account)
+
+
+async def unlink(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int) -> LinkedAccount:
+    """Remove the member's link (and any pending code)."""
+    async with transaction(sessionmaker) as session:
+        account = await session.scalar(
+            select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id)
+        )
+        await session.execute(
+            delete(GitHubLinkRequest).where(
+                GitHubLinkRequest.guild_id == guild_id, GitHubLinkRequest.user_id == user_id
+            )
+        )
+        if account is None:
+            raise NotFoundError("You have no GitHub account linked here.")
+        view = _view(account)
+        await session.delete(account)
+        return view
+
+
+async def whois(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int) -> LinkedAccount | None:
+    """Return the member's linked account, if any."""
+    async with transaction(sessionmaker) as session:
+        account = await session.scalar(
+            select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id)
+        )
+        return _view(account) if account else None
+
+
+async def members_for(session: AsyncSession, *, github_id: int | None, login: str) -> list[GitHubAccount]:
+    """Return every guild's link for this GitHub user: by numeric id, else by login (case-insensitive).
+
+    A link made by login learns the numeric id here, so a later rename keeps it.
+    """
+    conditions = [(GitHubAccount.login_lower == login.lower()) & GitHubAccount.github_id.is_(None)]
+    if github_id is not None:
+        conditions.append(GitHubAccount.github_id == github_id)
+    accounts = (await session.scalars(select(GitHubAccount).where(or_(*conditions)))).all()
+    for account in accounts:
+        if account.github_id is None and github_id is not None:
+            account.github_id = github_id
+        if account.login != login:
+            account.login, account.login_lower = login, login.lower()
+    return list(accounts)

@@ -1,0 +1,431 @@
+"""/github: linking accounts, subscriptions, milestone roles; merge celebrations and relays."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services import github_events, github_links, subscriptions
+from bot.services.github_events import ordinal
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, join_lines, mention_only, shorten
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+log = logging.getLogger(__name__)
+
+Login = app_commands.Range[str, 1, 100]
+KIND_WORDS = {
+    ("pulls", "opened"): ("PR opened", discord.Colour.from_rgb(35, 134, 54)),
+    ("pulls", "merged"): ("PR merged", discord.Colour.from_rgb(130, 80, 223)),
+    ("issues", "opened"): ("Issue opened", discord.Colour.from_rgb(26, 127, 55)),
+    ("good-first-issues", "opened"): ("Good first issue", discord.Colour.from_rgb(112, 87, 255)),
+    ("good-first-issues", "labeled"): ("Good first issue", discord.Colour.from_rgb(112, 87, 255)),
+    ("releases", "published"): ("Release", discord.Colour.from_rgb(9, 105, 218)),
+}
+EMBED_TOTAL_LIMIT = 6000
+
+
+def _admin(interaction: discord.Interaction[Any]) -> None:
+    perms = interaction.permissions
+    if not (perms.manage_guild or perms.administrator):
+        raise app_commands.MissingPermissions(["manage_guild"])
+
+
+class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:share:(?P<id>[0-9]{1,19})"):
+    """The celebration's button: the member gets a ready-to-copy #BuildInPublic post."""
+
+    def __init__(self, merged_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Share it (#BuildInPublic)",
+                emoji="📣",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"shiplog:share:{merged_id}",
+            )
+        )
+        self.merged_id = merged_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+    ) -> ShareButton:
+        return cls(int(match["id"]))
+
+    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+        post = await github_events.share_post(
+            interaction.client.sessionmaker, guild_id=guild_id_of(interaction), merged_id=self.merged_id
+        )
+        if post.user_id != interaction.user.id:
+            await interaction.response.send_message(
+                f"This one is <@{post.user_id}>'s to share, but you can cheer them on! 🎉",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        await interaction.response.send_message(
+            f"Here's a post ready to copy:\n```\n{post.text.replace('```', '')}\n```",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+def render_merged(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw a merge celebration."""
+    user_id, repo, number = data["user_id"], data["repo"], data["number"]
+    total, in_repo = data["total"], data["in_repo"]
+    if total == 1:
+        which = "🥇 Their **first merged pull request**! Welcome to open source."
+    elif in_repo == 1:
+        which = f"Their first PR in **{escape(repo)}**, and their {ordinal(total)} merged PR overall."
+    else:
+        which = f"Their **{ordinal(total)}** merged PR ({ordinal(in_repo)} in {escape(repo)})."
+    lines = [f"<@{user_id}> got [{escape(repo)}#{number}]({data['url']}) merged!", which]
+    for key in data.get("milestones", []):
+        kind, _, value = key.partition(":")
+        if kind == "repo":
+            lines.append(f"🛤️ {value} merged PRs in {escape(repo)}: on the path to maintainer!")
+        elif value != "1":
+            lines.append(f"🏆 Milestone: {value} merged PRs!")
+    goals = data.get("goals", [])
+    if goals:
+        lines.append("✅ Goal" + ("s" if len(goals) > 1 else "") + " finished: ")
+        lines += [f"`#{g['number']}` {escape(shorten(g['text'], 150))}" for g in goals]
+    embed = discord.Embed(
+        title=shorten(f"🎉 {data['title']}", 256), url=data.get("url"), colour=BRAND, description=join_lines(lines)
+    )
+    embed.set_footer(text=f"{data['repo_name']} · #{number}"[:2048])
+    view = discord.ui.View(timeout=None)
+    if data.get("merged_id"):
+        view.add_item(ShareButton(int(data["merged_id"])))
+    return {
+        "content": f"🎉 Congratulations <@{user_id}>!",
+        "embed": embed,
+        "view": view,
+        "allowed_mentions": mention_only(user_id),
+    }
+
+
+def relay_line(item: dict[str, Any]) -> str:
+    """Describe one relayed event in a line."""
+    words, _ = KIND_WORDS.get((item["kind"], item["action"]), ("Event", BRAND))
+    ref = f"{item['repo']}#{item['number']}" if item.get("number") else item["repo"]
+    if item["kind"] == "releases":
+        ref = f"{item['repo']} {item.get('tag') or ''}".strip()
+    by = f" by {escape(item['author'])}" if item.get("author") else ""
+    title = escape(shorten(item.get("title") or "", 120))
+    return f"**{words}** [{escape(ref)}]({item.get('url')}): {title}{by}"
+
+
+def render_relay(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw relayed GitHub events: one compact embed, or one summary for a burst."""
+    items = data.get("items", [data])
+    if len(items) == 1:
+        item = items[0]
+        words, colour = KIND_WORDS.get((item["kind"], item["action"]), ("Event", BRAND))
+        embed = discord.Embed(
+            title=shorten(f"[{item['repo']}] {words}: {item.get('title') or ''}", 256),
+            url=item.get("url"),
+            colour=colour,
+        )
+        if item.get("author"):
+            embed.set_author(name=shorten(item["author"], 256))
+        if item.get("labels"):
+            embed.add_field(name="Labels", value=shorten(", ".join(escape(x) for x in item["labels"]), 1024))
+        return {"embed": embed}
+    repos = sorted({item["repo"] for item in items})
+    title = f"{len(items)} GitHub events in " + (repos[0] if len(repos) == 1 else f"{len(repos)} repositories")
+    embed = discord.Embed(
+        title=shorten(title, 256), colour=BRAND, description=join_lines([relay_line(item) for item in items])
+    )
+    return {"embed": embed}
+
+
+@app_commands.guild_only()
+class GitHub(commands.GroupCog, group_name="github", group_description="Link GitHub accounts and relay repositories."):
+    """GitHub integration."""
+
+    def __init__(self, bot: Shiplog) -> None:
+        self.bot = bot
+        self._task: asyncio.Task[None] | None = None
+        bot.renderers["github.merged"] = render_merged
+        bot.renderers["github.relay"] = render_relay
+        bot.actions["role.grant"] = self.grant_role
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ShareButton)
+        self._task = asyncio.create_task(self._process_loop(), name="shiplog-github")
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ShareButton)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _process_loop(self) -> None:
+        # Deliveries stored before a crash are still pending: the first round picks them up.
+        while not self.bot.is_closed():
+            self.bot.github_wakeup.clear()
+            try:
+                processed = 0
+                while await github_events.process_next(self.bot.sessionmaker, now=self.bot.now()):
+                    processed += 1
+                if processed:
+                    self.bot.wake_outbox()
+            except Exception:
+                log.exception("processing GitHub deliveries failed; trying again shortly")
+                await asyncio.sleep(5)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.bot.github_wakeup.wait(), 60)
+
+    async def grant_role(self, guild_id: int | None, data: dict[str, Any]) -> None:
+        """Give a member a milestone role (an outbox action)."""
+        await self.bot.http.add_role(guild_id or 0, data["user_id"], data["role_id"], reason=data.get("reason"))
+
+    # Linking -----------------------------------------------------------------------------------
+
+    @app_commands.command(name="link")
+    async def link(self, interaction: discord.Interaction[Shiplog], username: Login) -> None:
+        """Link your GitHub account: I give you a code to show on your profile.
+
+        Parameters
+        ----------
+        username
+            Your GitHub login, like octocat.
+        """
+        challenge = await github_links.start_link(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            login=username,
+            now=self.bot.now(),
+        )
+        await interaction.response.send_message(
+            f"To prove **{escape(challenge.login)}** is you, put this code in your GitHub profile bio "
+            f"(github.com/settings/profile) or in a public gist:\n```\n{challenge.code}\n```"
+            f"Then run `/github verify` (the code works until {discord.utils.format_dt(challenge.expires_at, 't')}). "
+            "You can remove it once you're verified.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="verify")
+    async def verify(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """Check the code on your GitHub profile and finish linking."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        account = await github_links.verify_link(
+            self.bot.sessionmaker,
+            self.bot.github,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            now=self.bot.now(),
+        )
+        await interaction.followup.send(
+            f"✅ Linked to [{escape(account.login)}](<{account.url}>). Your merged PRs will be celebrated here!",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="link-member")
+    async def link_member(
+        self, interaction: discord.Interaction[Shiplog], member: discord.Member, username: Login
+    ) -> None:
+        """Link a member's GitHub account without a code (Manage Server).
+
+        Parameters
+        ----------
+        member
+            The member to link.
+        username
+            Their GitHub login.
+        """
+        _admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        account = await github_links.admin_link(
+            self.bot.sessionmaker,
+            self.bot.github,
+            guild_id=guild_id_of(interaction),
+            user_id=member.id,
+            login=username,
+            admin_id=interaction.user.id,
+            now=self.bot.now(),
+        )
+        await interaction.followup.send(
+            f"✅ {member.mention} is linked to [{escape(account.login)}](<{account.url}>).",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="unlink")
+    async def unlink(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """Unlink your GitHub account."""
+        account = await github_links.unlink(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=interaction.user.id
+        )
+        await interaction.response.send_message(
+            f"Unlinked from {escape(account.login)}. Your past merges stay counted.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="whois")
+    async def whois(self, interaction: discord.Interaction[Shiplog], member: discord.Member) -> None:
+        """Show which GitHub account a member linked.
+
+        Parameters
+        ----------
+        member
+            The member to look up.
+        """
+        account = await github_links.whois(self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=member.id)
+        text = (
+            f"{member.mention} is [{escape(account.login)}](<{account.url}>) on GitHub."
+            if account
+            else f"{member.mention} hasn't linked a GitHub account."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    # Subscriptions -----------------------------------------------------------------------------
+
+    @app_commands.command(name="subscribe")
+    async def subscribe(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        repo: app_commands.Range[str, 3, 200],
+        channel: discord.TextChannel,
+        events: app_commands.Range[str, 1, 100] | None = None,
+        labels: app_commands.Range[str, 1, 500] | None = None,
+        include_bots: bool = False,
+    ) -> None:
+        """Relay a repository's events into a channel (Manage Server).
+
+        Parameters
+        ----------
+        repo
+            The repository, as owner/name.
+        channel
+            Where to post.
+        events
+            Comma list of pulls, issues, releases, good-first-issues (all four if left out).
+        labels
+            Only issues and PRs with one of these labels (comma list).
+        include_bots
+            Also relay events by bots such as dependabot (off by default).
+        """
+        _admin(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        sub = await subscriptions.subscribe(
+            self.bot.sessionmaker,
+            self.bot.github,
+            guild_id=guild_id_of(interaction),
+            repo=repo,
+            channel_id=channel.id,
+            events=events,
+            labels=labels,
+            include_bots=include_bots,
+            by=interaction.user.id,
+        )
+        extra = f", labels: {escape(', '.join(sub.labels))}" if sub.labels else ""
+        await interaction.followup.send(
+            f"📡 Relaying **{escape(sub.repo)}** ({', '.join(sub.events)}{extra}) into {channel.mention}.\n"
+            "Point the repository's webhook (Settings → Webhooks) at this bot's `/github/webhook` URL, "
+            "content type `application/json`, with the server's webhook secret.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="unsubscribe")
+    async def unsubscribe(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        repo: app_commands.Range[str, 3, 200],
+        channel: discord.TextChannel | None = None,
+    ) -> None:
+        """Stop relaying a repository (Manage Server).
+
+        Parameters
+        ----------
+        repo
+            The repository, as owner/name.
+        channel
+            Only this channel (every channel if left out).
+        """
+        _admin(interaction)
+        removed = await subscriptions.unsubscribe(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            repo=repo,
+            channel_id=channel.id if channel else None,
+        )
+        await interaction.response.send_message(
+            f"Stopped relaying `{escape(subscriptions.parse_repo(repo))}` ({removed} subscription"
+            f"{'s' if removed > 1 else ''}).",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="subscriptions")
+    async def list_subscriptions(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """List the repositories relayed in this server (Manage Server)."""
+        _admin(interaction)
+        subs = await subscriptions.list_subscriptions(self.bot.sessionmaker, guild_id=guild_id_of(interaction))
+        if not subs:
+            await interaction.response.send_message(
+                "No subscriptions yet: `/github subscribe repo:owner/name channel:#channel`.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        lines = [
+            f"**{escape(s.repo)}** → <#{s.channel_id}> · {', '.join(s.events)}"
+            + (f" · labels: {escape(', '.join(s.labels))}" if s.labels else "")
+            + (" · bots too" if s.include_bots else "")
+            for s in subs
+        ]
+        embed = discord.Embed(title="GitHub subscriptions", description=join_lines(lines), colour=BRAND)
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="milestone-role")
+    @app_commands.choices(
+        milestone=[app_commands.Choice(name=label, value=key) for key, label in subscriptions.MILESTONES.items()]
+    )
+    async def milestone_role(
+        self, interaction: discord.Interaction[Shiplog], milestone: str, role: discord.Role | None = None
+    ) -> None:
+        """Give members a role when they reach a milestone (Manage Server).
+
+        Parameters
+        ----------
+        milestone
+            The milestone.
+        role
+            The role to give (leave it out to stop giving one).
+        """
+        _admin(interaction)
+        await subscriptions.set_milestone_role(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            milestone=milestone,
+            role_id=role.id if role else None,
+        )
+        label = subscriptions.MILESTONES[milestone]
+        if role is None:
+            text = f"No role for reaching {label} any more."
+        else:
+            text = f"Members who reach {label} get {role.mention}."
+            me = interaction.guild.me if interaction.guild else None
+            if me is not None and (not me.guild_permissions.manage_roles or role >= me.top_role):
+                text += "\n⚠️ I can't give that role yet: I need Manage Roles and a role above it."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def setup(bot: Shiplog) -> None:
+    await bot.add_cog(GitHub(bot))

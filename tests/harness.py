@@ -1,0 +1,145 @@
+"""The whole bot, real discord.py client included, against the fake Discord API and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.bot import Shiplog
+from bot.config import Settings
+from bot.db.session import create_engine, create_sessionmaker
+from tests.conftest import NOW
+from tests.fake_discord import FakeDiscord
+
+WEBHOOK_SECRET = "It's a Secret to Everybody"
+
+
+class Clock:
+    """Starts at NOW and runs with real time; a test can jump it forward."""
+
+    def __init__(self, start: datetime = NOW) -> None:
+        self._start = start
+        self._origin = time.monotonic()
+        self._offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return self._start + self._offset + timedelta(seconds=time.monotonic() - self._origin)
+
+    def advance(self, delta: timedelta) -> None:
+        self._offset += delta
+
+
+@dataclass
+class World:
+    """A server with members and channels, and the bot connected to it."""
+
+    fake: FakeDiscord
+    guild: Any
+    admin: Any
+    alice: Any
+    bob: Any
+    goals: Any
+    celebrations: Any
+    db_url: str
+    clock: Clock
+    bot: Shiplog | None = None
+    engine: AsyncEngine | None = None
+    http_client: httpx.AsyncClient | None = None
+    extra_settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        assert self.bot is not None
+        return self.bot.sessionmaker
+
+    async def invoke(self, member: Any, command: str, /, **options: Any) -> Any:
+        """Run a slash command as `member` and return what they see."""
+        return await self.fake.invoke(self.guild, member, command, **options)
+
+    async def autocomplete(self, member: Any, command: str, option: str, value: str, /, **other: Any) -> list[dict]:
+        return await self.fake.autocomplete(self.guild, member, command, option, value, **other)
+
+    async def wait_for_posts(self, channel: Any, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """Wait until `channel` holds `count` bot messages and return them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            posts = self.fake.messages_in(channel, include_interactions=False)
+            if len(posts) >= count or time.monotonic() > deadline:
+                return posts
+            await asyncio.sleep(0.02)
+
+    async def start_bot(self, **settings: Any) -> Shiplog:
+        """Build the bot as `bot/cli.py` does and connect it to the fake."""
+        values = (
+            {
+                "discord_token": self.fake.token,
+                "database_url": self.db_url,
+                "http_port": 0,
+                "dev_guild_id": self.guild.id,
+                "github_webhook_secret": WEBHOOK_SECRET,
+            }
+            | self.extra_settings
+            | settings
+        )
+        self.engine = create_engine(self.db_url)
+        self.http_client = httpx.AsyncClient()
+        self.bot = Shiplog(
+            settings=Settings(**values),
+            engine=self.engine,
+            sessionmaker=create_sessionmaker(self.engine),
+            http_client=self.http_client,
+            clock=self.clock,
+        )
+        await self.fake.start_bot(self.bot)
+        return self.bot
+
+    async def stop_bot(self) -> None:
+        """Disconnect and close everything the bot opened."""
+        if self.bot is not None:
+            await self.fake.stop_bot(self.bot)
+            self.bot = None
+        if self.http_client is not None:
+            await self.http_client.aclose()
+            self.http_client = None
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+    async def restart_bot(self, before_start: Callable[[], Any] | None = None) -> Shiplog:
+        """Stop the bot and start a new process's worth of it on the same database."""
+        await self.stop_bot()
+        if before_start is not None:
+            before_start()
+        return await self.start_bot()
+
+
+@asynccontextmanager
+async def world(db_url: str, *, start: bool = True) -> AsyncIterator[World]:
+    """Build the server and (by default) start the bot."""
+    async with FakeDiscord() as fake:
+        guild = fake.add_guild(name="Builders")
+        w = World(
+            fake=fake,
+            guild=guild,
+            admin=fake.add_member(guild, "ada", manage_guild=True),
+            alice=fake.add_member(guild, "alice"),
+            bob=fake.add_member(guild, "bob"),
+            goals=fake.add_text_channel(guild, "goals"),
+            celebrations=fake.add_text_channel(guild, "celebrations"),
+            db_url=db_url,
+            clock=Clock(),
+        )
+        try:
+            if start:
+                await w.start_bot()
+            yield w
+        finally:
+            await w.stop_bot()
