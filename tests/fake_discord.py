@@ -41,7 +41,6 @@ Things worth knowing:
 """
 
 # Test helpers naturally take `timeout=` arguments.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
