@@ -67,7 +67,16 @@ class Shiplog(commands.Bot):
         self.sessionmaker = sessionmaker
         self.http_client = http_client
         self.clock = clock
-        self.web = WebServer(build_app(engine), settings.http_host, settings.http_port)
+        self.web = WebServer(
+            build_app(
+                engine,
+                sessionmaker=sessionmaker,
+                webhook_secret=settings.github_webhook_secret,
+                on_delivery=self.wake_github,
+            ),
+            settings.http_host,
+            settings.http_port,
+        )
         self.renderers: dict[str, Renderer] = {}
         self.actions: dict[str, Action] = {}
         self.outbox_wakeup = asyncio.Event()

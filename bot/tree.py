@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,13 @@ def error_reference() -> str:
 async def reply_ephemeral(interaction: discord.Interaction[Any], content: str) -> None:
     """Answer privately, whether or not the interaction was already answered or deferred."""
     try:
-        if interaction.response.is_done():
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # A deferred reply may be public ("thinking..."), and the first follow-up would take its
+            # place publicly: remove it so that the mistake is shown to the member alone.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        elif interaction.response.is_done():
             await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
             await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -366,7 +366,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             channel_id=channel.id if channel else None,
         )
         await interaction.response.send_message(
-            f"Stopped relaying `{escape(subscriptions.parse_repo(repo))}` ({removed} subscription"
+            f"Stopped relaying `{escape(subscriptions.parse_repo(repo).lower())}` ({removed} subscription"
             f"{'s' if removed > 1 else ''}).",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,

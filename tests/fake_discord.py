@@ -3458,6 +3458,12 @@ class FakeDiscord:
                 return _error_response(403, 50013, "Missing Permissions")
         if err := self._validate_message(body, rec.files):
             return err
+        if body.get("enforce_nonce") and body.get("nonce") is not None:
+            # Discord answers a repeated nonce (from the same author, within minutes) with the
+            # message it already created, instead of posting it again.
+            for existing in self.messages_in(ch, include_interactions=False):
+                if existing.get("nonce") == body["nonce"] and existing["author"]["id"] == str(self.bot_user.id):
+                    return _json_response(self._public(existing))
         msg = self._create_message(ch, self.bot_user, body, rec.files)
         await self._echo_message_event("MESSAGE_CREATE", msg)
         return _json_response(self._public(msg))

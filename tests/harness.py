@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +21,18 @@ from tests.conftest import NOW
 from tests.fake_discord import FakeDiscord
 
 WEBHOOK_SECRET = "It's a Secret to Everybody"
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy or `timeout` passes; return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if inspect.isawaitable(result):
+            result = await result
+        if result or time.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.02)
 
 
 class Clock:

@@ -417,9 +417,7 @@ ZONES = st.sampled_from(
         "America/St_Johns",
     ]
 ).map(ZoneInfo)
-INSTANTS = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(UTC)
-)
+INSTANTS = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 12, 31), timezones=st.just(UTC))
 
 
 @settings(deadline=None, max_examples=300)

@@ -74,22 +74,41 @@ class Claimed:
 
 
 async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = 20) -> list[Claimed]:
-    """Claim up to `limit` due rows, oldest first, pushing their next attempt past the lease."""
+    """Claim up to `limit` due rows, oldest first, with every pending row of their fold groups.
+
+    Claiming pushes a row's next attempt past a lease, so a crash mid-send retries it later.
+    """
     async with transaction(sessionmaker) as session:
-        rows = (
-            await session.scalars(
+        rows = list(
+            (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                    .order_by(OutboxMessage.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+        )
+        folds = {row.fold_key for row in rows if row.fold_key is not None}
+        if folds:
+            # A group's window opens with its first row: everything queued for it since joins it.
+            seen = {row.id for row in rows}
+            more = await session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                .where(OutboxMessage.status == "pending", OutboxMessage.fold_key.in_(folds))
                 .order_by(OutboxMessage.id)
-                .limit(limit)
+                .limit(MAX_FOLD)
                 .with_for_update(skip_locked=True)
             )
-        ).all()
+            rows = sorted([*rows, *(row for row in more if row.id not in seen)], key=lambda row: row.id)
         claimed = []
         for row in rows:
             row.next_attempt_at = now + CLAIM_LEASE
             row.attempts += 1
-            claimed.append(Claimed(row.id, row.guild_id, row.channel_id, row.kind, dict(row.data), row.attempts))
+            claimed.append(
+                Claimed(row.id, row.guild_id, row.channel_id, row.kind, dict(row.data), row.attempts, row.fold_key)
+            )
     return claimed
 
 

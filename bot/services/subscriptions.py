@@ -36,11 +36,11 @@ class SubscriptionView:
 
 
 def parse_repo(text: str) -> str:
-    """Return owner/name (lower case) from 'owner/name' or a GitHub URL."""
+    """Return owner/name, as typed, from 'owner/name' or a GitHub URL (compare it in lower case)."""
     match = _REPO.match(text.strip())
     if match is None or match[2] in (".", ".."):
         raise UserError(f"`{text.strip()[:80]}` isn't a repository. Write it as owner/name, like encode/httpx.")
-    return f"{match[1]}/{match[2]}".lower()
+    return f"{match[1]}/{match[2]}"
 
 
 def parse_events(text: str | None) -> list[str]:
@@ -115,7 +115,7 @@ async def unsubscribe(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, repo: str, channel_id: int | None
 ) -> int:
     """Stop relaying a repository (into one channel, or everywhere); return how many were removed."""
-    name = parse_repo(repo)
+    name = parse_repo(repo).lower()
     async with transaction(sessionmaker) as session:
         query = delete(Subscription).where(Subscription.guild_id == guild_id, Subscription.repo == name)
         if channel_id is not None:

@@ -1,0 +1,67 @@
+"""Real GitHub webhook payloads (tests/fixtures/github, see its SOURCE.md) and how to sign them."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures" / "github"
+_UNSET: Any = object()
+
+
+@cache
+def load(name: str) -> bytes:
+    """Return the raw bytes of a fixture, such as "pull_request/closed.payload.json"."""
+    return (FIXTURES / name).read_bytes()
+
+
+def sign(secret: str, body: bytes) -> str:
+    """Return the X-Hub-Signature-256 header GitHub would send for `body`."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def merged_pr_payload(
+    *,
+    number: int | None = None,
+    title: str | None = None,
+    body: str | None = _UNSET,
+    user_login: str | None = None,
+    user_id: int | None = None,
+    user_type: str | None = None,
+    repo: str | None = None,
+    merged_at: str | None = None,
+) -> bytes:
+    """Return a `pull_request` "closed" delivery whose pull request was merged, with the given changes."""
+    payload = json.loads(load("pull_request/closed.payload.json"))
+    pr = payload["pull_request"]
+    pr["merged"] = True
+    pr["merged_at"] = merged_at or pr["closed_at"]
+    pr["merged_by"] = copy.deepcopy(payload["sender"])
+    if number is not None:
+        payload["number"] = pr["number"] = number
+    if title is not None:
+        pr["title"] = title
+    if body is not _UNSET:
+        pr["body"] = body
+    user = pr["user"]
+    if user_login is not None:
+        user["login"] = user_login
+    if user_id is not None:
+        user["id"] = user_id
+    if user_type is not None:
+        user["type"] = user_type
+    if repo is not None:
+        owner, _, name = repo.partition("/")
+        for repository in (payload["repository"], pr["base"]["repo"]):
+            repository["full_name"] = repo
+            repository["name"] = name
+            repository["owner"]["login"] = owner
+            repository["html_url"] = f"https://github.com/{repo}"
+    full_name = payload["repository"]["full_name"]
+    pr["html_url"] = f"https://github.com/{full_name}/pull/{pr['number']}"
+    return json.dumps(payload, indent=2).encode()

@@ -1,0 +1,316 @@
+"""GitHub, end to end: signed deliveries into the bot's web server, celebrations through the real client."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import respx
+from sqlalchemy import func, select
+
+from bot.db.models import GitHubAccount, OutboxMessage, WebhookDelivery
+from bot.db.session import transaction
+from bot.services import github_links
+from tests.github_fixtures import load, merged_pr_payload, sign
+from tests.harness import WEBHOOK_SECRET, World, eventually, world
+
+OCTO_ID = 21031067
+
+
+@pytest.fixture
+async def w(db_url: str) -> AsyncIterator[World]:
+    async with world(db_url) as w:
+        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
+        await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
+        yield w
+
+
+async def post_delivery(
+    w: World, body: bytes, *, event: str = "pull_request", delivery: str | None = None, signature: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    assert w.bot is not None
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": signature or sign(WEBHOOK_SECRET, body),
+        "User-Agent": "GitHub-Hookshot/test",
+    }
+    url = f"http://127.0.0.1:{w.bot.web.port}/github/webhook"
+    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
+        return response.status, await response.json()
+
+
+async def link_alice(w: World) -> None:
+    async with transaction(w.sessionmaker) as session:
+        session.add(
+            GitHubAccount(
+                guild_id=w.guild.id, user_id=w.alice.id, github_id=OCTO_ID, login="Codertocat", login_lower="codertocat"
+            )
+        )
+
+
+async def count(w: World, model: type, *where: Any) -> int:
+    async with transaction(w.sessionmaker) as session:
+        return await session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+
+
+async def settle(w: World, seconds: float = 0.5) -> None:
+    """Give the bot time to do anything more it would (wrongly) do."""
+    await asyncio.sleep(seconds)
+
+
+async def test_merged_pr_is_celebrated_once_within_a_second(w: World) -> None:
+    await link_alice(w)
+    await w.invoke(w.alice, "goal add", text="get PR 2 merged", link="https://github.com/Codertocat/Hello-World/pull/2")
+    body = merged_pr_payload()
+    started = time.monotonic()
+    status, answer = await post_delivery(w, body, delivery="delivery-1")
+    assert status == 202 and answer["ok"]
+    posts = await w.wait_for_posts(w.celebrations, 1)
+    assert time.monotonic() - started < 1.0
+    (post,) = posts
+    assert post["content"] == f"🎉 Congratulations <@{w.alice.id}>!"
+    assert [m["id"] for m in post["mentions"]] == [str(w.alice.id)]  # alice pinged, nobody else
+    embed = post["embeds"][0]
+    assert "Update the README with new information." in embed["title"]
+    assert "first merged pull request" in embed["description"]
+    assert "`#1` get PR 2 merged" in embed["description"]  # the linked goal finished itself
+    assert post["components"][0]["components"][0]["custom_id"].startswith("shiplog:share:")
+
+    # Redelivery of the same delivery, and the org hook's own delivery of the same merge: nothing more.
+    assert (await post_delivery(w, body, delivery="delivery-1"))[0] == 200
+    assert (await post_delivery(w, body, delivery="delivery-org-hook"))[0] == 202
+    await settle(w)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
+    assert await count(w, WebhookDelivery) == 2
+
+
+async def test_share_button_offers_the_author_a_post(w: World) -> None:
+    await link_alice(w)
+    await post_delivery(w, merged_pr_payload())
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    custom_id = post["components"][0]["components"][0]["custom_id"]
+    mine = await w.fake.click(w.guild, w.alice, post, custom_id)
+    assert mine.ephemeral
+    assert "my first merged pull request into codertocat/hello-world" in mine.content
+    assert "#BuildInPublic" in mine.content
+    theirs = await w.fake.click(w.guild, w.bob, post, custom_id)
+    assert theirs.ephemeral and "to share" in theirs.content
+
+
+async def test_bad_signature_is_refused_and_stores_nothing(w: World) -> None:
+    await link_alice(w)
+    body = merged_pr_payload()
+    status, answer = await post_delivery(w, body, signature=sign("wrong secret", body))
+    assert status == 401 and answer["error"]
+    await settle(w, 0.3)
+    assert await count(w, WebhookDelivery) == 0
+    assert w.fake.messages_in(w.celebrations, include_interactions=False) == []
+
+
+async def test_discord_errors_delay_the_celebration_but_it_arrives_once(w: World) -> None:
+    await link_alice(w)
+    # Past discord.py's own retries: every attempt of the first round answers 500.
+    rule = w.fake.fail_next("POST", rf"/channels/{w.celebrations.id}/messages", 500, times=5)
+    await post_delivery(w, merged_pr_payload())
+    await eventually(lambda: rule.remaining == 0)
+    await settle(w, 0.2)
+    assert w.fake.messages_in(w.celebrations, include_interactions=False) == []
+    async with transaction(w.sessionmaker) as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "github.merged"))
+    assert row.status == "pending" and "500" in row.last_error
+    w.clock.advance(__import__("datetime").timedelta(seconds=10))  # past the backoff
+    assert w.bot is not None
+    w.bot.wake_outbox()
+    posts = await w.wait_for_posts(w.celebrations, 1)
+    await settle(w)
+    assert len(posts) == len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
+
+
+async def test_missing_permission_marks_failed_and_admins_see_why(w: World) -> None:
+    await link_alice(w)
+    w.fake.fail_next(
+        "POST", rf"/channels/{w.celebrations.id}/messages", 403, json={"code": 50013, "message": "Missing Permissions"}
+    )
+    await post_delivery(w, merged_pr_payload())
+    await eventually(lambda: count(w, OutboxMessage, OutboxMessage.status == "failed"))
+    res = await w.invoke(w.admin, "settings show")
+    field = next(f for f in res.embeds[0]["fields"] if "Could not deliver" in f["name"])
+    assert "missing permission" in field["value"] and "github.merged" in field["value"]
+
+
+async def test_a_crash_between_the_2xx_and_the_post_delivers_once_after_restart(w: World) -> None:
+    await link_alice(w)
+    assert w.bot is not None
+    # The "crash": the bot stops processing right after acknowledging (its loops are gone).
+    await w.bot.remove_cog("GitHub")
+    status, _ = await post_delivery(w, merged_pr_payload())
+    assert status == 202
+    await settle(w, 0.3)
+    assert w.fake.messages_in(w.celebrations, include_interactions=False) == []
+    await w.restart_bot()
+    posts = await w.wait_for_posts(w.celebrations, 1)
+    await settle(w)
+    assert len(posts) == len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
+
+
+async def test_a_crash_after_posting_but_before_marking_sent_does_not_post_twice(w: World) -> None:
+    await link_alice(w)
+    assert w.bot is not None
+    from bot.services import outbox
+
+    real_mark_sent = outbox.mark_sent
+    crashed = asyncio.Event()
+
+    async def crash(*args: object, **kwargs: object) -> None:
+        crashed.set()
+        raise asyncio.CancelledError  # the process dies before it records the post
+
+    outbox.mark_sent = crash  # type: ignore[assignment]
+    try:
+        await post_delivery(w, merged_pr_payload())
+        await asyncio.wait_for(crashed.wait(), 5)
+    finally:
+        outbox.mark_sent = real_mark_sent  # type: ignore[assignment]
+    w.clock.advance(__import__("datetime").timedelta(minutes=2))  # past the claim lease
+    await w.restart_bot()
+    await settle(w, 1.0)
+    # The retry carried the same nonce, and Discord (like the fake) shows a nonce once.
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
+    assert await count(w, OutboxMessage, OutboxMessage.status == "sent") == 1
+
+
+async def test_milestone_role_is_granted(w: World) -> None:
+    await link_alice(w)
+    role = await w.fake.create_role(w.guild, "First PR")
+    res = await w.invoke(w.admin, "github milestone-role", milestone="prs:1", role=role)
+    assert res.ephemeral and f"<@&{role.id}>" in res.content
+    await post_delivery(w, merged_pr_payload())
+    await w.wait_for_posts(w.celebrations, 1)
+    await eventually(lambda: w.fake.requests_to("PUT", rf"/roles/{role.id}"))
+    assert w.fake.requests_to("PUT", rf"/guilds/{w.guild.id}/members/{w.alice.id}/roles/{role.id}")
+
+
+async def test_link_and_verify_through_the_github_api(w: World) -> None:
+    with respx.mock(base_url="https://api.github.com", assert_all_called=False) as gh:
+        res = await w.invoke(w.alice, "github link", username="@Codertocat")
+        assert res.ephemeral
+        code = res.content.split("```\n")[1].split("\n")[0]
+        assert code.startswith("shiplog-")
+        gh.get("/users/Codertocat").respond(
+            json={"id": OCTO_ID, "login": "Codertocat", "type": "User", "bio": "nothing", "html_url": "x"}
+        )
+        gh.get("/users/Codertocat/gists").respond(json=[])
+        res = await w.invoke(w.alice, "github verify")
+        assert res.ephemeral and "couldn't find" in res.content
+        gh.get("/users/Codertocat").respond(
+            json={"id": OCTO_ID, "login": "Codertocat", "type": "User", "bio": f"hi {code}", "html_url": "x"}
+        )
+        res = await w.invoke(w.alice, "github verify")
+        assert res.ephemeral and "Linked to" in res.content
+        res = await w.invoke(w.bob, "github whois", member=w.alice)
+        assert "Codertocat" in res.content
+        # One member per account: bob cannot take it.
+        res = await w.invoke(w.bob, "github link", username="codertocat")
+        assert res.ephemeral and "already linked" in res.content
+    assert await github_links.whois(w.sessionmaker, guild_id=w.guild.id, user_id=w.alice.id) is not None
+    res = await w.invoke(w.alice, "github unlink")
+    assert res.ephemeral and "Unlinked" in res.content
+
+
+async def test_admin_links_a_member_and_others_are_refused(w: World) -> None:
+    w.fake.allow_everyone(w.guild, "github")
+    with respx.mock(base_url="https://api.github.com") as gh:
+        gh.get("/users/octocat").respond(
+            json={"id": 583231, "login": "octocat", "type": "User", "bio": None, "html_url": "x"}
+        )
+        res = await w.invoke(w.bob, "github link-member", member=w.alice, username="octocat")
+        assert res.ephemeral and "Manage Server" in res.content
+        res = await w.invoke(w.admin, "github link-member", member=w.alice, username="octocat")
+        assert res.ephemeral and "octocat" in res.content
+    async with transaction(w.sessionmaker) as session:
+        account = await session.scalar(select(GitHubAccount))
+    assert (account.user_id, account.github_id) == (w.alice.id, 583231)
+
+
+async def test_github_rate_limit_gets_a_clear_message(w: World) -> None:
+    await w.invoke(w.alice, "github link", username="Codertocat")
+    with respx.mock(base_url="https://api.github.com") as gh:
+        gh.get("/users/Codertocat").respond(
+            403,
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 600)},
+            json={"message": "API rate limit exceeded"},
+        )
+        res = await w.invoke(w.alice, "github verify")
+    assert res.ephemeral and "rate limit" in res.content
+
+
+async def test_subscriptions_relay_bursts_folded(w: World) -> None:
+    relays = await w.fake.create_channel(w.guild, "github")
+    with respx.mock(base_url="https://api.github.com") as gh:
+        gh.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})
+        gh.get("/repos/nobody/nothing").respond(404, json={"message": "Not Found"})
+        res = await w.invoke(w.admin, "github subscribe", repo="nobody/nothing", channel=relays)
+        assert res.ephemeral and "can't find the repository" in res.content
+        res = await w.invoke(w.admin, "github subscribe", repo="Codertocat/Hello-World", channel=relays)
+        assert res.ephemeral and "Relaying" in res.content
+    res = await w.invoke(w.admin, "github subscriptions")
+    assert "codertocat/hello-world" in res.embeds[0]["description"]
+
+    opened = load("pull_request/opened.payload.json")
+    import json
+
+    bodies = []
+    for n in range(1, 31):
+        payload = json.loads(opened)
+        payload["pull_request"]["number"] = payload["number"] = n
+        payload["pull_request"]["id"] = 1000 + n
+        payload["pull_request"]["title"] = f"Change number {n}"
+        bodies.append(json.dumps(payload).encode())
+    results = await asyncio.gather(*(post_delivery(w, b) for b in bodies))
+    assert {status for status, _ in results} == {202}
+    posts = await w.wait_for_posts(relays, 1)
+    await settle(w, 3.0)  # the fold window, and then some
+    posts = w.fake.messages_in(relays, include_interactions=False)
+    assert len(posts) <= 3  # folded: never one message per event
+    text = "\n".join(p["embeds"][0].get("description", "") + p["embeds"][0].get("title", "") for p in posts)
+    assert all(f"Change number {n}" in text for n in range(1, 31))
+
+    res = await w.invoke(w.admin, "github unsubscribe", repo="codertocat/hello-world")
+    assert res.ephemeral and "Stopped" in res.content
+
+
+async def test_gfi_lists_issues_and_explains_rate_limits(w: World) -> None:
+    with respx.mock(base_url="https://api.github.com") as gh:
+        gh.get("/search/issues").respond(
+            json={
+                "total_count": 1,
+                "items": [
+                    {
+                        "number": 12,
+                        "title": "Improve docs",
+                        "html_url": "https://github.com/encode/httpx/issues/12",
+                        "repository_url": "https://api.github.com/repos/encode/httpx",
+                        "labels": [{"name": "good first issue"}],
+                        "comments": 2,
+                        "created_at": "2026-11-01T00:00:00Z",
+                    }
+                ],
+            }
+        )
+        res = await w.invoke(w.alice, "gfi", language="python")
+        assert "Improve docs" in res.embeds[0]["description"]
+    with respx.mock(base_url="https://api.github.com") as gh:
+        gh.get("/search/issues").respond(
+            403,
+            headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 60)},
+            json={"message": "API rate limit exceeded"},
+        )
+        res = await w.invoke(w.alice, "gfi", language="rust")
+    assert res.ephemeral and "rate limit" in res.content

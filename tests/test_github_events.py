@@ -1,0 +1,210 @@
+"""What GitHub events do, on a real SQLite file: celebrations once, goals finished, relays."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import GitHubAccount, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
+from bot.db.session import transaction
+from bot.services import github_events, goals, guilds, subscriptions
+from bot.services.github_events import closing_issues, ordinal
+from tests.conftest import NOW
+from tests.github_fixtures import load, merged_pr_payload
+
+GUILD = 1000
+ALICE = 11
+CELEBRATIONS = 501
+RELAYS = 502
+REPO = "codertocat/hello-world"
+OCTO_ID = 21031067  # the author of the fixture's pull request
+
+
+async def link(sessionmaker, user_id: int = ALICE, login: str = "Codertocat", github_id: int | None = OCTO_ID) -> None:
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        session.add(
+            GitHubAccount(guild_id=GUILD, user_id=user_id, github_id=github_id, login=login, login_lower=login.lower())
+        )
+
+
+async def deliver(sessionmaker, event: str, body: bytes, delivery_id: str) -> None:
+    async with transaction(sessionmaker) as session:
+        session.add(
+            WebhookDelivery(
+                delivery_id=delivery_id,
+                event=event,
+                headers={"content-type": "application/json"},
+                body=body,
+                received_at=NOW,
+            )
+        )
+    while await github_events.process_next(sessionmaker, now=NOW):
+        pass
+
+
+async def outbox_rows(sessionmaker, kind: str | None = None) -> list[OutboxMessage]:
+    async with transaction(sessionmaker) as session:
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if kind:
+            query = query.where(OutboxMessage.kind == kind)
+        return list((await session.scalars(query)).all())
+
+
+@pytest.fixture
+async def setup(sessionmaker):
+    await guilds.set_channel(sessionmaker, guild_id=GUILD, purpose="celebrations", channel_id=CELEBRATIONS)
+    return sessionmaker
+
+
+async def test_merge_of_linked_member_is_celebrated_once_across_deliveries_and_hooks(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    body = merged_pr_payload()
+    await deliver(sessionmaker, "pull_request", body, "d-1")
+    await deliver(sessionmaker, "pull_request", body, "d-2")  # the org hook reports the same merge
+    rows = await outbox_rows(sessionmaker, "github.merged")
+    assert len(rows) == 1
+    data = rows[0].data
+    assert (rows[0].channel_id, data["user_id"], data["repo"], data["number"]) == (CELEBRATIONS, ALICE, REPO, 2)
+    assert (data["total"], data["in_repo"], data["milestones"]) == (1, 1, ["prs:1"])
+    async with transaction(sessionmaker) as session:
+        statuses = (await session.scalars(select(WebhookDelivery.status))).all()
+    assert statuses == ["done", "done"]
+
+
+@pytest.mark.parametrize(
+    "author", [{"user_login": "dependabot[bot]"}, {"user_type": "Bot"}, {"user_login": "stranger", "user_id": 1}]
+)
+async def test_bots_and_unlinked_authors_are_not_celebrated(setup, author) -> None:
+    sessionmaker = setup
+    await link(sessionmaker, login="dependabot[bot]" if "user_login" in author else "Codertocat")
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(**author), "d-1")
+    assert await outbox_rows(sessionmaker, "github.merged") == []
+
+
+async def test_link_by_login_learns_the_id_and_survives_a_rename(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker, login="CODERTOCAT", github_id=None)  # an admin's link: login only
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(number=1), "d-1")
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(number=2, user_login="octo-renamed"), "d-2")
+    rows = await outbox_rows(sessionmaker, "github.merged")
+    assert [(r.data["number"], r.data["total"]) for r in rows] == [(1, 1), (2, 2)]
+    async with transaction(sessionmaker) as session:
+        account = await session.scalar(select(GitHubAccount))
+    assert (account.github_id, account.login) == (OCTO_ID, "octo-renamed")
+
+
+async def test_linked_goals_finish_with_the_merge(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    for text, link_ in [
+        ("the PR itself", f"https://github.com/{REPO}/pull/7"),
+        ("the issue it fixes", f"{REPO}#12"),
+        ("another repo's issue", "octo/other#12"),
+        ("an unrelated issue", f"{REPO}#99"),
+    ]:
+        await goals.add_goal(sessionmaker, guild_id=GUILD, user_id=ALICE, text=text, link=link_, now=NOW)
+    await goals.add_goal(sessionmaker, guild_id=GUILD, user_id=22, text="bob's", link=f"{REPO}#7", now=NOW)
+    body = merged_pr_payload(number=7, body="Some change.\n\nFixes #12, see also #99")
+    await deliver(sessionmaker, "pull_request", body, "d-1")
+    async with transaction(sessionmaker) as session:
+        status = dict((await session.execute(select(Goal.text, Goal.status))).all())
+    assert status == {
+        "the PR itself": "done",
+        "the issue it fixes": "done",
+        "another repo's issue": "open",
+        "an unrelated issue": "open",
+        "bob's": "open",
+    }
+    (row,) = await outbox_rows(sessionmaker, "github.merged")
+    assert [g["number"] for g in row.data["goals"]] == [1, 2]
+
+
+async def test_milestones_count_and_grant_roles(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    await subscriptions.set_milestone_role(sessionmaker, guild_id=GUILD, milestone="prs:5", role_id=777)
+    await subscriptions.set_milestone_role(sessionmaker, guild_id=GUILD, milestone="repo:5", role_id=888)
+    for number in range(1, 6):
+        await deliver(sessionmaker, "pull_request", merged_pr_payload(number=number), f"d-{number}")
+    merged = await outbox_rows(sessionmaker, "github.merged")
+    assert [r.data["total"] for r in merged] == [1, 2, 3, 4, 5]
+    assert merged[-1].data["milestones"] == ["prs:5", "repo:5"]
+    grants = await outbox_rows(sessionmaker, "role.grant")
+    assert sorted(g.data["role_id"] for g in grants) == [777, 888]
+    assert all(g.channel_id is None and g.data["user_id"] == ALICE for g in grants)
+
+
+async def test_merge_without_celebrations_channel_is_recorded_but_not_posted(sessionmaker) -> None:
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    assert await outbox_rows(sessionmaker) == []
+    async with transaction(sessionmaker) as session:
+        assert len((await session.scalars(select(MergedPullRequest))).all()) == 1
+
+
+async def test_relays_follow_subscriptions(setup, respx_github) -> None:
+    sessionmaker = setup
+    respx_github.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})
+
+    async def sub(channel: int, **kwargs: object) -> None:
+        await subscriptions.subscribe(
+            sessionmaker,
+            respx_github.api,
+            guild_id=GUILD,
+            repo="Codertocat/Hello-World",
+            channel_id=channel,
+            by=1,
+            **{"events": None, "labels": None, "include_bots": False} | kwargs,
+        )
+
+    await sub(RELAYS)  # everything
+    await sub(RELAYS + 1, events="releases")
+    await sub(RELAYS + 2, events="issues", labels="Bug, security")  # the fixture issue is labelled "bug"
+    await sub(RELAYS + 3, events="issues,pulls", labels="documentation")
+    await deliver(sessionmaker, "pull_request", load("pull_request/opened.payload.json"), "d-1")
+    await deliver(sessionmaker, "issues", load("issues/opened.payload.json"), "d-2")
+    await deliver(sessionmaker, "release", load("release/published.payload.json"), "d-3")
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(user_login="renovate[bot]"), "d-4")
+    rows = await outbox_rows(sessionmaker, "github.relay")
+    seen = [(r.channel_id, r.data["kind"], r.data["action"]) for r in rows]
+    assert seen == [
+        (RELAYS, "pulls", "opened"),
+        (RELAYS, "issues", "opened"),
+        (RELAYS + 2, "issues", "opened"),
+        (RELAYS, "releases", "published"),
+        (RELAYS + 1, "releases", "published"),
+    ]
+    assert {r.fold_key for r in rows} == {f"relay:{RELAYS}", f"relay:{RELAYS + 1}", f"relay:{RELAYS + 2}"}
+    assert all(r.next_attempt_at >= NOW + timedelta(seconds=1) for r in rows)  # held briefly to fold bursts
+
+
+async def test_a_payload_that_cannot_be_handled_is_kept_failed_and_does_not_block(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    author = {"login": "Codertocat", "id": OCTO_ID, "type": "User"}
+    broken = json.dumps(  # a merged PR without a number
+        {"action": "closed", "repository": {"full_name": "a/b"}, "pull_request": {"merged": True, "user": author}}
+    )
+    await deliver(sessionmaker, "pull_request", broken.encode(), "bad")
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "good")
+    async with transaction(sessionmaker) as session:
+        rows = dict((await session.execute(select(WebhookDelivery.delivery_id, WebhookDelivery.status))).all())
+    assert rows == {"bad": "failed", "good": "done"}
+    assert len(await outbox_rows(sessionmaker, "github.merged")) == 1
+
+
+def test_closing_keywords() -> None:
+    body = "Fixes #12. closes octo/other#3, Resolved https://github.com/a/b/issues/9; fix: #4; mentions #5"
+    assert closing_issues(body, "me/repo") == {("me/repo", 12), ("octo/other", 3), ("a/b", 9), ("me/repo", 4)}
+    assert closing_issues(None, "me/repo") == set()
+
+
+def test_ordinals() -> None:
+    assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"
+    ]  # fmt: skip
