@@ -214,6 +214,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     import os
+
     if os.environ.get("PIN"):
         os.sched_setaffinity(0, {1} if args.client else {0})
     if args.client:

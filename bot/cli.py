@@ -111,6 +111,11 @@ def check() -> int:
         problems += asyncio.run(_check_database(settings))
     for problem in problems:
         print(f"✗ {problem}")
+    if settings is not None and settings.github_webhook_secret is None:
+        print(
+            "! GITHUB_WEBHOOK_SECRET is not set: POST /github/webhook refuses every delivery, so no merge is "
+            "celebrated and no repository relayed. Set it to the secret of your GitHub webhooks."
+        )
     if problems:
         return 1
     print("✓ configuration and database look good")

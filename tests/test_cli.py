@@ -49,6 +49,13 @@ def test_migrate_then_check(tmp_path: Path) -> None:
     after = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
     assert after.returncode == 0, after.stdout
     assert "look good" in after.stdout
+    assert "GITHUB_WEBHOOK_SECRET is not set: POST /github/webhook refuses every delivery" in after.stdout
+
+    with_secret = shiplog(
+        ["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url, GITHUB_WEBHOOK_SECRET="s3cret"
+    )
+    assert with_secret.returncode == 0
+    assert "GITHUB_WEBHOOK_SECRET" not in with_secret.stdout
 
 
 def test_check_lists_every_problem(tmp_path: Path) -> None:

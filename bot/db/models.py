@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.expression import false
+from sqlalchemy.sql.expression import false, true
 
 from bot.db.base import Base, RowId, Snowflake, UTCDateTime, utcnow
 
@@ -39,6 +39,12 @@ class Guild(Base):
     github_channel_id: Mapped[int | None] = mapped_column(Snowflake)
     # The last goal number handed out; goal numbers are unique and never reused within a guild.
     last_goal_number: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Streak periods: "weekly" (ISO weeks, Monday to Sunday) or "daily", in each member's own zone.
+    cadence: Mapped[str] = mapped_column(String(8), default="weekly", server_default="weekly")
+    # When the weekly ping and digest go out: weekday 0 = Monday, "HH:MM", an IANA zone.
+    schedule_weekday: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    schedule_time: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
+    schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def channel_for(self, purpose: str) -> int | None:
@@ -56,6 +62,10 @@ class Member(Base):
     )
     user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # Mentioned in the weekly accountability ping (members can opt out).
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A direct message a day before a period ends while the streak is at risk (members opt in).
+    streak_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -232,3 +242,86 @@ class MilestoneRole(Base):
     )
     milestone: Mapped[str] = mapped_column(String(32), primary_key=True)
     role_id: Mapped[int] = mapped_column(Snowflake)
+
+
+class Activity(Base):
+    """Something that counts for a streak period: a check-in, a merged PR, a finished goal.
+
+    `local_date` is the member's own date when it happened, fixed then: a later change of time
+    zone does not move past activity into another period.
+    """
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        UniqueConstraint("guild_id", "user_id", "kind", "ref"),
+        Index("ix_activity_member_date", "guild_id", "user_id", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    kind: Mapped[str] = mapped_column(String(16))  # checkin, pr, goal
+    ref: Mapped[str] = mapped_column(String(200))
+    local_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CheckIn(Base):
+    """A member's progress note."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (Index("ix_checkins_member", "guild_id", "user_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    note: Mapped[str] = mapped_column(String(1000))
+    link: Mapped[str | None] = mapped_column(String(300))
+    local_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RestPeriod(Base):
+    """A break a member announced: periods inside it freeze the streak instead of breaking it."""
+
+    __tablename__ = "rest_periods"
+    __table_args__ = (Index("ix_rest_periods_member", "guild_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(Snowflake)
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date] = mapped_column(Date)  # inclusive
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Kudos(Base):
+    """A public thank-you from one member to another."""
+
+    __tablename__ = "kudos"
+    __table_args__ = (
+        Index("ix_kudos_receiver", "guild_id", "to_user_id"),
+        Index("ix_kudos_giver_day", "guild_id", "from_user_id", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    from_user_id: Mapped[int] = mapped_column(Snowflake)
+    to_user_id: Mapped[int] = mapped_column(Snowflake)
+    reason: Mapped[str] = mapped_column(String(300))
+    local_date: Mapped[date] = mapped_column(Date)  # the giver's date, for the daily limit
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobRun(Base):
+    """A scheduled job's run for one server and period, recorded with the messages it queued."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("guild_id", "job", "period"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    job: Mapped[str] = mapped_column(String(64))
+    period: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")  # done, skipped
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
