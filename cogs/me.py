@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -9,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import guilds
+from bot.services import checkins, guilds, privacy
 from bot.services.dates import search_timezones
 from cogs._format import NO_MENTIONS, guild_id_of
 
@@ -50,6 +51,80 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    @app_commands.command(name="rest")
+    async def rest(self, interaction: discord.Interaction[Shiplog], weeks: app_commands.Range[int, 1, 4]) -> None:
+        """Take a break: your streak is frozen, not broken, while you rest.
+
+        Parameters
+        ----------
+        weeks
+            How long, from today: 1 to 4 weeks.
+        """
+        start, end = await checkins.start_rest(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            weeks=weeks,
+            now=self.bot.now(),
+        )
+        await interaction.response.send_message(
+            f"🌴 Enjoy your rest, from {start:%a %d %b} to {end:%a %d %b}. Your streak waits for you; "
+            "a check-in meanwhile still counts.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="export")
+    async def export(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """Get a JSON file of everything Shiplog stores about you in this server."""
+        data = await privacy.export(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=interaction.user.id, now=self.bot.now()
+        )
+        await interaction.response.send_message(
+            "Here is everything I store about you in this server.",
+            file=discord.File(io.BytesIO(data), filename="shiplog-export.json"),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="forget")
+    async def forget(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """Delete everything Shiplog stores about you in this server (asks first)."""
+        view = ForgetView(self.bot, interaction.user.id)
+        await interaction.response.send_message(
+            "This deletes your goals, check-ins, streak, kudos, GitHub link and merged-PR history in this "
+            "server, for good. Are you sure?",
+            view=view,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
+class ForgetView(discord.ui.View):
+    """Confirm or cancel /me forget; only the member who asked can answer."""
+
+    def __init__(self, bot: Shiplog, user_id: int) -> None:
+        super().__init__(timeout=120)
+        self.bot = bot
+        self.user_id = user_id
+
+    async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="shiplog:forget:yes")
+    async def confirm(self, interaction: discord.Interaction[Shiplog], button: discord.ui.Button[ForgetView]) -> None:
+        removed = await privacy.forget(self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=self.user_id)
+        self.stop()
+        await interaction.response.edit_message(
+            content=f"Done: I deleted everything about you here ({removed} records). Welcome back any time.",
+            view=None,
+        )
+
+    @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary, custom_id="shiplog:forget:no")
+    async def cancel(self, interaction: discord.Interaction[Shiplog], button: discord.ui.Button[ForgetView]) -> None:
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
 
 
 async def setup(bot: Shiplog) -> None:

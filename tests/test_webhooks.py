@@ -10,9 +10,11 @@ from urllib.parse import urlencode
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.models import WebhookDelivery
-from bot.db.session import transaction
+from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.services import webhooks
 from bot.web import MAX_WEBHOOK_BODY, build_app
 from tests.conftest import NOW
@@ -178,6 +180,43 @@ async def test_claim_pending_oldest_first_and_mark_processed(sessionmaker) -> No
         ("failed", "boom", NOW),
         ("pending", None, None),
     ]
+
+
+async def test_store_deliveries_counts_a_repeated_id_in_one_batch_once(sessionmaker) -> None:
+    def delivery(delivery_id: str) -> webhooks.Delivery:
+        return webhooks.Delivery(delivery_id, "issues", {}, b"{}", NOW)
+
+    await webhooks.store_delivery(sessionmaker, delivery_id="old", event="issues", headers={}, body=b"{}", now=NOW)
+    stored = await webhooks.store_deliveries(
+        sessionmaker, [delivery("a"), delivery("old"), delivery("a"), delivery("b")]
+    )
+    assert stored == [True, False, False, True]
+    assert await row_count(sessionmaker) == 3
+
+
+@pytest.mark.parametrize("limits", [{}, {"max_batch": 3}, {"max_batch_bytes": 1}])
+async def test_writer_answers_every_concurrent_store_once_committed(sessionmaker, limits: dict[str, int]) -> None:
+    writer = webhooks.DeliveryWriter(sessionmaker, **limits)
+    ids = [f"d-{n % 20}" for n in range(30)]  # 20 distinct ids, 10 of them twice
+
+    async def store(delivery_id: str, delay: float) -> bool:
+        await asyncio.sleep(delay)  # arrive while earlier batches are committing
+        return await writer.store(webhooks.Delivery(delivery_id, "issues", {}, b"{}", NOW))
+
+    results = await asyncio.gather(*(store(d, (n % 3) * 0.001) for n, d in enumerate(ids)))
+    assert sum(results) == 20
+    assert {d for d, new in zip(ids, results, strict=True) if new} == set(ids)
+    assert await row_count(sessionmaker) == 20
+
+
+async def test_writer_passes_a_storage_error_to_its_callers(tmp_path) -> None:
+    broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db")  # no tables: every insert fails
+    try:
+        writer = webhooks.DeliveryWriter(create_sessionmaker(broken))
+        with pytest.raises(OperationalError):
+            await writer.store(webhooks.Delivery("d-1", "issues", {}, b"{}", NOW))
+    finally:
+        await broken.dispose()
 
 
 # --- Over HTTP: every refusal, in the order the handler checks.
@@ -369,6 +408,22 @@ async def test_on_delivery_is_called_once_per_stored_delivery(client: TestClient
         assert wakeups.calls == n + 1
     await client.post(URL, data=body, headers=github_headers(body, event="issues", delivery="d-0"))
     assert wakeups.calls == 3
+
+
+async def test_a_storage_failure_is_500_with_a_json_error(tmp_path, wakeups) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    broken = create_async_engine(f"sqlite+aiosqlite:///{blocker}/shiplog.db")
+    body = load("issues/opened.payload.json")
+    try:
+        app = build_app(broken, webhook_secret=SECRET, on_delivery=wakeups)
+        async with TestClient(TestServer(app)) as client:
+            response = await client.post(URL, data=body, headers=github_headers(body, event="issues"))
+            assert response.status == 500
+            assert "redeliver" in (await response.json())["error"]
+    finally:
+        await broken.dispose()
+    assert wakeups.calls == 0
 
 
 async def test_a_failing_wakeup_does_not_fail_a_stored_delivery(engine, sessionmaker) -> None:

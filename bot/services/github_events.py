@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import outbox
+from bot.services import activity, outbox
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,11 @@ async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], 
             milestones.append(milestone_key("repo", REPO_MILESTONE))
         finished = await _finish_linked_goals(session, guild_id, user_id, repo, number, pr.get("body"), now)
         finished_total += len(finished)
+        for goal in finished:
+            await activity.record(
+                session, guild_id=guild_id, user_id=user_id, kind="goal", ref=f"goal:{goal['number']}", now=now
+            )
+        await activity.record(session, guild_id=guild_id, user_id=user_id, kind="pr", ref=f"{repo}#{number}", now=now)
         guild = await session.get(Guild, guild_id)
         channel_id = guild.celebrations_channel_id if guild else None
         data = {

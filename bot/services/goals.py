@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Goal, Guild
 from bot.db.session import transaction
 from bot.errors import NotFoundError, PermissionDeniedError, UserError
-from bot.services import outbox
+from bot.services import activity, outbox
 from bot.services.dates import DateParseError, member_today, parse_due
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.links import IssueRef, parse_issue_link
@@ -190,6 +190,7 @@ async def finish_goal(
         guild = await ensure_guild(session, guild_id)
         view = GoalView.of(goal)
         announced = await _announce(session, guild, "goal.done", view, now)
+        await activity.record(session, guild_id=guild_id, user_id=user_id, kind="goal", ref=f"goal:{number}", now=now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
     return GoalChange(view, announced, today)
 

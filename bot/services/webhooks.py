@@ -1,9 +1,10 @@
 """GitHub webhook deliveries: verify, store before acknowledging, then hand out for processing.
 
-The web handler (bot/web.py) checks the signature over the raw body, stores the delivery with
-`store_delivery` and only then answers GitHub. A processor claims pending rows with `claim_pending`
-and records the outcome with `mark_processed`; the raw body is kept so a row can be replayed.
-GitHub's delivery id (X-GitHub-Delivery) is unique, so a redelivery is recognised and stored once.
+The web handler (bot/web.py) checks the signature over the raw body, stores the delivery (through a
+`DeliveryWriter`, which commits concurrent deliveries together) and only then answers GitHub. A
+processor claims pending rows with `claim_pending` and records the outcome with `mark_processed`;
+the raw body is kept, so a row can be replayed. GitHub's delivery id (X-GitHub-Delivery) is unique:
+a redelivery is recognised and stored once. Pings are answered and not stored: they carry no work.
 """
 
 from __future__ import annotations
@@ -35,7 +36,19 @@ MAX_ERROR_LENGTH = 1000
 MAX_BATCH = 256
 MAX_BATCH_BYTES = 32 * 1024**2
 
-_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+def _insert_new(dialect_insert: Any) -> Any:
+    # ON CONFLICT DO NOTHING makes the unique delivery id the arbiter: concurrent identical deliveries
+    # can neither both insert nor fail with an IntegrityError. RETURNING names the rows inserted.
+    table = WebhookDelivery.__table__  # Core, not the ORM entity: no bulk-ORM bookkeeping per row
+    return (
+        dialect_insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.delivery_id])
+        .returning(table.c.delivery_id)
+    )
+
+
+_INSERT_NEW = {"sqlite": _insert_new(sqlite.insert), "postgresql": _insert_new(postgresql.insert)}
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -104,15 +117,9 @@ async def store_deliveries(
     ]
     async with transaction(sessionmaker) as session:
         dialect = session.get_bind().dialect.name
-        insert = _INSERTS.get(dialect)
-        if insert is None:
+        statement = _INSERT_NEW.get(dialect)
+        if statement is None:
             raise NotImplementedError(f"webhook storage supports SQLite and PostgreSQL, not {dialect}")
-        # ON CONFLICT DO NOTHING makes the unique delivery id the arbiter: concurrent identical
-        # deliveries can neither both insert nor fail with an IntegrityError. RETURNING names the winners.
-        table = WebhookDelivery.__table__
-        statement = (
-            insert(table).on_conflict_do_nothing(index_elements=[table.c.delivery_id]).returning(table.c.delivery_id)
-        )
         inserted = set((await session.scalars(statement, rows)).all())
     return [firsts[d.delivery_id] == index and d.delivery_id in inserted for index, d in enumerate(deliveries)]
 

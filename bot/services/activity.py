@@ -1,0 +1,73 @@
+"""Activity that counts for streaks, and the milestones it reaches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Activity, Goal, Guild
+from bot.services import outbox
+from bot.services.dates import member_today
+from bot.services.guilds import member_zone
+
+GOAL_MILESTONE_EVERY = 10
+
+
+async def record(session: AsyncSession, *, guild_id: int, user_id: int, kind: str, ref: str, now: datetime) -> bool:
+    """Record one activity (a check-in, a merged PR, a finished goal) on the member's local date, once."""
+    seen = await session.scalar(
+        select(Activity.id).where(
+            Activity.guild_id == guild_id, Activity.user_id == user_id, Activity.kind == kind, Activity.ref == ref
+        )
+    )
+    if seen is not None:
+        return False
+    today = member_today(now, await member_zone(session, guild_id, user_id))
+    session.add(Activity(guild_id=guild_id, user_id=user_id, kind=kind, ref=ref, local_date=today, created_at=now))
+    await session.flush()
+    await celebrate_milestones(session, guild_id=guild_id, user_id=user_id, now=now)
+    return True
+
+
+async def celebrate_milestones(session: AsyncSession, *, guild_id: int, user_id: int, now: datetime) -> list[str]:
+    """Queue celebrations for a streak milestone or a round number of finished goals, each once."""
+    from bot.services.streaks import STREAK_MILESTONES, member_streak
+
+    guild = await session.get(Guild, guild_id)
+    if guild is None or guild.celebrations_channel_id is None:
+        return []
+    queued = []
+    state = await member_streak(session, guild_id, user_id, now=now)
+    if state.active_now and state.current in STREAK_MILESTONES.get(state.cadence, ()):
+        row = await outbox.enqueue(
+            session,
+            guild_id=guild_id,
+            channel_id=guild.celebrations_channel_id,
+            kind="milestone.streak",
+            data={"user_id": user_id, "streak": state.current, "cadence": state.cadence},
+            now=now,
+            # The same length reached again in another run is another period, so another key.
+            dedupe_key=f"streak:{guild_id}:{user_id}:{state.current}:{state.period.isoformat()}",
+        )
+        if row is not None:
+            queued.append(f"streak:{state.current}")
+    finished = await session.scalar(
+        select(func.count())
+        .select_from(Goal)
+        .where(Goal.guild_id == guild_id, Goal.user_id == user_id, Goal.status == "done")
+    )
+    if finished and finished % GOAL_MILESTONE_EVERY == 0:
+        row = await outbox.enqueue(
+            session,
+            guild_id=guild_id,
+            channel_id=guild.celebrations_channel_id,
+            kind="milestone.goals",
+            data={"user_id": user_id, "goals": finished},
+            now=now,
+            dedupe_key=f"goals:{guild_id}:{user_id}:{finished}",
+        )
+        if row is not None:
+            queued.append(f"goals:{finished}")
+    return queued

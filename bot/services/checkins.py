@@ -1,0 +1,242 @@
+"""Check-ins, rest weeks, kudos and the leaderboard."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
+from bot.db.session import transaction
+from bot.errors import UserError
+from bot.services import activity, outbox
+from bot.services.dates import member_today
+from bot.services.guilds import ensure_guild, ensure_member, member_zone
+from bot.services.streaks import StreakState, activity_days, guild_streaks, member_streak
+
+MAX_NOTE = 1000
+MAX_REASON = 300
+KUDOS_PER_DAY = 5
+PICTURE_WEEKS = 26
+BOARDS = ("streaks", "prs", "goals", "kudos")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+
+
+def _clean(text: str, limit: int, what: str) -> str:
+    cleaned = text.strip()
+    if not cleaned:
+        raise UserError(f"Your {what} is empty: write a few words.")
+    if len(cleaned) > limit:
+        raise UserError(f"Your {what} can be at most {limit} characters; it has {len(cleaned)}.")
+    return cleaned
+
+
+def clean_link(link: str) -> str:
+    """Accept an http(s) URL of at most 300 characters."""
+    value = link.strip()
+    if len(value) > 300 or not _URL.match(value):
+        raise UserError("The link must be a web address starting with https:// (at most 300 characters).")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInResult:
+    """A stored check-in, the streak after it, and whether it is posted publicly."""
+
+    id: int
+    streak: StreakState
+    posted: bool
+
+
+async def check_in(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    user_id: int,
+    note: str,
+    now: datetime,
+    link: str | None = None,
+) -> CheckInResult:
+    """Log progress; it counts for the member's current streak period."""
+    note = _clean(note, MAX_NOTE, "note")
+    link = clean_link(link) if link else None
+    async with transaction(sessionmaker) as session:
+        await ensure_member(session, guild_id, user_id)
+        today = member_today(now, await member_zone(session, guild_id, user_id))
+        row = CheckIn(guild_id=guild_id, user_id=user_id, note=note, link=link, local_date=today, created_at=now)
+        session.add(row)
+        await session.flush()
+        await activity.record(session, guild_id=guild_id, user_id=user_id, kind="checkin", ref=str(row.id), now=now)
+        state = await member_streak(session, guild_id, user_id, now=now)
+        guild = await session.get(Guild, guild_id)
+        posted = guild is not None and guild.accountability_channel_id is not None
+        if posted:
+            await outbox.enqueue(
+                session,
+                guild_id=guild_id,
+                channel_id=guild.accountability_channel_id,
+                kind="checkin.posted",
+                data={
+                    "user_id": user_id,
+                    "note": note,
+                    "link": link,
+                    "streak": state.current,
+                    "cadence": state.cadence,
+                },
+                now=now,
+            )
+        return CheckInResult(row.id, state, posted)
+
+
+async def start_rest(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, weeks: int, now: datetime
+) -> tuple[date, date]:
+    """Announce a break of 1-4 weeks from today: the streak is frozen, not broken, meanwhile."""
+    if not 1 <= weeks <= 4:
+        raise UserError("A rest is 1 to 4 weeks long.")
+    async with transaction(sessionmaker) as session:
+        await ensure_member(session, guild_id, user_id)
+        today = member_today(now, await member_zone(session, guild_id, user_id))
+        end = today + timedelta(weeks=weeks) - timedelta(days=1)
+        # A new rest replaces one that has not ended yet; past rests stay, they shaped the streak.
+        await session.execute(
+            delete(RestPeriod).where(
+                RestPeriod.guild_id == guild_id, RestPeriod.user_id == user_id, RestPeriod.end >= today
+            )
+        )
+        session.add(RestPeriod(guild_id=guild_id, user_id=user_id, start=today, end=end, created_at=now))
+    return today, end
+
+
+async def my_streak(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
+) -> StreakState:
+    """Return the member's streak."""
+    async with transaction(sessionmaker) as session:
+        return await member_streak(session, guild_id, user_id, now=now)
+
+
+async def give_kudos(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    from_user_id: int,
+    to_user_id: int,
+    to_is_bot: bool,
+    reason: str,
+    now: datetime,
+) -> bool:
+    """Thank a member in public; return whether it is posted in the celebrations channel."""
+    if to_user_id == from_user_id:
+        raise UserError("Kudos are for thanking others. Treat yourself some other way! 🍪")
+    if to_is_bot:
+        raise UserError("Bots don't need kudos (we run on electricity). Thank a human!")
+    reason = _clean(reason, MAX_REASON, "reason")
+    async with transaction(sessionmaker) as session:
+        await ensure_member(session, guild_id, from_user_id)
+        today = member_today(now, await member_zone(session, guild_id, from_user_id))
+        given = await session.scalar(
+            select(func.count())
+            .select_from(Kudos)
+            .where(Kudos.guild_id == guild_id, Kudos.from_user_id == from_user_id, Kudos.local_date == today)
+        )
+        if (given or 0) >= KUDOS_PER_DAY:
+            raise UserError(f"You've given {KUDOS_PER_DAY} kudos today: that's the daily limit. More tomorrow!")
+        session.add(
+            Kudos(
+                guild_id=guild_id,
+                from_user_id=from_user_id,
+                to_user_id=to_user_id,
+                reason=reason,
+                local_date=today,
+                created_at=now,
+            )
+        )
+        guild = await ensure_guild(session, guild_id)
+        if guild.celebrations_channel_id is None:
+            return False
+        await outbox.enqueue(
+            session,
+            guild_id=guild_id,
+            channel_id=guild.celebrations_channel_id,
+            kind="kudos",
+            data={"from_user_id": from_user_id, "to_user_id": to_user_id, "reason": reason},
+            now=now,
+        )
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    """A leaderboard: the top rows and the caller's own place (1-based) and value."""
+
+    board: str
+    top: list[tuple[int, int]]
+    my_rank: int | None
+    my_value: int
+
+
+async def leaderboard(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    board: str,
+    user_id: int,
+    now: datetime,
+    size: int = 10,
+) -> Board:
+    """Rank members by current streak, merged PRs, finished goals or kudos received."""
+    if board not in BOARDS:
+        raise UserError(f"Pick one of the boards: {', '.join(BOARDS)}.")
+    async with transaction(sessionmaker) as session:
+        if board == "streaks":
+            states = await guild_streaks(session, guild_id, now=now)
+            values = {uid: s.current for uid, s in states.items() if s.current > 0}
+        else:
+            if board == "prs":
+                query = select(MergedPullRequest.user_id, func.count()).where(MergedPullRequest.guild_id == guild_id)
+                query = query.group_by(MergedPullRequest.user_id)
+            elif board == "goals":
+                query = select(Goal.user_id, func.count()).where(Goal.guild_id == guild_id, Goal.status == "done")
+                query = query.group_by(Goal.user_id)
+            else:
+                query = select(Kudos.to_user_id, func.count()).where(Kudos.guild_id == guild_id)
+                query = query.group_by(Kudos.to_user_id)
+            values = dict((await session.execute(query)).all())
+    ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))
+    # Standard competition ranking: equal values share a place.
+    my_rank = None
+    for index, (uid, value) in enumerate(ranked):
+        if uid == user_id:
+            my_rank = 1 + sum(1 for _, v in ranked[:index] if v > value)
+    return Board(board, ranked[:size], my_rank, values.get(user_id, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class StreakPicture:
+    """What /streak shows: the streak, and activity and rests over the last weeks."""
+
+    state: StreakState
+    today: date
+    days: dict[date, int]
+    rests: list[tuple[date, date]]
+
+
+async def streak_picture(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
+) -> StreakPicture:
+    """Gather a member's streak and the last PICTURE_WEEKS weeks of activity and rest."""
+    async with transaction(sessionmaker) as session:
+        state = await member_streak(session, guild_id, user_id, now=now)
+        today = member_today(now, await member_zone(session, guild_id, user_id))
+        start = today - timedelta(weeks=PICTURE_WEEKS)
+        days = await activity_days(session, guild_id, user_id, start=start, end=today)
+        rows = await session.execute(
+            select(RestPeriod.start, RestPeriod.end).where(
+                RestPeriod.guild_id == guild_id, RestPeriod.user_id == user_id, RestPeriod.end >= start
+            )
+        )
+        return StreakPicture(state, today, dict(days), [(s, e) for s, e in rows])

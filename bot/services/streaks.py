@@ -1,0 +1,314 @@
+"""Streaks: how many periods (ISO weeks or days) in a row a member has shipped something.
+
+The rules, all in the member's own dates:
+
+- A period is an ISO week, Monday to Sunday ("weekly", the default) or a day ("daily") of the
+  member's local calendar. Weeks are counted by their Monday, so a week that straddles New Year
+  (2026-12-28 .. 2027-01-03, ISO 2026-W53) is one period, and DST changes move no dates.
+- A period is *active* when any Activity row (check-in, merged PR, finished goal) has its
+  `local_date` in it. `local_date` is fixed when the activity happens, so a later change of time
+  zone never moves past activity; "today" is read from `now` in the member's *current* zone. A row
+  dated after today (possible right after moving to a zone further west) counts once its period
+  begins.
+- History starts at the member's first active period; what came before it is not counted.
+- A period with no activity that overlaps one of the member's rest ranges is *frozen*: the streak
+  neither grows nor breaks.
+- Freezes are earned: each active period of the current run adds one step of progress, and every
+  4th step banks a freeze. At most 2 are banked; while the bank is full, progress pauses (an active
+  period then adds nothing towards the next freeze). A *missed* period (over, not active, not
+  resting) spends one banked freeze automatically; the streak is kept but does not grow. With none
+  banked, a miss resets the run: streak, freezes and progress go back to 0.
+- The current period never breaks the streak while it lasts: if it is active it counts; if not,
+  the streak is "at risk" (a streak of 0 has nothing at risk, and a resting period is not at risk;
+  a banked freeze would cover a miss, which the caller can tell from `freezes`).
+- Best is the longest run ever; total is the number of active periods ever.
+
+Why progress pauses while the bank is full: with the plain "every 4th active period earns one,
+extra ones are lost" rule, declaring a rest (or adding an activity) can shift when freezes are
+earned so that one is wasted at the cap, and the member ends up with a *shorter* streak than
+without the rest. With pausing, the state is one number (4 x freezes + progress, capped at 8)
+that every rule moves monotonically, so more activity or more rest never yields a lower current,
+best or total streak (the property tests check this against a literal per-period reference).
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Activity, Guild, Member, RestPeriod
+from bot.services.dates import member_today
+
+__all__ = [
+    "CADENCES",
+    "DEFAULT_CADENCE",
+    "MAX_FREEZES",
+    "PERIODS_PER_FREEZE",
+    "STREAK_MILESTONES",
+    "Cadence",
+    "StreakState",
+    "activity_days",
+    "compute_streak",
+    "guild_streaks",
+    "member_streak",
+    "period_end_utc",
+    "period_start",
+    "rest_ranges",
+]
+
+log = logging.getLogger(__name__)
+
+Cadence = Literal["weekly", "daily"]
+CADENCES: tuple[Cadence, ...] = ("weekly", "daily")
+DEFAULT_CADENCE: Cadence = "weekly"
+PERIODS_PER_FREEZE = 4
+MAX_FREEZES = 2
+STREAK_MILESTONES: dict[str, tuple[int, ...]] = {"weekly": (4, 12, 26, 52), "daily": (7, 30, 100, 365)}
+
+# Above this many ids, loading the whole guild and filtering in Python beats a huge IN (...) list
+# (SQLite also caps the number of bound parameters).
+_MAX_IN_LIST = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StreakState:
+    """A member's streak as of one moment."""
+
+    current: int
+    best: int
+    total: int
+    freezes: int
+    active_now: bool
+    resting_now: bool
+    at_risk: bool
+    period: date  # the first day of the current period
+    cadence: str
+
+
+def _is_weekly(cadence: str) -> bool:
+    if cadence == "weekly":
+        return True
+    if cadence == "daily":
+        return False
+    raise ValueError(f"unknown cadence {cadence!r}; expected one of {CADENCES}")
+
+
+def _index(day: date, weekly: bool) -> int:
+    """Number a date's period; consecutive periods get consecutive numbers."""
+    # date(1, 1, 1) has ordinal 1 and is a Monday, so weeks counted from it start on Mondays.
+    return (day.toordinal() - 1) // 7 if weekly else day.toordinal()
+
+
+def period_start(d: date, cadence: str) -> date:
+    """Return the first day of `d`'s period: the Monday of its ISO week, or `d` itself."""
+    return d - timedelta(days=d.weekday()) if _is_weekly(cadence) else d
+
+
+def period_end_utc(today_local: date, tz: ZoneInfo, cadence: str) -> datetime:
+    """Return the aware UTC instant at which the member's period containing `today_local` ends."""
+    length = 7 if _is_weekly(cadence) else 1
+    next_start = period_start(today_local, cadence) + timedelta(days=length)
+    # Local midnight; where a DST jump skips midnight, fold=0 maps it to the jump itself, which is
+    # the first instant of the new day.
+    return datetime.combine(next_start, time(0), tzinfo=tz).astimezone(UTC)
+
+
+class _Rests:
+    """Rest ranges as sorted, disjoint runs of period numbers, to count resting periods quickly."""
+
+    __slots__ = ("_covered_before", "_ends", "_starts")
+
+    def __init__(self, rests: Iterable[tuple[date, date]], weekly: bool) -> None:
+        spans = sorted((_index(start, weekly), _index(end, weekly)) for start, end in rests if start <= end)
+        starts: list[int] = []
+        ends: list[int] = []
+        for first, last in spans:
+            if ends and first <= ends[-1] + 1:
+                ends[-1] = max(ends[-1], last)
+            else:
+                starts.append(first)
+                ends.append(last)
+        covered_before = [0]  # covered_before[k]: periods covered by runs 0..k-1
+        for first, last in zip(starts, ends, strict=True):
+            covered_before.append(covered_before[-1] + last - first + 1)
+        self._starts = starts
+        self._ends = ends
+        self._covered_before = covered_before
+
+    def _covered_up_to(self, index: int) -> int:
+        k = bisect_right(self._starts, index)
+        if k == 0:
+            return 0
+        return self._covered_before[k - 1] + min(self._ends[k - 1], index) - self._starts[k - 1] + 1
+
+    def count(self, first: int, last: int) -> int:
+        """Return how many periods in first..last (inclusive) overlap a rest range."""
+        if first > last or not self._starts:
+            return 0
+        return self._covered_up_to(last) - self._covered_up_to(first - 1)
+
+
+def compute_streak(
+    active_dates: Iterable[date], rests: Iterable[tuple[date, date]], *, cadence: str, today: date
+) -> StreakState:
+    """Apply the streak rules to a member's activity dates and rest ranges, as of their `today`."""
+    weekly = _is_weekly(cadence)
+    now_index = _index(today, weekly)
+    periods = {_index(day, weekly) for day in active_dates}
+    active_now = now_index in periods
+    past = sorted(index for index in periods if index < now_index)
+    resting = _Rests(rests, weekly)
+
+    run = best = freezes = progress = 0
+    previous: int | None = None
+    # Only active periods are visited: a gap between two of them has no activity, so the order of
+    # its missed and frozen periods does not matter, and it is settled in one step.
+    for index in [*past, now_index]:
+        if previous is not None:
+            missed = index - previous - 1 - resting.count(previous + 1, index - 1)
+            if missed > freezes:
+                run = freezes = progress = 0
+            else:
+                freezes -= missed
+        if index == now_index and not active_now:
+            break
+        run += 1
+        progress += 1
+        if progress == PERIODS_PER_FREEZE:
+            freezes = min(MAX_FREEZES, freezes + 1)
+            progress = 0
+        best = max(best, run)
+        previous = index
+
+    resting_now = resting.count(now_index, now_index) > 0
+    return StreakState(
+        current=run,
+        best=best,
+        total=len(past) + active_now,
+        freezes=freezes,
+        active_now=active_now,
+        resting_now=resting_now,
+        at_risk=run > 0 and not active_now and not resting_now,
+        period=period_start(today, cadence),
+        cadence=cadence,
+    )
+
+
+# --- Loading from the database ----------------------------------------------------------------------
+
+
+@cache
+def _zone(name: str | None) -> ZoneInfo:
+    """Return a member's zone; an unreadable name falls back to UTC rather than failing /streak."""
+    if not name:
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        log.warning("unknown time zone %r in the database; using UTC", name)
+        return ZoneInfo("UTC")
+
+
+async def _guild_cadence(session: AsyncSession, guild_id: int) -> str:
+    cadence = await session.scalar(select(Guild.cadence).where(Guild.id == guild_id))
+    return cadence or DEFAULT_CADENCE
+
+
+async def rest_ranges(session: AsyncSession, guild_id: int, user_id: int) -> list[tuple[date, date]]:
+    """Return the member's rest ranges (start, end inclusive), oldest first."""
+    rows = await session.execute(
+        select(RestPeriod.start, RestPeriod.end)
+        .where(RestPeriod.guild_id == guild_id, RestPeriod.user_id == user_id)
+        .order_by(RestPeriod.start)
+    )
+    return [(start, end) for start, end in rows]
+
+
+async def member_streak(session: AsyncSession, guild_id: int, user_id: int, *, now: datetime) -> StreakState:
+    """Return the member's streak at the aware instant `now`, in their zone and the guild's cadence."""
+    cadence = await _guild_cadence(session, guild_id)
+    zone_name = await session.scalar(
+        select(Member.timezone).where(Member.guild_id == guild_id, Member.user_id == user_id)
+    )
+    dates = await session.scalars(
+        select(Activity.local_date).where(Activity.guild_id == guild_id, Activity.user_id == user_id).distinct()
+    )
+    rests = await rest_ranges(session, guild_id, user_id)
+    return compute_streak(dates, rests, cadence=cadence, today=member_today(now, _zone(zone_name)))
+
+
+async def guild_streaks(
+    session: AsyncSession, guild_id: int, *, now: datetime, user_ids: Collection[int] | None = None
+) -> dict[int, StreakState]:
+    """Return the streaks of many members of a guild in four queries.
+
+    Without `user_ids`: every member with a settings row or any activity. With `user_ids`: exactly
+    those members (members without history get an empty streak).
+    """
+    wanted = None if user_ids is None else frozenset(user_ids)
+    cadence = await _guild_cadence(session, guild_id)
+
+    def only_wanted(column):  # narrow in SQL when the list is short; else filter below
+        return [] if wanted is None or len(wanted) > _MAX_IN_LIST else [column.in_(wanted)]
+
+    zones = await session.execute(
+        select(Member.user_id, Member.timezone).where(Member.guild_id == guild_id, *only_wanted(Member.user_id))
+    )
+    activity = await session.execute(
+        select(Activity.user_id, Activity.local_date)
+        .where(Activity.guild_id == guild_id, *only_wanted(Activity.user_id))
+        .distinct()
+    )
+    rest_rows = await session.execute(
+        select(RestPeriod.user_id, RestPeriod.start, RestPeriod.end).where(
+            RestPeriod.guild_id == guild_id, *only_wanted(RestPeriod.user_id)
+        )
+    )
+
+    zone_of = dict(zones.all())
+    dates_of: defaultdict[int, list[date]] = defaultdict(list)
+    for user_id, local_date in activity:
+        dates_of[user_id].append(local_date)
+    rests_of: defaultdict[int, list[tuple[date, date]]] = defaultdict(list)
+    for user_id, start, end in rest_rows:
+        rests_of[user_id].append((start, end))
+
+    members = wanted if wanted is not None else zone_of.keys() | dates_of.keys()
+    today_in: dict[str | None, date] = {}
+    result: dict[int, StreakState] = {}
+    for user_id in members:
+        zone_name = zone_of.get(user_id)
+        today = today_in.get(zone_name)
+        if today is None:
+            today = today_in[zone_name] = member_today(now, _zone(zone_name))
+        result[user_id] = compute_streak(
+            dates_of.get(user_id, ()), rests_of.get(user_id, ()), cadence=cadence, today=today
+        )
+    return result
+
+
+async def activity_days(
+    session: AsyncSession, guild_id: int, user_id: int, *, start: date, end: date
+) -> dict[date, int]:
+    """Return how many activities the member has on each local date from start to end (inclusive)."""
+    rows = await session.execute(
+        select(Activity.local_date, func.count())
+        .where(
+            Activity.guild_id == guild_id,
+            Activity.user_id == user_id,
+            Activity.local_date >= start,
+            Activity.local_date <= end,
+        )
+        .group_by(Activity.local_date)
+    )
+    return dict(rows.all())

@@ -1,0 +1,233 @@
+"""/checkin, /streak, /leaderboard and /kudos: the weekly rhythm of a #BuildInPublic server."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from bot.services.streak_image import render_streak_png
+from bot.services.streaks import StreakState
+from discord import app_commands
+from discord.ext import commands
+
+from bot.services import checkins
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, shorten
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+BOARD_TITLES = {
+    "streaks": "🔥 Longest current streaks",
+    "prs": "🚢 Most merged pull requests",
+    "goals": "✅ Most finished goals",
+    "kudos": "💜 Most kudos received",
+}
+
+
+def unit(cadence: str, n: int) -> str:
+    """Say '3 weeks' or '1 day'."""
+    word = "week" if cadence == "weekly" else "day"
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def streak_line(state: StreakState) -> str:
+    """Describe a streak in one friendly line."""
+    if state.resting_now:
+        return f"🌴 Resting: your {unit(state.cadence, state.current)} streak is frozen, not broken."
+    if state.current == 0:
+        return "Your streak starts with your next check-in."
+    line = f"🔥 {unit(state.cadence, state.current)} streak"
+    if state.at_risk:
+        line += f" (check in this {'week' if state.cadence == 'weekly' else 'day'} to keep it!)"
+    if state.freezes:
+        line += f" · 🧊 {state.freezes} freeze{'s' if state.freezes > 1 else ''} banked"
+    return line
+
+
+def render_checkin(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw a check-in posted in the accountability channel."""
+    embed = discord.Embed(description=escape(data["note"]), colour=BRAND)
+    if data.get("link"):
+        embed.add_field(name="Link", value=shorten(data["link"], 300))
+    if data.get("streak"):
+        embed.set_footer(text=f"🔥 {unit(data.get('cadence', 'weekly'), data['streak'])} streak")
+    return {"content": f"📝 <@{data['user_id']}> checked in.", "embed": embed, "allowed_mentions": NO_MENTIONS}
+
+
+def render_kudos(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw a public thank-you; it pings the member thanked, nobody else."""
+    embed = discord.Embed(description=escape(data["reason"]), colour=discord.Colour.from_rgb(191, 90, 242))
+    return {
+        "content": f"💜 <@{data['from_user_id']}> gave kudos to <@{data['to_user_id']}>!",
+        "embed": embed,
+        "allowed_mentions": mention_only(data["to_user_id"]),
+    }
+
+
+def render_streak_milestone(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw a streak milestone."""
+    return {
+        "content": f"🔥 <@{data['user_id']}> reached a **{unit(data['cadence'], data['streak'])} streak**! "
+        "Consistency is a superpower.",
+        "allowed_mentions": mention_only(data["user_id"]),
+    }
+
+
+def render_goal_milestone(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw a finished-goals milestone."""
+    return {
+        "content": f"🏁 <@{data['user_id']}> has finished **{data['goals']} goals**! Keep shipping.",
+        "allowed_mentions": mention_only(data["user_id"]),
+    }
+
+
+class Rhythm(commands.Cog):
+    """Check-ins, streaks, the leaderboard and kudos."""
+
+    def __init__(self, bot: Shiplog) -> None:
+        self.bot = bot
+        bot.renderers["checkin.posted"] = render_checkin
+        bot.renderers["kudos"] = render_kudos
+        bot.renderers["milestone.streak"] = render_streak_milestone
+        bot.renderers["milestone.goals"] = render_goal_milestone
+
+    @app_commands.command(name="checkin")
+    @app_commands.guild_only()
+    async def checkin(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        note: app_commands.Range[str, 1, checkins.MAX_NOTE],
+        link: app_commands.Range[str, 1, 300] | None = None,
+    ) -> None:
+        """Log your progress; it keeps your streak going.
+
+        Parameters
+        ----------
+        note
+            What you did, learned or got stuck on.
+        link
+            A link to show it (a PR, a commit, a post).
+        """
+        result = await checkins.check_in(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            note=note,
+            link=link,
+            now=self.bot.now(),
+        )
+        if result.posted:
+            self.bot.wake_outbox()
+        text = f"✅ Checked in. {streak_line(result.streak)}"
+        if result.posted:
+            text += "\nI'm sharing it in the accountability channel."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="streak")
+    @app_commands.guild_only()
+    async def streak(self, interaction: discord.Interaction[Shiplog], member: discord.Member | None = None) -> None:
+        """Show a streak: current, best and total, with a picture of the last 26 weeks.
+
+        Parameters
+        ----------
+        member
+            Whose streak to show (yours if left out).
+        """
+        target = member or interaction.user
+        picture = await checkins.streak_picture(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=target.id, now=self.bot.now()
+        )
+        state = picture.state
+        # Drawing is CPU work: keep it off the event loop.
+        png = await asyncio.to_thread(
+            render_streak_png,
+            picture.days,
+            today=picture.today,
+            rests=picture.rests,
+            title=f"{target.display_name} · last {checkins.PICTURE_WEEKS} weeks",
+        )
+        embed = discord.Embed(title=f"{target.display_name}'s streak"[:256], colour=BRAND)
+        embed.add_field(name="Current", value=unit(state.cadence, state.current))
+        embed.add_field(name="Best", value=unit(state.cadence, state.best))
+        embed.add_field(name="Total", value=f"{state.total} active {'weeks' if state.cadence == 'weekly' else 'days'}")
+        embed.description = streak_line(state) if target.id == interaction.user.id else None
+        embed.set_image(url="attachment://streak.png")
+        await interaction.response.send_message(
+            embed=embed, file=discord.File(io.BytesIO(png), filename="streak.png"), allowed_mentions=NO_MENTIONS
+        )
+
+    @app_commands.command(name="leaderboard")
+    @app_commands.guild_only()
+    async def leaderboard(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        board: Literal["streaks", "prs", "goals", "kudos"] = "streaks",
+    ) -> None:
+        """Show the top 10, and your own place.
+
+        Parameters
+        ----------
+        board
+            What to rank by.
+        """
+        result = await checkins.leaderboard(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            board=board,
+            user_id=interaction.user.id,
+            now=self.bot.now(),
+        )
+        medals = {1: "🥇", 2: "🥈", 3: "🥉"}
+        lines = [f"{medals.get(i, f'`{i}.`')} <@{uid}> · **{value}**" for i, (uid, value) in enumerate(result.top, 1)]
+        embed = discord.Embed(
+            title=BOARD_TITLES[board], colour=BRAND, description="\n".join(lines) or "Nobody on this board yet."
+        )
+        embed.set_footer(
+            text=f"You: #{result.my_rank} with {result.my_value}" if result.my_rank else "You're not on this board yet."
+        )
+        await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="kudos")
+    @app_commands.guild_only()
+    async def kudos(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        member: discord.Member,
+        reason: app_commands.Range[str, 1, checkins.MAX_REASON],
+    ) -> None:
+        """Thank a member in public.
+
+        Parameters
+        ----------
+        member
+            Who to thank.
+        reason
+            What for.
+        """
+        posted = await checkins.give_kudos(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            from_user_id=interaction.user.id,
+            to_user_id=member.id,
+            to_is_bot=member.bot,
+            reason=reason,
+            now=self.bot.now(),
+        )
+        if posted:
+            self.bot.wake_outbox()
+            await interaction.response.send_message(
+                f"💜 Kudos to {member.mention} shared in the celebrations channel.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        else:
+            # No celebrations channel: the thank-you is public right here.
+            await interaction.response.send_message(
+                **render_kudos({"from_user_id": interaction.user.id, "to_user_id": member.id, "reason": reason})
+            )
+
+
+async def setup(bot: Shiplog) -> None:
+    await bot.add_cog(Rhythm(bot))
