@@ -7,12 +7,12 @@ import io
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
-from bot.services.streak_image import render_streak_png
-from bot.services.streaks import StreakState
 from discord import app_commands
 from discord.ext import commands
 
 from bot.services import checkins
+from bot.services.streak_image import render_streak_png
+from bot.services.streaks import StreakState
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, shorten
 
 if TYPE_CHECKING:
