@@ -60,3 +60,23 @@ async def test_sqlite_connections_are_tuned(engine) -> None:
         busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
     assert (journal, fks) == ("wal", 1)
     assert busy >= 5000
+
+
+async def test_reads_do_not_wait_for_a_writer(db_url: str) -> None:
+    from sqlalchemy import text
+
+    from bot.db.session import create_sessionmaker, reading, transaction
+
+    writer_engine, reader_engine = create_engine(db_url), create_engine(db_url)
+    try:
+        async with transaction(create_sessionmaker(writer_engine)) as writer:
+            await writer.execute(
+                text("INSERT INTO guilds (id, last_goal_number, created_at) VALUES (1, 0, '2026-01-01')")
+            )
+            # The writer holds SQLite's write lock; a read still answers at once, from before the write.
+            async with reading(create_sessionmaker(reader_engine)) as reader:
+                count = await asyncio.wait_for(reader.scalar(text("SELECT count(*) FROM guilds")), 2)
+            assert count == 0
+    finally:
+        await writer_engine.dispose()
+        await reader_engine.dispose()

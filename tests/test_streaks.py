@@ -339,10 +339,16 @@ scattered_histories = st.fixed_dictionaries(
 
 @st.composite
 def patterned_histories(draw) -> dict:
-    """Draw period by period (mostly active), so that long runs, full banks and misses all occur."""
+    """Draw runs of active periods separated by rests and misses, so that long runs, full banks and
+    resets all occur (scattered random days rarely produce them)."""
     cadence = draw(st.sampled_from(CADENCES))
     weekly = cadence == "weekly"
-    statuses = draw(st.lists(st.sampled_from(["active", "active", "active", "rest", "miss"]), max_size=60))
+    blocks = draw(st.lists(st.tuples(st.integers(0, 14), st.integers(0, 2), st.integers(0, 3)), max_size=6))
+    statuses = [
+        status
+        for run_length, rest_count, miss_count in blocks
+        for status in ["active"] * run_length + draw(st.permutations(["rest"] * rest_count + ["miss"] * miss_count))
+    ]
     active, rests = [], []
     for n, status in enumerate(statuses):
         first = START + timedelta(days=7 * n if weekly else n)

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "shiplog_read_only"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -47,7 +48,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (see `reading`) need no write lock: WAL lets them run beside a writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -60,6 +62,14 @@ async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIt
     """Open a session in one transaction: commit on success, roll back on any error."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+@asynccontextmanager
+async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """Open a session for reads only: on SQLite it takes no write lock (writes in it are a bug)."""
+    async with sessionmaker() as session:
+        await session.connection(execution_options={READ_ONLY: True})
+        yield session  # closing the session ends (rolls back) the transaction, keeping loaded objects
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import activity, outbox
 from bot.services.dates import member_today
@@ -115,7 +115,7 @@ async def my_streak(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
 ) -> StreakState:
     """Return the member's streak."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         return await member_streak(session, guild_id, user_id, now=now)
 
 
@@ -191,7 +191,7 @@ async def leaderboard(
     """Rank members by current streak, merged PRs, finished goals or kudos received."""
     if board not in BOARDS:
         raise UserError(f"Pick one of the boards: {', '.join(BOARDS)}.")
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         if board == "streaks":
             states = await guild_streaks(session, guild_id, now=now)
             values = {uid: s.current for uid, s in states.items() if s.current > 0}
@@ -229,7 +229,7 @@ async def streak_picture(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
 ) -> StreakPicture:
     """Gather a member's streak and the last PICTURE_WEEKS weeks of activity and rest."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         state = await member_streak(session, guild_id, user_id, now=now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
         start = today - timedelta(weeks=PICTURE_WEEKS)

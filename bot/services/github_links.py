@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubLinkRequest
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
 from bot.services.github_api import GitHubAPI, GitHubNotFound, GitHubUser
 from bot.services.guilds import ensure_guild
@@ -194,7 +194,7 @@ async def unlink(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
 
 async def whois(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int) -> LinkedAccount | None:
     """Return the member's linked account, if any."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         account = await session.scalar(
             select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id)
         )

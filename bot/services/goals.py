@@ -9,7 +9,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, PermissionDeniedError, UserError
 from bot.services import activity, outbox
 from bot.services.dates import DateParseError, member_today, parse_due
@@ -157,7 +157,7 @@ async def list_goals(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
 ) -> GoalList:
     """Return a member's open goals (soonest due first) and their recently finished ones."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         today = member_today(now, await member_zone(session, guild_id, user_id))
         open_goals = (
             await session.scalars(
@@ -249,7 +249,7 @@ async def open_goal_choices(
 ) -> list[GoalView]:
     """Return the member's open goals matching `query` (by number or words), for autocomplete."""
     query = query.strip().lstrip("#").lower()
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         goals = (
             await session.scalars(
                 select(Goal)

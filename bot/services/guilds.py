@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CHANNEL_PURPOSES, Guild, Member, OutboxMessage
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services.dates import parse_timezone
 
@@ -87,7 +87,7 @@ class GuildSettings:
 
 async def get_settings(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> GuildSettings:
     """Return the server's settings and the state of its message deliveries."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
         channels = {p: (guild.channel_for(p) if guild else None) for p in CHANNEL_PURPOSES}
         pending = await session.scalar(

@@ -20,7 +20,7 @@ from bot.db.models import (
     MergedPullRequest,
     RestPeriod,
 )
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 
 # Tables whose rows belong to one member through a user_id column.
 OWNED = (Member, Goal, CheckIn, Activity, RestPeriod, GitHubAccount, GitHubLinkRequest, MergedPullRequest)
@@ -42,7 +42,7 @@ async def export(
 ) -> bytes:
     """Return a JSON document of everything stored about the member in this server."""
     data: dict[str, Any] = {"guild_id": guild_id, "user_id": user_id, "exported_at": now.isoformat()}
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         for model in OWNED:
             rows = await session.scalars(
                 select(model).where(model.guild_id == guild_id, model.user_id == user_id)  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import MilestoneRole, Subscription
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
 from bot.services.github_api import GitHubAPI
 from bot.services.github_events import EVENT_KINDS, PR_MILESTONES, REPO_MILESTONE, milestone_key
@@ -130,7 +130,7 @@ async def list_subscriptions(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int
 ) -> list[SubscriptionView]:
     """Return the server's subscriptions."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         subs = await session.scalars(
             select(Subscription).where(Subscription.guild_id == guild_id).order_by(Subscription.repo, Subscription.id)
         )
@@ -157,6 +157,6 @@ async def set_milestone_role(
 
 async def milestone_roles(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int) -> dict[str, int]:
     """Return milestone -> role id for the server."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         rows = await session.scalars(select(MilestoneRole).where(MilestoneRole.guild_id == guild_id))
         return {row.milestone: row.role_id for row in rows}
