@@ -10,7 +10,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, privacy
+from bot.services import checkins, guilds, privacy, schedule
 from bot.services.dates import search_timezones
 from cogs._format import NO_MENTIONS, guild_id_of
 
@@ -74,6 +74,40 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    @app_commands.command(name="reminders")
+    async def reminders(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:
+        """Be mentioned (or not) in the weekly accountability ping.
+
+        Parameters
+        ----------
+        enabled
+            True to be reminded of your goals and streak each week.
+        """
+        await schedule.set_reminders(self.bot.sessionmaker, guild_id_of(interaction), interaction.user.id, enabled)
+        text = (
+            "🔔 You'll be mentioned in the weekly accountability ping."
+            if enabled
+            else "🔕 You won't be mentioned in the weekly ping any more. Your goals and streak stay."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="streak-dms")
+    async def streak_dms(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:
+        """Get a direct message a day before your streak would break.
+
+        Parameters
+        ----------
+        enabled
+            True to get the warning by DM.
+        """
+        await schedule.set_streak_dms(self.bot.sessionmaker, guild_id_of(interaction), interaction.user.id, enabled)
+        text = (
+            "📬 I'll DM you a day before your streak would break (keep DMs from server members open)."
+            if enabled
+            else "No more streak DMs."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="export")
     async def export(self, interaction: discord.Interaction[Shiplog]) -> None:

@@ -9,6 +9,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import guilds
+from bot.services import schedule as rhythm
+from bot.services.dates import search_timezones
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, shorten
 
 if TYPE_CHECKING:
@@ -21,6 +23,12 @@ PURPOSE_HELP = {
     "accountability": "check-ins and the weekly accountability ping",
     "digest": "the weekly digest",
     "github": "relayed GitHub events",
+}
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+Cadence = Literal["weekly", "daily"]
+CADENCE_HELP = {
+    "weekly": "a check-in (or merged PR, or finished goal) each week, Monday to Sunday, keeps a streak going",
+    "daily": "a check-in (or merged PR, or finished goal) each day keeps a streak going",
 }
 NEEDED = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
 
@@ -99,6 +107,62 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             ]
             embed.add_field(name="⚠️ Could not deliver", value="\n".join(lines)[:1024], inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def timezone_autocomplete(
+        self, interaction: discord.Interaction[Shiplog], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer IANA zone names matching what the admin typed."""
+        return [app_commands.Choice(name=name, value=name) for name in search_timezones(current, limit=25)]
+
+    @app_commands.command(name="schedule")
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    async def schedule(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        weekday: Weekday,
+        time: app_commands.Range[str, 1, 20],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        """Choose when the weekly accountability ping and digest go out.
+
+        Parameters
+        ----------
+        weekday
+            The day of the week.
+        time
+            The time of day, 24-hour HH:MM, such as 09:00 or 17:30.
+        timezone
+            An IANA zone such as Europe/Berlin (start typing to search); leave out to keep the current one.
+        """
+        guild_id = guild_id_of(interaction)
+        change = await rhythm.set_schedule(
+            self.bot.sessionmaker, guild_id=guild_id, weekday=weekday, at=time, timezone=timezone, now=self.bot.now()
+        )
+        self.bot.dispatch("schedule_changed", guild_id)
+        when = discord.utils.format_dt(change.next_run, "F")
+        text = (
+            f"The weekly accountability ping and digest now go out on **{change.schedule.describe()}**. "
+            f"Next: {when} ({discord.utils.format_dt(change.next_run, 'R')})."
+        )
+        if change.unset_channels:
+            text += (
+                f"\n⚠️ No {' or '.join(change.unset_channels)} channel is set yet: choose one with `/settings channel`."
+            )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="cadence")
+    async def cadence(self, interaction: discord.Interaction[Shiplog], cadence: Cadence) -> None:
+        """Choose whether streaks count weeks or days.
+
+        Parameters
+        ----------
+        cadence
+            weekly: one check-in a week keeps a streak; daily: one a day.
+        """
+        await rhythm.set_cadence(self.bot.sessionmaker, guild_id=guild_id_of(interaction), cadence=cadence)
+        await interaction.response.send_message(
+            f"Streaks now count **{cadence}**: {CADENCE_HELP[cadence]}.", ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
 
 async def setup(bot: Shiplog) -> None:

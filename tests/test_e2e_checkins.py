@@ -126,3 +126,13 @@ async def test_export_and_forget(w: World) -> None:
         assert await session.scalar(select(func.count()).select_from(CheckIn)) == 0
         assert await session.scalar(select(func.count()).select_from(Activity)) == 0
         assert await session.get(Member, (w.guild.id, w.alice.id)) is None
+
+
+async def test_reminder_and_dm_preferences(w: World) -> None:
+    res = await w.invoke(w.alice, "me reminders", enabled=False)
+    assert res.ephemeral and "won't be mentioned" in res.content
+    res = await w.invoke(w.alice, "me streak-dms", enabled=True)
+    assert res.ephemeral and "DM you" in res.content
+    async with transaction(w.sessionmaker) as session:
+        member = await session.get(Member, (w.guild.id, w.alice.id))
+        assert (member.reminders, member.streak_dms) == (False, True)

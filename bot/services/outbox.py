@@ -45,7 +45,34 @@ async def enqueue(
         seen = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if seen is not None:
             return None
-    row = OutboxMessage(
+    row = message(
+        guild_id=guild_id,
+        channel_id=channel_id,
+        kind=kind,
+        data=data,
+        now=now,
+        dedupe_key=dedupe_key,
+        fold_key=fold_key,
+        not_before=not_before,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def message(
+    *,
+    guild_id: int | None,
+    channel_id: int | None,
+    kind: str,
+    data: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+    fold_key: str | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage:
+    """Build an outbox row (for `enqueue_many`)."""
+    return OutboxMessage(
         guild_id=guild_id,
         channel_id=channel_id,
         kind=kind,
@@ -55,9 +82,15 @@ async def enqueue(
         next_attempt_at=not_before or now,
         created_at=now,
     )
-    session.add(row)
+
+
+async def enqueue_many(session: AsyncSession, rows: Sequence[OutboxMessage]) -> None:
+    """Queue many rows in one flush, for callers that already guard against queueing twice.
+
+    No dedupe lookups: a repeated dedupe key fails the whole transaction on the unique index.
+    """
+    session.add_all(rows)
     await session.flush()
-    return row
 
 
 @dataclass(frozen=True, slots=True)

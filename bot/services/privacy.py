@@ -15,6 +15,7 @@ from bot.db.models import (
     GitHubAccount,
     GitHubLinkRequest,
     Goal,
+    JobRun,
     Kudos,
     Member,
     MergedPullRequest,
@@ -66,6 +67,8 @@ async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
                 delete(model).where(model.guild_id == guild_id, model.user_id == user_id)  # type: ignore[attr-defined]
             )
             removed += result.rowcount or 0
+        result = await session.execute(delete(JobRun).where(JobRun.guild_id == guild_id, JobRun.job == f"dm:{user_id}"))
+        removed += result.rowcount or 0
         result = await session.execute(
             delete(Kudos).where(
                 Kudos.guild_id == guild_id, or_(Kudos.from_user_id == user_id, Kudos.to_user_id == user_id)

@@ -1,0 +1,275 @@
+"""Benchmark the weekly run on a large server, in a temporary migrated SQLite file.
+
+    python bench/weekly.py [--members 10000 --goals 100000 --weeks 26 --seed 48]
+
+One server with `--members` members (a few zones, some opted out of reminders, some into streak
+DMs), `--goals` goals (open, done and dropped, some due), a check-in and an activity row for about
+half of each member's last `--weeks` weeks, rest periods, merged pull requests and kudos. It times
+`run_weekly` end to end (streaks, the ping's members and packing, the digest, the outbox rows and
+JobRun rows committed), its parts on their own, a repeated run (nothing to do), `catch_up` and the
+streak-DM sweep, and prints the figures. The goal is under 2 s for run_weekly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select
+
+from bot.db.migrate import upgrade
+from bot.db.models import (
+    Activity,
+    CheckIn,
+    Goal,
+    Guild,
+    Kudos,
+    Member,
+    MergedPullRequest,
+    OutboxMessage,
+    RestPeriod,
+)
+from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.services import schedule, streaks
+
+GUILD = 1
+NOW = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)  # five minutes after the default Monday 09:00 UTC
+SCHEDULED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+ZONES = ["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Pacific/Auckland", "America/Los_Angeles"]
+WORDS = [
+    "ship",
+    "the",
+    "parser",
+    "refactor",
+    "docs",
+    "release",
+    "fix",
+    "flaky",
+    "test",
+    "beta",
+    "launch",
+    "landing",
+    "page",
+    "blog",
+    "post",
+    "v2",
+    "api",
+]
+
+
+def user_id(n: int) -> int:
+    return 10**17 + n  # snowflake-sized, so the mentions are as long as real ones
+
+
+async def seed(sessionmaker, *, members: int, goals: int, weeks: int, rng: random.Random) -> dict[str, int]:
+    """Fill the database with one big server; return how many rows of each kind."""
+    today = NOW.date()
+    monday = today - timedelta(days=today.weekday())
+    member_rows, goal_rows, checkin_rows, activity_rows, rest_rows, pr_rows, kudos_rows = [], [], [], [], [], [], []
+    for n in range(members):
+        uid = user_id(n)
+        member_rows.append(
+            {
+                "guild_id": GUILD,
+                "user_id": uid,
+                "timezone": rng.choice(ZONES),
+                "reminders": rng.random() > 0.05,
+                "streak_dms": rng.random() < 0.1,
+                "created_at": NOW - timedelta(days=200),
+            }
+        )
+        # Half the members are regulars (active most weeks), half drop in now and then.
+        activity_rate = 0.85 if n % 2 else 0.25
+        for week in range(weeks):
+            if rng.random() < activity_rate:
+                day = monday - timedelta(weeks=week) + timedelta(days=rng.randint(0, 6))
+                if day > today:
+                    continue
+                at = datetime.combine(day, datetime.min.time(), tzinfo=UTC) + timedelta(hours=rng.randint(8, 20))
+                checkin_rows.append(
+                    {"guild_id": GUILD, "user_id": uid, "note": "progress", "local_date": day, "created_at": at}
+                )
+                activity_rows.append(
+                    {
+                        "guild_id": GUILD,
+                        "user_id": uid,
+                        "kind": "checkin",
+                        "ref": f"{uid}:{week}",
+                        "local_date": day,
+                        "created_at": at,
+                    }
+                )
+        if rng.random() < 0.05:
+            start = monday - timedelta(weeks=rng.randint(0, weeks))
+            rest_rows.append(
+                {
+                    "guild_id": GUILD,
+                    "user_id": uid,
+                    "start": start,
+                    "end": start + timedelta(days=13),
+                    "created_at": NOW - timedelta(days=30),
+                }
+            )
+    for number in range(1, goals + 1):
+        uid = user_id(rng.randrange(members))
+        created = NOW - timedelta(days=rng.uniform(0, 180))
+        status = rng.choices(["open", "done", "dropped"], weights=[40, 45, 15])[0]
+        closed = created + timedelta(days=rng.uniform(0, (NOW - created).days or 1)) if status != "open" else None
+        goal_rows.append(
+            {
+                "guild_id": GUILD,
+                "number": number,
+                "user_id": uid,
+                "text": " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 40)))[:300],
+                "due": (today + timedelta(days=rng.randint(-10, 60))) if rng.random() < 0.5 else None,
+                "status": status,
+                "created_at": created,
+                "updated_at": closed or created,
+                "closed_at": closed,
+            }
+        )
+    for number in range(1, 5001):
+        recorded = NOW - timedelta(days=rng.uniform(0, 70))
+        pr_rows.append(
+            {
+                "guild_id": GUILD,
+                "user_id": user_id(rng.randrange(members)),
+                "repo": f"org/repo{number % 40}",
+                "number": number,
+                "title": " ".join(rng.choice(WORDS) for _ in range(6)),
+                "url": f"https://github.com/org/repo{number % 40}/pull/{number}",
+                "merged_at": recorded,
+                "recorded_at": recorded,
+            }
+        )
+    for _ in range(20_000):
+        created = NOW - timedelta(days=rng.uniform(0, 70))
+        kudos_rows.append(
+            {
+                "guild_id": GUILD,
+                "from_user_id": user_id(rng.randrange(members)),
+                "to_user_id": user_id(rng.randrange(members)),
+                "reason": "thanks for the review",
+                "local_date": created.date(),
+                "created_at": created,
+            }
+        )
+    async with transaction(sessionmaker) as session:
+        session.add(
+            Guild(
+                id=GUILD,
+                accountability_channel_id=2,
+                digest_channel_id=3,
+                last_goal_number=goals,
+                created_at=NOW - timedelta(days=365),
+            )
+        )
+        await session.flush()
+        for model, rows in (
+            (Member, member_rows),
+            (Goal, goal_rows),
+            (CheckIn, checkin_rows),
+            (Activity, activity_rows),
+            (RestPeriod, rest_rows),
+            (MergedPullRequest, pr_rows),
+            (Kudos, kudos_rows),
+        ):
+            for start in range(0, len(rows), 5000):
+                await session.execute(insert(model), rows[start : start + 5000])
+    return {
+        "members": len(member_rows),
+        "goals": len(goal_rows),
+        "open goals": sum(row["status"] == "open" for row in goal_rows),
+        "check-ins": len(checkin_rows),
+        "activity": len(activity_rows),
+        "rest periods": len(rest_rows),
+        "merged PRs": len(pr_rows),
+        "kudos": len(kudos_rows),
+    }
+
+
+async def timed(label: str, coro, timings: dict[str, float]):
+    started = time.perf_counter()
+    result = await coro
+    timings[label] = time.perf_counter() - started
+    return result
+
+
+async def main(args: argparse.Namespace) -> None:
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'weekly.db'}"
+        await asyncio.to_thread(upgrade, url)
+        engine = create_engine(url)
+        sessionmaker = create_sessionmaker(engine)
+        started = time.perf_counter()
+        counts = await seed(sessionmaker, members=args.members, goals=args.goals, weeks=args.weeks, rng=rng)
+        seeding = time.perf_counter() - started
+        print(
+            "Server:", ", ".join(f"{count:,} {what}" for what, count in counts.items()), f"(seeded in {seeding:.1f} s)"
+        )
+
+        parts: dict[str, float] = {}
+        async with transaction(sessionmaker) as session:
+            states = await timed("streaks of every member", streaks.guild_streaks(session, GUILD, now=NOW), parts)
+            members = await timed(
+                "members due (goals, opt-outs)", schedule.due_members(session, GUILD, now=NOW, states=states), parts
+            )
+            started = time.perf_counter()
+            messages = schedule.pack_ping(members)
+            parts["packing the ping"] = time.perf_counter() - started
+            await timed(
+                "digest queries",
+                schedule.build_digest(
+                    session, GUILD, start=SCHEDULED - schedule.DIGEST_WINDOW, end=SCHEDULED, states=states
+                ),
+                parts,
+            )
+            await session.rollback()
+
+        runs: dict[str, float] = {}
+        result = await timed(
+            "run_weekly", schedule.run_weekly(sessionmaker, GUILD, scheduled_for=SCHEDULED, now=NOW), runs
+        )
+        again = await timed(
+            "run_weekly again (already done)",
+            schedule.run_weekly(sessionmaker, GUILD, scheduled_for=SCHEDULED, now=NOW),
+            runs,
+        )
+        await timed("catch_up (nothing missing)", schedule.catch_up(sessionmaker, now=NOW), runs)
+        sunday = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+        dms = await timed("streak-DM sweep (Sunday noon)", schedule.queue_streak_dms(sessionmaker, now=sunday), runs)
+        async with transaction(sessionmaker) as session:
+            queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+        await engine.dispose()
+
+    sizes = [len(message.content) for message in messages]
+    print(
+        f"Ping: {len(members):,} members due, {len(messages):,} messages "
+        f"(sizes {min(sizes):,}-{max(sizes):,} characters, {sum(sizes) / len(sizes):,.0f} on average; "
+        f"{sum(sizes) / 2000 / len(messages):.1%} full)"
+    )
+    print(f"Outbox: {result.queued:,} rows from run_weekly, {len(dms):,} streak DMs, {queued:,} rows in all")
+    assert again.queued == 0
+    print("\nParts, each on its own (one transaction, rolled back):")
+    for label, seconds in parts.items():
+        print(f"  {label:<34} {seconds * 1000:8.0f} ms")
+    print("\nEnd to end (each its own transactions, committed):")
+    for label, seconds in runs.items():
+        print(f"  {label:<34} {seconds * 1000:8.0f} ms")
+    verdict = "under" if runs["run_weekly"] < 2 else "OVER"
+    print(f"\nrun_weekly took {runs['run_weekly']:.2f} s: {verdict} the 2 s goal.")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--goals", type=int, default=100_000)
+    parser.add_argument("--weeks", type=int, default=26)
+    parser.add_argument("--seed", type=int, default=48)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,169 @@
+"""The in-process scheduler: each server's weekly run, and the streak-DM sweep.
+
+What must run lives in the database (schedules on Guild, runs in JobRun); APScheduler only decides
+when to look. Jobs have fixed ids and replace_existing=True. A sync every 15 minutes brings the jobs
+in line with the database (a server first seen since the start, a schedule changed by another
+process) and catches up missed runs, as the start does; JobRun makes every run happen once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from apscheduler.job import Job
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.base import utcnow
+from bot.services import schedule as rhythm
+from bot.services.schedule import RunResult, Schedule, StreakDM
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+log = logging.getLogger(__name__)
+
+STREAK_DMS_JOB = "streak-dms"
+SYNC_JOB = "weekly-sync"
+SWEEP_MINUTES = 15
+_CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekly_job_id(guild_id: int) -> str:
+    """Return the fixed id of a server's weekly job."""
+    return f"weekly:{guild_id}"
+
+
+def cron_trigger(schedule: Schedule) -> CronTrigger:
+    """Return the trigger that fires at the schedule's instants."""
+    return CronTrigger(
+        day_of_week=_CRON_DAYS[schedule.weekday],
+        hour=schedule.at.hour,
+        minute=schedule.at.minute,
+        timezone=schedule.zone,
+    )
+
+
+class Scheduler:
+    """A small wrapper around APScheduler's AsyncIOScheduler, with the bot's jobs."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.clock = clock
+        self.on_queued = on_queued
+        # A run that fires late (the loop was busy, the machine slept) still runs, once: the run
+        # itself decides whether it is too late.
+        self.aps = AsyncIOScheduler(
+            timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+
+    async def start(self) -> None:
+        """Start the scheduler, add a job for every server in the database and catch up missed runs."""
+        self.aps.start()
+        self.aps.add_job(
+            self.sync, IntervalTrigger(minutes=SWEEP_MINUTES), id=SYNC_JOB, name="weekly sync", replace_existing=True
+        )
+        self.aps.add_job(
+            self.send_streak_dms,
+            IntervalTrigger(minutes=SWEEP_MINUTES),
+            id=STREAK_DMS_JOB,
+            name="streak-at-risk DMs",
+            replace_existing=True,
+        )
+        try:
+            await self.sync()
+        except Exception:
+            # The bot must start even if this fails; the next sync tries again.
+            log.exception("could not schedule the weekly runs at start; trying again in %d minutes", SWEEP_MINUTES)
+
+    def shutdown(self) -> None:
+        """Stop the scheduler; a running job is not waited for (its transaction commits or not)."""
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
+
+    def schedule_guild(self, guild_id: int, schedule: Schedule) -> Job:
+        """Add or replace the server's weekly job."""
+        return self.aps.add_job(
+            self.run_guild,
+            cron_trigger(schedule),
+            args=[guild_id, schedule.key],
+            id=weekly_job_id(guild_id),
+            name=f"weekly run of guild {guild_id} ({schedule.key})",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+
+    def job(self, guild_id: int) -> Job | None:
+        """Return the server's weekly job, if scheduled."""
+        return self.aps.get_job(weekly_job_id(guild_id))
+
+    async def reschedule(self, guild_id: int) -> Job:
+        """Follow a changed schedule at once."""
+        return self.schedule_guild(guild_id, await rhythm.get_schedule(self.sessionmaker, guild_id))
+
+    async def run_guild(
+        self, guild_id: int, key: str | None = None, *, scheduled_for: datetime | None = None
+    ) -> RunResult | None:
+        """Run the server's weekly jobs for its most recent scheduled time (the job function).
+
+        `key` is the schedule the job was added with: when the database says otherwise (another
+        process changed it), the job is replaced and nothing runs now.
+        """
+        now = self.clock()
+        current = await rhythm.get_schedule(self.sessionmaker, guild_id)
+        if key is not None and key != current.key:
+            log.info("guild %s: schedule changed to %s since this job was added; rescheduling", guild_id, current.key)
+            self.schedule_guild(guild_id, current)
+            return None
+        # APScheduler 3 does not hand the fire time to the job. The job fires at a scheduled instant,
+        # so the most recent one is that fire time; a late run finds the same one, or a newer one.
+        when = scheduled_for or rhythm.previous_run(current, now)
+        result = await rhythm.run_weekly(self.sessionmaker, guild_id, scheduled_for=when, now=now)
+        if result.queued:
+            self.on_queued()
+        return result
+
+    async def sync(self) -> list[RunResult]:
+        """Make the jobs match the servers' schedules, then catch up missed runs."""
+        schedules = await rhythm.all_schedules(self.sessionmaker)
+        for guild_id, schedule in schedules.items():
+            job = self.job(guild_id)
+            if job is None or job.args[1] != schedule.key:
+                self.schedule_guild(guild_id, schedule)
+        for job in self.aps.get_jobs():
+            if job.id.startswith("weekly:") and int(job.id.removeprefix("weekly:")) not in schedules:
+                job.remove()
+        return await self.catch_up()
+
+    async def catch_up(self) -> list[RunResult]:
+        """Make the runs missed within the catch-up window; record older ones as skipped."""
+        results = await rhythm.catch_up(self.sessionmaker, now=self.clock())
+        if any(result.queued for result in results):
+            self.on_queued()
+        return results
+
+    async def send_streak_dms(self) -> list[StreakDM]:
+        """Queue the streak-at-risk DMs that are due (the streak-dms job)."""
+        queued = await rhythm.queue_streak_dms(self.sessionmaker, now=self.clock())
+        if queued:
+            self.on_queued()
+        return queued
+
+
+async def start_scheduler(bot: Shiplog) -> Scheduler:
+    """Build and start the bot's scheduler; the caller shuts it down."""
+    scheduler = Scheduler(bot.sessionmaker, clock=bot.now, on_queued=bot.wake_outbox)
+    await scheduler.start()
+    return scheduler

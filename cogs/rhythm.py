@@ -1,0 +1,146 @@
+"""The weekly accountability ping, the weekly digest and the streak-at-risk DM: drawing and sending.
+
+This extension owns the scheduler (bot/scheduler.py): it starts it when it loads, inside the bot's
+setup_hook, and stops it when it unloads, which the bot's close() does. /settings schedule tells it
+about a changed schedule through the `schedule_changed` event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord.ext import commands
+
+from bot.scheduler import Scheduler, start_scheduler
+from bot.services.schedule import streak_words
+from cogs._format import BRAND, NO_MENTIONS, escape, join_lines, mention_only, shorten
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+log = logging.getLogger(__name__)
+
+FIELD_LIMIT = 1024
+
+
+def render_ping(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw one message of the accountability ping: it pings exactly the members it lists."""
+    return {"content": data["content"], "allowed_mentions": mention_only(*data["user_ids"])}
+
+
+def _timestamp(iso: str, style: Literal["f", "R"]) -> str:
+    return discord.utils.format_dt(datetime.fromisoformat(iso), style)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"**{count}** {word}{'' if count == 1 else 's'}"
+
+
+def render_digest(data: dict[str, Any]) -> dict[str, Any]:
+    """Draw the weekly digest: an embed that names members but pings nobody."""
+    embed = discord.Embed(
+        title="🗓️ Weekly digest",
+        description=f"What the server shipped from {_timestamp(data['start'], 'f')} to {_timestamp(data['end'], 'f')}.",
+        colour=BRAND,
+    )
+    prs = data["prs"]
+    lines = [
+        f"{_plural(prs['count'], 'pull request')} merged by {_plural(prs['authors'], 'member')}."
+        if prs["count"]
+        else "None this week. A first PR is a fine goal: `/goal add`."
+    ]
+    for pr in prs["latest"]:
+        link = f"[{escape(pr['repo'])}#{pr['number']}]({pr['url']})"
+        lines.append(f"{link} {escape(shorten(pr['title'], 80))} · <@{pr['user_id']}>")
+    embed.add_field(name="🚀 Merged pull requests", value=join_lines(lines, FIELD_LIMIT), inline=False)
+
+    goals = data["goals"]
+    lines = [f"{_plural(goals['set'], 'goal')} set, {goals['finished']} finished."]
+    lines += [
+        f"✅ `#{goal['number']}` {escape(shorten(goal['text'], 80))} · <@{goal['user_id']}>"
+        for goal in goals["latest_finished"]
+    ]
+    embed.add_field(name="🎯 Goals", value=join_lines(lines, FIELD_LIMIT), inline=False)
+
+    medals = ["🥇", "🥈", "🥉"]
+    lines = [
+        f"{medals[rank] if rank < len(medals) else '🔥'} <@{row['user_id']}> · "
+        f"{streak_words(row['current'], row['cadence'])} streak"
+        for rank, row in enumerate(data["streaks"])
+    ]
+    embed.add_field(
+        name="🔥 Longest current streaks",
+        value=join_lines(lines, FIELD_LIMIT) if lines else "No streaks yet: a `/checkin` starts one.",
+        inline=False,
+    )
+
+    kudos = data["kudos"]
+    lines = [f"**{kudos['count']}** kudos given."]
+    if kudos["top"]:
+        lines.append("Most thanked: " + ", ".join(f"<@{row['user_id']}> ({row['count']})" for row in kudos["top"]))
+    embed.add_field(name="💜 Kudos", value=join_lines(lines, FIELD_LIMIT), inline=False)
+    embed.set_footer(text="Set a goal with /goal add, and check in with /checkin. Keep shipping!")
+    return {"embed": embed, "allowed_mentions": NO_MENTIONS}
+
+
+def streak_dm_text(guild_name: str, data: dict[str, Any]) -> str:
+    """Write the streak-at-risk direct message."""
+    ends = _timestamp(data["ends_at"], "R")
+    period = "week" if data["cadence"] == "weekly" else "day"
+    text = (
+        f"🔥 Your {streak_words(data['streak'], data['cadence'])} streak in **{escape(guild_name)}** is at risk: "
+        f"this {period} ends {ends}. A `/checkin` there keeps it going."
+    )
+    if data.get("freezes"):
+        text += f" (A banked freeze would cover a miss, but it's yours to keep: you have {data['freezes']}.)"
+    return text + "\n-# `/me streak-dms` in the server turns these messages off."
+
+
+def dm_nonce(guild_id: int | None, data: dict[str, Any]) -> str:
+    """Return a nonce for the DM: Discord drops a retried post with the same one (25 characters at most)."""
+    digest = hashlib.sha256(f"{guild_id}:{data['user_id']}:{data['period']}".encode()).hexdigest()
+    return f"shiplog-dm-{digest[:14]}"
+
+
+class WeeklyRhythm(commands.Cog):
+    """Runs the scheduler and draws what it queues."""
+
+    def __init__(self, bot: Shiplog) -> None:
+        self.bot = bot
+        self.scheduler: Scheduler | None = None
+        bot.renderers["rhythm.ping"] = render_ping
+        bot.renderers["rhythm.digest"] = render_digest
+        bot.actions["dm.streak"] = self.send_streak_dm
+
+    async def cog_load(self) -> None:
+        self.scheduler = await start_scheduler(self.bot)
+
+    async def cog_unload(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+
+    @commands.Cog.listener()
+    async def on_schedule_changed(self, guild_id: int) -> None:
+        """Follow a schedule changed by /settings schedule."""
+        if self.scheduler is not None:
+            job = await self.scheduler.reschedule(guild_id)
+            log.info("guild %s: weekly job now %s, next at %s", guild_id, job.name, job.next_run_time)
+
+    async def send_streak_dm(self, guild_id: int | None, data: dict[str, Any]) -> None:
+        """Send the streak-at-risk DM (an outbox action); Discord's errors go back to the sender to retry."""
+        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
+        channel = await self.bot.create_dm(discord.Object(data["user_id"]))
+        await channel.send(
+            streak_dm_text(guild.name if guild else "your server", data),
+            allowed_mentions=NO_MENTIONS,
+            nonce=dm_nonce(guild_id, data),
+        )
+
+
+async def setup(bot: Shiplog) -> None:
+    await bot.add_cog(WeeklyRhythm(bot))
