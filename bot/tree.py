@@ -61,26 +61,31 @@ def describe_check_failure(error: app_commands.AppCommandError) -> str | None:
     return None
 
 
+async def answer_error(interaction: discord.Interaction[Any], error: Exception, where: str) -> None:
+    """Answer any error of a command or a component: politely for mistakes, with a reference otherwise."""
+    original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
+    if isinstance(original, UserError):
+        await reply_ephemeral(interaction, str(original))
+        return
+    message = describe_check_failure(error) if isinstance(error, app_commands.AppCommandError) else None
+    if message is not None:
+        await reply_ephemeral(interaction, message)
+        return
+    ref = error_reference()
+    log.error(
+        "unexpected error (ref %s) in %s for user %s in guild %s",
+        ref,
+        where,
+        interaction.user.id,
+        interaction.guild_id,
+        exc_info=original,
+    )
+    await reply_ephemeral(interaction, f"Something went wrong on my side (ref {ref}). Please try again later.")
+
+
 class ShiplogTree(app_commands.CommandTree["Shiplog"]):
     """A command tree that answers every error: politely for mistakes, with a reference otherwise."""
 
     async def on_error(self, interaction: discord.Interaction[Shiplog], error: app_commands.AppCommandError) -> None:
-        original = error.original if isinstance(error, app_commands.CommandInvokeError) else error
-        if isinstance(original, UserError):
-            await reply_ephemeral(interaction, str(original))
-            return
-        message = describe_check_failure(error)
-        if message is not None:
-            await reply_ephemeral(interaction, message)
-            return
-        ref = error_reference()
         command = interaction.command.qualified_name if interaction.command else "?"
-        log.error(
-            "unexpected error (ref %s) in /%s for user %s in guild %s",
-            ref,
-            command,
-            interaction.user.id,
-            interaction.guild_id,
-            exc_info=original,
-        )
-        await reply_ephemeral(interaction, f"Something went wrong on my side (ref {ref}). Please try again later.")
+        await answer_error(interaction, error, f"/{command}")

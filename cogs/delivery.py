@@ -38,7 +38,8 @@ def units(rows: list[outbox.Claimed]) -> list[list[outbox.Claimed]]:
     """Group claimed rows into what is sent as one: a fold group, or a single row; oldest first."""
     groups: dict[object, list[outbox.Claimed]] = {}
     for row in rows:
-        groups.setdefault(row.fold_key if row.fold_key is not None else ("row", row.id), []).append(row)
+        key = (row.fold_key, row.attempts) if row.fold_key is not None else ("row", row.id)
+        groups.setdefault(key, []).append(row)
     return sorted(groups.values(), key=lambda group: group[0].id)
 
 
@@ -91,7 +92,7 @@ class Delivery(commands.Cog):
                     await outbox.release(self.bot.sessionmaker, [r.id for r in unit], until=held[channel_id])
                     continue
                 result = await self.deliver(unit)
-                if isinstance(result, datetime):
+                if isinstance(result, datetime) and channel_id is not None:
                     held[channel_id] = result
                 elif result:
                     sent += 1

@@ -12,8 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import UserError
 from bot.services import github_events, github_links, subscriptions
 from bot.services.github_events import ordinal
+from bot.tree import answer_error
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:
@@ -60,6 +62,13 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
         return cls(int(match["id"]))
 
     async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+        # discord.py only logs a dynamic item's errors: answer them here, as the tree does for commands.
+        try:
+            await self._share(interaction)
+        except Exception as exc:
+            await answer_error(interaction, exc, "the share button")
+
+    async def _share(self, interaction: discord.Interaction[Shiplog]) -> None:
         post = await github_events.share_post(
             interaction.client.sessionmaker, guild_id=guild_id_of(interaction), merged_id=self.merged_id
         )
@@ -99,7 +108,10 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
         lines.append("✅ Goal" + ("s" if len(goals) > 1 else "") + " finished: ")
         lines += [f"`#{g['number']}` {escape(shorten(g['text'], 150))}" for g in goals]
     embed = discord.Embed(
-        title=shorten(f"🎉 {data['title']}", 256), url=data.get("url"), colour=BRAND, description=join_lines(lines)
+        title=shorten(f"🎉 {escape(data['title'])}", 256),
+        url=data.get("url"),
+        colour=BRAND,
+        description=join_lines(lines),
     )
     embed.set_footer(text=f"{data['repo_name']} · #{number}"[:2048])
     view = discord.ui.View(timeout=None)
@@ -131,7 +143,7 @@ def render_relay(data: dict[str, Any]) -> dict[str, Any]:
         item = items[0]
         words, colour = KIND_WORDS.get((item["kind"], item["action"]), ("Event", BRAND))
         embed = discord.Embed(
-            title=shorten(f"[{item['repo']}] {words}: {item.get('title') or ''}", 256),
+            title=shorten(f"[{item['repo']}] {words}: {escape(item.get('title') or '')}", 256),
             url=item.get("url"),
             colour=colour,
         )
@@ -410,6 +422,8 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             The role to give (leave it out to stop giving one).
         """
         _admin(interaction)
+        if role is not None and (role.is_default() or role.managed):
+            raise UserError("That role can't be given to members: pick a normal role (not @everyone or a bot's role).")
         await subscriptions.set_milestone_role(
             self.bot.sessionmaker,
             guild_id=guild_id_of(interaction),

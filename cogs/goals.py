@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 GoalText = app_commands.Range[str, 1, goals.MAX_TEXT]
 DueText = app_commands.Range[str, 1, 100]
 LinkText = app_commands.Range[str, 1, 300]
-GoalNumber = app_commands.Range[int, 1]
+GoalNumber = app_commands.Range[int, 1, 2**31 - 1]  # the column is a 32-bit integer
 MAX_LISTED = 25
 
 

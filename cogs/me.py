@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.services import checkins, guilds, privacy, schedule
 from bot.services.dates import search_timezones
+from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of
 
 if TYPE_CHECKING:
@@ -145,6 +146,11 @@ class ForgetView(discord.ui.View):
 
     async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
         return interaction.user.id == self.user_id
+
+    async def on_error(
+        self, interaction: discord.Interaction[Shiplog], error: Exception, item: discord.ui.Item[ForgetView]
+    ) -> None:
+        await answer_error(interaction, error, "the forget buttons")
 
     @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="shiplog:forget:yes")
     async def confirm(self, interaction: discord.Interaction[Shiplog], button: discord.ui.Button[ForgetView]) -> None:

@@ -101,7 +101,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             embed.add_field(name="Waiting to be posted", value=str(settings.pending_messages), inline=False)
         if settings.failed:
             lines = [
-                f"<#{f.channel_id}> · {f.kind} · {escape(shorten(f.error, 150))}"
+                f"{f'<#{f.channel_id}>' if f.channel_id else 'role'} · {f.kind} · {escape(shorten(f.error, 150))}"
                 + (f" (×{f.count})" if f.count > 1 else "")
                 for f in settings.failed
             ]

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import Activity, CheckIn, Goal, Kudos, Member
+from bot.db.models import Activity, CheckIn, Goal, Kudos, Member, OutboxMessage
 from bot.db.session import transaction
 from tests.harness import World, world
 
@@ -102,6 +102,8 @@ async def test_goals_board_counts_finished_goals(w: World) -> None:
 
 
 async def test_export_and_forget(w: World) -> None:
+    await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
+    await w.invoke(w.admin, "settings channel", purpose="accountability", channel=w.goals)
     await w.invoke(w.alice, "goal add", text="my goal")
     await w.invoke(w.alice, "checkin", note="my note")
     await w.invoke(w.bob, "goal add", text="bob's goal")
@@ -126,6 +128,8 @@ async def test_export_and_forget(w: World) -> None:
         assert await session.scalar(select(func.count()).select_from(CheckIn)) == 0
         assert await session.scalar(select(func.count()).select_from(Activity)) == 0
         assert await session.get(Member, (w.guild.id, w.alice.id)) is None
+        texts = [m.data.get("note") or m.data.get("text") for m in await session.scalars(select(OutboxMessage))]
+        assert "my note" not in texts and "my goal" not in texts
 
 
 async def test_reminder_and_dm_preferences(w: World) -> None:

@@ -102,6 +102,11 @@ async def test_share_button_offers_the_author_a_post(w: World) -> None:
     assert "#BuildInPublic" in mine.content
     theirs = await w.fake.click(w.guild, w.bob, post, custom_id)
     assert theirs.ephemeral and "to share" in theirs.content
+    # After alice asks Shiplog to forget her, the old button answers politely instead of failing.
+    forget = await w.invoke(w.alice, "me forget")
+    await w.fake.click(w.guild, w.alice, forget, "shiplog:forget:yes")
+    gone = await w.fake.click(w.guild, w.alice, post, custom_id)
+    assert gone.ephemeral and "can't find that merged pull request" in gone.content
 
 
 async def test_bad_signature_is_refused_and_stores_nothing(w: World) -> None:

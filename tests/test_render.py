@@ -39,6 +39,9 @@ def test_celebration_pings_only_the_member() -> None:
     }
     out = render_merged(data)
     assert out["allowed_mentions"].to_dict() == {"parse": [], "users": [42]}
+    description = out["embed"].description
+    assert "\\*\\*bold\\*\\*" in description and "\\[link]" in description  # escaped, not rendered
+    assert "@everyone" not in out["embed"].title
     assert "first merged pull request" in out["embed"].description
     assert out["view"].children[0].custom_id == "shiplog:share:1"
 
@@ -75,6 +78,7 @@ def test_a_huge_burst_stays_within_limits_and_says_how_many_more() -> None:
 
 def test_single_relay_is_a_compact_embed() -> None:
     out = render_relay({"items": [relay_item(5, title=EVIL)]})
+    assert "@everyone" not in out["embed"].title
     assert out["embed"].title.startswith("[encode/httpx] PR opened")
     assert len(out["embed"].title) <= 256
 

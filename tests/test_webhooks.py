@@ -160,28 +160,6 @@ async def test_store_delivery_stores_once_per_delivery_id(sessionmaker) -> None:
     assert row.body == body
 
 
-async def test_claim_pending_oldest_first_and_mark_processed(sessionmaker) -> None:
-    for n, event in enumerate(["issues", "pull_request", "release"]):
-        body = f'{{"n": {n}}}'.encode()
-        await webhooks.store_delivery(
-            sessionmaker, delivery_id=f"d-{n}", event=event, headers={"x-n": str(n)}, body=body, now=NOW
-        )
-    claimed = await webhooks.claim_pending(sessionmaker, limit=2)
-    assert [(c.delivery_id, c.event, c.body, c.headers, c.attempts) for c in claimed] == [
-        ("d-0", "issues", b'{"n": 0}', {"x-n": "0"}, 1),
-        ("d-1", "pull_request", b'{"n": 1}', {"x-n": "1"}, 1),
-    ]
-    await webhooks.mark_processed(sessionmaker, claimed[0].id, now=NOW)
-    await webhooks.mark_processed(sessionmaker, claimed[1].id, now=NOW, error="boom")
-    assert [c.delivery_id for c in await webhooks.claim_pending(sessionmaker)] == ["d-2"]
-    rows = await all_rows(sessionmaker)
-    assert [(r.status, r.error, r.processed_at) for r in rows] == [
-        ("done", None, NOW),
-        ("failed", "boom", NOW),
-        ("pending", None, None),
-    ]
-
-
 async def test_store_deliveries_counts_a_repeated_id_in_one_batch_once(sessionmaker) -> None:
     def delivery(delivery_id: str) -> webhooks.Delivery:
         return webhooks.Delivery(delivery_id, "issues", {}, b"{}", NOW)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
@@ -63,7 +64,11 @@ async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: d
     """Process the oldest pending delivery in one transaction with everything it queues; False when none."""
     async with transaction(sessionmaker) as session:
         delivery = await session.scalar(
-            select(WebhookDelivery).where(WebhookDelivery.status == "pending").order_by(WebhookDelivery.id).limit(1)
+            select(WebhookDelivery)
+            .where(WebhookDelivery.status == "pending")
+            .order_by(WebhookDelivery.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)  # two processes never apply one delivery (PostgreSQL)
         )
         if delivery is None:
             return False
@@ -72,6 +77,10 @@ async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: d
         try:
             async with session.begin_nested():
                 await apply_event(session, delivery.event, _payload(delivery), now=now)
+        except OperationalError:
+            # The database hiccuped (locked, connection lost): nothing is applied; the whole delivery
+            # is tried again by the processing loop, never dropped.
+            raise
         except Exception as exc:
             # A payload we cannot handle must not block the ones behind it: keep it, marked failed.
             log.exception("could not process GitHub delivery %s (%s)", delivery.delivery_id, delivery.event)

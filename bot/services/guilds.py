@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CHANNEL_PURPOSES, Guild, Member, OutboxMessage
@@ -14,13 +15,19 @@ from bot.errors import UserError
 from bot.services.dates import parse_timezone
 
 
+async def _insert_ignore(session: AsyncSession, model: type, **values: object) -> None:
+    # INSERT ... ON CONFLICT DO NOTHING: two first commands at once must not collide (PostgreSQL
+    # runs them truly concurrently; SQLite's BEGIN IMMEDIATE happens to serialise them).
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(model).values(**values).on_conflict_do_nothing())
+
+
 async def ensure_guild(session: AsyncSession, guild_id: int) -> Guild:
     """Return the guild's row, creating it on first use."""
     guild = await session.get(Guild, guild_id)
     if guild is None:
-        guild = Guild(id=guild_id)
-        session.add(guild)
-        await session.flush()
+        await _insert_ignore(session, Guild, id=guild_id)
+        guild = await session.get(Guild, guild_id)
     return guild
 
 
@@ -29,9 +36,8 @@ async def ensure_member(session: AsyncSession, guild_id: int, user_id: int) -> M
     member = await session.get(Member, (guild_id, user_id))
     if member is None:
         await ensure_guild(session, guild_id)
-        member = Member(guild_id=guild_id, user_id=user_id)
-        session.add(member)
-        await session.flush()
+        await _insert_ignore(session, Member, guild_id=guild_id, user_id=user_id)
+        member = await session.get(Member, (guild_id, user_id))
     return member
 
 

@@ -1,8 +1,10 @@
 """The outbox: every message the bot owes is a row, written with whatever caused it.
 
 A sender (cogs/delivery.py) claims due rows, posts them and marks them sent. A crash between the
-post and the mark is covered by a Discord nonce derived from the row id, so a retried post is
-not shown twice.
+post and the mark is covered by a Discord nonce derived from the row id (Discord answers a repeated
+nonce with the message it already made, for a few minutes), so a retried post is not shown twice.
+A process that stays down longer than that window between the post and the mark can post once
+more: past the nonce window, delivery is at least once, never lost.
 """
 
 from __future__ import annotations
@@ -123,18 +125,30 @@ async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: date
                 )
             ).all()
         )
-        folds = {row.fold_key for row in rows if row.fold_key is not None}
-        if folds:
-            # A group's window opens with its first row: everything queued for it since joins it.
+        # A fold group's window opens with its first row, and its members are fixed when it is
+        # first claimed: new rows join a fresh group (attempts 0), never one being retried, whose
+        # nonce must keep naming the same message.
+        heads: dict[str, int] = {}
+        for row in rows:
+            if row.fold_key is not None:
+                heads.setdefault(row.fold_key, row.attempts)
+        if heads:
             seen = {row.id for row in rows}
             more = await session.scalars(
                 select(OutboxMessage)
-                .where(OutboxMessage.status == "pending", OutboxMessage.fold_key.in_(folds))
+                .where(OutboxMessage.status == "pending", OutboxMessage.fold_key.in_(heads))
                 .order_by(OutboxMessage.id)
                 .limit(MAX_FOLD)
                 .with_for_update(skip_locked=True)
             )
-            rows = sorted([*rows, *(row for row in more if row.id not in seen)], key=lambda row: row.id)
+            joining = [
+                row
+                for row in more
+                if row.id not in seen
+                and row.attempts == heads[row.fold_key]
+                and (row.attempts == 0 or row.next_attempt_at <= now)
+            ]
+            rows = sorted([*rows, *joining], key=lambda row: row.id)
         claimed = []
         for row in rows:
             row.next_attempt_at = now + CLAIM_LEASE

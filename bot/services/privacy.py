@@ -19,9 +19,13 @@ from bot.db.models import (
     Kudos,
     Member,
     MergedPullRequest,
+    OutboxMessage,
     RestPeriod,
 )
 from bot.db.session import reading, transaction
+
+# Keys of an outbox row's data that name the member the message is about.
+SUBJECT_KEYS = ("user_id", "from_user_id", "to_user_id")
 
 # Tables whose rows belong to one member through a user_id column.
 OWNED = (Member, Goal, CheckIn, Activity, RestPeriod, GitHubAccount, GitHubLinkRequest, MergedPullRequest)
@@ -55,6 +59,7 @@ async def export(
             )
         )
         data["kudos"] = [_row(k) for k in kudos]
+        data["outbox"] = [_row(m) for m in await _messages_about(session, guild_id, user_id)]
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
@@ -75,4 +80,14 @@ async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
             )
         )
         removed += result.rowcount or 0
+        # Messages about the member, sent or still waiting: their text goes too, and none is posted later.
+        for message in await _messages_about(session, guild_id, user_id):
+            await session.delete(message)
+            removed += 1
     return removed
+
+
+async def _messages_about(session: AsyncSession, guild_id: int, user_id: int) -> list[OutboxMessage]:
+    rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.guild_id == guild_id))
+    # JSON is queried in Python: the same code must run on SQLite and PostgreSQL.
+    return [row for row in rows if any(row.data.get(key) == user_id for key in SUBJECT_KEYS)]

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -203,49 +202,3 @@ class DeliveryWriter:
                 if not future.done():
                     future.cancel()
             self._queue.clear()
-
-
-@dataclass(frozen=True, slots=True)
-class PendingDelivery:
-    """A stored delivery waiting to be processed."""
-
-    id: int
-    delivery_id: str
-    event: str
-    body: bytes
-    headers: dict[str, str]
-    attempts: int
-
-
-async def claim_pending(sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 50) -> list[PendingDelivery]:
-    """Return up to `limit` pending deliveries, oldest first, counting this attempt on each."""
-    async with transaction(sessionmaker) as session:
-        rows = (
-            await session.scalars(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending")
-                .order_by(WebhookDelivery.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        claimed = []
-        for row in rows:
-            row.attempts += 1
-            claimed.append(
-                PendingDelivery(row.id, row.delivery_id, row.event, bytes(row.body), dict(row.headers), row.attempts)
-            )
-    return claimed
-
-
-async def mark_processed(
-    sessionmaker: async_sessionmaker[AsyncSession], id: int, *, now: datetime, error: str | None = None
-) -> None:
-    """Mark a delivery done, or failed with `error`."""
-    status = "done" if error is None else "failed"
-    async with transaction(sessionmaker) as session:
-        await session.execute(
-            update(WebhookDelivery)
-            .where(WebhookDelivery.id == id)
-            .values(status=status, processed_at=now, error=None if error is None else error[:MAX_ERROR_LENGTH])
-        )
