@@ -135,7 +135,7 @@ class World:
 
 
 @asynccontextmanager
-async def world(db_url: str, *, start: bool = True) -> AsyncIterator[World]:
+async def world(db_url: str, *, start: bool = True, now: datetime = NOW) -> AsyncIterator[World]:
     """Build the server and (by default) start the bot."""
     async with FakeDiscord() as fake:
         guild = fake.add_guild(name="Builders")
@@ -148,7 +148,7 @@ async def world(db_url: str, *, start: bool = True) -> AsyncIterator[World]:
             goals=fake.add_text_channel(guild, "goals"),
             celebrations=fake.add_text_channel(guild, "celebrations"),
             db_url=db_url,
-            clock=Clock(),
+            clock=Clock(now),
         )
         try:
             if start:

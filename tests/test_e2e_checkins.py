@@ -140,3 +140,26 @@ async def test_reminder_and_dm_preferences(w: World) -> None:
     async with transaction(w.sessionmaker) as session:
         member = await session.get(Member, (w.guild.id, w.alice.id))
         assert (member.reminders, member.streak_dms) == (False, True)
+
+
+async def test_a_weekly_streak_survives_a_month_with_a_rest_week_and_a_dst_change(db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    # Berlin: the clocks go back on Sunday 25 October 2026 (CEST, UTC+2 -> CET, UTC+1).
+    start = datetime(2026, 10, 11, 19, 30, tzinfo=UTC)  # Sunday 11 Oct, 21:30 CEST (ISO week 41)
+    async with world(db_url, now=start) as w:
+        await w.invoke(w.alice, "me timezone", tz="Europe/Berlin")
+        assert "1 week streak" in (await w.invoke(w.alice, "checkin", note="week 41")).content
+        w.clock.advance(timedelta(days=7))  # Sunday 18 Oct, 21:30 CEST (week 42)
+        assert "2 weeks streak" in (await w.invoke(w.alice, "checkin", note="week 42")).content
+        w.clock.advance(timedelta(hours=12))  # Monday 19 Oct, 09:30 CEST: a week off (week 43, with the switch)
+        res = await w.invoke(w.alice, "me rest", weeks=1)
+        assert "Mon 19 Oct" in res.content and "Sun 25 Oct" in res.content
+        w.clock.advance(timedelta(days=13, hours=13))  # Sunday 1 Nov, 21:30 CET = 20:30 UTC (week 44)
+        res = await w.invoke(w.alice, "checkin", note="week 44, late on Sunday")
+        assert "3 weeks streak" in res.content  # the rest week froze it
+        w.clock.advance(timedelta(hours=3))  # Monday 2 Nov, 00:30 CET: week 45 in Berlin, still Sunday in UTC
+        res = await w.invoke(w.alice, "checkin", note="week 45, just after midnight")
+        assert "4 weeks streak" in res.content
+        fields = {f["name"]: f["value"] for f in (await w.invoke(w.alice, "streak")).embeds[0]["fields"]}
+        assert (fields["Current"], fields["Best"]) == ("4 weeks", "4 weeks")
