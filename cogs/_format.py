@@ -8,7 +8,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.services.dates import describe_due
+from bot.services.dates import describe_due, search_timezones
 from bot.services.links import IssueRef
 
 NO_MENTIONS = discord.AllowedMentions.none()
@@ -68,3 +68,8 @@ def guild_id_of(interaction: discord.Interaction[Any]) -> int:
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage()
     return interaction.guild_id
+
+
+async def timezone_choices(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete IANA zone names matching what was typed."""
+    return [app_commands.Choice(name=name, value=name) for name in search_timezones(current, limit=25)]

@@ -11,9 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import checkins, guilds, privacy, schedule
-from bot.services.dates import search_timezones
 from bot.tree import answer_error
-from cogs._format import NO_MENTIONS, guild_id_of
+from cogs._format import NO_MENTIONS, guild_id_of, timezone_choices
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -26,14 +25,8 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
 
-    async def tz_autocomplete(
-        self, interaction: discord.Interaction[Shiplog], current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer IANA zone names matching what the member typed."""
-        return [app_commands.Choice(name=name, value=name) for name in search_timezones(current, limit=25)]
-
     @app_commands.command(name="timezone")
-    @app_commands.autocomplete(tz=tz_autocomplete)
+    @app_commands.autocomplete(tz=timezone_choices)
     async def timezone(self, interaction: discord.Interaction[Shiplog], tz: app_commands.Range[str, 1, 64]) -> None:
         """Set your time zone, used for due dates and streaks.
 

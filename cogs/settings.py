@@ -10,8 +10,7 @@ from discord.ext import commands
 
 from bot.services import guilds
 from bot.services import schedule as rhythm
-from bot.services.dates import search_timezones
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, shorten
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, shorten, timezone_choices
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -108,14 +107,8 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             embed.add_field(name="⚠️ Could not deliver", value="\n".join(lines)[:1024], inline=False)
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    async def timezone_autocomplete(
-        self, interaction: discord.Interaction[Shiplog], current: str
-    ) -> list[app_commands.Choice[str]]:
-        """Offer IANA zone names matching what the admin typed."""
-        return [app_commands.Choice(name=name, value=name) for name in search_timezones(current, limit=25)]
-
     @app_commands.command(name="schedule")
-    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    @app_commands.autocomplete(timezone=timezone_choices)
     async def schedule(
         self,
         interaction: discord.Interaction[Shiplog],

@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubLinkRequest
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
-from bot.services.github_api import GitHubAPI, GitHubNotFound, GitHubUser
+from bot.services.github_api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
 from bot.services.guilds import ensure_guild
 
 CODE_LIFETIME = timedelta(hours=1)
-LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +45,8 @@ class LinkedAccount:
 
 def clean_login(login: str) -> str:
     """Return a GitHub login without '@' or a profile URL around it; refuse what cannot be a login."""
-    value = login.strip().removeprefix("@")
-    value = re.sub(r"^(?:https?://)?(?:www\.)?github\.com/", "", value).strip("/")
-    if not LOGIN.match(value):
-        raise UserError(f"`{value[:40]}` can't be a GitHub username: it has letters, digits and single hyphens.")
-    return value
+    value = re.sub(r"^(?:https?://)?(?:www\.)?github\.com/", "", login.strip(), flags=re.IGNORECASE).strip("/")
+    return validate_login(value)
 
 
 def _view(account: GitHubAccount) -> LinkedAccount:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.errors import UserError
 
-_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})"
+_NAME = r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}"  # as GitHub: no double, leading or trailing hyphen
 _REPO = r"[A-Za-z0-9._-]{1,100}"
 _URL = re.compile(
     rf"^(?:https?://)?(?:www\.)?github\.com/(?P<owner>{_NAME})/(?P<repo>{_REPO})/"

@@ -11,13 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import MilestoneRole, Subscription
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
-from bot.services.github_api import GitHubAPI
+from bot.services.github_api import GitHubAPI, validate_repo
 from bot.services.github_events import EVENT_KINDS, PR_MILESTONES, REPO_MILESTONE, milestone_key
 from bot.services.guilds import ensure_guild
 
-_REPO = re.compile(
-    r"^(?:https?://)?(?:www\.)?(?:github\.com/)?([A-Za-z0-9-]{1,39})/([A-Za-z0-9._-]{1,100}?)(?:\.git)?/?$"
-)
+_URL_PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?github\.com/", re.IGNORECASE)
 MAX_LABELS = 10
 MILESTONES = {milestone_key("prs", n): f"{n} merged PR{'s' if n > 1 else ''}" for n in PR_MILESTONES} | {
     milestone_key("repo", REPO_MILESTONE): f"{REPO_MILESTONE} merged PRs in one repo (on the path to maintainer)"
@@ -37,10 +35,7 @@ class SubscriptionView:
 
 def parse_repo(text: str) -> str:
     """Return owner/name, as typed, from 'owner/name' or a GitHub URL (compare it in lower case)."""
-    match = _REPO.match(text.strip())
-    if match is None or match[2] in (".", ".."):
-        raise UserError(f"`{text.strip()[:80]}` isn't a repository. Write it as owner/name, like encode/httpx.")
-    return f"{match[1]}/{match[2]}"
+    return validate_repo(_URL_PREFIX.sub("", text.strip()).rstrip("/"))
 
 
 def parse_events(text: str | None) -> list[str]:
