@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
 from bot.services import activity, outbox
+from bot.services.goals import close as close_goal
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +258,7 @@ async def _finish_linked_goals(
     finished = []
     for goal in goals:
         if (goal.link_repo, goal.link_number) in targets:
-            goal.status, goal.closed_at, goal.updated_at = "done", now, now
+            close_goal(goal, "done", now)
             finished.append({"number": goal.number, "text": goal.text})
     return sorted(finished, key=lambda g: g["number"])
 

@@ -96,6 +96,17 @@ async def _own_goal(session: AsyncSession, guild_id: int, user_id: int, number: 
     return goal
 
 
+def close(goal: Goal, status: str, now: datetime) -> None:
+    """Mark a goal done or dropped."""
+    goal.status, goal.closed_at, goal.updated_at = status, now, now
+
+
+async def _open_own_goal(session: AsyncSession, guild_id: int, user_id: int, number: int) -> Goal:
+    goal = await _own_goal(session, guild_id, user_id, number)
+    _require_open(goal)
+    return goal
+
+
 def _require_open(goal: Goal) -> None:
     if goal.status != "open":
         word = "finished" if goal.status == "done" else "dropped"
@@ -182,11 +193,8 @@ async def finish_goal(
 ) -> GoalChange:
     """Mark one of the member's open goals done and queue its celebration."""
     async with transaction(sessionmaker) as session:
-        goal = await _own_goal(session, guild_id, user_id, number)
-        _require_open(goal)
-        goal.status = "done"
-        goal.closed_at = now
-        goal.updated_at = now
+        goal = await _open_own_goal(session, guild_id, user_id, number)
+        close(goal, "done", now)
         guild = await ensure_guild(session, guild_id)
         view = GoalView.of(goal)
         announced = await _announce(session, guild, "goal.done", view, now)
@@ -200,11 +208,8 @@ async def drop_goal(
 ) -> GoalChange:
     """Drop one of the member's open goals; it is kept, marked dropped, and no longer listed."""
     async with transaction(sessionmaker) as session:
-        goal = await _own_goal(session, guild_id, user_id, number)
-        _require_open(goal)
-        goal.status = "dropped"
-        goal.closed_at = now
-        goal.updated_at = now
+        goal = await _open_own_goal(session, guild_id, user_id, number)
+        close(goal, "dropped", now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
         return GoalChange(GoalView.of(goal), False, today)
 
@@ -227,8 +232,7 @@ async def edit_goal(
     clear_link = link is not None and link.strip().lower() in CLEAR_WORDS
     ref = parse_issue_link(link) if link is not None and not clear_link else None
     async with transaction(sessionmaker) as session:
-        goal = await _own_goal(session, guild_id, user_id, number)
-        _require_open(goal)
+        goal = await _open_own_goal(session, guild_id, user_id, number)
         if due is not None:
             goal.due = (
                 None if due.strip().lower() in CLEAR_WORDS else await _parse_due(session, guild_id, user_id, due, now)
