@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
@@ -101,11 +101,12 @@ async def start_rest(
         await ensure_member(session, guild_id, user_id)
         today = member_today(now, await member_zone(session, guild_id, user_id))
         end = today + timedelta(weeks=weeks) - timedelta(days=1)
-        # A new rest replaces one that has not ended yet; past rests stay, they shaped the streak.
+        # A new rest replaces what is left of a running one; the days already rested stay rested
+        # (they shaped the streak), and rests that had not begun yet are dropped.
+        mine = (RestPeriod.guild_id == guild_id) & (RestPeriod.user_id == user_id)
+        await session.execute(delete(RestPeriod).where(mine, RestPeriod.start >= today))
         await session.execute(
-            delete(RestPeriod).where(
-                RestPeriod.guild_id == guild_id, RestPeriod.user_id == user_id, RestPeriod.end >= today
-            )
+            update(RestPeriod).where(mine, RestPeriod.end >= today).values(end=today - timedelta(days=1))
         )
         session.add(RestPeriod(guild_id=guild_id, user_id=user_id, start=today, end=end, created_at=now))
     return today, end

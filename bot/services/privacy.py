@@ -81,13 +81,57 @@ async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
         )
         removed += result.rowcount or 0
         # Messages about the member, sent or still waiting: their text goes too, and none is posted later.
+        # Messages about several members (the weekly ping, the digest) lose only this member's part.
         for message in await _messages_about(session, guild_id, user_id):
-            await session.delete(message)
+            data = _without_member(message.data, user_id)
+            if _is_about(message.data, user_id) or data.get("user_ids") == []:
+                await session.delete(message)
+            else:
+                message.data = data
             removed += 1
     return removed
 
 
+def _is_about(data: dict[str, Any], user_id: int) -> bool:
+    return any(data.get(key) == user_id for key in SUBJECT_KEYS)
+
+
+def _names(value: Any, user_id: int) -> bool:
+    if isinstance(value, dict):
+        return _is_about(value, user_id) or any(_names(v, user_id) for v in value.values())
+    if isinstance(value, list):
+        return user_id in value or any(_names(v, user_id) for v in value)
+    return False
+
+
+def _without_member(value: Any, user_id: int) -> Any:
+    """Return a copy of an outbox row's data with every part about the member removed."""
+    if isinstance(value, dict):
+        out = {k: _without_member(v, user_id) for k, v in value.items()}
+        if isinstance(out.get("content"), str) and isinstance(value.get("user_ids"), list):
+            out["content"] = _drop_block(out["content"], user_id)
+        return out
+    if isinstance(value, list):
+        return [
+            _without_member(v, user_id)
+            for v in value
+            if v != user_id and not (isinstance(v, dict) and _is_about(v, user_id))
+        ]
+    return value
+
+
+def _drop_block(content: str, user_id: int) -> str:
+    # A ping is blocks of lines, each starting with the member's mention.
+    kept, skipping = [], False
+    for line in content.split("\n"):
+        if line.startswith("<@"):
+            skipping = line.startswith(f"<@{user_id}>")
+        if not skipping:
+            kept.append(line)
+    return "\n".join(kept)
+
+
 async def _messages_about(session: AsyncSession, guild_id: int, user_id: int) -> list[OutboxMessage]:
     rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.guild_id == guild_id))
-    # JSON is queried in Python: the same code must run on SQLite and PostgreSQL.
-    return [row for row in rows if any(row.data.get(key) == user_id for key in SUBJECT_KEYS)]
+    # JSON is searched in Python: the same code must run on SQLite and PostgreSQL.
+    return [row for row in rows if _names(row.data, user_id)]

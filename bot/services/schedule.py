@@ -39,9 +39,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 JOBS = ("ping", "digest")
 # A run missed while the bot was down is still made this long after its time, and skipped after.
 CATCH_UP_WINDOW = timedelta(hours=12)
-DIGEST_WINDOW = timedelta(days=7)
 # The streak-at-risk DM goes out once the member's period ends within this long.
 DM_LEAD = timedelta(hours=24)
+# A daily period always ends within a day: warn in its evening instead, not at its midnight.
+DAILY_DM_LEAD = timedelta(hours=6)
 
 MESSAGE_LIMIT = 2000
 GOALS_PER_MEMBER = 5
@@ -582,7 +583,12 @@ async def _run_weekly(session: AsyncSession, guild_id: int, *, scheduled_for: da
             payloads = [{"content": m.content, "user_ids": list(m.user_ids)} for m in pack_ping(members)]
         else:
             data = await build_digest(
-                session, guild_id, start=scheduled_for - DIGEST_WINDOW, end=scheduled_for, states=states
+                session,
+                guild_id,
+                # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
+                start=previous_run(schedule, scheduled_for - timedelta(microseconds=1)),
+                end=scheduled_for,
+                states=states,
             )
             payloads = [data | {"period": period}]
         await outbox.enqueue_many(
@@ -686,7 +692,7 @@ async def _queue_guild_dms(
             continue
         zone = _zone(zone_name)
         ends_at = streaks.period_end_utc(member_today(now, zone), zone, state.cadence)
-        if now < ends_at <= now + DM_LEAD:
+        if now < ends_at <= now + (DM_LEAD if state.cadence == "weekly" else DAILY_DM_LEAD):
             candidates.append(
                 StreakDM(guild_id, user_id, state.current, state.freezes, state.cadence, state.period, ends_at)
             )

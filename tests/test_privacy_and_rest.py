@@ -1,0 +1,60 @@
+"""Forgetting a member scrubs shared messages; a new rest keeps the days already rested."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from bot.db.models import OutboxMessage, RestPeriod
+from bot.db.session import transaction
+from bot.services import checkins, guilds, outbox, privacy
+from tests.conftest import NOW
+
+GUILD, ALICE, BOB = 1000, 11, 22
+
+
+async def test_forget_removes_the_member_from_a_pending_ping_and_the_digest(sessionmaker) -> None:
+    content = f"**How is it going?**\n<@{ALICE}>\n• `#1` alice's secret goal\n<@{BOB}>\n• `#2` bob's goal"
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        await outbox.enqueue(
+            session,
+            guild_id=GUILD,
+            channel_id=1,
+            kind="rhythm.ping",
+            data={"content": content, "user_ids": [ALICE, BOB]},
+            now=NOW,
+        )
+        await outbox.enqueue(
+            session,
+            guild_id=GUILD,
+            channel_id=2,
+            kind="rhythm.digest",
+            data={"finished": [{"user_id": ALICE, "text": "alice's secret goal"}, {"user_id": BOB, "text": "b"}]},
+            now=NOW,
+        )
+        await outbox.enqueue(
+            session,
+            guild_id=GUILD,
+            channel_id=3,
+            kind="only.alice",
+            data={"user_ids": [ALICE], "content": "x"},
+            now=NOW,
+        )
+    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=ALICE)
+    async with transaction(sessionmaker) as session:
+        rows = {row.kind: row.data for row in await session.scalars(select(OutboxMessage))}
+    assert set(rows) == {"rhythm.ping", "rhythm.digest"}  # the ping for alice alone is gone
+    assert rows["rhythm.ping"] == {"content": f"**How is it going?**\n<@{BOB}>\n• `#2` bob's goal", "user_ids": [BOB]}
+    assert rows["rhythm.digest"] == {"finished": [{"user_id": BOB, "text": "b"}]}
+
+
+async def test_a_new_rest_keeps_the_days_already_rested(sessionmaker) -> None:
+    await checkins.start_rest(sessionmaker, guild_id=GUILD, user_id=ALICE, weeks=4, now=NOW)
+    later = NOW + timedelta(days=10)
+    start, end = await checkins.start_rest(sessionmaker, guild_id=GUILD, user_id=ALICE, weeks=1, now=later)
+    async with transaction(sessionmaker) as session:
+        rests = [(r.start, r.end) for r in await session.scalars(select(RestPeriod).order_by(RestPeriod.start))]
+    assert rests == [(date(2026, 11, 23), date(2026, 12, 2)), (date(2026, 12, 3), date(2026, 12, 9))]
+    assert (start, end) == (date(2026, 12, 3), date(2026, 12, 9))
