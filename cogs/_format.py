@@ -73,3 +73,10 @@ def guild_id_of(interaction: discord.Interaction[Any]) -> int:
 async def timezone_choices(interaction: discord.Interaction[Any], current: str) -> list[app_commands.Choice[str]]:
     """Autocomplete IANA zone names matching what was typed."""
     return [app_commands.Choice(name=name, value=name) for name in search_timezones(current, limit=25)]
+
+
+def require_manage_guild(interaction: discord.Interaction[Any]) -> None:
+    """Refuse members without Manage Server: default_permissions only hides a command, admins can re-grant it."""
+    perms = interaction.permissions
+    if not (perms.manage_guild or perms.administrator):
+        raise app_commands.MissingPermissions(["manage_guild"])

@@ -16,7 +16,16 @@ from bot.errors import UserError
 from bot.services import github_events, github_links, subscriptions
 from bot.services.github_events import ordinal
 from bot.tree import answer_error
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, join_lines, mention_only, shorten
+from cogs._format import (
+    BRAND,
+    NO_MENTIONS,
+    escape,
+    guild_id_of,
+    join_lines,
+    mention_only,
+    require_manage_guild,
+    shorten,
+)
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -33,12 +42,6 @@ KIND_WORDS = {
     ("releases", "published"): ("Release", discord.Colour.from_rgb(9, 105, 218)),
 }
 EMBED_TOTAL_LIMIT = 6000
-
-
-def _admin(interaction: discord.Interaction[Any]) -> None:
-    perms = interaction.permissions
-    if not (perms.manage_guild or perms.administrator):
-        raise app_commands.MissingPermissions(["manage_guild"])
 
 
 class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:share:(?P<id>[0-9]{1,19})"):
@@ -259,7 +262,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         username
             Their GitHub login.
         """
-        _admin(interaction)
+        require_manage_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         account = await github_links.admin_link(
             self.bot.sessionmaker,
@@ -332,7 +335,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         include_bots
             Also relay events by bots such as dependabot (off by default).
         """
-        _admin(interaction)
+        require_manage_guild(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         sub = await subscriptions.subscribe(
             self.bot.sessionmaker,
@@ -370,7 +373,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         channel
             Only this channel (every channel if left out).
         """
-        _admin(interaction)
+        require_manage_guild(interaction)
         removed = await subscriptions.unsubscribe(
             self.bot.sessionmaker,
             guild_id=guild_id_of(interaction),
@@ -387,7 +390,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
     @app_commands.command(name="subscriptions")
     async def list_subscriptions(self, interaction: discord.Interaction[Shiplog]) -> None:
         """List the repositories relayed in this server (Manage Server)."""
-        _admin(interaction)
+        require_manage_guild(interaction)
         subs = await subscriptions.list_subscriptions(self.bot.sessionmaker, guild_id=guild_id_of(interaction))
         if not subs:
             await interaction.response.send_message(
@@ -421,7 +424,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         role
             The role to give (leave it out to stop giving one).
         """
-        _admin(interaction)
+        require_manage_guild(interaction)
         if role is not None and (role.is_default() or role.managed):
             raise UserError("That role can't be given to members: pick a normal role (not @everyone or a bot's role).")
         await subscriptions.set_milestone_role(

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.services import guilds
 from bot.services import schedule as rhythm
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, shorten, timezone_choices
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, require_manage_guild, shorten, timezone_choices
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -41,10 +41,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
         self.bot = bot
 
     async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
-        # default_permissions only hides the commands; an admin can re-grant them, so check for real.
-        perms = interaction.permissions
-        if not (perms.manage_guild or perms.administrator):
-            raise app_commands.MissingPermissions(["manage_guild"])
+        require_manage_guild(interaction)
         return True
 
     @app_commands.command(name="channel")

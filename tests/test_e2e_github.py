@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -130,7 +131,7 @@ async def test_discord_errors_delay_the_celebration_but_it_arrives_once(w: World
     async with transaction(w.sessionmaker) as session:
         row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "github.merged"))
     assert row.status == "pending" and "500" in row.last_error
-    w.clock.advance(__import__("datetime").timedelta(seconds=10))  # past the backoff
+    w.clock.advance(timedelta(seconds=10))  # past the backoff
     assert w.bot is not None
     w.bot.wake_outbox()
     posts = await w.wait_for_posts(w.celebrations, 1)
@@ -183,7 +184,7 @@ async def test_a_crash_after_posting_but_before_marking_sent_does_not_post_twice
         await asyncio.wait_for(crashed.wait(), 5)
     finally:
         outbox.mark_sent = real_mark_sent  # type: ignore[assignment]
-    w.clock.advance(__import__("datetime").timedelta(minutes=2))  # past the claim lease
+    w.clock.advance(timedelta(minutes=2))  # past the claim lease
     await w.restart_bot()
     await settle(w, 1.0)
     # The retry carried the same nonce, and Discord (like the fake) shows a nonce once.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -55,7 +56,7 @@ async def test_add_goal_replies_privately_and_announces_publicly(w: World) -> No
             1,
             w.alice.id,
             "First merged PR in httpx @everyone",
-            __import__("datetime").date(2026, 11, 27),
+            date(2026, 11, 27),
             "encode/httpx#3000",
             "open",
         )
@@ -72,7 +73,7 @@ async def test_list_shows_open_then_finished_with_relative_due_dates(w: World) -
     await w.invoke(w.alice, "goal add", text="soon", due="in 3 days")
     await w.invoke(w.alice, "goal add", text="finished one")
     await w.invoke(w.alice, "goal done", goal=2)
-    w.clock.advance(__import__("datetime").timedelta(days=5))
+    w.clock.advance(timedelta(days=5))
     res = await w.invoke(w.bob, "goal list", member=w.alice)
     assert not res.ephemeral
     embed = res.embeds[0]
@@ -153,7 +154,7 @@ async def test_timezone_with_autocomplete_changes_due_dates(w: World) -> None:
     assert res.ephemeral and "Asia/Tokyo" in res.content and "21:0" in res.content
     await w.invoke(w.alice, "goal add", text="x", due="tomorrow")
     # 12:00 UTC on Monday is 21:00 Monday in Tokyo: tomorrow is Tuesday the 24th.
-    assert (await stored_goals(w))[0][3] == __import__("datetime").date(2026, 11, 24)
+    assert (await stored_goals(w))[0][3] == date(2026, 11, 24)
 
 
 async def test_settings_for_admins(w: World) -> None:
