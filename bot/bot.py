@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, transaction
-from bot.services.github_api import GitHubAPI
+from bot.services.github.api import GitHubAPI
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker, ping
-from bot.services import webhooks
+from bot.services.github import webhooks
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services.subscriptions import parse_repo
+from bot.services.github.subscriptions import parse_repo
 from cogs._format import BRAND, NO_MENTIONS, escape, join_lines, shorten
 
 if TYPE_CHECKING:

@@ -13,8 +13,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
-from bot.services import github_events, github_links, subscriptions
-from bot.services.github_events import ordinal
+from bot.services.github import events as github_events
+from bot.services.github import links as github_links
+from bot.services.github import subscriptions
+from bot.services.github.events import ordinal
 from bot.tree import answer_error
 from cogs._format import (
     BRAND,

@@ -55,7 +55,7 @@ async def respx_github() -> AsyncIterator[object]:
     import httpx
     import respx
 
-    from bot.services.github_api import GitHubAPI
+    from bot.services.github.api import GitHubAPI
 
     async with httpx.AsyncClient() as client:
         with respx.mock(base_url="https://api.github.com", assert_all_called=False) as router:

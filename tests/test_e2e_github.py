@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.db.models import GitHubAccount, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import github_links
+from bot.services.github import links as github_links
 from tests.github_fixtures import load, merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 

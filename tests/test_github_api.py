@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from bot.errors import UserError
-from bot.services.github_api import (
+from bot.services.github.api import (
     GitHubAPI,
     GitHubError,
     GitHubNotFound,

@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from bot.db.models import GitHubAccount, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import github_events, goals, guilds, subscriptions
-from bot.services.github_events import closing_issues, ordinal
+from bot.services import goals, guilds
+from bot.services.github import events as github_events
+from bot.services.github import subscriptions
+from bot.services.github.events import closing_issues, ordinal
 from tests.conftest import NOW
 from tests.github_fixtures import load, merged_pr_payload
 

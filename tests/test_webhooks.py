@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.models import WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.services import webhooks
+from bot.services.github import webhooks
 from bot.web import MAX_WEBHOOK_BODY, build_app
 from tests.conftest import NOW
 from tests.github_fixtures import load, merged_pr_payload, sign

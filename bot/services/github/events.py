@@ -94,7 +94,7 @@ async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: d
 
 
 def _payload(delivery: WebhookDelivery) -> dict[str, Any]:
-    from bot.services.webhooks import decode_payload
+    from bot.services.github.webhooks import decode_payload
 
     return decode_payload(delivery.headers.get("content-type", "application/json"), delivery.body)
 
@@ -143,7 +143,7 @@ def _labels(item: dict[str, Any]) -> list[str]:
 
 async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime) -> tuple[int, int]:
     """Record a linked member's merged PR once per server and queue its celebration."""
-    from bot.services.github_links import members_for
+    from bot.services.github.links import members_for
 
     author = pr.get("user") or {}
     if is_bot(author):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubLinkRequest
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
-from bot.services.github_api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
+from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
 from bot.services.guilds import ensure_guild
 
 CODE_LIFETIME = timedelta(hours=1)

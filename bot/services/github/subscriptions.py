@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import MilestoneRole, Subscription
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
-from bot.services.github_api import GitHubAPI, validate_repo
-from bot.services.github_events import EVENT_KINDS, PR_MILESTONES, REPO_MILESTONE, milestone_key
+from bot.services.github.api import GitHubAPI, validate_repo
+from bot.services.github.events import EVENT_KINDS, PR_MILESTONES, REPO_MILESTONE, milestone_key
 from bot.services.guilds import ensure_guild
 
 _URL_PREFIX = re.compile(r"^(?:https?://)?(?:www\.)?github\.com/", re.IGNORECASE)

@@ -2,7 +2,7 @@
 
 The web handler (bot/web.py) checks the signature over the raw body, stores the delivery (through a
 `DeliveryWriter`, which commits concurrent deliveries together) and only then answers GitHub. A
-processor (bot/services/github_events.process_next) applies pending rows, each in one transaction
+processor (bot/services/github/events.process_next) applies pending rows, each in one transaction
 with the messages it queues; the raw body is kept, so a row can be replayed. GitHub's delivery id
 (X-GitHub-Delivery) is unique: a redelivery is recognised and stored once. Pings are answered and
 not stored: they carry no work.

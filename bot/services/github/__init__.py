@@ -1,0 +1,1 @@
+"""GitHub: the API client, webhook intake, events, linking, subscriptions and the radar."""
