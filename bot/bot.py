@@ -22,6 +22,7 @@ from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, transaction
 from bot.services.github.api import GitHubAPI
+from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
 
@@ -81,7 +82,9 @@ class Shiplog(commands.Bot):
         self.actions: dict[str, Action] = {}
         self.outbox_wakeup = asyncio.Event()
         self.github_wakeup = asyncio.Event()
-        self.github = GitHubAPI(http_client, token=settings.github_token)
+        self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
+        # The radar (bot/services/github/radar.py), run by the GitHub cog while it is loaded.
+        self.radar: Radar | None = None
 
     def now(self) -> datetime:
         """Return the current aware UTC time (a test can move this clock)."""
@@ -90,6 +93,11 @@ class Shiplog(commands.Bot):
     def wake_github(self) -> None:
         """Tell the GitHub processor that a delivery was stored."""
         self.github_wakeup.set()
+
+    def wake_radar(self) -> None:
+        """Tell the radar to start a pass now (a member just linked: import their history)."""
+        if self.radar is not None:
+            self.radar.wakeup.set()
 
     def wake_outbox(self) -> None:
         """Tell the delivery loop that new messages were queued."""

@@ -7,12 +7,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shiplog.db"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITHUB_POLL_SECONDS = 300
+MIN_GITHUB_POLL_SECONDS = 5
 
 
 class ConfigError(Exception):
@@ -31,6 +35,17 @@ class Settings:
     dev_guild_id: int | None = None
     github_webhook_secret: str | None = None
     github_token: str | None = None
+    github_api_url: str = DEFAULT_GITHUB_API_URL
+    github_poll_seconds: int = DEFAULT_GITHUB_POLL_SECONDS
+
+    def __repr__(self) -> str:
+        # Tokens and secrets never reach a log line or a traceback through repr().
+        hidden = {"discord_token", "github_webhook_secret", "github_token"}
+        fields = ", ".join(
+            f"{name}={'***' if name in hidden and getattr(self, name) else repr(getattr(self, name))}"
+            for name in self.__dataclass_fields__
+        )
+        return f"Settings({fields})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -79,9 +94,22 @@ class Settings:
             if dev_guild_id <= 0:
                 raise ConfigError("DEV_GUILD_ID must be a server id (a positive number).")
 
+        api_url = (get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
+        parts = urlsplit(api_url)
+        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigError(
+                f"GITHUB_API_URL must be an http(s) address such as {DEFAULT_GITHUB_API_URL} "
+                f"or https://github.example.com/api/v3, not {api_url!r}."
+            )
+        poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=DEFAULT_GITHUB_POLL_SECONDS)
+        if poll < MIN_GITHUB_POLL_SECONDS:
+            raise ConfigError(f"GITHUB_POLL_SECONDS must be {MIN_GITHUB_POLL_SECONDS} or more, not {poll}.")
+
         return cls(
             github_webhook_secret=get("GITHUB_WEBHOOK_SECRET"),
             github_token=get("GITHUB_TOKEN"),
+            github_api_url=api_url,
+            github_poll_seconds=poll,
             discord_token=token,
             database_url=database_url,
             http_host=host,

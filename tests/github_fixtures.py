@@ -36,7 +36,12 @@ def merged_pr_payload(
     repo: str | None = None,
     merged_at: str | None = None,
 ) -> bytes:
-    """Return a `pull_request` "closed" delivery whose pull request was merged, with the given changes."""
+    """Return a `pull_request` "closed" delivery whose pull request was merged, with the given changes.
+
+    By default the PR is merged into octo-org/Hello-World: a merge into the author's own repository
+    (the fixture's Codertocat/Hello-World) is not celebrated unless the server asks for it.
+    """
+    repo = repo or "octo-org/Hello-World"
     payload = json.loads(load("pull_request/closed.payload.json"))
     pr = payload["pull_request"]
     pr["merged"] = True

@@ -14,7 +14,7 @@ import pytest
 import respx
 from sqlalchemy import func, select
 
-from bot.db.models import GitHubAccount, OutboxMessage, WebhookDelivery
+from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
 from bot.services.github import links as github_links
 from tests.github_fixtures import load, merged_pr_payload, sign
@@ -48,7 +48,9 @@ async def post_delivery(
 
 
 async def link_alice(w: World) -> None:
+    """Link alice to Codertocat, whose history (no merged PR before) is already imported."""
     async with transaction(w.sessionmaker) as session:
+        session.add(GitHubProfile(id=OCTO_ID, login="Codertocat", history_status="done"))
         session.add(
             GitHubAccount(
                 guild_id=w.guild.id, user_id=w.alice.id, github_id=OCTO_ID, login="Codertocat", login_lower="codertocat"
@@ -68,7 +70,7 @@ async def settle(w: World, seconds: float = 0.5) -> None:
 
 async def test_merged_pr_is_celebrated_once_within_a_second(w: World) -> None:
     await link_alice(w)
-    await w.invoke(w.alice, "goal add", text="get PR 2 merged", link="https://github.com/Codertocat/Hello-World/pull/2")
+    await w.invoke(w.alice, "goal add", text="get PR 2 merged", link="https://github.com/octo-org/Hello-World/pull/2")
     body = merged_pr_payload()
     started = time.monotonic()
     status, answer = await post_delivery(w, body, delivery="delivery-1")
@@ -99,7 +101,7 @@ async def test_share_button_offers_the_author_a_post(w: World) -> None:
     custom_id = post["components"][0]["components"][0]["custom_id"]
     mine = await w.fake.click(w.guild, w.alice, post, custom_id)
     assert mine.ephemeral
-    assert "my first merged pull request into codertocat/hello-world" in mine.content
+    assert "my first merged pull request into octo-org/hello-world" in mine.content
     assert "#BuildInPublic" in mine.content
     theirs = await w.fake.click(w.guild, w.bob, post, custom_id)
     assert theirs.ephemeral and "to share" in theirs.content

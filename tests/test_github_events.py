@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import GitHubAccount, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
+from bot.db.models import GitHubAccount, GitHubProfile, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
 from bot.services import goals, guilds
 from bot.services.github import events as github_events
@@ -21,13 +21,15 @@ GUILD = 1000
 ALICE = 11
 CELEBRATIONS = 501
 RELAYS = 502
-REPO = "codertocat/hello-world"
+REPO = "octo-org/hello-world"  # merged_pr_payload's default
 OCTO_ID = 21031067  # the author of the fixture's pull request
 
 
 async def link(sessionmaker, user_id: int = ALICE, login: str = "Codertocat", github_id: int | None = OCTO_ID) -> None:
     async with transaction(sessionmaker) as session:
         await guilds.ensure_guild(session, GUILD)
+        if github_id is not None and await session.get(GitHubProfile, github_id) is None:
+            session.add(GitHubProfile(id=github_id, login=login, history_status="done"))  # no earlier merges
         session.add(
             GitHubAccount(guild_id=GUILD, user_id=user_id, github_id=github_id, login=login, login_lower=login.lower())
         )

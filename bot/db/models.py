@@ -45,6 +45,12 @@ class Guild(Base):
     schedule_weekday: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     schedule_time: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
     schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    # The radar: linked members' merges anywhere on GitHub are celebrated (admins can turn it off).
+    radar_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # A merge into the member's own repository counts for streaks and stats but is not celebrated.
+    celebrate_own_repos: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # An open PR with no review for this many days gets a review-wait nudge (for members who chose one).
+    review_wait_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def channel_for(self, purpose: str) -> int | None:
@@ -66,6 +72,8 @@ class Member(Base):
     reminders: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # A direct message a day before a period ends while the streak is at risk (members opt in).
     streak_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Review-wait nudges for their open PRs: "off", "ping" (a line in the weekly ping) or "dm".
+    review_nudges: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -178,6 +186,85 @@ class GitHubAccount(Base):
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class GitHubProfile(Base):
+    """A linked GitHub account as the radar knows it: one row per GitHub user, shared by every guild.
+
+    The merged-PR history is imported once, on linking: `history_total` is GitHub's count then, of
+    which `history_read` PRs were read (a large history is capped, and its counts are then "500+").
+    `checked_through` is the radar's cursor: merges up to then have been seen.
+    """
+
+    __tablename__ = "github_profiles"
+    __table_args__ = (Index("ix_github_profiles_checked", "last_checked_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # GitHub's numeric id
+    login: Mapped[str] = mapped_column(String(39))
+    history_status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    history_total: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    history_read: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_through: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    open_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when GitHub no longer knows the account (deleted); the radar then leaves it alone.
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def exact(self) -> bool:
+        """Tell whether every merged PR of the history was read (counts are exact)."""
+        return self.history_read >= self.history_total
+
+
+class GitHubMerge(Base):
+    """A merged PR of a GitHub user, wherever it was seen first: the history import, the radar or a webhook."""
+
+    __tablename__ = "github_merges"
+    __table_args__ = (
+        UniqueConstraint("github_id", "repo", "number"),
+        Index("ix_github_merges_user_merged", "github_id", "merged_at"),
+    )
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    github_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("github_profiles.id", ondelete="CASCADE"))
+    repo: Mapped[str] = mapped_column(String(200))  # owner/name in lower case
+    number: Mapped[int] = mapped_column(Integer)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))  # history, radar, webhook
+
+
+class GitHubOpenPR(Base):
+    """An open PR of a linked GitHub user, as the radar last saw it (for /github prs and review nudges)."""
+
+    __tablename__ = "github_open_prs"
+    __table_args__ = (UniqueConstraint("github_id", "repo", "number"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    github_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("github_profiles.id", ondelete="CASCADE"))
+    repo: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(300))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # True while GitHub's search says the PR has no review at all (review:none).
+    unreviewed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReviewNudge(Base):
+    """When a member was last nudged about one of their PRs waiting for review (never twice in a week)."""
+
+    __tablename__ = "review_nudges"
+
+    guild_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    repo: Mapped[str] = mapped_column(String(200), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    nudged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class GitHubLinkRequest(Base):
     """A pending link: the code the member must show on their GitHub profile or in a gist."""
 
@@ -200,6 +287,7 @@ class MergedPullRequest(Base):
     __table_args__ = (
         UniqueConstraint("guild_id", "repo", "number"),
         Index("ix_merged_prs_member", "guild_id", "user_id", "merged_at"),
+        Index("ix_merged_prs_guild_merged", "guild_id", "merged_at"),
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)

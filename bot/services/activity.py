@@ -15,8 +15,20 @@ from bot.services.guilds import member_zone
 GOAL_MILESTONE_EVERY = 10
 
 
-async def record(session: AsyncSession, *, guild_id: int, user_id: int, kind: str, ref: str, now: datetime) -> bool:
-    """Record one activity (a check-in, a merged PR, a finished goal) on the member's local date, once."""
+async def record(
+    session: AsyncSession,
+    *,
+    guild_id: int,
+    user_id: int,
+    kind: str,
+    ref: str,
+    now: datetime,
+    at: datetime | None = None,
+) -> bool:
+    """Record one activity (a check-in, a merged PR, a finished goal) on the member's local date, once.
+
+    It is dated `at` (when it happened, such as a PR's merge), by default `now`.
+    """
     seen = await session.scalar(
         select(Activity.id).where(
             Activity.guild_id == guild_id, Activity.user_id == user_id, Activity.kind == kind, Activity.ref == ref
@@ -24,7 +36,7 @@ async def record(session: AsyncSession, *, guild_id: int, user_id: int, kind: st
     )
     if seen is not None:
         return False
-    today = member_today(now, await member_zone(session, guild_id, user_id))
+    today = member_today(min(at or now, now), await member_zone(session, guild_id, user_id))
     session.add(Activity(guild_id=guild_id, user_id=user_id, kind=kind, ref=ref, local_date=today, created_at=now))
     await session.flush()
     await celebrate_milestones(session, guild_id=guild_id, user_id=user_id, now=now)

@@ -14,6 +14,9 @@ from bot.db.models import (
     CheckIn,
     GitHubAccount,
     GitHubLinkRequest,
+    GitHubMerge,
+    GitHubOpenPR,
+    GitHubProfile,
     Goal,
     JobRun,
     Kudos,
@@ -21,14 +24,26 @@ from bot.db.models import (
     MergedPullRequest,
     OutboxMessage,
     RestPeriod,
+    ReviewNudge,
 )
 from bot.db.session import reading, transaction
+from bot.services.github.history import drop_orphans
 
 # Keys of an outbox row's data that name the member the message is about.
 SUBJECT_KEYS = ("user_id", "from_user_id", "to_user_id")
 
 # Tables whose rows belong to one member through a user_id column.
-OWNED = (Member, Goal, CheckIn, Activity, RestPeriod, GitHubAccount, GitHubLinkRequest, MergedPullRequest)
+OWNED = (
+    Member,
+    Goal,
+    CheckIn,
+    Activity,
+    RestPeriod,
+    GitHubAccount,
+    GitHubLinkRequest,
+    MergedPullRequest,
+    ReviewNudge,
+)
 
 
 def _row(obj: object) -> dict[str, Any]:
@@ -60,6 +75,13 @@ async def export(
         )
         data["kudos"] = [_row(k) for k in kudos]
         data["outbox"] = [_row(m) for m in await _messages_about(session, guild_id, user_id)]
+        # What the radar knows of their GitHub account: the imported history, merges and open PRs.
+        github_ids = [a["github_id"] for a in data[GitHubAccount.__tablename__] if a["github_id"] is not None]
+        for model in (GitHubProfile, GitHubMerge, GitHubOpenPR):
+            column = model.id if model is GitHubProfile else model.github_id  # type: ignore[attr-defined]
+            data[model.__tablename__] = [
+                _row(r) for r in await session.scalars(select(model).where(column.in_(github_ids)))
+            ]
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
@@ -80,6 +102,8 @@ async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
             )
         )
         removed += result.rowcount or 0
+        await session.flush()
+        await drop_orphans(session)  # what the radar knew of their GitHub account, unless another server links it
         # Messages about the member, sent or still waiting: their text goes too, and none is posted later.
         # Messages about several members (the weekly ping, the digest) lose only this member's part.
         for message in await _messages_about(session, guild_id, user_id):

@@ -424,8 +424,9 @@ async def build_digest(
     """Return the digest of the week from `start` to `end` (excluded) as plain data for the outbox."""
     merged = (
         MergedPullRequest.guild_id == guild_id,
-        MergedPullRequest.recorded_at >= start,
-        MergedPullRequest.recorded_at < end,
+        # Dated by when they merged, not when Shiplog heard of them: a backlog stays in its week.
+        MergedPullRequest.merged_at >= start,
+        MergedPullRequest.merged_at < end,
     )
     pr_count, authors = (
         await session.execute(select(func.count(), func.count(func.distinct(MergedPullRequest.user_id))).where(*merged))
@@ -439,7 +440,7 @@ async def build_digest(
             MergedPullRequest.url,
         )
         .where(*merged)
-        .order_by(MergedPullRequest.recorded_at.desc(), MergedPullRequest.id.desc())
+        .order_by(MergedPullRequest.merged_at.desc(), MergedPullRequest.id.desc())
         .limit(DIGEST_LISTED)
     )
 

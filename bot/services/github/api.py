@@ -1,11 +1,18 @@
 """A small client for the GitHub REST API: users, gists, repositories and issue search.
 
-It wraps an `httpx.AsyncClient` that the caller owns (built once in `bot/__main__.py`), and turns
+It wraps an `httpx.AsyncClient` that the caller owns (built once in `bot/cli.py`), and turns
 every failure into a `GitHubError`, whose message is safe to show a member.
+
+Rate limits are a contract. Every answer's `x-ratelimit-*` headers, and the `retry-after` of a
+403 or 429, are kept per resource ("core", "search") in one `RateLimits` that every caller shares:
+once GitHub says stop, nothing of that resource is sent before the reset. Members' commands go
+first: background work (the radar) waits for its turn, keeps a reserve for commands and is paced
+to use only part of the budget.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -24,6 +31,15 @@ from bot.errors import UserError
 log = logging.getLogger(__name__)
 
 BASE_URL = "https://api.github.com"
+RESOURCES = ("core", "search")
+# The radar uses at most this share of a resource's budget, and leaves this many requests to commands.
+BACKGROUND_SHARE = 0.8
+BACKGROUND_RESERVE = {"core": 10, "search": 2}
+# Search allows 10 requests a minute without a token and 30 with one; core 60 and 5,000 an hour.
+SEARCH_WINDOW = 60.0
+DEFAULT_SEARCH_LIMIT = {False: 10, True: 30}
+# GitHub asks to wait at least a minute after a secondary rate limit that names no time.
+SECONDARY_WAIT = timedelta(seconds=60)
 API_VERSION = "2022-11-28"
 
 GISTS_LISTED = 30  # gists whose description and file names are checked for a code
@@ -58,6 +74,10 @@ class GitHubRateLimited(GitHubError):
         self.reset_at = reset_at
 
 
+class GitHubUnprocessable(GitHubError):
+    """GitHub could not run a search (HTTP 422), such as one naming a user who no longer exists."""
+
+
 class GitHubUnavailable(GitHubError):
     """GitHub is down, slow or unreachable."""
 
@@ -88,6 +108,82 @@ class Issue:
     comments: int
     created_at: datetime
     language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of an issue search: GitHub's total count, and the raw items of this page."""
+
+    total_count: int
+    incomplete: bool
+    items: list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Bucket:
+    """What GitHub last said of one resource's rate limit (times are aware UTC)."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: datetime | None = None
+    blocked_until: datetime | None = None  # after a 403 or 429: nothing is sent before
+    last_background: datetime | None = None  # when background work last sent a request
+
+    def wait(self, now: datetime, *, reserve: int = 0) -> float:
+        """Return how many seconds to wait before a request may go out (0: now)."""
+        if self.blocked_until is not None and now < self.blocked_until:
+            return (self.blocked_until - now).total_seconds()
+        exhausted = self.remaining is not None and self.remaining <= reserve
+        if exhausted and self.reset_at is not None and now < self.reset_at:
+            return (self.reset_at - now).total_seconds()
+        return 0.0
+
+
+class RateLimits:
+    """GitHub's rate limits as its answers report them, per resource, shared by every caller."""
+
+    def __init__(self, *, has_token: bool) -> None:
+        self.has_token = has_token
+        self.buckets = {resource: Bucket() for resource in RESOURCES}
+        self.limited = 0  # how many 403/429 rate-limit answers were received
+
+    def observe(self, resource: str, response: httpx.Response, now: datetime) -> GitHubRateLimited | None:
+        """Read a response's rate-limit headers; return the error when it says the limit is reached."""
+        headers = response.headers
+        bucket = self.buckets.setdefault(headers.get("x-ratelimit-resource") or resource, Bucket())
+        for name, attr in (("x-ratelimit-limit", "limit"), ("x-ratelimit-remaining", "remaining")):
+            if (value := headers.get(name, "").strip()).isdigit():
+                setattr(bucket, attr, int(value))
+        if (reset := headers.get("x-ratelimit-reset", "").strip()).isdigit():
+            bucket.reset_at = datetime.fromtimestamp(int(reset), UTC)
+        limited = _rate_limit(response, now)
+        if limited is not None:
+            self.limited += 1
+            bucket.blocked_until = limited.reset_at or now + SECONDARY_WAIT
+            if bucket.remaining == 0 and bucket.reset_at is None:
+                bucket.reset_at = bucket.blocked_until
+        return limited
+
+    def background_interval(self, resource: str) -> float:
+        """Return the seconds between two background requests, so they use only part of the budget."""
+        bucket = self.buckets[resource]
+        if resource == "search":
+            limit = bucket.limit or DEFAULT_SEARCH_LIMIT[self.has_token]
+            return SEARCH_WINDOW / (limit * BACKGROUND_SHARE)
+        return 0.0
+
+    def background_wait(self, resource: str, now: datetime) -> float:
+        """Return how long background work must wait before its next request of `resource`."""
+        bucket = self.buckets[resource]
+        wait = bucket.wait(now, reserve=BACKGROUND_RESERVE.get(resource, 0))
+        if bucket.last_background is not None:
+            paced = bucket.last_background + timedelta(seconds=self.background_interval(resource))
+            wait = max(wait, (paced - now).total_seconds())
+        return max(wait, 0.0)
+
+
+def _resource(path: str) -> str:
+    return "search" if path.startswith("/search/") else "core"
 
 
 def _utcnow() -> datetime:
@@ -183,11 +279,17 @@ class GitHubAPI:
         client: httpx.AsyncClient,
         *,
         token: str | None = None,
+        base_url: str = BASE_URL,
         cache_ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utcnow,
+        sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self._client = client
+        self.base_url = base_url.rstrip("/")
+        self.limits = RateLimits(has_token=bool(token))
+        self._sleep = sleep
+        self._background_turn = asyncio.Lock()
         self._headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -196,17 +298,45 @@ class GitHubAPI:
         self._now = now
         self._searches: dict[tuple[str | None, str, str | None, int], tuple[float, list[Issue]]] = {}
 
-    async def get_user(self, login: str) -> GitHubUser:
+    async def get_user(self, login: str, *, background: bool = False) -> GitHubUser:
         """Return the GitHub account with this login."""
         login = validate_login(login)
-        data = await self._get_json(f"/users/{login}", not_found=f"There's no GitHub user called `{login}`.")
-        return GitHubUser(
-            id=int(data["id"]),
-            login=data["login"],
-            type=data.get("type") or "User",
-            bio=data.get("bio"),
-            html_url=data.get("html_url") or f"https://github.com/{data['login']}",
+        data = await self._get_json(
+            f"/users/{login}", not_found=f"There's no GitHub user called `{login}`.", background=background
         )
+        return _user(data)
+
+    async def get_user_by_id(self, github_id: int, *, background: bool = False) -> GitHubUser:
+        """Return the GitHub account with this numeric id (it survives a renamed login)."""
+        data = await self._get_json(
+            f"/user/{int(github_id)}", not_found="GitHub no longer knows that account.", background=background
+        )
+        return _user(data)
+
+    async def search_issues(
+        self,
+        query: str,
+        *,
+        page: int = 1,
+        per_page: int = 100,
+        sort: str | None = None,
+        order: str = "desc",
+        background: bool = False,
+    ) -> SearchPage:
+        """Run one page of an issue search, as given (the caller builds and checks the query)."""
+        params: dict[str, str | int] = {"q": query, "per_page": per_page, "page": page, "advanced_search": "true"}
+        if sort is not None:
+            params |= {"sort": sort, "order": order}
+        data = await self._get_json(
+            "/search/issues",
+            params=params,
+            unprocessable=GitHubUnprocessable("GitHub couldn't run that search."),
+            background=background,
+        )
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise GitHubUnavailable()
+        return SearchPage(int(data.get("total_count") or 0), bool(data.get("incomplete_results")), items)
 
     async def user_shows_code(self, login: str, code: str) -> bool:
         """Return whether `code` is in the user's bio or in one of their newest public gists."""
@@ -273,7 +403,7 @@ class GitHubAPI:
             params={"q": " ".join(terms), "sort": "created", "order": "desc", "per_page": limit},
             unprocessable=unprocessable,
         )
-        issues = [_issue(item, language) for item in data.get("items", [])[:limit]]
+        issues = [_issue(item, language, self.base_url) for item in data.get("items", [])[:limit]]
         self._store(key, issues)
         return list(issues)
 
@@ -292,8 +422,9 @@ class GitHubAPI:
         params: Mapping[str, str | int] | None = None,
         not_found: str = "GitHub couldn't find that.",
         unprocessable: GitHubError | None = None,
+        background: bool = False,
     ) -> Any:
-        response = await self._get(path, params)
+        response = await self._get(path, params, background=background)
         status = response.status_code
         if status == 200:
             try:
@@ -316,20 +447,46 @@ class GitHubAPI:
         log.warning("GitHub answered HTTP %s for %s: %.200s", status, path, response.text)
         raise GitHubError(f"GitHub turned that request down (HTTP {status}).")
 
-    async def _get(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
+    async def _get(
+        self, path: str, params: Mapping[str, str | int] | None, *, background: bool = False
+    ) -> httpx.Response:
         """GET a path, retrying once, straight away, on a gateway error (GitHub's are usually brief)."""
-        response = await self._send(path, params)
+        response = await self._send(path, params, background=background)
         if response.status_code in (502, 503, 504):
             log.info("GitHub answered HTTP %s for %s; retrying once", response.status_code, path)
-            response = await self._send(path, params)
+            response = await self._send(path, params, background=background)
         return response
 
-    async def _send(self, path: str, params: Mapping[str, str | int] | None) -> httpx.Response:
+    async def _send(
+        self, path: str, params: Mapping[str, str | int] | None, *, background: bool = False
+    ) -> httpx.Response:
+        resource = _resource(path)
+        if background:
+            await self._wait_background_turn(resource)
+        else:
+            bucket = self.limits.buckets[resource]
+            if (wait := bucket.wait(self._now())) > 0:
+                # GitHub said stop: nothing goes out before the reset, and the member hears when.
+                raise GitHubRateLimited(
+                    f"GitHub's rate limit is reached; try again in {_wait_text(wait)}.",
+                    bucket.blocked_until or bucket.reset_at,
+                )
         try:
-            return await self._client.get(BASE_URL + path, params=params, headers=self._headers, follow_redirects=True)
+            response = await self._client.get(
+                self.base_url + path, params=params, headers=self._headers, follow_redirects=True
+            )
         except httpx.TransportError as exc:  # connection failures and timeouts
             log.warning("GitHub request %s failed: %r", path, exc)
             raise GitHubUnavailable() from exc
+        self.limits.observe(resource, response, self._now())
+        return response
+
+    async def _wait_background_turn(self, resource: str) -> None:
+        """Wait until background work may send a request: after the reset, paced, leaving a reserve."""
+        async with self._background_turn:
+            while (wait := self.limits.background_wait(resource, self._now())) > 0:
+                await self._sleep(min(wait, 60.0))
+            self.limits.buckets[resource].last_background = self._now()
 
     async def _raw_contains(self, url: str, code: str) -> bool:
         """Return whether the gist file at `url` contains `code`, reading at most GIST_FILE_BYTES."""
@@ -363,8 +520,27 @@ def _repo_not_found(repo: str) -> str:
     return f"I can't find the repository `{repo}` on GitHub (is it private?)"
 
 
-def _issue(item: Mapping[str, Any], language: str | None) -> Issue:
-    repo = str(item.get("repository_url", "")).removeprefix(f"{BASE_URL}/repos/")
+def _user(data: Mapping[str, Any]) -> GitHubUser:
+    return GitHubUser(
+        id=int(data["id"]),
+        login=data["login"],
+        type=data.get("type") or "User",
+        bio=data.get("bio"),
+        html_url=data.get("html_url") or f"https://github.com/{data['login']}",
+    )
+
+
+def repo_of(item: Mapping[str, Any], base_url: str = BASE_URL) -> str:
+    """Return the `owner/name` of a search item, from its `repository_url` (GitHub.com or Enterprise)."""
+    url = str(item.get("repository_url", ""))
+    prefix = f"{base_url.rstrip('/')}/repos/"
+    if url.startswith(prefix):
+        return url.removeprefix(prefix)
+    return "/".join(urlsplit(url).path.rstrip("/").split("/")[-2:])
+
+
+def _issue(item: Mapping[str, Any], language: str | None, base_url: str = BASE_URL) -> Issue:
+    repo = repo_of(item, base_url)
     return Issue(
         repo=repo,
         number=int(item["number"]),

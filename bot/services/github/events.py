@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
 from bot.services import activity, outbox
+from bot.services.github import history
 from bot.services.goals import close as close_goal
 
 log = logging.getLogger(__name__)
@@ -141,19 +142,40 @@ def _labels(item: dict[str, Any]) -> list[str]:
     return [str(label.get("name", "")) for label in item.get("labels") or [] if isinstance(label, dict)]
 
 
-async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime) -> tuple[int, int]:
-    """Record a linked member's merged PR once per server and queue its celebration."""
+async def celebrate_merge(
+    session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime, source: str = "webhook"
+) -> tuple[int, int]:
+    """Record a linked member's merged PR once per server and queue its celebration.
+
+    `pr` is a webhook's pull request or a radar search item (both carry `user`, `number`, `title`,
+    `html_url`, `body` and when it merged). The same merge reported twice, by any mix of webhooks
+    and the radar, is recorded and celebrated once. A merge the history import already counted is
+    from before the member linked: it is not celebrated. The radar's merges skip servers that turned
+    it off. Return (celebrations queued, goals finished).
+    """
     from bot.services.github.links import members_for
 
     author = pr.get("user") or {}
     if is_bot(author):
         return 0, 0
-    accounts = await members_for(session, github_id=author.get("id"), login=str(author.get("login", "")))
+    login = str(author.get("login", ""))
+    github_id = int(author["id"]) if author.get("id") is not None else None
+    accounts = await members_for(session, github_id=github_id, login=login)
+    if not accounts:
+        return 0, 0
     number = int(pr["number"])
-    merged_at = _parse_time(pr.get("merged_at")) or now
+    merged_at = history.merged_at_of(pr) or _parse_time(pr.get("merged_at")) or now
+    if github_id is not None:
+        await history.ensure_profile(session, github_id, login)
+        if await history.record_merge(session, github_id, repo, number, merged_at, source) == "history":
+            return 0, 0
+    own_repo = repo.partition("/")[0] == login.lower()
     celebrations = finished_total = 0
     for account in accounts:
         guild_id, user_id = account.guild_id, account.user_id
+        guild = await session.get(Guild, guild_id)
+        if guild is None or (source == "radar" and not guild.radar_enabled):
+            continue
         seen = await session.scalar(
             select(MergedPullRequest.id).where(
                 MergedPullRequest.guild_id == guild_id,
@@ -162,12 +184,12 @@ async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], 
             )
         )
         if seen is not None:
-            continue  # another hook or delivery already reported this merge
+            continue  # another hook, delivery or radar pass already reported this merge
         title = str(pr.get("title") or "")[:300]
         merged = MergedPullRequest(
             guild_id=guild_id,
             user_id=user_id,
-            github_id=author.get("id"),
+            github_id=github_id,
             repo=repo,
             number=number,
             title=title,
@@ -177,9 +199,14 @@ async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], 
         )
         session.add(merged)
         await session.flush()
-        total, in_repo = await _counts(session, guild_id, user_id, repo)
-        milestones = [milestone_key("prs", n) for n in PR_MILESTONES if n == total]
-        if in_repo == REPO_MILESTONE:
+        counted = await history.counts(
+            session, github_id=github_id, guild_id=guild_id, user_id=user_id, repo=repo, merged_at=merged_at
+        )
+        # A milestone is said only when the count is the member's true one.
+        milestones = []
+        if counted.known and counted.exact:
+            milestones = [milestone_key("prs", n) for n in PR_MILESTONES if n == counted.total]
+        if counted.known and counted.in_repo == REPO_MILESTONE:
             milestones.append(milestone_key("repo", REPO_MILESTONE))
         finished = await _finish_linked_goals(session, guild_id, user_id, repo, number, pr.get("body"), now)
         finished_total += len(finished)
@@ -187,22 +214,29 @@ async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], 
             await activity.record(
                 session, guild_id=guild_id, user_id=user_id, kind="goal", ref=f"goal:{goal['number']}", now=now
             )
-        await activity.record(session, guild_id=guild_id, user_id=user_id, kind="pr", ref=f"{repo}#{number}", now=now)
-        guild = await session.get(Guild, guild_id)
-        channel_id = guild.celebrations_channel_id if guild else None
+        # Dated when it merged, in the member's zone: a backlog never moves work into another week.
+        await activity.record(
+            session, guild_id=guild_id, user_id=user_id, kind="pr", ref=f"{repo}#{number}", now=now, at=merged_at
+        )
+        if own_repo and not guild.celebrate_own_repos and not finished:
+            continue  # merging into your own repository counts, but is not what the server cheers
+        channel_id = guild.celebrations_channel_id
         data = {
             "merged_id": merged.id,
             "user_id": user_id,
-            "login": author.get("login"),
+            "login": login,
             "repo": repo,
-            "repo_name": (pr.get("base") or {}).get("repo", {}).get("full_name") or repo,
+            "repo_name": ((pr.get("base") or {}).get("repo") or {}).get("full_name") or repo,
             "number": number,
             "title": title,
             "url": pr.get("html_url"),
-            "total": total,
-            "in_repo": in_repo,
+            "total": counted.total,
+            "in_repo": counted.in_repo,
+            "known": counted.known,
+            "exact": counted.exact,
             "milestones": milestones,
             "goals": finished,
+            "source": source,
         }
         if channel_id is not None:
             queued = await outbox.enqueue(
@@ -228,17 +262,6 @@ async def celebrate_merge(session: AsyncSession, repo: str, pr: dict[str, Any], 
                     dedupe_key=f"role:{guild_id}:{user_id}:{key}",
                 )
     return celebrations, finished_total
-
-
-async def _counts(session: AsyncSession, guild_id: int, user_id: int, repo: str) -> tuple[int, int]:
-    base = (
-        select(func.count())
-        .select_from(MergedPullRequest)
-        .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
-    )
-    total = await session.scalar(base)
-    in_repo = await session.scalar(base.where(MergedPullRequest.repo == repo))
-    return total or 0, in_repo or 0
 
 
 async def _finish_linked_goals(
@@ -337,16 +360,22 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
         merged = await session.get(MergedPullRequest, merged_id)
         if merged is None or merged.guild_id != guild_id:
             raise NotFoundError("I can't find that merged pull request any more.")
-        total = await session.scalar(
-            select(func.count())
-            .select_from(MergedPullRequest)
-            .where(
-                MergedPullRequest.guild_id == guild_id,
-                MergedPullRequest.user_id == merged.user_id,
-                MergedPullRequest.id <= merged.id,
-            )
+        counted = await history.counts(
+            session,
+            github_id=merged.github_id,
+            guild_id=guild_id,
+            user_id=merged.user_id,
+            repo=merged.repo,
+            merged_at=merged.merged_at,
         )
-    which = "my first merged pull request" if total == 1 else f"my {ordinal(total or 1)} merged pull request"
+    if not counted.known:
+        which = "a pull request merged"
+    elif not counted.exact:
+        which = f"another pull request merged ({counted.total}+ so far)"
+    elif counted.total == 1:
+        which = "my first merged pull request"
+    else:
+        which = f"my {ordinal(counted.total)} merged pull request"
     text = (
         f"🚢 Just got {which} into {merged.repo}!\n\n"
         f"\u201c{merged.title}\u201d\n{merged.url}\n\n"

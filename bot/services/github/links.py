@@ -14,6 +14,7 @@ from bot.db.models import GitHubAccount, GitHubLinkRequest
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
 from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
+from bot.services.github.history import drop_orphans, ensure_profile
 from bot.services.guilds import ensure_guild
 
 CODE_LIFETIME = timedelta(hours=1)
@@ -60,6 +61,12 @@ async def _holder(session: AsyncSession, guild_id: int, *, github_id: int | None
     return await session.scalar(select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, or_(*conditions)))
 
 
+async def _store_profile(session: AsyncSession, account: GitHubAccount) -> None:
+    # A newly linked account's history is imported by the radar's next pass (woken by the cog).
+    if account.github_id is not None:
+        await ensure_profile(session, account.github_id, account.login)
+
+
 async def _store(
     session: AsyncSession, *, guild_id: int, user_id: int, login: str, github_id: int | None, by: int, now: datetime
 ) -> GitHubAccount:
@@ -84,6 +91,7 @@ async def _store(
     )
     session.add(account)
     await session.flush()
+    await _store_profile(session, account)
     return account
 
 
@@ -185,6 +193,9 @@ async def unlink(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
             raise NotFoundError("You have no GitHub account linked here.")
         view = _view(account)
         await session.delete(account)
+        await session.flush()
+        # The radar stops watching at once; what it knew goes when no server links the account any more.
+        await drop_orphans(session)
         return view
 
 

@@ -1,0 +1,207 @@
+"""What Shiplog knows of a GitHub user's merged PRs: the history imported on linking, and every merge since.
+
+A member's counts are their whole history, not what happened since they linked: "13th merged PR",
+"5th in mlflow/mlflow". On linking, the radar imports the history (GitHub's total, and up to
+HISTORY_PAGES pages of PRs, each stored as a `GitHubMerge`); every later merge, found by the radar
+or delivered by a webhook, is stored the same way, once. A history larger than the pages read is
+counted from GitHub's total and shown as "500+": never a false "first".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
+from bot.db.session import transaction
+from bot.services.github.api import GitHubAPI, repo_of
+
+log = logging.getLogger(__name__)
+
+HISTORY_PAGES = 5  # pages of 100 merged PRs read on linking; past that, counts are "500+"
+PER_PAGE = 100
+
+
+def merged_query(login: str) -> str:
+    """Return the search for every merged PR a user authored."""
+    return f"is:pr is:merged author:{login}"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Read GitHub's ISO 8601 time ("2026-11-30T10:00:00Z"), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def merged_at_of(item: dict[str, Any]) -> datetime | None:
+    """Return when a search item (a merged PR) was merged: `pull_request.merged_at`, else when it closed."""
+    return parse_time((item.get("pull_request") or {}).get("merged_at")) or parse_time(item.get("closed_at"))
+
+
+async def _insert_ignore(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(model).values(rows).on_conflict_do_nothing())
+
+
+async def ensure_profile(session: AsyncSession, github_id: int, login: str) -> GitHubProfile:
+    """Return the user's profile, creating it (history still to import) on first sight."""
+    profile = await session.get(GitHubProfile, github_id)
+    if profile is None:
+        await _insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login}])
+        profile = await session.get(GitHubProfile, github_id)
+    elif login and profile.login != login:
+        profile.login = login
+    return profile
+
+
+async def record_merge(
+    session: AsyncSession, github_id: int, repo: str, number: int, merged_at: datetime, source: str
+) -> str | None:
+    """Store a merge once; return the source that had already stored it (None when it is new)."""
+    before = await session.scalar(
+        select(GitHubMerge.source).where(
+            GitHubMerge.github_id == github_id, GitHubMerge.repo == repo, GitHubMerge.number == number
+        )
+    )
+    if before is None:
+        await _insert_ignore(
+            session,
+            GitHubMerge,
+            [{"github_id": github_id, "repo": repo, "number": number, "merged_at": merged_at, "source": source}],
+        )
+    return before
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """A merge's place in its author's history: the Nth overall and the Mth in its repository.
+
+    `known` is False while the history is not imported (the counts are then this server's only),
+    and `exact` False when the history was larger than what was read (the counts are then lower bounds).
+    """
+
+    total: int
+    in_repo: int
+    known: bool
+    exact: bool
+
+
+async def counts(
+    session: AsyncSession,
+    *,
+    github_id: int | None,
+    guild_id: int,
+    user_id: int,
+    repo: str,
+    merged_at: datetime,
+) -> Counts:
+    """Return the counts of a merge by this user up to `merged_at` (itself included)."""
+    profile = await session.get(GitHubProfile, github_id) if github_id is not None else None
+    if profile is None or profile.history_status != "done":
+        base = (
+            select(func.count())
+            .select_from(MergedPullRequest)
+            .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
+        )
+        total = await session.scalar(base) or 0
+        in_repo = await session.scalar(base.where(MergedPullRequest.repo == repo)) or 0
+        return Counts(total, in_repo, known=False, exact=False)
+    mine = select(func.count()).where(GitHubMerge.github_id == profile.id, GitHubMerge.merged_at <= merged_at)
+    total = await session.scalar(mine) or 0
+    in_repo = await session.scalar(mine.where(GitHubMerge.repo == repo)) or 0
+    unread = max(0, profile.history_total - profile.history_read)
+    return Counts(total + unread, in_repo, known=True, exact=unread == 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What a history import found."""
+
+    github_id: int
+    total: int
+    read: int
+    exact: bool
+    first_merged_at: datetime | None
+
+
+async def import_history(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    api: GitHubAPI,
+    profile_id: int,
+    *,
+    now: Any,
+    background: bool = True,
+) -> Imported | None:
+    """Import a user's merged-PR history (posting nothing); None when the profile is gone meanwhile.
+
+    The pages are read outside any transaction (GitHub can take seconds); what they hold is stored
+    in one transaction at the end, so an import cut short stores nothing and is simply made again.
+    """
+    async with transaction(sessionmaker) as session:
+        profile = await session.get(GitHubProfile, profile_id)
+        if profile is None:
+            return None
+        login = profile.login
+    started = now()
+    rows: dict[tuple[str, int], datetime] = {}
+    total = 0
+    for page in range(1, HISTORY_PAGES + 1):
+        # Oldest first, so a capped history still knows its first merge.
+        result = await api.search_issues(
+            merged_query(login), page=page, per_page=PER_PAGE, sort="created", order="asc", background=background
+        )
+        total = max(total, result.total_count)
+        for item in result.items:
+            if int((item.get("user") or {}).get("id") or 0) != profile_id:
+                continue  # the login belongs to someone else now: only the numeric id counts
+            merged_at = merged_at_of(item)
+            if merged_at is not None and item.get("number") is not None:
+                rows[(repo_of(item, api.base_url).lower(), int(item["number"]))] = merged_at
+        if len(result.items) < PER_PAGE or page * PER_PAGE >= min(result.total_count, 1000):
+            break
+    first = min(rows.values(), default=None)
+    async with transaction(sessionmaker) as session:
+        profile = await session.get(GitHubProfile, profile_id)
+        if profile is None:
+            return None  # unlinked everywhere while the import ran
+        await _insert_ignore(
+            session,
+            GitHubMerge,
+            [
+                {"github_id": profile_id, "repo": repo, "number": number, "merged_at": merged_at, "source": "history"}
+                for (repo, number), merged_at in rows.items()
+            ],
+        )
+        profile.history_status = "done"
+        profile.history_total = max(total, len(rows))
+        profile.history_read = len(rows)
+        profile.first_merged_at = first
+        profile.imported_at = started
+        # The radar goes on from the moment the import's search began.
+        profile.checked_through = started
+        profile.last_checked_at = started
+    log.info("imported %d of %d merged PRs of GitHub user %s", len(rows), total, login)
+    return Imported(profile_id, max(total, len(rows)), len(rows), len(rows) >= total, first)
+
+
+async def drop_orphans(session: AsyncSession) -> int:
+    """Delete what is stored about GitHub users no member links any more; return how many profiles went."""
+    linked = select(GitHubAccount.github_id).where(GitHubAccount.github_id.is_not(None))
+    orphans = list(await session.scalars(select(GitHubProfile.id).where(GitHubProfile.id.not_in(linked))))
+    if orphans:
+        for model in (GitHubMerge, GitHubOpenPR):
+            await session.execute(delete(model).where(model.github_id.in_(orphans)))
+        await session.execute(delete(GitHubProfile).where(GitHubProfile.id.in_(orphans)))
+    return len(orphans)

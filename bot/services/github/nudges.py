@@ -1,0 +1,139 @@
+"""Review-wait nudges: a member's open PR that waits too long for a first review gets a polite reminder.
+
+The radar notes open PRs and whether GitHub's search says they have no review (`review:none`).
+Members choose with `/me review-nudges`: "off" (the default), "ping" (a line in their weekly ping
+block) or "dm". A PR is nudged at most once a week per member, wherever the nudge went.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import GitHubAccount, GitHubOpenPR, Guild, Member, ReviewNudge
+from bot.db.session import transaction
+from bot.errors import UserError
+from bot.services import outbox
+from bot.services.guilds import ensure_member
+
+MODES = ("off", "ping", "dm")
+REPEAT_AFTER = timedelta(days=7)
+LISTED = 5
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingPR:
+    """An open PR with no review, older than the server's setting."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    days: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repo}#{self.number}"
+
+
+def follow_up(pr: WaitingPR) -> str:
+    """Return a polite follow-up a member can copy into their PR."""
+    return (
+        f"Hi! Friendly ping on this PR: it's been open for {pr.days} days. Whenever a maintainer has a moment, "
+        "I'd be glad of a review, and I'm happy to make any changes needed. Thank you for your time!"
+    )
+
+
+async def set_mode(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, mode: str) -> str:
+    """Choose how the member hears about PRs waiting for review."""
+    if mode not in MODES:
+        raise UserError(f"Pick one of: {', '.join(MODES)}.")
+    async with transaction(sessionmaker) as session:
+        (await ensure_member(session, guild_id, user_id)).review_nudges = mode
+    return mode
+
+
+async def waiting(
+    session: AsyncSession, guild_id: int, *, now: datetime, mode: str | None = None, user_ids: set[int] | None = None
+) -> dict[int, list[WaitingPR]]:
+    """Return each member's PRs that wait for a first review past the server's setting.
+
+    With `mode`, only members who chose it, and only PRs not nudged in the last week.
+    """
+    days = await session.scalar(select(Guild.review_wait_days).where(Guild.id == guild_id)) or 7
+    query = (
+        select(GitHubAccount.user_id, GitHubOpenPR)
+        .join(GitHubOpenPR, GitHubOpenPR.github_id == GitHubAccount.github_id)
+        .where(
+            GitHubAccount.guild_id == guild_id,
+            GitHubOpenPR.unreviewed.is_(True),
+            GitHubOpenPR.opened_at <= now - timedelta(days=days),
+        )
+        .order_by(GitHubAccount.user_id, GitHubOpenPR.opened_at)
+    )
+    if mode is not None:
+        query = query.join(
+            Member, (Member.guild_id == GitHubAccount.guild_id) & (Member.user_id == GitHubAccount.user_id)
+        ).where(Member.review_nudges == mode)
+    if user_ids is not None:
+        query = query.where(GitHubAccount.user_id.in_(user_ids))
+    recent = set()
+    if mode is not None:
+        recent = {
+            (u, repo, n)
+            for u, repo, n in await session.execute(
+                select(ReviewNudge.user_id, ReviewNudge.repo, ReviewNudge.number).where(
+                    ReviewNudge.guild_id == guild_id, ReviewNudge.nudged_at > now - REPEAT_AFTER
+                )
+            )
+        }
+    out: defaultdict[int, list[WaitingPR]] = defaultdict(list)
+    for user_id, pr in await session.execute(query):
+        if (user_id, pr.repo, pr.number) in recent:
+            continue
+        out[user_id].append(WaitingPR(pr.repo, pr.number, pr.title, pr.url, (now - pr.opened_at).days))
+    return dict(out)
+
+
+async def mark_nudged(
+    session: AsyncSession, guild_id: int, user_id: int, prs: list[WaitingPR], *, now: datetime
+) -> None:
+    """Record the nudges, in the transaction that queued them."""
+    for pr in prs:
+        row = await session.get(ReviewNudge, (guild_id, user_id, pr.repo, pr.number))
+        if row is None:
+            session.add(ReviewNudge(guild_id=guild_id, user_id=user_id, repo=pr.repo, number=pr.number, nudged_at=now))
+        else:
+            row.nudged_at = now
+
+
+async def queue_dm_nudges(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
+    """Queue a DM to every member who chose DMs and has PRs waiting (each PR once a week)."""
+    queued = 0
+    async with transaction(sessionmaker) as session:
+        guild_ids = list(await session.scalars(select(Member.guild_id).where(Member.review_nudges == "dm").distinct()))
+        for guild_id in guild_ids:
+            for user_id, prs in (await waiting(session, guild_id, now=now, mode="dm")).items():
+                prs = prs[:LISTED]
+                await mark_nudged(session, guild_id, user_id, prs, now=now)
+                row = await outbox.enqueue(
+                    session,
+                    guild_id=guild_id,
+                    channel_id=None,
+                    kind="dm.review_nudge",
+                    data={
+                        "user_id": user_id,
+                        "prs": [
+                            {"ref": pr.ref, "title": pr.title, "url": pr.url, "days": pr.days, "text": follow_up(pr)}
+                            for pr in prs
+                        ],
+                    },
+                    now=now,
+                    dedupe_key=f"nudge:{guild_id}:{user_id}:{now:%Y-%m-%dT%H:%M}",
+                )
+                queued += row is not None
+    return queued

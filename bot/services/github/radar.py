@@ -1,0 +1,534 @@
+"""The radar: linked members' merged PRs in any public repository, found without a webhook.
+
+Most of what members of a #BuildInPublic server merge lands in other people's projects, where
+nobody in the server can add a webhook. The radar asks GitHub's issue search instead:
+`is:pr is:merged merged:>=<cursor> (author:a OR author:b ...)`.
+
+- Batches: at most six authors (GitHub allows five AND/OR/NOT operators) and 256 characters a query;
+  results are paged, and a batch with more than 1,000 results is split.
+- Under GitHub's newer search syntax, space-joined `author:` qualifiers mean AND and a wrong batch
+  finds nothing, silently. So at start and then daily, `self_check` compares a batch with the
+  single-author searches on a sample of members; if they differ, the radar searches one author at
+  a time and `/github status` says so.
+- Rate limits: every search goes through the API client's shared `RateLimits` as background work,
+  so members' commands go first and nothing is sent before a reset.
+- Each batch is applied in one transaction with its cursor: a pass cut short (a crash, a rate
+  limit) has lost nothing and starts with the members checked longest ago, so it picks up where it
+  stopped. A merge the radar and a webhook both report is one event (see `events.celebrate_merge`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
+from bot.db.session import reading, transaction
+from bot.services.github import history, nudges
+from bot.services.github.api import (
+    GitHubAPI,
+    GitHubError,
+    GitHubNotFound,
+    GitHubUnprocessable,
+    repo_of,
+)
+from bot.services.github.events import celebrate_merge, is_bot
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 256
+MAX_AUTHORS = 6  # five OR operators
+PER_PAGE = 100
+RESULT_CAP = 1000  # GitHub returns at most this many results of one search
+# Search is indexed with a delay: each search reaches this far back before the cursor (repeats are free).
+SEARCH_LAG = timedelta(minutes=30)
+OPEN_SWEEP_EVERY = timedelta(hours=6)
+SELF_CHECK_EVERY = timedelta(days=1)
+SELF_CHECK_SAMPLE = 3
+STATE_KEY = "radar:state"
+
+
+def author_terms(logins: Sequence[str]) -> str:
+    """Return `author:a`, or `(author:a OR author:b ...)` for a batch."""
+    terms = [f"author:{login}" for login in logins]
+    return terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
+
+
+def query(base: str, logins: Sequence[str]) -> str:
+    """Return a search: the qualifiers, then the authors."""
+    return f"{base} {author_terms(logins)}"
+
+
+def batches(logins: Sequence[str], base: str, *, size: int = MAX_AUTHORS) -> list[list[str]]:
+    """Split logins into batches whose queries stay within GitHub's limits, in the order given."""
+    out: list[list[str]] = []
+    for login in logins:
+        if out and len(out[-1]) < size and len(query(base, [*out[-1], login])) <= MAX_QUERY_CHARS:
+            out[-1].append(login)
+        else:
+            out.append([login])
+    return out
+
+
+def since_term(when: datetime) -> str:
+    """Return the `merged:>=` qualifier for an instant."""
+    return f"merged:>={when:%Y-%m-%dT%H:%M:%SZ}"
+
+
+@dataclass(slots=True)
+class PassReport:
+    """What one pass did, for `/github status`."""
+
+    started: str
+    finished: str | None = None
+    seconds: float | None = None
+    members: int = 0
+    checked: int = 0
+    searches: int = 0
+    merges: int = 0
+    celebrations: int = 0
+    imported: int = 0
+    complete: bool = False
+    stopped_because: str | None = None
+
+
+@dataclass(slots=True)
+class RadarState:
+    """What the radar keeps between passes and processes (stored as JSON in app_state)."""
+
+    mode: str = "batched"  # or "single": one author per search
+    mode_checked_at: str | None = None
+    mode_detail: str = "not checked yet"
+    last_pass: dict[str, Any] | None = None
+    unknown_logins: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A GitHub user the radar checks."""
+
+    id: int
+    login: str
+    checked_through: datetime
+
+
+class Radar:
+    """Runs the passes; one per process (passes are idempotent, so two processes only cost searches)."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        api: GitHubAPI,
+        *,
+        now: Callable[[], datetime],
+        poll_seconds: float = 300,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.api = api
+        self.now = now
+        self.poll_seconds = poll_seconds
+        self.on_queued = on_queued
+        self.state = RadarState()
+        self.wakeup = asyncio.Event()
+        self.running: PassReport | None = None
+
+    # --- the loop --------------------------------------------------------------------------------
+
+    async def run_forever(self) -> None:
+        """Pass after pass, `poll_seconds` apart (sooner when woken, say by a new link)."""
+        await self.load_state()
+        while True:
+            self.wakeup.clear()
+            try:
+                await self.run_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("a radar pass failed; the next one starts where it stopped")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
+
+    async def run_pass(self) -> PassReport:
+        """Import new histories, check the query syntax when due, then search every watched member once."""
+        started = self.now()
+        report = PassReport(started=started.isoformat())
+        self.running = report
+        try:
+            await self.resolve_unknown_ids()
+            report.imported = await self.import_histories()
+            if self._self_check_due(started):
+                await self.self_check()
+            await self.search_merges(report)
+            await self.sweep_open_prs(report)
+            report.complete = report.stopped_because is None
+        except GitHubError as exc:  # down, rate limited past patience, or a refused token
+            report.stopped_because = str(exc)
+            log.warning("radar pass stopped: %s", exc)
+        finally:
+            finished = self.now()
+            report.finished = finished.isoformat()
+            report.seconds = round((finished - started).total_seconds(), 3)
+            self.state.last_pass = asdict(report)
+            self.running = None
+            await self.save_state()
+        queued = await nudges.queue_dm_nudges(self.sessionmaker, now=self.now())
+        if queued:
+            self.on_queued()
+        return report
+
+    # --- state -----------------------------------------------------------------------------------
+
+    async def load_state(self) -> RadarState:
+        """Read the stored state (the query mode survives a restart)."""
+        async with reading(self.sessionmaker) as session:
+            row = await session.get(AppState, STATE_KEY)
+        if row is not None:
+            try:
+                self.state = RadarState(**json.loads(row.value))
+            except (TypeError, ValueError):
+                log.warning("unreadable radar state in app_state; starting afresh")
+        return self.state
+
+    async def save_state(self) -> None:
+        async with transaction(self.sessionmaker) as session:
+            await session.merge(AppState(key=STATE_KEY, value=json.dumps(asdict(self.state)), updated_at=self.now()))
+
+    # --- who is watched --------------------------------------------------------------------------
+
+    async def watched(self) -> list[Watched]:
+        """Return the users to check: linked in a server with the radar on, history imported, not gone.
+
+        Those checked longest ago come first, so an unfinished pass is continued by the next one.
+        """
+        linked = (
+            select(GitHubAccount.github_id)
+            .join(Guild, Guild.id == GitHubAccount.guild_id)
+            .where(Guild.radar_enabled.is_(True), GitHubAccount.github_id.is_not(None))
+        )
+        async with reading(self.sessionmaker) as session:
+            rows = await session.execute(
+                select(GitHubProfile.id, GitHubProfile.login, GitHubProfile.checked_through)
+                .where(
+                    GitHubProfile.id.in_(linked),
+                    GitHubProfile.gone_at.is_(None),
+                    GitHubProfile.history_status == "done",
+                )
+                .order_by(GitHubProfile.last_checked_at.asc().nulls_first(), GitHubProfile.id)
+            )
+            return [Watched(i, login, through or self.now()) for i, login, through in rows]
+
+    async def resolve_unknown_ids(self) -> int:
+        """Learn the numeric id of accounts an admin linked by login while GitHub was away."""
+        async with reading(self.sessionmaker) as session:
+            logins = sorted(
+                set(await session.scalars(select(GitHubAccount.login).where(GitHubAccount.github_id.is_(None))))
+            )
+        unknown, learned = [], 0
+        for login in logins:
+            try:
+                user = await self.api.get_user(login, background=True)
+            except GitHubNotFound:
+                unknown.append(login)
+                continue
+            async with transaction(self.sessionmaker) as session:
+                await history.ensure_profile(session, user.id, user.login)
+                await session.execute(
+                    update(GitHubAccount)
+                    .where(GitHubAccount.login_lower == login.lower(), GitHubAccount.github_id.is_(None))
+                    .values(github_id=user.id, login=user.login, login_lower=user.login.lower())
+                )
+            learned += 1
+        self.state.unknown_logins = unknown
+        return learned
+
+    async def import_histories(self) -> int:
+        """Import the history of every profile linked since the last pass (this posts nothing)."""
+        async with reading(self.sessionmaker) as session:
+            pending = list(
+                await session.scalars(
+                    select(GitHubProfile.id)
+                    .where(GitHubProfile.history_status == "pending", GitHubProfile.gone_at.is_(None))
+                    .order_by(GitHubProfile.id)
+                )
+            )
+        done = 0
+        for profile_id in pending:
+            try:
+                imported = await history.import_history(self.sessionmaker, self.api, profile_id, now=self.now)
+            except GitHubUnprocessable:
+                await self.resolve_profiles([profile_id])
+                continue
+            done += imported is not None
+        return done
+
+    async def resolve_profiles(self, ids: Sequence[int]) -> None:
+        """Ask GitHub by numeric id who these users are now: follow renames, note deleted accounts."""
+        for github_id in ids:
+            try:
+                user = await self.api.get_user_by_id(github_id, background=True)
+            except GitHubNotFound:
+                async with transaction(self.sessionmaker) as session:
+                    profile = await session.get(GitHubProfile, github_id)
+                    if profile is not None and profile.gone_at is None:
+                        profile.gone_at = self.now()
+                        log.info("GitHub no longer knows user %s (%s)", github_id, profile.login)
+                continue
+            await self.rename(github_id, user.login)
+
+    async def rename(self, github_id: int, login: str) -> None:
+        """Follow a renamed login everywhere it is stored."""
+        async with transaction(self.sessionmaker) as session:
+            profile = await session.get(GitHubProfile, github_id)
+            if profile is not None:
+                if profile.login != login:
+                    log.info("GitHub user %s is now called %s (was %s)", github_id, login, profile.login)
+                profile.login, profile.gone_at = login, None
+            await session.execute(
+                update(GitHubAccount)
+                .where(GitHubAccount.github_id == github_id)
+                .values(login=login, login_lower=login.lower())
+            )
+
+    # --- the query syntax self-check ---------------------------------------------------------------
+
+    def _self_check_due(self, now: datetime) -> bool:
+        checked = self.state.mode_checked_at
+        return checked is None or now - datetime.fromisoformat(checked) >= SELF_CHECK_EVERY
+
+    async def self_check(self) -> str:
+        """Check on a sample that a batched search returns the union of the single-author searches.
+
+        A PR has one author, so the union's size is the sum of the single counts. Under AND semantics
+        the batch finds nothing (or far fewer): the radar then falls back to one author per search.
+        """
+        async with reading(self.sessionmaker) as session:
+            sample = list(
+                await session.scalars(
+                    select(GitHubProfile.login)
+                    .where(GitHubProfile.history_total > 0, GitHubProfile.gone_at.is_(None))
+                    .order_by(GitHubProfile.history_total, GitHubProfile.id)
+                    .limit(SELF_CHECK_SAMPLE)
+                )
+            )
+        now = self.now()
+        if len(sample) < 2:
+            self.state.mode_detail = "not verified yet: it needs two linked members with merged PRs"
+            return self.state.mode
+        base = "is:pr is:merged"
+        singles = [
+            (await self.api.search_issues(query(base, [login]), per_page=1, background=True)).total_count
+            for login in sample
+        ]
+        together = (await self.api.search_issues(query(base, sample), per_page=1, background=True)).total_count
+        expected = sum(singles)
+        # Counts may move by a merge or two between the searches.
+        if abs(together - expected) <= max(2, expected // 100):
+            mode, detail = "batched", f"a batch of {len(sample)} found {together} PRs, the single searches {expected}"
+        else:
+            mode = "single"
+            detail = (
+                f"a batch of {len(sample)} found {together} PRs but the single searches {expected}: "
+                "searching one member at a time"
+            )
+            log.warning("radar self-check failed (%s); falling back to one author per search", detail)
+        self.state.mode, self.state.mode_detail, self.state.mode_checked_at = mode, detail, now.isoformat()
+        await self.save_state()
+        return mode
+
+    # --- merged PRs --------------------------------------------------------------------------------
+
+    @property
+    def batch_size(self) -> int:
+        return MAX_AUTHORS if self.state.mode == "batched" else 1
+
+    async def search_merges(self, report: PassReport) -> None:
+        """Search every watched member's merges since their cursor, a batch at a time."""
+        watched = await self.watched()
+        report.members = len(watched)
+        by_login = {w.login.lower(): w for w in watched}
+        # The cursor's timestamp is in every query, so batches are cut for the longest one.
+        base = f"is:pr is:merged {since_term(self.now())}"
+        for logins in batches([w.login for w in watched], base, size=self.batch_size):
+            group = [by_login[login.lower()] for login in logins]
+            await self._search_batch(group, report)
+
+    async def _search_batch(self, group: list[Watched], report: PassReport, *, retried: bool = False) -> None:
+        since = min(w.checked_through for w in group) - SEARCH_LAG
+        searched_at = self.now()
+        text = query(f"is:pr is:merged {since_term(since)}", [w.login for w in group])
+        try:
+            items = await self._all_pages(text, report)
+        except GitHubUnprocessable:
+            # GitHub can't search a login that no longer exists: find out who was renamed or deleted.
+            await self.resolve_profiles([w.id for w in group])
+            if not retried:
+                fresh = {w.id: w for w in await self.watched()}
+                again = [fresh[w.id] for w in group if w.id in fresh]
+                if again:
+                    await self._search_batch(again, report, retried=True)
+            return
+        except _TooMany:
+            if len(group) > 1:
+                half = len(group) // 2
+                await self._search_batch(group[:half], report)
+                await self._search_batch(group[half:], report)
+                return
+            items = []  # one author with 1,000 merges in half an hour: take what was read
+        await self._apply(group, items, searched_at, report)
+
+    async def _all_pages(self, text: str, report: PassReport) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            result = await self.api.search_issues(text, page=page, per_page=PER_PAGE, background=True)
+            report.searches += 1
+            if result.total_count > RESULT_CAP:
+                raise _TooMany
+            items += result.items
+            if len(result.items) < PER_PAGE or len(items) >= result.total_count:
+                return items
+            page += 1
+
+    async def _apply(
+        self, group: list[Watched], items: list[dict[str, Any]], searched_at: datetime, report: PassReport
+    ) -> None:
+        ids = {w.id for w in group}
+        logins = {w.login.lower(): w.id for w in group}
+        stale: set[int] = set()
+        renamed: dict[int, str] = {}
+        async with transaction(self.sessionmaker) as session:
+            for item in items:
+                user = item.get("user") or {}
+                uid, login = user.get("id"), str(user.get("login", ""))
+                if uid not in ids:
+                    if login.lower() in logins:
+                        stale.add(logins[login.lower()])  # someone else holds the login now
+                    continue
+                if login and logins.get(login.lower()) != uid:
+                    renamed[uid] = login
+                if is_bot(user) or item.get("number") is None:
+                    continue
+                report.merges += 1
+                celebrated, _ = await celebrate_merge(
+                    session,
+                    repo_of(item, self.api.base_url).lower(),
+                    as_pull_request(item),
+                    now=self.now(),
+                    source="radar",
+                )
+                report.celebrations += celebrated
+            # The cursor moves in the same transaction as the celebrations it covers.
+            await session.execute(
+                update(GitHubProfile)
+                .where(GitHubProfile.id.in_(ids - stale))
+                .values(checked_through=searched_at, last_checked_at=self.now())
+            )
+        report.checked += len(ids - stale)
+        if report.celebrations:
+            self.on_queued()
+        for github_id, login in renamed.items():
+            await self.rename(github_id, login)
+        if stale:
+            await self.resolve_profiles(sorted(stale))
+
+    # --- open PRs ----------------------------------------------------------------------------------
+
+    async def sweep_open_prs(self, report: PassReport) -> None:
+        """Every few hours, note each watched member's open PRs and which have no review yet."""
+        cutoff = self.now() - OPEN_SWEEP_EVERY
+        async with reading(self.sessionmaker) as session:
+            due = set(
+                await session.scalars(
+                    select(GitHubProfile.id).where(
+                        or_(GitHubProfile.open_checked_at.is_(None), GitHubProfile.open_checked_at <= cutoff)
+                    )
+                )
+            )
+        watched = [w for w in await self.watched() if w.id in due]
+        base = "is:pr is:open archived:false review:none"
+        for logins in batches([w.login for w in watched], base, size=self.batch_size):
+            group = [w for w in watched if w.login in logins]
+            try:
+                opened = await self._all_pages(query("is:pr is:open archived:false", logins), report)
+                unreviewed = await self._all_pages(query(base, logins), report)
+            except (GitHubUnprocessable, _TooMany):
+                continue  # the merge search resolves renames; this batch waits for the next sweep
+            await self._store_open(group, opened, unreviewed)
+
+    async def _store_open(
+        self, group: list[Watched], opened: list[dict[str, Any]], unreviewed: list[dict[str, Any]]
+    ) -> None:
+        ids = {w.id for w in group}
+        waiting = {(repo_of(i, self.api.base_url).lower(), i.get("number")) for i in unreviewed}
+        now = self.now()
+        async with transaction(self.sessionmaker) as session:
+            await session.execute(delete(GitHubOpenPR).where(GitHubOpenPR.github_id.in_(ids)))
+            for item in opened:
+                uid = (item.get("user") or {}).get("id")
+                opened_at = history.parse_time(item.get("created_at"))
+                if uid not in ids or item.get("number") is None or opened_at is None:
+                    continue
+                repo = repo_of(item, self.api.base_url)
+                session.add(
+                    GitHubOpenPR(
+                        github_id=uid,
+                        repo=repo.lower(),
+                        number=int(item["number"]),
+                        title=str(item.get("title") or "")[:300],
+                        url=str(item.get("html_url") or "")[:300],
+                        opened_at=opened_at,
+                        unreviewed=(repo.lower(), item.get("number")) in waiting,
+                        seen_at=now,
+                    )
+                )
+            await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(ids)).values(open_checked_at=now))
+
+
+class _TooMany(Exception):
+    """A search matched more than GitHub returns: the batch must be split."""
+
+
+def as_pull_request(item: dict[str, Any]) -> dict[str, Any]:
+    """Shape a search item like a webhook's pull request, for `celebrate_merge`."""
+    merged_at = (item.get("pull_request") or {}).get("merged_at") or item.get("closed_at")
+    return {
+        "user": item.get("user"),
+        "number": item.get("number"),
+        "title": item.get("title"),
+        "html_url": item.get("html_url") or (item.get("pull_request") or {}).get("html_url"),
+        "body": item.get("body"),
+        "merged_at": merged_at,
+        "pull_request": {"merged_at": merged_at},
+    }
+
+
+async def status(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> dict[str, Any]:
+    """Return what `/github status` shows about a server's members (the radar's own state is in memory)."""
+    async with reading(sessionmaker) as session:
+        guild = await session.get(Guild, guild_id)
+        rows = (
+            await session.execute(
+                select(GitHubAccount.user_id, GitHubAccount.login, GitHubProfile.gone_at, GitHubProfile.history_status)
+                .outerjoin(GitHubProfile, GitHubProfile.id == GitHubAccount.github_id)
+                .where(GitHubAccount.guild_id == guild_id)
+                .order_by(GitHubAccount.login_lower)
+            )
+        ).all()
+    return {
+        "radar_enabled": guild.radar_enabled if guild else True,
+        "celebrate_own_repos": guild.celebrate_own_repos if guild else False,
+        "review_wait_days": guild.review_wait_days if guild else 7,
+        "linked": len(rows),
+        "importing": [(u, login) for u, login, gone, state in rows if state == "pending"],
+        "gone": [(u, login) for u, login, gone, state in rows if gone is not None],
+    }
