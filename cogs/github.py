@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -14,9 +16,11 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.services.github import events as github_events
+from bot.services.github import history, subscriptions
 from bot.services.github import links as github_links
-from bot.services.github import subscriptions
+from bot.services.github import radar as radar_service
 from bot.services.github.events import ordinal
+from bot.services.github.radar import Radar
 from bot.tree import answer_error
 from cogs._format import (
     BRAND,
@@ -44,6 +48,11 @@ KIND_WORDS = {
     ("releases", "published"): ("Release", discord.Colour.from_rgb(9, 105, 218)),
 }
 EMBED_TOTAL_LIMIT = 6000
+
+WATCH_NOTE = (
+    "Shiplog now watches your **public** pull requests on GitHub (merged and open), so merges in any "
+    "project are celebrated here, with your true count. `/github unlink` stops it at once."
+)
 
 
 class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:share:(?P<id>[0-9]{1,19})"):
@@ -95,7 +104,12 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
     """Draw a merge celebration."""
     user_id, repo, number = data["user_id"], data["repo"], data["number"]
     total, in_repo = data["total"], data["in_repo"]
-    if total == 1:
+    if not data.get("known", True):
+        # The member's history isn't imported yet (GitHub was away): claim no "first".
+        which = f"Their {ordinal(total)} merged PR celebrated here."
+    elif not data.get("exact", True):
+        which = f"One more for their **{total}+** merged PRs."
+    elif total == 1:
         which = "🥇 Their **first merged pull request**! Welcome to open source."
     elif in_repo == 1:
         which = f"Their first PR in **{escape(repo)}**, and their {ordinal(total)} merged PR overall."
@@ -105,7 +119,7 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
     for key in data.get("milestones", []):
         kind, _, value = key.partition(":")
         if kind == "repo":
-            lines.append(f"🛤️ {value} merged PRs in {escape(repo)}: on the path to maintainer!")
+            lines.append(f"🛤️ {ordinal(int(value))} in {escape(repo)}: on the path to maintainer!")
         elif value != "1":
             lines.append(f"🏆 Milestone: {value} merged PRs!")
     goals = data.get("goals", [])
@@ -165,26 +179,56 @@ def render_relay(data: dict[str, Any]) -> dict[str, Any]:
     return {"embed": embed}
 
 
+def review_nudge_text(guild_name: str, prs: list[dict[str, Any]]) -> str:
+    """Write the review-wait DM: each waiting PR with a polite follow-up to copy."""
+    lines = [f"⏳ Some of your pull requests are waiting for a first review (from **{escape(guild_name)}**):"]
+    for pr in prs:
+        lines.append(
+            f"\n**[{escape(pr['ref'])}](<{pr['url']}>)** {escape(shorten(pr['title'], 100))}: open {pr['days']} days. "
+            f"A polite follow-up you can copy:\n```\n{pr['text'].replace('```', '')}\n```"
+        )
+    lines.append("-# `/me review-nudges` in the server changes or stops these messages.")
+    return shorten("\n".join(lines), 2000)
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    if when is None:
+        return "never"
+    return discord.utils.format_dt(when, "R") if abs((now - when).total_seconds()) > 1 else "just now"
+
+
 @app_commands.guild_only()
 class GitHub(commands.GroupCog, group_name="github", group_description="Link GitHub accounts and relay repositories."):
     """GitHub integration."""
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         bot.renderers["github.merged"] = render_merged
         bot.renderers["github.relay"] = render_relay
         bot.actions["role.grant"] = self.grant_role
+        bot.actions["dm.review_nudge"] = self.send_review_nudge
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ShareButton)
-        self._task = asyncio.create_task(self._process_loop(), name="shiplog-github")
+        self.bot.radar = Radar(
+            self.bot.sessionmaker,
+            self.bot.github,
+            now=self.bot.now,
+            poll_seconds=self.bot.settings.github_poll_seconds,
+            on_queued=self.bot.wake_outbox,
+        )
+        self._tasks = [
+            asyncio.create_task(self._process_loop(), name="shiplog-github"),
+            asyncio.create_task(self.bot.radar.run_forever(), name="shiplog-radar"),
+        ]
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ShareButton)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.bot.radar = None
 
     async def _process_loop(self) -> None:
         # Deliveries stored before a crash are still pending: the first round picks them up.
@@ -206,6 +250,17 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
     async def grant_role(self, guild_id: int | None, data: dict[str, Any]) -> None:
         """Give a member a milestone role (an outbox action)."""
         await self.bot.http.add_role(guild_id or 0, data["user_id"], data["role_id"], reason=data.get("reason"))
+
+    async def send_review_nudge(self, guild_id: int | None, data: dict[str, Any]) -> None:
+        """DM a member about their PRs waiting for review (an outbox action)."""
+        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
+        channel = await self.bot.create_dm(discord.Object(data["user_id"]))
+        digest = hashlib.sha256(f"{guild_id}:{data['user_id']}:{data['prs']}".encode()).hexdigest()
+        await channel.send(
+            review_nudge_text(guild.name if guild else "your server", data["prs"]),
+            allowed_mentions=NO_MENTIONS,
+            nonce=f"shiplog-rn-{digest[:14]}",
+        )
 
     # Linking -----------------------------------------------------------------------------------
 
@@ -246,10 +301,12 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             now=self.bot.now(),
         )
         await interaction.followup.send(
-            f"✅ Linked to [{escape(account.login)}](<{account.url}>). Your merged PRs will be celebrated here!",
+            f"✅ Linked to [{escape(account.login)}](<{account.url}>). Your merged PRs will be celebrated here!\n"
+            + WATCH_NOTE,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+        self.bot.wake_radar()
 
     @app_commands.command(name="link-member")
     async def link_member(
@@ -276,10 +333,13 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             now=self.bot.now(),
         )
         await interaction.followup.send(
-            f"✅ {member.mention} is linked to [{escape(account.login)}](<{account.url}>).",
+            f"✅ {member.mention} is linked to [{escape(account.login)}](<{account.url}>). Shiplog now watches "
+            "their public pull requests on GitHub to celebrate merges in any project; they can stop it with "
+            "`/github unlink`.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+        self.bot.wake_radar()
 
     @app_commands.command(name="unlink")
     async def unlink(self, interaction: discord.Interaction[Shiplog]) -> None:
@@ -288,7 +348,8 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=interaction.user.id
         )
         await interaction.response.send_message(
-            f"Unlinked from {escape(account.login)}. Your past merges stay counted.",
+            f"Unlinked from {escape(account.login)}: Shiplog no longer watches your pull requests. "
+            "Your past merges here stay counted.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -309,6 +370,112 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             else f"{member.mention} hasn't linked a GitHub account."
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="prs")
+    async def prs(self, interaction: discord.Interaction[Shiplog], member: discord.Member | None = None) -> None:
+        """Show a member's merged PRs (their whole history), top repositories and open PRs.
+
+        Parameters
+        ----------
+        member
+            Whose PRs (yours if left out).
+        """
+        target = member or interaction.user
+        summary = await history.summary(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=target.id, now=self.bot.now()
+        )
+        mine = target.id == interaction.user.id
+        if summary is None:
+            text = (
+                "You haven't linked a GitHub account: `/github link username:<your login>`."
+                if mine
+                else f"{target.mention} hasn't linked a GitHub account."
+            )
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        if not summary.known:
+            await interaction.response.send_message(
+                f"{target.mention} is **{escape(summary.login)}** on GitHub. I'm still reading their merged PRs; "
+                "try again in a few minutes.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        count = f"{summary.total}+" if not summary.exact else str(summary.total)
+        lines = [f"**{count}** merged pull request{'' if summary.total == 1 else 's'}"]
+        if summary.first_merged_at is not None:
+            lines[0] += f", the first {discord.utils.format_dt(summary.first_merged_at, 'D')}"
+        embed = discord.Embed(
+            title=shorten(f"{summary.login} on GitHub", 256),
+            url=f"https://github.com/{summary.login}",
+            colour=BRAND,
+            description=join_lines(lines),
+        )
+        if summary.repos:
+            embed.add_field(
+                name="Repositories",
+                value=shorten("\n".join(f"{escape(repo)}: **{n}**" for repo, n in summary.repos), 1024),
+                inline=False,
+            )
+        if summary.open_prs:
+            open_lines = [
+                f"[{escape(pr.repo)}#{pr.number}](<{pr.url}>) {escape(shorten(pr.title, 80))} · {pr.days_open} days"
+                + (" · ⏳ no review yet" if pr.unreviewed else "")
+                for pr in summary.open_prs[:10]
+            ]
+            embed.add_field(name="Open pull requests", value=shorten("\n".join(open_lines), 1024), inline=False)
+        embed.set_footer(text="Open PRs are checked every few hours. Counts cover every public repository.")
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="status")
+    async def status(self, interaction: discord.Interaction[Shiplog]) -> None:
+        """Show how the radar is doing: linked members, the last pass, the rate limit (Manage Server)."""
+        require_manage_guild(interaction)
+        info = await radar_service.status(self.bot.sessionmaker, guild_id_of(interaction))
+        now = self.bot.now()
+        radar = self.bot.radar
+        state = radar.state if radar else None
+        lines = [
+            f"**Radar**: {'on' if info['radar_enabled'] else 'off'} in this server "
+            f"(`/settings radar`); every {self.bot.settings.github_poll_seconds} s.",
+            f"**Linked members**: {info['linked']}"
+            + (f" ({len(info['importing'])} still importing their history)" if info["importing"] else ""),
+        ]
+        if state is not None:
+            mode = (
+                "batched searches (up to 6 members each)"
+                if state.mode == "batched"
+                else "⚠️ one member per search (the batched query failed its self-check)"
+            )
+            lines.append(f"**Query**: {mode}; {escape(state.mode_detail)}.")
+            last = state.last_pass
+            if radar is not None and radar.running is not None:
+                lines.append(f"**Pass**: running since {_ago(datetime.fromisoformat(radar.running.started), now)}.")
+            if last:
+                ended = datetime.fromisoformat(last["finished"]) if last.get("finished") else None
+                lines.append(
+                    f"**Last pass**: {_ago(ended, now)}, took {last.get('seconds', 0):.0f} s; checked "
+                    f"{last.get('checked', 0)} of {last.get('members', 0)} members with {last.get('searches', 0)} "
+                    f"searches, {last.get('merges', 0)} merges seen, {last.get('celebrations', 0)} celebrated."
+                    + (f" Stopped early: {escape(last['stopped_because'])}" if last.get("stopped_because") else "")
+                )
+            else:
+                lines.append("**Last pass**: none yet.")
+        limits = self.bot.github.limits
+        for resource in ("search", "core"):
+            bucket = limits.buckets[resource]
+            if bucket.remaining is not None:
+                reset = f", resets {_ago(bucket.reset_at, now)}" if bucket.reset_at else ""
+                lines.append(f"**GitHub {resource} budget**: {bucket.remaining} of {bucket.limit} left{reset}.")
+        lines.append(
+            "**Token**: " + ("set (30 searches a minute)" if limits.has_token else "none (10 searches a minute)")
+        )
+        gone = [f"<@{u}> ({escape(login)})" for u, login in info["gone"]]
+        unknown = state.unknown_logins if state else []
+        if gone or unknown:
+            lines.append("**GitHub no longer knows**: " + ", ".join(gone + [f"`{escape(login)}`" for login in unknown]))
+        embed = discord.Embed(title="GitHub radar", colour=BRAND, description=join_lines(lines))
+        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     # Subscriptions -----------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 import discord
@@ -11,11 +11,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import checkins, guilds, privacy, schedule
+from bot.services.github import nudges
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, timezone_choices
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
+
+NudgeMode = Literal["off", "ping", "dm"]
 
 
 @app_commands.guild_only()
@@ -68,6 +71,27 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    @app_commands.command(name="review-nudges")
+    async def review_nudges(self, interaction: discord.Interaction[Shiplog], mode: NudgeMode) -> None:
+        """Hear about your open PRs that wait too long for a review, with a polite follow-up to copy.
+
+        Parameters
+        ----------
+        mode
+            off, ping (a line in the weekly accountability ping) or dm (a direct message).
+        """
+        await nudges.set_mode(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=interaction.user.id, mode=mode
+        )
+        text = {
+            "off": "No more review-wait nudges.",
+            "ping": "Your PRs waiting for a first review will show in your line of the weekly accountability ping.",
+            "dm": "I'll DM you when a PR of yours waits for a first review, with a follow-up you can copy.",
+        }[mode]
+        if mode != "off":
+            text += " Each PR is nudged at most once a week; `/github prs` shows them any time."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="reminders")
     async def reminders(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:

@@ -140,6 +140,46 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
+    @app_commands.command(name="radar")
+    async def radar(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        enabled: bool | None = None,
+        own_repos: bool | None = None,
+        review_wait_days: app_commands.Range[int, 1, 90] | None = None,
+    ) -> None:
+        """Choose how Shiplog watches linked members' pull requests anywhere on GitHub.
+
+        Parameters
+        ----------
+        enabled
+            Celebrate merges in any public repository, found through GitHub's search (on by default).
+        own_repos
+            Also celebrate merges into a member's own repositories (they always count for streaks).
+        review_wait_days
+            Days an open PR waits for a first review before its author is nudged (default 7).
+        """
+        radar = await guilds.set_radar(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            enabled=enabled,
+            own_repos=own_repos,
+            review_wait_days=review_wait_days,
+        )
+        lines = [
+            "**Radar**: "
+            + (
+                "on: linked members' merges in any public repository are celebrated."
+                if radar.enabled
+                else "off: only merges delivered by webhooks are celebrated."
+            ),
+            "**Own repositories**: "
+            + ("celebrated too." if radar.own_repos else "not celebrated (they still count for streaks and stats)."),
+            f"**Review-wait nudges** after **{radar.review_wait_days}** days without a review "
+            "(for members who chose them with `/me review-nudges`).",
+        ]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     @app_commands.command(name="cadence")
     async def cadence(self, interaction: discord.Interaction[Shiplog], cadence: Cadence) -> None:
         """Choose whether streaks count weeks or days.

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import respx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.bot import Shiplog
@@ -67,6 +68,18 @@ class World:
     engine: AsyncEngine | None = None
     http_client: httpx.AsyncClient | None = None
     extra_settings: dict[str, Any] = field(default_factory=dict)
+    # GitHub, mocked for the whole test: a request no route matches gets an empty 200, which the
+    # client reads as "GitHub isn't answering", so nothing ever reaches the network.
+    github: respx.MockRouter | None = None
+
+    @contextmanager
+    def mock_github(self) -> Iterator[respx.MockRouter]:
+        """Add GitHub routes for a block of the test; they are removed at its end."""
+        assert self.github is not None
+        try:
+            yield self.github
+        finally:
+            self.github.routes.clear()
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -98,6 +111,8 @@ class World:
                 "http_port": 0,
                 "dev_guild_id": self.guild.id,
                 "github_webhook_secret": WEBHOOK_SECRET,
+                # The radar makes a pass at start and when woken (a link); tests drive the rest.
+                "github_poll_seconds": 3600,
             }
             | self.extra_settings
             | settings
@@ -137,6 +152,13 @@ class World:
 @asynccontextmanager
 async def world(db_url: str, *, start: bool = True, now: datetime = NOW) -> AsyncIterator[World]:
     """Build the server and (by default) start the bot."""
+    with respx.mock(base_url="https://api.github.com", assert_all_called=False, assert_all_mocked=False) as github:
+        async with _world(db_url, github, start=start, now=now) as w:
+            yield w
+
+
+@asynccontextmanager
+async def _world(db_url: str, github: respx.MockRouter, *, start: bool, now: datetime) -> AsyncIterator[World]:
     async with FakeDiscord() as fake:
         guild = fake.add_guild(name="Builders")
         w = World(
@@ -149,6 +171,7 @@ async def world(db_url: str, *, start: bool = True, now: datetime = NOW) -> Asyn
             celebrations=fake.add_text_channel(guild, "celebrations"),
             db_url=db_url,
             clock=Clock(now),
+            github=github,
         )
         try:
             if start:

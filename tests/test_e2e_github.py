@@ -206,7 +206,7 @@ async def test_milestone_role_is_granted(w: World) -> None:
 
 
 async def test_link_and_verify_through_the_github_api(w: World) -> None:
-    with respx.mock(base_url="https://api.github.com", assert_all_called=False) as gh:
+    with w.mock_github() as gh:
         res = await w.invoke(w.alice, "github link", username="@Codertocat")
         assert res.ephemeral
         code = res.content.split("```\n")[1].split("\n")[0]
@@ -234,7 +234,7 @@ async def test_link_and_verify_through_the_github_api(w: World) -> None:
 
 async def test_admin_links_a_member_and_others_are_refused(w: World) -> None:
     w.fake.allow_everyone(w.guild, "github")
-    with respx.mock(base_url="https://api.github.com") as gh:
+    with w.mock_github() as gh:
         gh.get("/users/octocat").respond(
             json={"id": 583231, "login": "octocat", "type": "User", "bio": None, "html_url": "x"}
         )
@@ -249,7 +249,7 @@ async def test_admin_links_a_member_and_others_are_refused(w: World) -> None:
 
 async def test_github_rate_limit_gets_a_clear_message(w: World) -> None:
     await w.invoke(w.alice, "github link", username="Codertocat")
-    with respx.mock(base_url="https://api.github.com") as gh:
+    with w.mock_github() as gh:
         gh.get("/users/Codertocat").respond(
             403,
             headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 600)},
@@ -261,7 +261,7 @@ async def test_github_rate_limit_gets_a_clear_message(w: World) -> None:
 
 async def test_subscriptions_relay_bursts_folded(w: World) -> None:
     relays = await w.fake.create_channel(w.guild, "github")
-    with respx.mock(base_url="https://api.github.com") as gh:
+    with w.mock_github() as gh:
         gh.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})
         gh.get("/repos/nobody/nothing").respond(404, json={"message": "Not Found"})
         res = await w.invoke(w.admin, "github subscribe", repo="nobody/nothing", channel=relays)
@@ -295,7 +295,7 @@ async def test_subscriptions_relay_bursts_folded(w: World) -> None:
 
 
 async def test_gfi_lists_issues_and_explains_rate_limits(w: World) -> None:
-    with respx.mock(base_url="https://api.github.com") as gh:
+    with w.mock_github() as gh:
         gh.get("/search/issues").respond(
             json={
                 "total_count": 1,
@@ -314,7 +314,7 @@ async def test_gfi_lists_issues_and_explains_rate_limits(w: World) -> None:
         )
         res = await w.invoke(w.alice, "gfi", language="python")
         assert "Improve docs" in res.embeds[0]["description"]
-    with respx.mock(base_url="https://api.github.com") as gh:
+    with w.mock_github() as gh:
         gh.get("/search/issues").respond(
             403,
             headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 60)},

@@ -73,6 +73,37 @@ async def set_channel(
 
 
 @dataclass(frozen=True, slots=True)
+class RadarSettings:
+    """How the server watches linked members' pull requests."""
+
+    enabled: bool
+    own_repos: bool
+    review_wait_days: int
+
+
+async def set_radar(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    enabled: bool | None = None,
+    own_repos: bool | None = None,
+    review_wait_days: int | None = None,
+) -> RadarSettings:
+    """Change the given radar settings (None keeps one) and return them all."""
+    if review_wait_days is not None and not 1 <= review_wait_days <= 90:
+        raise UserError("Pick between 1 and 90 days.")
+    async with transaction(sessionmaker) as session:
+        guild = await ensure_guild(session, guild_id)
+        if enabled is not None:
+            guild.radar_enabled = enabled
+        if own_repos is not None:
+            guild.celebrate_own_repos = own_repos
+        if review_wait_days is not None:
+            guild.review_wait_days = review_wait_days
+        return RadarSettings(guild.radar_enabled, guild.celebrate_own_repos, guild.review_wait_days)
+
+
+@dataclass(frozen=True, slots=True)
 class FailedDelivery:
     """A message that could not be delivered and will not be retried."""
 

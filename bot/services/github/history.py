@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.services.github.api import GitHubAPI, repo_of
 
 log = logging.getLogger(__name__)
@@ -205,3 +205,69 @@ async def drop_orphans(session: AsyncSession) -> int:
             await session.execute(delete(model).where(model.github_id.in_(orphans)))
         await session.execute(delete(GitHubProfile).where(GitHubProfile.id.in_(orphans)))
     return len(orphans)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPR:
+    """An open PR as `/github prs` lists it."""
+
+    repo: str
+    number: int
+    title: str
+    url: str
+    days_open: int
+    unreviewed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A linked member's GitHub record: `/github prs`."""
+
+    login: str
+    known: bool
+    total: int
+    exact: bool
+    first_merged_at: datetime | None
+    repos: list[tuple[str, int]]
+    open_prs: list[OpenPR]
+    open_checked_at: datetime | None
+
+
+async def summary(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime, repos: int = 8
+) -> Summary | None:
+    """Return the member's merged count, top repositories and open PRs; None when they have not linked."""
+    async with reading(sessionmaker) as session:
+        account = await session.scalar(
+            select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id)
+        )
+        if account is None:
+            return None
+        profile = await session.get(GitHubProfile, account.github_id) if account.github_id is not None else None
+        if profile is None or profile.history_status != "done":
+            return Summary(account.login, False, 0, False, None, [], [], None)
+        count = func.count().label("n")
+        top = await session.execute(
+            select(GitHubMerge.repo, count)
+            .where(GitHubMerge.github_id == profile.id)
+            .group_by(GitHubMerge.repo)
+            .order_by(count.desc(), GitHubMerge.repo)
+            .limit(repos)
+        )
+        stored = await session.scalar(select(func.count()).where(GitHubMerge.github_id == profile.id)) or 0
+        opened = await session.scalars(
+            select(GitHubOpenPR).where(GitHubOpenPR.github_id == profile.id).order_by(GitHubOpenPR.opened_at)
+        )
+        unread = max(0, profile.history_total - profile.history_read)
+        return Summary(
+            login=profile.login,
+            known=True,
+            total=stored + unread,
+            exact=unread == 0,
+            first_merged_at=profile.first_merged_at,
+            repos=[(repo, n) for repo, n in top],
+            open_prs=[
+                OpenPR(pr.repo, pr.number, pr.title, pr.url, (now - pr.opened_at).days, pr.unreviewed) for pr in opened
+            ],
+            open_checked_at=profile.open_checked_at,
+        )

@@ -141,6 +141,7 @@ class Radar:
         self.state = RadarState()
         self.wakeup = asyncio.Event()
         self.running: PassReport | None = None
+        self._one_pass = asyncio.Lock()  # the loop and a direct call (a test, the playground) never overlap
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -160,6 +161,10 @@ class Radar:
 
     async def run_pass(self) -> PassReport:
         """Import new histories, check the query syntax when due, then search every watched member once."""
+        async with self._one_pass:
+            return await self._run_pass()
+
+    async def _run_pass(self) -> PassReport:
         started = self.now()
         report = PassReport(started=started.isoformat())
         self.running = report
