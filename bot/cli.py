@@ -116,6 +116,16 @@ def check() -> int:
             "! GITHUB_WEBHOOK_SECRET is not set: POST /github/webhook refuses every delivery, so no merge is "
             "celebrated and no repository relayed. Set it to the secret of your GitHub webhooks."
         )
+    if settings is not None:
+        from bot.services.github.radar import members_per_minute
+
+        token = settings.github_token is not None
+        per_minute = members_per_minute(has_token=token)
+        print(
+            f"· radar: a pass every {settings.github_poll_seconds} s against {settings.github_api_url}, "
+            f"{'with' if token else 'without'} GITHUB_TOKEN: about {per_minute:.0f} members checked a minute, "
+            f"{per_minute * settings.github_poll_seconds / 60:.0f} in {settings.github_poll_seconds} s"
+        )
     if problems:
         return 1
     print("✓ configuration and database look good")

@@ -56,6 +56,22 @@ def test_migrate_then_check(tmp_path: Path) -> None:
     )
     assert with_secret.returncode == 0
     assert "GITHUB_WEBHOOK_SECRET" not in with_secret.stdout
+    # The radar's settings: where it searches, how often, and what the budget allows.
+    assert "radar: a pass every 300 s against https://api.github.com, without GITHUB_TOKEN" in with_secret.stdout
+    enterprise = shiplog(
+        ["bot.cli", "check"],
+        tmp_path,
+        DISCORD_TOKEN=TOKEN,
+        DATABASE_URL=url,
+        GITHUB_TOKEN="ghp_x",
+        GITHUB_POLL_SECONDS="60",
+        GITHUB_API_URL="https://github.example.com/api/v3/",
+    )
+    assert enterprise.returncode == 0, enterprise.stdout
+    assert "a pass every 60 s against https://github.example.com/api/v3, with GITHUB_TOKEN" in enterprise.stdout
+    too_fast = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url, GITHUB_POLL_SECONDS="2")
+    assert too_fast.returncode == 1
+    assert "GITHUB_POLL_SECONDS must be 5 or more" in too_fast.stdout
 
 
 def test_check_lists_every_problem(tmp_path: Path) -> None:

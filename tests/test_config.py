@@ -50,6 +50,10 @@ def test_values_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"DISCORD_TOKEN": TOKEN, "DEV_GUILD_ID": "my-server"}, "DEV_GUILD_ID"),
         ({"DISCORD_TOKEN": TOKEN, "DEV_GUILD_ID": "-5"}, "DEV_GUILD_ID"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_POLL_SECONDS": "4"}, "GITHUB_POLL_SECONDS"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_POLL_SECONDS": "often"}, "GITHUB_POLL_SECONDS"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "api.github.com"}, "GITHUB_API_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "ftp://github.example.com"}, "GITHUB_API_URL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -58,3 +62,20 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
     message = str(info.value)
     assert message.startswith(variable)
     assert "\n" not in message
+
+
+def test_radar_settings_and_a_repr_without_secrets() -> None:
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "GITHUB_TOKEN": "ghp_secret",
+            "GITHUB_POLL_SECONDS": "5",
+            "GITHUB_API_URL": "https://github.example.com/api/v3/",
+        }
+    )
+    assert settings.github_poll_seconds == 5
+    assert settings.github_api_url == "https://github.example.com/api/v3"
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN}).github_api_url == "https://api.github.com"
+    shown = repr(settings)
+    assert TOKEN not in shown and "ghp_secret" not in shown
+    assert "github_poll_seconds=5" in shown

@@ -30,6 +30,8 @@ from bot.db.session import transaction
 from bot.errors import UserError
 from bot.services import outbox, streaks
 from bot.services.dates import TimezoneError, describe_due, member_today, parse_timezone
+from bot.services.github import nudges
+from bot.services.github.nudges import WaitingPR
 from bot.services.guilds import ensure_guild, ensure_member
 from bot.services.streaks import StreakState
 
@@ -46,6 +48,7 @@ DAILY_DM_LEAD = timedelta(hours=6)
 
 MESSAGE_LIMIT = 2000
 GOALS_PER_MEMBER = 5
+NUDGES_SHOWN = 3
 GOAL_TEXT_SHOWN = 120
 DIGEST_LISTED = 5
 DIGEST_TOP_KUDOS = 3
@@ -270,6 +273,8 @@ class DueMember:
     streak_at_risk: int
     cadence: str
     today: date
+    # Their PRs waiting for a first review, for members who chose nudges in the ping.
+    waiting: tuple[WaitingPR, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +318,10 @@ def member_block(member: DueMember) -> str:
         lines.append(line)
     if member.open_goals > len(member.goals):
         lines.append(f"• … and {member.open_goals - len(member.goals)} more (`/goal list`)")
+    if member.waiting:
+        refs = ", ".join(f"{pr.ref} ({pr.days} days)" for pr in member.waiting[:NUDGES_SHOWN])
+        more = f" and {len(member.waiting) - NUDGES_SHOWN} more" if len(member.waiting) > NUDGES_SHOWN else ""
+        lines.append(f"• ⏳ waiting for a review: {escape_text(refs)}{more}. `/github prs` has a follow-up to copy.")
     return "\n".join(lines)
 
 
@@ -390,11 +399,12 @@ async def due_members(
         goals_of[user_id].append(GoalLine(number, text, due))
         open_count[user_id] = total
     at_risk = {user_id: state for user_id, state in states.items() if state.at_risk}
+    waiting = await nudges.waiting(session, guild_id, now=now, mode="ping")
     cadence = await session.scalar(select(Guild.cadence).where(Guild.id == guild_id)) or streaks.DEFAULT_CADENCE
 
     today_in: dict[str, date] = {}
     due = []
-    for user_id in goals_of.keys() | at_risk.keys():
+    for user_id in goals_of.keys() | at_risk.keys() | waiting.keys():
         zone_name, reminders = settings.get(user_id, ("UTC", True))
         if not reminders:
             continue
@@ -409,6 +419,7 @@ async def due_members(
                 streak_at_risk=state.current if state else 0,
                 cadence=state.cadence if state else cadence,
                 today=today_in[zone_name],
+                waiting=tuple(waiting.get(user_id, ())),
             )
         )
     due.sort(key=lambda m: (-m.streak_at_risk, m.user_id))
@@ -582,6 +593,11 @@ async def _run_weekly(session: AsyncSession, guild_id: int, *, scheduled_for: da
         if job == "ping":
             members = await due_members(session, guild_id, now=now, states=states)
             payloads = [{"content": m.content, "user_ids": list(m.user_ids)} for m in pack_ping(members)]
+            for member in members:
+                if member.waiting:  # nudged in the same transaction as the ping: never twice in a week
+                    await nudges.mark_nudged(
+                        session, guild_id, member.user_id, list(member.waiting[:NUDGES_SHOWN]), now=now
+                    )
         else:
             data = await build_digest(
                 session,

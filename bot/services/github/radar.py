@@ -35,6 +35,8 @@ from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, 
 from bot.db.session import reading, transaction
 from bot.services.github import history, nudges
 from bot.services.github.api import (
+    BACKGROUND_SHARE,
+    DEFAULT_SEARCH_LIMIT,
     GitHubAPI,
     GitHubError,
     GitHubNotFound,
@@ -55,6 +57,11 @@ OPEN_SWEEP_EVERY = timedelta(hours=6)
 SELF_CHECK_EVERY = timedelta(days=1)
 SELF_CHECK_SAMPLE = 3
 STATE_KEY = "radar:state"
+
+
+def members_per_minute(*, has_token: bool) -> float:
+    """Return how many members the radar checks a minute at most: its share of search, six a search."""
+    return DEFAULT_SEARCH_LIMIT[has_token] * BACKGROUND_SHARE * MAX_AUTHORS
 
 
 def author_terms(logins: Sequence[str]) -> str:
