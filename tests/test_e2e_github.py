@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-import respx
 from sqlalchemy import func, select
 
 from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery
