@@ -40,6 +40,7 @@ from bot.services.github.api import (
     GitHubAPI,
     GitHubError,
     GitHubNotFound,
+    GitHubRateLimited,
     GitHubUnprocessable,
     repo_of,
 )
@@ -56,6 +57,7 @@ SEARCH_LAG = timedelta(minutes=30)
 OPEN_SWEEP_EVERY = timedelta(hours=6)
 SELF_CHECK_EVERY = timedelta(days=1)
 SELF_CHECK_SAMPLE = 3
+MAX_RATE_LIMITED = 3  # rate-limit answers to one search before the pass gives up (and the next resumes)
 STATE_KEY = "radar:state"
 
 
@@ -367,11 +369,9 @@ class Radar:
         """Search every watched member's merges since their cursor, a batch at a time."""
         watched = await self.watched()
         report.members = len(watched)
-        by_login = {w.login.lower(): w for w in watched}
         # The cursor's timestamp is in every query, so batches are cut for the longest one.
         base = f"is:pr is:merged {since_term(self.now())}"
-        for logins in batches([w.login for w in watched], base, size=self.batch_size):
-            group = [by_login[login.lower()] for login in logins]
+        for group in _groups(watched, base, self.batch_size):
             await self._search_batch(group, report)
 
     async def _search_batch(self, group: list[Watched], report: PassReport, *, retried: bool = False) -> None:
@@ -400,9 +400,17 @@ class Radar:
 
     async def _all_pages(self, text: str, report: PassReport) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        page = 1
+        page, limited = 1, 0
         while True:
-            result = await self.api.search_issues(text, page=page, per_page=PER_PAGE, background=True)
+            try:
+                result = await self.api.search_issues(text, page=page, per_page=PER_PAGE, background=True)
+            except GitHubRateLimited:
+                # A limit GitHub had not announced (a secondary one, or another user of the token):
+                # the client now holds every search until the reset; then this page is asked again.
+                limited += 1
+                if limited > MAX_RATE_LIMITED:
+                    raise
+                continue
             report.searches += 1
             if result.total_count > RESULT_CAP:
                 raise _TooMany
@@ -468,8 +476,8 @@ class Radar:
             )
         watched = [w for w in await self.watched() if w.id in due]
         base = "is:pr is:open archived:false review:none"
-        for logins in batches([w.login for w in watched], base, size=self.batch_size):
-            group = [w for w in watched if w.login in logins]
+        for group in _groups(watched, base, self.batch_size):
+            logins = [w.login for w in group]
             try:
                 opened = await self._all_pages(query("is:pr is:open archived:false", logins), report)
                 unreviewed = await self._all_pages(query(base, logins), report)
@@ -484,6 +492,8 @@ class Radar:
         waiting = {(repo_of(i, self.api.base_url).lower(), i.get("number")) for i in unreviewed}
         now = self.now()
         async with transaction(self.sessionmaker) as session:
+            # A member unlinked meanwhile: their profile is gone, and nothing is stored for it.
+            ids = set(await session.scalars(select(GitHubProfile.id).where(GitHubProfile.id.in_(ids))))
             await session.execute(delete(GitHubOpenPR).where(GitHubOpenPR.github_id.in_(ids)))
             for item in opened:
                 uid = (item.get("user") or {}).get("id")
@@ -504,6 +514,15 @@ class Radar:
                     )
                 )
             await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(ids)).values(open_checked_at=now))
+
+
+def _groups(watched: list[Watched], base: str, size: int) -> list[list[Watched]]:
+    """Cut the watched users into batches (in order) whose queries fit GitHub's limits."""
+    out, start = [], 0
+    for logins in batches([w.login for w in watched], base, size=size):
+        out.append(watched[start : start + len(logins)])
+        start += len(logins)
+    return out
 
 
 class _TooMany(Exception):
