@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -70,6 +72,17 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with sessionmaker() as session:
         await session.connection(execution_options={READ_ONLY: True})
         yield session  # closing the session ends (rolls back) the transaction, keeping loaded objects
+
+
+async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: concurrent first inserts of one row must not collide.
+
+    PostgreSQL runs them truly concurrently; SQLite's BEGIN IMMEDIATE happens to serialise them.
+    """
+    if not rows:
+        return
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    await session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
 async def ping(engine: AsyncEngine) -> None:

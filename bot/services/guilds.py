@@ -6,27 +6,19 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CHANNEL_PURPOSES, Guild, Member, OutboxMessage
-from bot.db.session import reading, transaction
+from bot.db.session import insert_ignore, reading, transaction
 from bot.errors import UserError
 from bot.services.dates import parse_timezone
-
-
-async def _insert_ignore(session: AsyncSession, model: type, **values: object) -> None:
-    # INSERT ... ON CONFLICT DO NOTHING: two first commands at once must not collide (PostgreSQL
-    # runs them truly concurrently; SQLite's BEGIN IMMEDIATE happens to serialise them).
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    await session.execute(insert(model).values(**values).on_conflict_do_nothing())
 
 
 async def ensure_guild(session: AsyncSession, guild_id: int) -> Guild:
     """Return the guild's row, creating it on first use."""
     guild = await session.get(Guild, guild_id)
     if guild is None:
-        await _insert_ignore(session, Guild, id=guild_id)
+        await insert_ignore(session, Guild, [{"id": guild_id}])
         guild = await session.get(Guild, guild_id)
     return guild
 
@@ -36,7 +28,7 @@ async def ensure_member(session: AsyncSession, guild_id: int, user_id: int) -> M
     member = await session.get(Member, (guild_id, user_id))
     if member is None:
         await ensure_guild(session, guild_id)
-        await _insert_ignore(session, Member, guild_id=guild_id, user_id=user_id)
+        await insert_ignore(session, Member, [{"guild_id": guild_id, "user_id": user_id}])
         member = await session.get(Member, (guild_id, user_id))
     return member
 

@@ -15,11 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
-from bot.db.session import reading, transaction
+from bot.db.session import insert_ignore, reading, transaction
 from bot.services.github.api import GitHubAPI, repo_of
 
 log = logging.getLogger(__name__)
@@ -48,18 +47,11 @@ def merged_at_of(item: dict[str, Any]) -> datetime | None:
     return parse_time((item.get("pull_request") or {}).get("merged_at")) or parse_time(item.get("closed_at"))
 
 
-async def _insert_ignore(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    await session.execute(insert(model).values(rows).on_conflict_do_nothing())
-
-
 async def ensure_profile(session: AsyncSession, github_id: int, login: str) -> GitHubProfile:
     """Return the user's profile, creating it (history still to import) on first sight."""
     profile = await session.get(GitHubProfile, github_id)
     if profile is None:
-        await _insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login}])
+        await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login}])
         profile = await session.get(GitHubProfile, github_id)
     elif login and profile.login != login:
         profile.login = login
@@ -76,7 +68,7 @@ async def record_merge(
         )
     )
     if before is None:
-        await _insert_ignore(
+        await insert_ignore(
             session,
             GitHubMerge,
             [{"github_id": github_id, "repo": repo, "number": number, "merged_at": merged_at, "source": source}],
@@ -176,7 +168,7 @@ async def import_history(
         profile = await session.get(GitHubProfile, profile_id)
         if profile is None:
             return None  # unlinked everywhere while the import ran
-        await _insert_ignore(
+        await insert_ignore(
             session,
             GitHubMerge,
             [
