@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 # A renderer turns an outbox row's data into the keyword arguments of `Messageable.send`.
 Renderer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
-# An action does something owed other than posting (granting a role), given the guild id and data.
-Action = Callable[[int | None, dict[str, Any]], Awaitable[None]]
+# An action does something owed other than posting in a channel (a DM, granting a role), given the
+# guild id, the data and the row's nonce (for a post, so that a retry after a crash shows once).
+Action = Callable[[int | None, dict[str, Any], str], Awaitable[None]]
 
 
 def extension_names() -> list[str]:

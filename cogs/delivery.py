@@ -1,4 +1,15 @@
-"""Delivers the outbox: posts every owed message once, retrying what may pass."""
+"""Delivers the outbox: posts every owed message once, retrying what may pass.
+
+Channels are independent. A dispatcher claims due rows for channels nobody here is sending to, and
+gives each channel its own worker, which posts that channel's messages in order. Discord's rate
+limits are per channel, and discord.py sleeps out a 429 inside `send`: that sleep now holds only
+its own channel. While a worker works, it renews the lease of the rows it holds, so a claim always
+outlives its send (no second process takes them meanwhile), and rows held by a process that died
+come back within seconds.
+
+Every way one message can fail ends for that message alone: a retry with backoff, or `failed`
+with the reason (shown in `/settings show`, which can retry them).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +17,7 @@ import asyncio
 import contextlib
 import inspect
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 30.0
+CLAIM_BATCH = 50
+MAX_CONCURRENT_SENDS = 16  # channels posting at once (Discord's global limit is 50 requests a second)
 
 
 def permanent_reason(error: discord.HTTPException) -> str | None:
@@ -43,108 +57,201 @@ def units(rows: list[outbox.Claimed]) -> list[list[outbox.Claimed]]:
     return sorted(groups.values(), key=lambda group: group[0].id)
 
 
+def lane(unit: list[outbox.Claimed]) -> object:
+    """Return what orders a unit: its channel, or (for DMs and roles, which have none) the row itself."""
+    head = unit[0]
+    return head.channel_id if head.channel_id is not None else ("row", head.id)
+
+
 class Delivery(commands.Cog):
-    """Runs one loop that posts due outbox rows in order."""
+    """Runs the dispatcher and one worker per busy channel."""
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
         self._task: asyncio.Task[None] | None = None
+        self._workers: dict[object, asyncio.Task[None]] = {}
+        self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self.sent = 0  # messages posted since the cog loaded
 
     async def cog_load(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shiplog-outbox")
 
     async def cog_unload(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        tasks = [t for t in [self._task, *self._workers.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    @property
+    def busy_channels(self) -> set[int]:
+        return {key for key in self._workers if isinstance(key, int)}
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()
         while not self.bot.is_closed():
             self.bot.outbox_wakeup.clear()
             try:
-                await self.deliver_due()
+                await self.dispatch()
                 timeout = await self._seconds_until_next()
             except Exception:
-                log.exception("outbox delivery round failed; trying again shortly")
+                log.exception("outbox dispatch failed; trying again shortly")
                 timeout = 5.0
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.bot.outbox_wakeup.wait(), timeout)
 
     async def _seconds_until_next(self) -> float:
-        due = await outbox.next_due(self.bot.sessionmaker)
+        due = await outbox.next_due(self.bot.sessionmaker, skip_channels=self.busy_channels)
         if due is None:
             return IDLE_POLL_SECONDS
         return min(max((due - self.bot.now()).total_seconds(), 0.05), IDLE_POLL_SECONDS)
 
-    async def deliver_due(self) -> int:
-        """Post every due row; return how many messages were posted."""
-        sent = 0
+    async def dispatch(self) -> int:
+        """Claim due rows of idle channels and start their workers; return how many units were handed out."""
+        handed = 0
         while True:
-            rows = await outbox.claim_due(self.bot.sessionmaker, now=self.bot.now())
+            rows = await outbox.claim_due(
+                self.bot.sessionmaker, now=self.bot.now(), limit=CLAIM_BATCH, skip_channels=self.busy_channels
+            )
             if not rows:
-                return sent
-            # Channels with a delayed message: later messages there wait for it, to keep their order.
-            held: dict[int | None, datetime] = {}
+                return handed
+            lanes: dict[object, list[list[outbox.Claimed]]] = {}
             for unit in units(rows):
-                channel_id = unit[0].channel_id
-                if channel_id in held:
-                    await outbox.release(self.bot.sessionmaker, [r.id for r in unit], until=held[channel_id])
-                    continue
-                result = await self.deliver(unit)
-                if isinstance(result, datetime) and channel_id is not None:
-                    held[channel_id] = result
-                elif result:
-                    sent += 1
-            if held:
-                return sent
+                lanes.setdefault(lane(unit), []).append(unit)
+            for key, queue in lanes.items():
+                self._workers[key] = asyncio.create_task(self._work(key, queue), name=f"shiplog-outbox-{key}")
+                handed += len(queue)
+            if len(rows) < CLAIM_BATCH:
+                return handed
 
-    async def _render(self, unit: list[outbox.Claimed]) -> dict[str, Any]:
+    async def deliver_due(self) -> int:
+        """Post every due row and wait for it; return how many messages were posted (tests, tools)."""
+        before = self.sent
+        await self.dispatch()
+        while self._workers:
+            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            await self.dispatch()
+        return self.sent - before
+
+    async def _work(self, key: object, queue: list[list[outbox.Claimed]]) -> None:
+        """Post one channel's units in order; a delayed one holds back the rest of its channel only."""
+        held = [row.id for unit in queue for row in unit]
+        try:
+            async with self._renewing(held):
+                for index, unit in enumerate(queue):
+                    async with self._sends:
+                        result = await self.deliver(unit)
+                    for row in unit:
+                        held.remove(row.id)
+                    if isinstance(result, datetime):
+                        rest = [row.id for later in queue[index + 1 :] for row in later]
+                        if rest:
+                            await outbox.release(self.bot.sessionmaker, rest, until=result)
+                        return
+                    if result is True:
+                        self.sent += 1
+        except Exception:
+            # Should deliver() itself fail (the database is down, say), the leases run out and the
+            # rows are claimed again: nothing is lost.
+            log.exception("outbox worker for %s failed; its messages will be tried again", key)
+        finally:
+            self._workers.pop(key, None)
+            self.bot.wake_outbox()  # more may be due for this channel
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self, held: list[int]) -> AsyncIterator[None]:
+        """Renew the lease of the rows still `held` until the block ends."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(outbox.RENEW_EVERY.total_seconds())
+                if held:
+                    try:
+                        await outbox.renew(self.bot.sessionmaker, list(held), now=self.bot.now())
+                    except Exception:
+                        log.exception("could not renew an outbox lease")
+
+        task = asyncio.create_task(renew())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _render(self, unit: list[outbox.Claimed]) -> tuple[dict[str, Any], int]:
+        """Draw a unit; return the message and how many of its rows it holds (a fold may need several)."""
         head = unit[0]
         renderer = self.bot.renderers[head.kind]
         data = {"items": [row.data for row in unit]} if head.fold_key is not None else head.data
         kwargs = renderer(data)
         if inspect.isawaitable(kwargs):
             kwargs = await kwargs
-        return kwargs
+        used = int(kwargs.pop("used", len(unit)))
+        return kwargs, max(1, min(used, len(unit)))
 
     async def deliver(self, unit: list[outbox.Claimed]) -> bool | datetime:
-        """Post one unit: True when done, False when it failed for good, else when it will be retried."""
+        """Post one unit: True when done, False when it failed for good, else when it will be retried.
+
+        A fold too large for one message goes out as several, each holding the rows it names, each
+        marked sent as soon as it is posted (with its first row's nonce).
+        """
+        while True:
+            result = await self._deliver_part(unit)
+            if not isinstance(result, tuple):
+                return result
+            unit = unit[result[0] :]
+            if not unit:
+                return True
+
+    async def _deliver_part(self, unit: list[outbox.Claimed]) -> bool | datetime | tuple[int]:
         sessionmaker = self.bot.sessionmaker
         head, ids = unit[0], [row.id for row in unit]
         action = self.bot.actions.get(head.kind)
         if action is None and head.kind not in self.bot.renderers:
             await outbox.mark_failed(sessionmaker, ids, error=f"no cog handles messages of kind {head.kind!r}")
             return False
+        used = len(unit)
         try:
             if action is not None:
-                await action(head.guild_id, head.data)
+                await action(head.guild_id, head.data, head.nonce)
                 message_id = None
             else:
                 try:
-                    kwargs = await self._render(unit)
+                    kwargs, used = await self._render(unit)
                 except Exception as exc:
                     log.exception("could not render outbox rows %s (%s)", ids, head.kind)
                     await outbox.mark_failed(sessionmaker, ids, error=f"could not draw the message: {exc!r}")
                     return False
+                ids = ids[:used]
                 kwargs.setdefault("allowed_mentions", discord.AllowedMentions.none())
                 channel = self.bot.get_partial_messageable(head.channel_id or 0, guild_id=head.guild_id)
                 # Discord drops a second message with the same nonce: a retry after a crash shows once.
-                message = await channel.send(nonce=f"shiplog-{head.id}", **kwargs)
+                message = await channel.send(nonce=head.nonce, **kwargs)
                 message_id = message.id
         except discord.HTTPException as exc:
             reason = permanent_reason(exc)
             if reason is not None:
+                # The rest of a large fold goes to the same channel: it fails for the same reason.
                 log.warning("outbox rows %s (%s) failed: %s", ids, head.kind, reason)
-                await outbox.mark_failed(sessionmaker, ids, error=reason)
+                await outbox.mark_failed(sessionmaker, [row.id for row in unit], error=reason)
                 return False
-            error = f"Discord answered {exc.status}"
+            error, limit = f"Discord answered {exc.status}", outbox.MAX_ATTEMPTS
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            error = f"network error: {exc!r}"
+            error, limit = f"network error: {exc!r}", outbox.MAX_ATTEMPTS
+        except Exception as exc:
+            # Nobody expected this (a bug, bad data): retry a few times, then show it as failed.
+            log.exception("outbox rows %s (%s) raised an unexpected error", ids, head.kind)
+            error, limit = f"unexpected error: {exc!r}", outbox.MAX_UNEXPECTED_ATTEMPTS
         else:
             await outbox.mark_sent(sessionmaker, ids, message_id=message_id, now=self.bot.now())
-            return True
-        when = await outbox.mark_retry(sessionmaker, ids, attempts=head.attempts, error=error, now=self.bot.now())
+            return (used,) if used < len(unit) else True
+        when = await outbox.mark_retry(
+            sessionmaker,
+            [row.id for row in unit],
+            attempts=head.attempts,
+            error=error,
+            now=self.bot.now(),
+            max_attempts=limit,
+        )
         if when is None:
             return False
         log.info("outbox rows %s delayed (%s); next attempt at %s", ids, error, when)

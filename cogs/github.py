@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import re
 from datetime import datetime
@@ -24,6 +23,7 @@ from bot.services.github.radar import Radar
 from bot.tree import answer_error
 from cogs._format import (
     BRAND,
+    EMBED_DESCRIPTION_LIMIT,
     NO_MENTIONS,
     escape,
     guild_id_of,
@@ -171,12 +171,25 @@ def render_relay(data: dict[str, Any]) -> dict[str, Any]:
         if item.get("labels"):
             embed.add_field(name="Labels", value=shorten(", ".join(escape(x) for x in item["labels"]), 1024))
         return {"embed": embed}
-    repos = sorted({item["repo"] for item in items})
-    title = f"{len(items)} GitHub events in " + (repos[0] if len(repos) == 1 else f"{len(repos)} repositories")
-    embed = discord.Embed(
-        title=shorten(title, 256), colour=BRAND, description=join_lines([relay_line(item) for item in items])
-    )
-    return {"embed": embed}
+    lines = [relay_line(item) for item in items]
+    used = fitting(lines, EMBED_DESCRIPTION_LIMIT)
+    shown = items[:used]
+    repos = sorted({item["repo"] for item in shown})
+    title = f"{len(shown)} GitHub events in " + (repos[0] if len(repos) == 1 else f"{len(repos)} repositories")
+    embed = discord.Embed(title=shorten(title, 256), colour=BRAND, description="\n".join(lines[:used]))
+    # The rest of the burst goes out in the next message(s): every event is named.
+    return {"embed": embed, "used": used}
+
+
+def fitting(lines: list[str], limit: int) -> int:
+    """Return how many of `lines`, joined by newlines, fit in `limit` characters (at least one)."""
+    used, total = 0, -1
+    for line in lines:
+        total += len(line) + 1
+        if total > limit and used:
+            break
+        used += 1
+    return used
 
 
 def review_nudge_text(guild_name: str, prs: list[dict[str, Any]]) -> str:
@@ -247,19 +260,18 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.bot.github_wakeup.wait(), 60)
 
-    async def grant_role(self, guild_id: int | None, data: dict[str, Any]) -> None:
+    async def grant_role(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """Give a member a milestone role (an outbox action)."""
         await self.bot.http.add_role(guild_id or 0, data["user_id"], data["role_id"], reason=data.get("reason"))
 
-    async def send_review_nudge(self, guild_id: int | None, data: dict[str, Any]) -> None:
+    async def send_review_nudge(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """DM a member about their PRs waiting for review (an outbox action)."""
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
         channel = await self.bot.create_dm(discord.Object(data["user_id"]))
-        digest = hashlib.sha256(f"{guild_id}:{data['user_id']}:{data['prs']}".encode()).hexdigest()
         await channel.send(
             review_nudge_text(guild.name if guild else "your server", data["prs"]),
             allowed_mentions=NO_MENTIONS,
-            nonce=f"shiplog-rn-{digest[:14]}",
+            nonce=nonce,
         )
 
     # Linking -----------------------------------------------------------------------------------

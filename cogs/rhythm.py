@@ -7,7 +7,6 @@ about a changed schedule through the `schedule_changed` event.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -100,12 +99,6 @@ def streak_dm_text(guild_name: str, data: dict[str, Any]) -> str:
     return text + "\n-# `/me streak-dms` in the server turns these messages off."
 
 
-def dm_nonce(guild_id: int | None, data: dict[str, Any]) -> str:
-    """Return a nonce for the DM: Discord drops a retried post with the same one (25 characters at most)."""
-    digest = hashlib.sha256(f"{guild_id}:{data['user_id']}:{data['period']}".encode()).hexdigest()
-    return f"shiplog-dm-{digest[:14]}"
-
-
 class WeeklyRhythm(commands.Cog):
     """Runs the scheduler and draws what it queues."""
 
@@ -131,14 +124,14 @@ class WeeklyRhythm(commands.Cog):
             job = await self.scheduler.reschedule(guild_id)
             log.info("guild %s: weekly job now %s, next at %s", guild_id, job.name, job.next_run_time)
 
-    async def send_streak_dm(self, guild_id: int | None, data: dict[str, Any]) -> None:
+    async def send_streak_dm(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """Send the streak-at-risk DM (an outbox action); Discord's errors go back to the sender to retry."""
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
         channel = await self.bot.create_dm(discord.Object(data["user_id"]))
         await channel.send(
             streak_dm_text(guild.name if guild else "your server", data),
             allowed_mentions=NO_MENTIONS,
-            nonce=dm_nonce(guild_id, data),
+            nonce=nonce,
         )
 
 

@@ -68,12 +68,23 @@ def test_a_burst_of_relays_is_one_message_naming_every_event_that_fits() -> None
     assert "more" not in embed.description
 
 
-def test_a_huge_burst_stays_within_limits_and_says_how_many_more() -> None:
-    out = render_relay({"items": [relay_item(n) for n in range(1, 101)]})
-    embed = out["embed"]
-    assert len(embed.description) <= 4096
-    assert embed_size(embed) <= 6000
-    assert embed.description.endswith("more")
+def test_a_huge_burst_is_cut_into_messages_that_fit_and_name_every_event() -> None:
+    items = [relay_item(n) for n in range(1, 101)]
+    named = []
+    while items:
+        out = render_relay({"items": items})
+        embed = out["embed"]
+        assert len(embed.description or "") <= 4096
+        assert embed_size(embed) <= 6000
+        assert "more" not in (embed.description or "")  # nothing is summed up: the rest comes next
+        used = out.get("used", len(items))
+        assert 1 <= used <= len(items)
+        for item in items[:used]:
+            url = f"https://github.com/encode/httpx/pull/{item['number']}"
+            if f"({url})" in (embed.description or "") or embed.url == url:
+                named.append(item["number"])
+        items = items[used:]
+    assert named == list(range(1, 101))
 
 
 def test_single_relay_is_a_compact_embed() -> None:

@@ -131,6 +131,9 @@ class OutboxMessage(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[int | None] = mapped_column(Snowflake)
+    # Sent with the post: Discord answers a repeated nonce with the message it already made. Random,
+    # not the row id, so it is never reused, whatever is deleted or restored from a backup.
+    nonce: Mapped[str | None] = mapped_column(String(25))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

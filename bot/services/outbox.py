@@ -1,30 +1,44 @@
 """The outbox: every message the bot owes is a row, written with whatever caused it.
 
 A sender (cogs/delivery.py) claims due rows, posts them and marks them sent. A crash between the
-post and the mark is covered by a Discord nonce derived from the row id (Discord answers a repeated
-nonce with the message it already made, for a few minutes), so a retried post is not shown twice.
-A process that stays down longer than that window between the post and the mark can post once
-more: past the nonce window, delivery is at least once, never lost.
+post and the mark is covered by the row's nonce, random and stored with it (Discord answers a
+repeated nonce with the message it already made, for a few minutes), so a retried post is not
+shown twice. A process that stays down longer than that window between the post and the mark can
+post once more: past the nonce window, delivery is at least once, never lost.
+
+A claim is a short lease (CLAIM_LEASE) that the sender renews while it works on the rows, however
+long Discord makes it wait: a claim outlives its send, and rows claimed by a process that died are
+taken up again within seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import OutboxMessage
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 
-# How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it.
-CLAIM_LEASE = timedelta(seconds=60)
+# How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it;
+# the sender renews it every RENEW_EVERY while it still works on the row.
+CLAIM_LEASE = timedelta(seconds=10)
+RENEW_EVERY = timedelta(seconds=3)
 MAX_BACKOFF = timedelta(minutes=30)
 MAX_ATTEMPTS = 50
+# A message that fails with an error nobody expected (a bug, bad data) is tried this often, then failed.
+MAX_UNEXPECTED_ATTEMPTS = 5
 MAX_FOLD = 1000
+
+
+def new_nonce() -> str:
+    """Return a nonce no other message has had: 'shiplog-' and 56 random bits (Discord allows 25 characters)."""
+    return f"shiplog-{secrets.token_hex(7)}"
 
 
 async def enqueue(
@@ -75,6 +89,7 @@ def message(
 ) -> OutboxMessage:
     """Build an outbox row (for `enqueue_many`)."""
     return OutboxMessage(
+        nonce=new_nonce(),
         guild_id=guild_id,
         channel_id=channel_id,
         kind=kind,
@@ -106,19 +121,39 @@ class Claimed:
     data: dict[str, Any]
     attempts: int
     fold_key: str | None = None
+    nonce: str = ""
 
 
-async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = 20) -> list[Claimed]:
+def _not_in(channels: Collection[int]) -> Any:
+    """Rows for none of these channels (rows with no channel, such as DMs, always qualify)."""
+    if not channels:
+        return true()
+    return or_(OutboxMessage.channel_id.is_(None), OutboxMessage.channel_id.not_in(channels))
+
+
+async def claim_due(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    now: datetime,
+    limit: int = 20,
+    skip_channels: Collection[int] = (),
+) -> list[Claimed]:
     """Claim up to `limit` due rows, oldest first, with every pending row of their fold groups.
 
-    Claiming pushes a row's next attempt past a lease, so a crash mid-send retries it later.
+    Claiming pushes a row's next attempt past a short lease, which the sender renews while it works,
+    so a crash mid-send retries it within seconds. Rows for `skip_channels` (channels this sender is
+    busy with) are left for later.
     """
     async with transaction(sessionmaker) as session:
         rows = list(
             (
                 await session.scalars(
                     select(OutboxMessage)
-                    .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                    .where(
+                        OutboxMessage.status == "pending",
+                        OutboxMessage.next_attempt_at <= now,
+                        _not_in(skip_channels),
+                    )
                     .order_by(OutboxMessage.id)
                     .limit(limit)
                     .with_for_update(skip_locked=True)
@@ -154,9 +189,32 @@ async def claim_due(sessionmaker: async_sessionmaker[AsyncSession], *, now: date
             row.next_attempt_at = now + CLAIM_LEASE
             row.attempts += 1
             claimed.append(
-                Claimed(row.id, row.guild_id, row.channel_id, row.kind, dict(row.data), row.attempts, row.fold_key)
+                Claimed(
+                    row.id,
+                    row.guild_id,
+                    row.channel_id,
+                    row.kind,
+                    dict(row.data),
+                    row.attempts,
+                    row.fold_key,
+                    row.nonce or f"shiplog-{row.id}",
+                )
             )
     return claimed
+
+
+async def renew(sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, now: datetime) -> None:
+    """Extend the lease of rows the sender still works on (those not yet sent, failed or rescheduled)."""
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at < now + CLAIM_LEASE,  # never shortens a backoff set meanwhile
+            )
+            .values(next_attempt_at=now + CLAIM_LEASE)
+        )
 
 
 async def mark_sent(
@@ -172,10 +230,16 @@ async def mark_sent(
 
 
 async def mark_retry(
-    sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, attempts: int, error: str, now: datetime
+    sessionmaker: async_sessionmaker[AsyncSession],
+    ids: Sequence[int],
+    *,
+    attempts: int,
+    error: str,
+    now: datetime,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> datetime | None:
-    """Leave the rows for a later attempt with exponential backoff; give up after MAX_ATTEMPTS."""
-    if attempts >= MAX_ATTEMPTS:
+    """Leave the rows for a later attempt with exponential backoff; give up after `max_attempts`."""
+    if attempts >= max_attempts:
         await mark_failed(sessionmaker, ids, error=f"gave up after {attempts} attempts: {error}")
         return None
     when = now + min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
@@ -194,12 +258,14 @@ async def mark_failed(sessionmaker: async_sessionmaker[AsyncSession], ids: Seque
         )
 
 
-async def next_due(sessionmaker: async_sessionmaker[AsyncSession]) -> datetime | None:
-    """Return when the earliest pending row is due, if any."""
-    async with transaction(sessionmaker) as session:
+async def next_due(
+    sessionmaker: async_sessionmaker[AsyncSession], *, skip_channels: Collection[int] = ()
+) -> datetime | None:
+    """Return when the earliest pending row is due, if any (rows for `skip_channels` left out)."""
+    async with reading(sessionmaker) as session:
         return await session.scalar(
             select(OutboxMessage.next_attempt_at)
-            .where(OutboxMessage.status == "pending")
+            .where(OutboxMessage.status == "pending", _not_in(skip_channels))
             .order_by(OutboxMessage.next_attempt_at)
             .limit(1)
         )
@@ -213,3 +279,39 @@ async def release(sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[
             .where(OutboxMessage.id.in_(ids))
             .values(next_attempt_at=until, attempts=OutboxMessage.attempts - 1)
         )
+
+
+async def retry_failed(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, now: datetime, channel_id: int | None = None
+) -> int:
+    """Give the server's failed messages (those for one channel, if given) a fresh start; return how many."""
+    async with transaction(sessionmaker) as session:
+        conditions = [OutboxMessage.guild_id == guild_id, OutboxMessage.status == "failed"]
+        if channel_id is not None:
+            conditions.append(OutboxMessage.channel_id == channel_id)
+        result = await session.execute(
+            update(OutboxMessage).where(*conditions).values(status="pending", attempts=0, next_attempt_at=now)
+        )
+        return result.rowcount or 0
+
+
+async def move_failed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    old_channel_id: int,
+    new_channel_id: int,
+    now: datetime,
+) -> int:
+    """Send the messages that failed in a channel to the channel that replaced it; return how many."""
+    async with transaction(sessionmaker) as session:
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.guild_id == guild_id,
+                OutboxMessage.status == "failed",
+                OutboxMessage.channel_id == old_channel_id,
+            )
+            .values(channel_id=new_channel_id, status="pending", attempts=0, next_attempt_at=now)
+        )
+        return result.rowcount or 0
