@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import inspect
 import logging
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -71,13 +70,16 @@ class Delivery(commands.Cog):
         self._task: asyncio.Task[None] | None = None
         self._workers: dict[object, asyncio.Task[None]] = {}
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
+        self._held: set[int] = set()  # rows the workers hold: their leases are renewed together
+        self._renewer: asyncio.Task[None] | None = None
         self.sent = 0  # messages posted since the cog loaded
 
     async def cog_load(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shiplog-outbox")
+        self._renewer = asyncio.create_task(self._renew_leases(), name="shiplog-outbox-leases")
 
     async def cog_unload(self) -> None:
-        tasks = [t for t in [self._task, *self._workers.values()] if t is not None]
+        tasks = [t for t in [self._task, self._renewer, *self._workers.values()] if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -134,48 +136,38 @@ class Delivery(commands.Cog):
 
     async def _work(self, key: object, queue: list[list[outbox.Claimed]]) -> None:
         """Post one channel's units in order; a delayed one holds back the rest of its channel only."""
-        held = [row.id for unit in queue for row in unit]
+        ids = [row.id for unit in queue for row in unit]
+        self._held.update(ids)
         try:
-            async with self._renewing(held):
-                for index, unit in enumerate(queue):
-                    async with self._sends:
-                        result = await self.deliver(unit)
-                    for row in unit:
-                        held.remove(row.id)
-                    if isinstance(result, datetime):
-                        rest = [row.id for later in queue[index + 1 :] for row in later]
-                        if rest:
-                            await outbox.release(self.bot.sessionmaker, rest, until=result)
-                        return
-                    if result is True:
-                        self.sent += 1
+            for index, unit in enumerate(queue):
+                async with self._sends:
+                    result = await self.deliver(unit)
+                self._held.difference_update(row.id for row in unit)
+                if isinstance(result, datetime):
+                    rest = [row.id for later in queue[index + 1 :] for row in later]
+                    if rest:
+                        await outbox.release(self.bot.sessionmaker, rest, until=result)
+                    return
+                if result is True:
+                    self.sent += 1
         except Exception:
             # Should deliver() itself fail (the database is down, say), the leases run out and the
             # rows are claimed again: nothing is lost.
             log.exception("outbox worker for %s failed; its messages will be tried again", key)
         finally:
+            self._held.difference_update(ids)
             self._workers.pop(key, None)
             self.bot.wake_outbox()  # more may be due for this channel
 
-    @contextlib.asynccontextmanager
-    async def _renewing(self, held: list[int]) -> AsyncIterator[None]:
-        """Renew the lease of the rows still `held` until the block ends."""
-
-        async def renew() -> None:
-            while True:
-                await asyncio.sleep(outbox.RENEW_EVERY.total_seconds())
-                if held:
-                    try:
-                        await outbox.renew(self.bot.sessionmaker, list(held), now=self.bot.now())
-                    except Exception:
-                        log.exception("could not renew an outbox lease")
-
-        task = asyncio.create_task(renew())
-        try:
-            yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    async def _renew_leases(self) -> None:
+        """Every RENEW_EVERY, extend the leases of all rows the workers still hold, in one statement."""
+        while True:
+            await asyncio.sleep(outbox.RENEW_EVERY.total_seconds())
+            if self._held:
+                try:
+                    await outbox.renew(self.bot.sessionmaker, sorted(self._held), now=self.bot.now())
+                except Exception:
+                    log.exception("could not renew the outbox leases; trying again shortly")
 
     async def _render(self, unit: list[outbox.Claimed]) -> tuple[dict[str, Any], int]:
         """Draw a unit; return the message and how many of its rows it holds (a fold may need several)."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+import re
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import guilds
+from bot.services import guilds, outbox
 from bot.services import schedule as rhythm
+from bot.tree import answer_error
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, require_manage_guild, shorten, timezone_choices
 
 if TYPE_CHECKING:
@@ -32,6 +34,41 @@ CADENCE_HELP = {
 NEEDED = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
 
 
+class RetryFailedButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:retry-failed"):
+    """`/settings show`'s button: give every message that could not be delivered another try."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Retry failed", emoji="🔁", style=discord.ButtonStyle.primary, custom_id="shiplog:retry-failed"
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+    ) -> RetryFailedButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+        try:
+            require_manage_guild(interaction)
+            count = await outbox.retry_failed(
+                interaction.client.sessionmaker, guild_id=guild_id_of(interaction), now=interaction.client.now()
+            )
+        except Exception as exc:
+            await answer_error(interaction, exc, "the retry button")
+            return
+        interaction.client.wake_outbox()
+        text = (
+            f"🔁 Brought back {count} message{'s' if count != 1 else ''} for another try. "
+            "`/settings show` tells if any fail again."
+            if count
+            else "Nothing to retry: every message was delivered."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_guild=True)
 class Settings(commands.GroupCog, group_name="settings", group_description="Configure Shiplog for this server."):
@@ -39,6 +76,12 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(RetryFailedButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(RetryFailedButton)
 
     async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
         require_manage_guild(interaction)
@@ -60,11 +103,12 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
         channel
             The channel (leave it out to stop posting for this purpose).
         """
-        await guilds.set_channel(
+        moved = await guilds.set_channel(
             self.bot.sessionmaker,
             guild_id=guild_id_of(interaction),
             purpose=purpose,
             channel_id=channel.id if channel else None,
+            now=self.bot.now(),
         )
         if channel is None:
             text = f"I'll no longer post {PURPOSE_HELP[purpose]}."
@@ -78,6 +122,11 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             ]
             if missing:
                 text += f"\n⚠️ I can't post there yet: I'm missing {', '.join(missing)} in that channel."
+        if moved:
+            text += (
+                f"\n📬 {moved} message{'s' if moved > 1 else ''} I couldn't deliver in the old channel will go here."
+            )
+            self.bot.wake_outbox()
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="show")
@@ -102,6 +151,13 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
                 for f in settings.failed
             ]
             embed.add_field(name="⚠️ Could not deliver", value="\n".join(lines)[:1024], inline=False)
+            embed.set_footer(text="Fixed the cause (a permission, a channel)? Retry them with the button.")
+            view = discord.ui.View(timeout=None)
+            view.add_item(RetryFailedButton())
+            await interaction.response.send_message(
+                embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="schedule")
@@ -165,6 +221,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             enabled=enabled,
             own_repos=own_repos,
             review_wait_days=review_wait_days,
+            now=self.bot.now(),
         )
         lines = [
             "**Radar**: "

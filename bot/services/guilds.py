@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import CHANNEL_PURPOSES, Guild, Member, OutboxMessage
+from bot.db.base import utcnow
+from bot.db.models import CHANNEL_PURPOSES, GitHubAccount, GitHubProfile, Guild, Member, OutboxMessage
 from bot.db.session import insert_ignore, reading, transaction
 from bot.errors import UserError
 from bot.services.dates import parse_timezone
@@ -54,14 +56,36 @@ async def set_timezone(
 
 
 async def set_channel(
-    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, purpose: str, channel_id: int | None
-) -> None:
-    """Point one of the server's purposes (goals, celebrations, ...) at a channel, or clear it."""
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    purpose: str,
+    channel_id: int | None,
+    now: datetime | None = None,
+) -> int:
+    """Point one of the server's purposes (goals, celebrations, ...) at a channel, or clear it.
+
+    Messages that could not be delivered in the channel it replaces are sent to the new one (in the
+    same transaction); return how many.
+    """
     if purpose not in CHANNEL_PURPOSES:
         raise UserError(f"`{purpose}` isn't a channel purpose. Pick one of: {', '.join(CHANNEL_PURPOSES)}.")
     async with transaction(sessionmaker) as session:
         guild = await ensure_guild(session, guild_id)
+        old = guild.channel_for(purpose)
         setattr(guild, f"{purpose}_channel_id", channel_id)
+        if old is None or channel_id is None or old == channel_id:
+            return 0
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.guild_id == guild_id,
+                OutboxMessage.status == "failed",
+                OutboxMessage.channel_id == old,
+            )
+            .values(channel_id=channel_id, status="pending", attempts=0, next_attempt_at=now or utcnow())
+        )
+        return result.rowcount or 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +104,15 @@ async def set_radar(
     enabled: bool | None = None,
     own_repos: bool | None = None,
     review_wait_days: int | None = None,
+    now: datetime | None = None,
 ) -> RadarSettings:
     """Change the given radar settings (None keeps one) and return them all."""
     if review_wait_days is not None and not 1 <= review_wait_days <= 90:
         raise UserError("Pick between 1 and 90 days.")
     async with transaction(sessionmaker) as session:
         guild = await ensure_guild(session, guild_id)
+        if enabled and not guild.radar_enabled:
+            await _restart_radar_cursors(session, guild_id, now or utcnow())
         if enabled is not None:
             guild.radar_enabled = enabled
         if own_repos is not None:
@@ -93,6 +120,22 @@ async def set_radar(
         if review_wait_days is not None:
             guild.review_wait_days = review_wait_days
         return RadarSettings(guild.radar_enabled, guild.celebrate_own_repos, guild.review_wait_days)
+
+
+async def _restart_radar_cursors(session: AsyncSession, guild_id: int, now: datetime) -> None:
+    # Turned back on, the radar celebrates what merges from now on, not what merged while it was off:
+    # members watched by no other server start their search from now.
+    elsewhere = (
+        select(GitHubAccount.github_id)
+        .join(Guild, Guild.id == GitHubAccount.guild_id)
+        .where(Guild.radar_enabled.is_(True), Guild.id != guild_id, GitHubAccount.github_id.is_not(None))
+    )
+    here = select(GitHubAccount.github_id).where(GitHubAccount.guild_id == guild_id)
+    await session.execute(
+        update(GitHubProfile)
+        .where(GitHubProfile.id.in_(here), GitHubProfile.id.not_in(elsewhere))
+        .values(checked_through=now)
+    )
 
 
 @dataclass(frozen=True, slots=True)

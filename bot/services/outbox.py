@@ -27,8 +27,8 @@ from bot.db.session import reading, transaction
 
 # How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it;
 # the sender renews it every RENEW_EVERY while it still works on the row.
-CLAIM_LEASE = timedelta(seconds=10)
-RENEW_EVERY = timedelta(seconds=3)
+CLAIM_LEASE = timedelta(seconds=5)
+RENEW_EVERY = timedelta(seconds=1.5)
 MAX_BACKOFF = timedelta(minutes=30)
 MAX_ATTEMPTS = 50
 # A message that fails with an error nobody expected (a bug, bad data) is tried this often, then failed.
@@ -291,27 +291,5 @@ async def retry_failed(
             conditions.append(OutboxMessage.channel_id == channel_id)
         result = await session.execute(
             update(OutboxMessage).where(*conditions).values(status="pending", attempts=0, next_attempt_at=now)
-        )
-        return result.rowcount or 0
-
-
-async def move_failed(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    guild_id: int,
-    old_channel_id: int,
-    new_channel_id: int,
-    now: datetime,
-) -> int:
-    """Send the messages that failed in a channel to the channel that replaced it; return how many."""
-    async with transaction(sessionmaker) as session:
-        result = await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.guild_id == guild_id,
-                OutboxMessage.status == "failed",
-                OutboxMessage.channel_id == old_channel_id,
-            )
-            .values(channel_id=new_channel_id, status="pending", attempts=0, next_attempt_at=now)
         )
         return result.rowcount or 0

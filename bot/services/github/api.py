@@ -251,7 +251,7 @@ def _retry_after(value: str, now: datetime) -> datetime | None:
     return when.astimezone(UTC) if when.tzinfo else None
 
 
-def _rate_limit(response: httpx.Response, now: datetime) -> GitHubRateLimited | None:
+def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False) -> GitHubRateLimited | None:
     """Return the error for a rate-limited response, or None when the response is not one."""
     if response.status_code not in (403, 429):
         return None
@@ -266,7 +266,8 @@ def _rate_limit(response: httpx.Response, now: datetime) -> GitHubRateLimited | 
         reset_at = _retry_after(retry_after, now)
     if reset_at is None and primary and (reset := headers.get("x-ratelimit-reset", "")).strip().isdigit():
         reset_at = datetime.fromtimestamp(int(reset), UTC)
-    log.warning("GitHub rate limit reached (HTTP %s), reset at %s", response.status_code, reset_at)
+    if not quiet:
+        log.warning("GitHub rate limit reached (HTTP %s), reset at %s", response.status_code, reset_at)
     when = _wait_text((reset_at - now).total_seconds()) if reset_at is not None else "a few minutes"
     return GitHubRateLimited(f"GitHub's rate limit is reached; try again in {when}.", reset_at)
 
@@ -436,7 +437,7 @@ class GitHubAPI:
             raise GitHubNotFound(not_found)
         if status == 422 and unprocessable is not None:
             raise unprocessable
-        if (limited := _rate_limit(response, self._now())) is not None:
+        if (limited := _rate_limit(response, self._now(), quiet=True)) is not None:  # `observe` logged it
             raise limited
         if status >= 500:
             log.warning("GitHub answered HTTP %s for %s", status, path)

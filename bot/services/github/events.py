@@ -164,7 +164,7 @@ async def celebrate_merge(
     if not accounts:
         return 0, 0
     number = int(pr["number"])
-    merged_at = history.merged_at_of(pr) or _parse_time(pr.get("merged_at")) or now
+    merged_at = history.merged_at_of(pr) or now
     if github_id is not None:
         await history.ensure_profile(session, github_id, login)
         if await history.record_merge(session, github_id, repo, number, merged_at, source) == "history":

@@ -43,8 +43,13 @@ def parse_time(value: Any) -> datetime | None:
 
 
 def merged_at_of(item: dict[str, Any]) -> datetime | None:
-    """Return when a search item (a merged PR) was merged: `pull_request.merged_at`, else when it closed."""
-    return parse_time((item.get("pull_request") or {}).get("merged_at")) or parse_time(item.get("closed_at"))
+    """Return when a PR merged: a search item's `pull_request.merged_at`, a webhook PR's `merged_at`,
+    else when it closed (a merged PR closes as it merges)."""
+    return (
+        parse_time((item.get("pull_request") or {}).get("merged_at"))
+        or parse_time(item.get("merged_at"))
+        or parse_time(item.get("closed_at"))
+    )
 
 
 async def ensure_profile(session: AsyncSession, github_id: int, login: str) -> GitHubProfile:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -55,6 +56,7 @@ RESULT_CAP = 1000  # GitHub returns at most this many results of one search
 # Search is indexed with a delay: each search reaches this far back before the cursor (repeats are free).
 SEARCH_LAG = timedelta(minutes=30)
 OPEN_SWEEP_EVERY = timedelta(hours=6)
+SWEEP_SHARES = 36  # each pass sweeps at most this share of members' open PRs (72 passes of 5 min in 6 h)
 SELF_CHECK_EVERY = timedelta(days=1)
 SELF_CHECK_SAMPLE = 3
 MAX_RATE_LIMITED = 3  # rate-limit answers to one search before the pass gives up (and the next resumes)
@@ -159,14 +161,18 @@ class Radar:
         await self.load_state()
         while True:
             self.wakeup.clear()
+            started = asyncio.get_running_loop().time()
             try:
                 await self.run_pass()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("a radar pass failed; the next one starts where it stopped")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wakeup.wait(), self.poll_seconds)
+            # Passes start every poll_seconds (a long pass is followed at once by the next).
+            idle = self.poll_seconds - (asyncio.get_running_loop().time() - started)
+            if idle > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), idle)
 
     async def run_pass(self) -> PassReport:
         """Import new histories, check the query syntax when due, then search every watched member once."""
@@ -326,24 +332,32 @@ class Radar:
         the batch finds nothing (or far fewer): the radar then falls back to one author per search.
         """
         async with reading(self.sessionmaker) as session:
-            sample = list(
-                await session.scalars(
-                    select(GitHubProfile.login)
+            rows = (
+                await session.execute(
+                    select(GitHubProfile.id, GitHubProfile.login)
                     .where(GitHubProfile.history_total > 0, GitHubProfile.gone_at.is_(None))
                     .order_by(GitHubProfile.history_total, GitHubProfile.id)
                     .limit(SELF_CHECK_SAMPLE)
                 )
-            )
+            ).all()
+        sample_ids = [github_id for github_id, _ in rows]
+        sample = [login for _, login in rows]
         now = self.now()
         if len(sample) < 2:
             self.state.mode_detail = "not verified yet: it needs two linked members with merged PRs"
             return self.state.mode
         base = "is:pr is:merged"
-        singles = [
-            (await self.api.search_issues(query(base, [login]), per_page=1, background=True)).total_count
-            for login in sample
-        ]
-        together = (await self.api.search_issues(query(base, sample), per_page=1, background=True)).total_count
+        try:
+            singles = [
+                (await self.api.search_issues(query(base, [login]), per_page=1, background=True)).total_count
+                for login in sample
+            ]
+            together = (await self.api.search_issues(query(base, sample), per_page=1, background=True)).total_count
+        except GitHubUnprocessable:
+            # A sampled login is stale (renamed, deleted): follow it, and check again next pass.
+            await self.resolve_profiles(list(sample_ids))
+            self.state.mode_detail = "not verified yet: a sampled member's login had changed"
+            return self.state.mode
         expected = sum(singles)
         # Counts may move by a merge or two between the searches.
         if abs(together - expected) <= max(2, expected // 100):
@@ -466,15 +480,23 @@ class Radar:
     async def sweep_open_prs(self, report: PassReport) -> None:
         """Every few hours, note each watched member's open PRs and which have no review yet."""
         cutoff = self.now() - OPEN_SWEEP_EVERY
+        watched = await self.watched()
+        # Spread over the passes of OPEN_SWEEP_EVERY, oldest first: one pass never carries everyone's sweep.
+        share = max(MAX_AUTHORS, math.ceil(len(watched) / SWEEP_SHARES))
         async with reading(self.sessionmaker) as session:
-            due = set(
+            due = list(
                 await session.scalars(
-                    select(GitHubProfile.id).where(
-                        or_(GitHubProfile.open_checked_at.is_(None), GitHubProfile.open_checked_at <= cutoff)
+                    select(GitHubProfile.id)
+                    .where(
+                        GitHubProfile.id.in_([w.id for w in watched]),
+                        or_(GitHubProfile.open_checked_at.is_(None), GitHubProfile.open_checked_at <= cutoff),
                     )
+                    .order_by(GitHubProfile.open_checked_at.asc().nulls_first(), GitHubProfile.id)
+                    .limit(share)
                 )
             )
-        watched = [w for w in await self.watched() if w.id in due]
+        by_id = {w.id: w for w in watched}
+        watched = [by_id[i] for i in due]
         base = "is:pr is:open archived:false review:none"
         for group in _groups(watched, base, self.batch_size):
             logins = [w.login for w in group]

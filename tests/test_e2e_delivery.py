@@ -1,0 +1,201 @@
+"""The outbox under faults, end to end: nonces, bursts, failed messages, 429s, crashes, bad rows.
+
+Each test drives the real bot (discord.py included) against the fake Discord API, as in
+tests/test_e2e_github.py, and checks what a channel ends up showing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import OutboxMessage
+from bot.db.session import transaction
+from bot.services import outbox
+from tests.github_fixtures import load, merged_pr_payload
+from tests.harness import World, eventually, world
+from tests.test_e2e_github import count, link_alice, post_delivery, settle
+
+
+@pytest.fixture
+async def w(db_url: str) -> AsyncIterator[World]:
+    async with world(db_url) as w:
+        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
+        await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
+        yield w
+
+
+def posts(w: World, channel: Any) -> list[dict[str, Any]]:
+    return w.fake.messages_in(channel, include_interactions=False)
+
+
+async def queue_relay(w: World, channel_id: int, title: str) -> int:
+    """Queue one relay line straight into the outbox, as GitHub processing would."""
+    async with transaction(w.sessionmaker) as session:
+        row = await outbox.enqueue(
+            session,
+            guild_id=w.guild.id,
+            channel_id=channel_id,
+            kind="github.relay",
+            data={
+                "kind": "releases",
+                "action": "published",
+                "repo": "encode/httpx",
+                "number": None,
+                "title": title,
+                "tag": "v1",
+                "url": "https://github.com/encode/httpx/releases/v1",
+                "author": None,
+                "labels": [],
+            },
+            now=w.clock(),
+        )
+        row_id = row.id
+    assert w.bot is not None
+    w.bot.wake_outbox()
+    return row_id
+
+
+async def test_a_message_after_a_forget_is_posted_although_sqlite_reuses_the_row_id(w: World) -> None:
+    await w.invoke(w.alice, "goal add", text="alice's goal")
+    await w.wait_for_posts(w.goals, 1)
+    async with transaction(w.sessionmaker) as session:
+        alice_row = await session.scalar(select(func_max_id()))
+    forget = await w.invoke(w.alice, "me forget")
+    await w.fake.click(w.guild, w.alice, forget, "shiplog:forget:yes")
+    await w.invoke(w.bob, "goal add", text="bob's goal")
+    async with transaction(w.sessionmaker) as session:
+        bob_row = await session.scalar(select(func_max_id()))
+    assert bob_row == alice_row  # SQLite handed the deleted row's id out again
+    shown = await eventually(lambda: [p for p in posts(w, w.goals) if "bob's goal" in str(p["embeds"])])
+    assert len(shown) == 1  # posted, not swallowed as a repeat of alice's message
+
+
+def func_max_id() -> Any:
+    from sqlalchemy import func
+
+    return func.max(OutboxMessage.id)
+
+
+async def test_a_burst_too_large_for_one_message_names_every_event(w: World) -> None:
+    relays = await w.fake.create_channel(w.guild, "github")
+    with w.mock_github() as gh:
+        gh.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})
+        await w.invoke(w.admin, "github subscribe", repo="Codertocat/Hello-World", channel=relays)
+    opened = json.loads(load("pull_request/opened.payload.json"))
+    bodies = []
+    for n in range(1, 31):
+        payload = json.loads(json.dumps(opened))
+        payload["pull_request"]["number"] = payload["number"] = n
+        payload["pull_request"]["id"] = 1000 + n
+        payload["pull_request"]["title"] = f"Change number {n} " + "x" * 230
+        payload["pull_request"]["html_url"] = f"https://github.com/Codertocat/Hello-World/pull/{n}"
+        bodies.append(json.dumps(payload).encode())
+    for body in bodies:
+        assert (await post_delivery(w, body))[0] == 202
+    await w.wait_for_posts(relays, 2, timeout=8)
+    await settle(w, 1.0)
+    shown = posts(w, relays)
+    assert len(shown) >= 2  # 30 lines of ~220 characters cannot fit one embed
+    text = "\n".join((p["embeds"][0].get("description") or "") + (p["embeds"][0].get("title") or "") for p in shown)
+    assert all(f"Change number {n} " in text for n in range(1, 31))
+    assert "more" not in text
+    for post in shown:
+        embed = post["embeds"][0]
+        assert len(embed.get("description") or "") <= 4096
+        assert sum(len(str(embed.get(k) or "")) for k in ("title", "description")) <= 6000
+    assert await count(w, OutboxMessage, OutboxMessage.status == "sent") == 30  # every relay, marked once
+
+
+async def test_failed_messages_come_back_with_the_retry_button_and_with_a_new_channel(w: World) -> None:
+    await link_alice(w)
+    w.fake.fail_next("POST", rf"/channels/{w.celebrations.id}/messages", 403)
+    await post_delivery(w, merged_pr_payload(number=1))
+    await eventually(lambda: count(w, OutboxMessage, OutboxMessage.status == "failed"))
+    shown = await w.invoke(w.admin, "settings show")
+    button = shown.components[0]["components"][0]
+    assert button["custom_id"] == "shiplog:retry-failed"
+    # A member without Manage Server can't press it (were the message ever shown to them).
+    refused = await w.fake.click(w.guild, w.bob, shown, "shiplog:retry-failed")
+    assert refused.ephemeral and "Manage Server" in refused.content
+    retried = await w.fake.click(w.guild, w.admin, shown, "shiplog:retry-failed")
+    assert retried.ephemeral and "Brought back 1 message" in retried.content
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    assert "Congratulations" in post["content"]
+
+    # A second failure, then the admin picks another channel: the message goes there by itself.
+    w.fake.fail_next("POST", rf"/channels/{w.celebrations.id}/messages", 403)
+    await post_delivery(w, merged_pr_payload(number=2))
+    await eventually(lambda: count(w, OutboxMessage, OutboxMessage.status == "failed"))
+    party = await w.fake.create_channel(w.guild, "party")
+    res = await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=party)
+    assert "1 message I couldn't deliver in the old channel will go here" in res.content
+    (moved,) = await w.wait_for_posts(party, 1)
+    assert "Congratulations" in moved["content"]
+    assert await count(w, OutboxMessage, OutboxMessage.status == "failed") == 0
+
+
+async def test_a_row_that_raises_an_unexpected_error_fails_alone(w: World) -> None:
+    assert w.bot is not None
+
+    async def broken(guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+        raise KeyError("a bug in an action")
+
+    w.bot.actions["test.broken"] = broken
+    async with transaction(w.sessionmaker) as session:
+        await outbox.enqueue(session, guild_id=w.guild.id, channel_id=None, kind="test.broken", data={}, now=w.clock())
+    await queue_relay(w, w.goals.id, "after the broken one")
+    (post,) = await w.wait_for_posts(w.goals, 1)
+    assert "after the broken one" in str(post["embeds"])
+    async with transaction(w.sessionmaker) as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "test.broken"))
+    assert row.status == "pending" and "unexpected error" in row.last_error and row.attempts == 1
+    for _ in range(outbox.MAX_UNEXPECTED_ATTEMPTS):
+        w.clock.advance(timedelta(minutes=31))  # past any backoff
+        w.bot.wake_outbox()
+        await settle(w, 0.3)
+    async with transaction(w.sessionmaker) as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "test.broken"))
+    assert row.status == "failed" and "KeyError" in row.last_error
+    assert row.attempts == outbox.MAX_UNEXPECTED_ATTEMPTS
+
+
+async def test_a_429_on_one_channel_delays_no_other_channel_and_the_claim_outlives_it(w: World) -> None:
+    # discord.py sleeps out the 429 inside send(); the fake scales its sleeps by 0.01, so 800 s is 8 s.
+    w.fake.fail_next("POST", rf"/channels/{w.goals.id}/messages", 429, retry_after=800)
+    slow = await queue_relay(w, w.goals.id, "held by a 429")
+    await eventually(lambda: w.fake.requests_to("POST", rf"/channels/{w.goals.id}/messages"))
+    started = time.monotonic()
+    await queue_relay(w, w.celebrations.id, "another channel")
+    await w.wait_for_posts(w.celebrations, 1, timeout=3)
+    assert time.monotonic() - started < 1.5  # not behind the 8-second wait
+    assert posts(w, w.goals) == []
+    await asyncio.sleep(outbox.CLAIM_LEASE.total_seconds() + 1)  # past the first lease: it was renewed
+    assert posts(w, w.goals) == []
+    stolen = await outbox.claim_due(w.sessionmaker, now=w.clock())  # what a second process would see
+    assert slow not in [row.id for row in stolen]
+    (held,) = await w.wait_for_posts(w.goals, 1, timeout=6)
+    assert "held by a 429" in str(held["embeds"])
+    await settle(w, 0.5)
+    assert len(posts(w, w.goals)) == 1
+
+
+async def test_rows_claimed_by_a_process_that_died_are_posted_within_seconds(w: World) -> None:
+    assert w.bot is not None
+    await w.bot.remove_cog("Delivery")  # this process no longer sends...
+    await queue_relay(w, w.goals.id, "claimed, then the process died")
+    claimed = await outbox.claim_due(w.sessionmaker, now=w.clock())  # ...after it had claimed the row
+    assert len(claimed) == 1
+    await w.restart_bot()
+    started = time.monotonic()
+    await w.wait_for_posts(w.goals, 1, timeout=10)
+    assert time.monotonic() - started < outbox.CLAIM_LEASE.total_seconds() + 2
+    await settle(w, 0.5)
+    assert len(posts(w, w.goals)) == 1
