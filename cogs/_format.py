@@ -17,8 +17,13 @@ BRAND = discord.Colour.from_rgb(46, 160, 67)  # GitHub's "merged" green
 
 
 def escape(text: str) -> str:
-    """Escape markdown and neutralise mass mentions in member- or GitHub-written text."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    """Escape markdown and neutralise mass mentions in member- or GitHub-written text.
+
+    discord.py's escape_markdown escapes only the first "[" of a line holding masked links (its
+    pattern is greedy), so `[a](x) [Verify your account](https://evil.example)` kept its second
+    link: every "[" is escaped here, which no masked link survives.
+    """
+    return "\\[".join(discord.utils.escape_mentions(discord.utils.escape_markdown(part)) for part in text.split("["))
 
 
 def shorten(text: str, limit: int) -> str:
@@ -38,7 +43,7 @@ def link_markdown(ref: IssueRef | str) -> str:
     if isinstance(ref, str):
         repo, _, number = ref.partition("#")
         ref = IssueRef(repo, int(number))
-    return f"[{ref}]({ref.url})"
+    return f"[{escape(str(ref))}]({ref.url})"
 
 
 def due_words(due: date | None, today: date) -> str | None:

@@ -11,9 +11,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import checkins
+from bot.services.links import is_web_link
 from bot.services.streak_image import render_streak_png
 from bot.services.streaks import StreakState
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, shorten
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -49,8 +50,9 @@ def streak_line(state: StreakState) -> str:
 def render_checkin(data: dict[str, Any]) -> dict[str, Any]:
     """Draw a check-in posted in the accountability channel."""
     embed = discord.Embed(description=escape(data["note"]), colour=BRAND)
-    if data.get("link"):
-        embed.add_field(name="Link", value=shorten(data["link"], 300))
+    # Checked again here: a check-in queued before links were checked strictly may hold markdown.
+    if data.get("link") and is_web_link(data["link"], limit=checkins.MAX_LINK):
+        embed.add_field(name="Link", value=data["link"])
     if data.get("streak"):
         embed.set_footer(text=f"🔥 {unit(data.get('cadence', 'weekly'), data['streak'])} streak")
     return {"content": f"📝 <@{data['user_id']}> checked in.", "embed": embed, "allowed_mentions": NO_MENTIONS}
@@ -123,6 +125,12 @@ class Rhythm(commands.Cog):
         text = f"✅ Checked in. {streak_line(result.streak)}"
         if result.posted:
             text += "\nI'm sharing it in the accountability channel."
+        elif result.held_until is not None:
+            minutes = int(checkins.CHECKIN_COOLDOWN.total_seconds() // 60)
+            text += (
+                f"\nIt counts for your streak, but it isn't posted again: I share one check-in per member every "
+                f"{minutes} minutes. Your next one can be shared {discord.utils.format_dt(result.held_until, 'R')}."
+            )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="streak")

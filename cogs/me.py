@@ -146,7 +146,8 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         view = ForgetView(self.bot, interaction.user.id)
         await interaction.response.send_message(
             "This deletes your goals, check-ins, streak, kudos, GitHub link and merged-PR history in this "
-            "server, for good. Are you sure?",
+            "server, for good. (Only the times of your last day's kudos and of your last shared check-in stay, "
+            "without your name, until the limits on them have passed.) Are you sure?",
             view=view,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -171,7 +172,9 @@ class ForgetView(discord.ui.View):
 
     @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="shiplog:forget:yes")
     async def confirm(self, interaction: discord.Interaction[Shiplog], button: discord.ui.Button[ForgetView]) -> None:
-        removed = await privacy.forget(self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=self.user_id)
+        removed = await privacy.forget(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=self.user_id, now=self.bot.now()
+        )
         self.stop()
         await interaction.response.edit_message(
             content=f"Done: I deleted everything about you here ({removed} records). Welcome back any time.",

@@ -178,3 +178,24 @@ async def test_unexpected_error_gives_a_reference(w: World, monkeypatch: pytest.
     assert "Something went wrong" in res.content
     ref = res.content.split("(ref ")[1].split(")")[0]
     assert any(ref in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "https://github.com/a/b/pull/1#[Verify](https://evil.example)",
+        "https://github.com/a/b/pull/1?x=<script>",
+        "http://github.com/a/b/pull/1",
+        "https://github.com/a/b/pull/1` [Verify](https://evil.example) `",
+    ],
+)
+async def test_a_goal_link_is_checked_as_strictly_as_a_checkin_link(w: World, link: str) -> None:
+    await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
+    for command, options in (("goal add", {"text": "ship it"}), ("goal edit", {"goal": 1})):
+        res = await w.invoke(w.alice, command, link=link, **options)
+        assert res.ephemeral and "isn't a GitHub issue" in res.content
+        assert res.content.count("`") == 2  # the link is shown in one code span it cannot leave
+        if command == "goal add":
+            assert await stored_goals(w) == []
+            await w.invoke(w.alice, "goal add", text="ship it")
+    assert await stored_goals(w) == [(1, w.alice.id, "ship it", None, None, "open")]

@@ -42,7 +42,7 @@ async def test_forget_removes_the_member_from_a_pending_ping_and_the_digest(sess
             data={"user_ids": [ALICE], "content": "x"},
             now=NOW,
         )
-    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=ALICE)
+    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=ALICE, now=NOW)
     async with transaction(sessionmaker) as session:
         rows = {row.kind: row.data for row in await session.scalars(select(OutboxMessage))}
     assert set(rows) == {"rhythm.ping", "rhythm.digest"}  # the ping for alice alone is gone

@@ -369,6 +369,8 @@ class CheckIn(Base):
     note: Mapped[str] = mapped_column(String(1000))
     link: Mapped[str | None] = mapped_column(String(300))
     local_date: Mapped[date] = mapped_column(Date)
+    # Shared in the accountability channel; a member's check-ins are shared at most once per cooldown.
+    posted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -392,7 +394,7 @@ class Kudos(Base):
     __tablename__ = "kudos"
     __table_args__ = (
         Index("ix_kudos_receiver", "guild_id", "to_user_id"),
-        Index("ix_kudos_giver_day", "guild_id", "from_user_id", "local_date"),
+        Index("ix_kudos_giver_recent", "guild_id", "from_user_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
@@ -400,8 +402,27 @@ class Kudos(Base):
     from_user_id: Mapped[int] = mapped_column(Snowflake)
     to_user_id: Mapped[int] = mapped_column(Snowflake)
     reason: Mapped[str] = mapped_column(String(300))
-    local_date: Mapped[date] = mapped_column(Date)  # the giver's date, for the daily limit
+    local_date: Mapped[date] = mapped_column(Date)  # the giver's date (the limit counts by created_at)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LimitMark(Base):
+    """When a member who has since used /me forget last did something rate-limited: a time, no more.
+
+    `/me forget` deletes the member's kudos and check-ins, which the limits count; their recent times
+    are kept here so the limits still hold, without the reason, the recipient or the note. `member` is
+    a SHA-256 of the guild and user ids, so the table names nobody outright, and each row is deleted
+    once its limit's window (24 hours for kudos, the cooldown for check-in posts) has passed.
+    """
+
+    __tablename__ = "limit_marks"
+    __table_args__ = (Index("ix_limit_marks_member", "guild_id", "member", "kind", "at"),)
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
+    guild_id: Mapped[int] = mapped_column(Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"))
+    member: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # kudos, checkin (a check-in shared publicly)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class JobRun(Base):

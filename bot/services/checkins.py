@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -12,17 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
 from bot.db.session import reading, transaction
 from bot.errors import UserError
-from bot.services import activity, outbox
+from bot.services import activity, limits, outbox
 from bot.services.dates import member_today
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
+from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
+from bot.services.links import clean_web_link
 from bot.services.streaks import StreakState, activity_days, guild_streaks, member_streak
 
 MAX_NOTE = 1000
 MAX_REASON = 300
-KUDOS_PER_DAY = 5
+MAX_LINK = 300
 PICTURE_WEEKS = 26
 BOARDS = ("streaks", "prs", "goals", "kudos")
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
 
 
 def _clean(text: str, limit: int, what: str) -> str:
@@ -35,20 +35,22 @@ def _clean(text: str, limit: int, what: str) -> str:
 
 
 def clean_link(link: str) -> str:
-    """Accept an http(s) URL of at most 300 characters."""
-    value = link.strip()
-    if len(value) > 300 or not _URL.match(value):
-        raise UserError("The link must be a web address starting with https:// (at most 300 characters).")
-    return value
+    """Accept a plain https:// web address of at most MAX_LINK characters (see links.clean_web_link)."""
+    return clean_web_link(link, limit=MAX_LINK)
 
 
 @dataclass(frozen=True, slots=True)
 class CheckInResult:
-    """A stored check-in, the streak after it, and whether it is posted publicly."""
+    """A stored check-in, the streak after it, and whether it is posted publicly.
+
+    `held_until` is set when it is not posted because the member's last check-in was shared less than
+    CHECKIN_COOLDOWN ago: the time their next one can be shared.
+    """
 
     id: int
     streak: StreakState
     posted: bool
+    held_until: datetime | None = None
 
 
 async def check_in(
@@ -60,19 +62,31 @@ async def check_in(
     now: datetime,
     link: str | None = None,
 ) -> CheckInResult:
-    """Log progress; it counts for the member's current streak period."""
+    """Log progress; it counts for the member's current streak period.
+
+    It is shared in the accountability channel unless the member's last one was shared less than
+    CHECKIN_COOLDOWN ago: a burst of check-ins is stored and counted, but posted once.
+    """
     note = _clean(note, MAX_NOTE, "note")
     link = clean_link(link) if link else None
     async with transaction(sessionmaker) as session:
-        await ensure_member(session, guild_id, user_id)
+        await limits.lock_member(session, guild_id, user_id)
+        await limits.prune(session, now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
-        row = CheckIn(guild_id=guild_id, user_id=user_id, note=note, link=link, local_date=today, created_at=now)
+        guild = await session.get(Guild, guild_id)
+        held_until = None
+        posted = guild is not None and guild.accountability_channel_id is not None
+        if posted:
+            last = await limits.last_checkin_post(session, guild_id, user_id, now)
+            if last is not None:
+                posted, held_until = False, last + CHECKIN_COOLDOWN
+        row = CheckIn(
+            guild_id=guild_id, user_id=user_id, note=note, link=link, local_date=today, posted=posted, created_at=now
+        )
         session.add(row)
         await session.flush()
         await activity.record(session, guild_id=guild_id, user_id=user_id, kind="checkin", ref=str(row.id), now=now)
         state = await member_streak(session, guild_id, user_id, now=now)
-        guild = await session.get(Guild, guild_id)
-        posted = guild is not None and guild.accountability_channel_id is not None
         if posted:
             await outbox.enqueue(
                 session,
@@ -88,7 +102,7 @@ async def check_in(
                 },
                 now=now,
             )
-        return CheckInResult(row.id, state, posted)
+        return CheckInResult(row.id, state, posted, held_until)
 
 
 async def start_rest(
@@ -137,15 +151,18 @@ async def give_kudos(
         raise UserError("Bots don't need kudos (we run on electricity). Thank a human!")
     reason = _clean(reason, MAX_REASON, "reason")
     async with transaction(sessionmaker) as session:
-        await ensure_member(session, guild_id, from_user_id)
+        # Count under the member's lock: two /kudos at once must not both pass the limit.
+        await limits.lock_member(session, guild_id, from_user_id)
+        await limits.prune(session, now)
+        # Per rolling 24 hours, by when they were given: a change of time zone does not start a new day.
+        given = await limits.kudos_given(session, guild_id, from_user_id, now)
+        if len(given) >= KUDOS_PER_DAY:
+            again = given[len(given) - KUDOS_PER_DAY] + KUDOS_WINDOW
+            raise UserError(
+                f"You've given {KUDOS_PER_DAY} kudos in the last 24 hours: that's the daily limit. "
+                f"You can give the next one <t:{int(again.timestamp())}:R>."
+            )
         today = member_today(now, await member_zone(session, guild_id, from_user_id))
-        given = await session.scalar(
-            select(func.count())
-            .select_from(Kudos)
-            .where(Kudos.guild_id == guild_id, Kudos.from_user_id == from_user_id, Kudos.local_date == today)
-        )
-        if (given or 0) >= KUDOS_PER_DAY:
-            raise UserError(f"You've given {KUDOS_PER_DAY} kudos today: that's the daily limit. More tomorrow!")
         session.add(
             Kudos(
                 guild_id=guild_id,

@@ -27,6 +27,7 @@ from bot.db.models import (
     ReviewNudge,
 )
 from bot.db.session import reading, transaction
+from bot.services import limits
 from bot.services.github.history import drop_orphans
 
 # Keys of an outbox row's data that name the member the message is about.
@@ -75,6 +76,8 @@ async def export(
         )
         data["kudos"] = [_row(k) for k in kudos]
         data["outbox"] = [_row(m) for m in await _messages_about(session, guild_id, user_id)]
+        # Kept from an earlier /me forget, for the limits: times, under a hash of the member's id.
+        data["limit_marks"] = await limits.export_marks(session, guild_id, user_id)
         # What the radar knows of their GitHub account: the imported history, merges and open PRs.
         github_ids = [a["github_id"] for a in data[GitHubAccount.__tablename__] if a["github_id"] is not None]
         for model in (GitHubProfile, GitHubMerge, GitHubOpenPR):
@@ -85,10 +88,17 @@ async def export(
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
-async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int) -> int:
-    """Delete everything stored about the member in this server; return how many rows went."""
+async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime) -> int:
+    """Delete everything stored about the member in this server; return how many rows went.
+
+    Only the times of their kudos of the last 24 hours and of their last shared check-in within the
+    cooldown stay, as limit marks under a hash of their id (see limits.LimitMark): forgetting must not
+    reset the spam limits. Each mark goes once its window has passed.
+    """
     removed = 0
     async with transaction(sessionmaker) as session:
+        await limits.lock_member(session, guild_id, user_id, create=False)  # no /kudos of theirs slips in
+        await limits.keep_through_forget(session, guild_id, user_id, now)
         for model in OWNED:
             result = await session.execute(
                 delete(model).where(model.guild_id == guild_id, model.user_id == user_id)  # type: ignore[attr-defined]
