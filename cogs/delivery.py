@@ -75,6 +75,8 @@ class Delivery(commands.Cog):
         self.sent = 0  # messages posted since the cog loaded
 
     async def cog_load(self) -> None:
+        self.bot.actions["discord.delete"] = self.delete_message
+        self.bot.actions["discord.edit"] = self.edit_message
         self._task = asyncio.create_task(self._run(), name="shiplog-outbox")
         self._renewer = asyncio.create_task(self._renew_leases(), name="shiplog-outbox-leases")
 
@@ -83,6 +85,22 @@ class Delivery(commands.Cog):
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def delete_message(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+        """Delete one of the bot's messages (an outbox action, queued by /me forget)."""
+        with contextlib.suppress(discord.NotFound):  # already gone: what was asked is done
+            await self.bot.http.delete_message(data["channel_id"], data["message_id"], reason="a member's /me forget")
+
+    async def edit_message(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+        """Redraw one of the bot's messages from new data (an outbox action: /me forget leaves a member out)."""
+        kwargs = self.bot.renderers[data["kind"]](data["data"])
+        if inspect.isawaitable(kwargs):
+            kwargs = await kwargs
+        editable = {k: v for k, v in kwargs.items() if k in ("content", "embed", "embeds", "view", "allowed_mentions")}
+        editable.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        channel = self.bot.get_partial_messageable(data["channel_id"], guild_id=guild_id)
+        with contextlib.suppress(discord.NotFound):  # deleted meanwhile: nothing left to edit
+            await channel.get_partial_message(data["message_id"]).edit(**editable)
 
     @property
     def busy_channels(self) -> set[int]:

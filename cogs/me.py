@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from bot.bot import Shiplog
 
 NudgeMode = Literal["off", "ping", "dm"]
+# How long /me forget waits to tell how the removal of the member's messages went.
+CLEANUP_WAIT = 10.0
 
 
 @app_commands.guild_only()
@@ -172,14 +175,39 @@ class ForgetView(discord.ui.View):
 
     @discord.ui.button(label="Delete my data", style=discord.ButtonStyle.danger, custom_id="shiplog:forget:yes")
     async def confirm(self, interaction: discord.Interaction[Shiplog], button: discord.ui.Button[ForgetView]) -> None:
-        removed = await privacy.forget(
+        forgotten = await privacy.forget(
             self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=self.user_id, now=self.bot.now()
         )
         self.stop()
+        done = f"Done: I deleted everything about you here ({forgotten.records} records)."
+        if not forgotten.cleanup:
+            await interaction.response.edit_message(content=f"{done} Welcome back any time.", view=None)
+            return
         await interaction.response.edit_message(
-            content=f"Done: I deleted everything about you here ({removed} records). Welcome back any time.",
+            content=f"{done} Now removing my {len(forgotten.cleanup)} messages about you from the channels…",
             view=None,
         )
+        self.bot.wake_outbox()
+        deadline = asyncio.get_running_loop().time() + CLEANUP_WAIT
+        while True:
+            status = await privacy.cleanup_status(self.bot.sessionmaker, forgotten.cleanup)
+            if not status.pending or asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.25)
+        lines = [
+            done,
+            f"I took you out of {status.done} of my messages in the channels "
+            "(deleted, or edited where they named others too).",
+        ]
+        if status.failed:
+            lines.append(
+                f"⚠️ {status.failed} could not be removed: {'; '.join(status.reasons)[:500]}. "
+                "A server admin can delete them (`/settings show` lists them)."
+            )
+        if status.pending:
+            lines.append(f"{status.pending} more are still being removed; that goes on without you.")
+        lines.append("Welcome back any time.")
+        await interaction.edit_original_response(content="\n".join(lines))
 
     @discord.ui.button(label="Keep it", style=discord.ButtonStyle.secondary, custom_id="shiplog:forget:no")
     async def cancel(self, interaction: discord.Interaction[Shiplog], button: discord.ui.Button[ForgetView]) -> None:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.db.models import OutboxMessage
 from bot.db.session import transaction
@@ -63,13 +63,14 @@ async def queue_relay(w: World, channel_id: int, title: str) -> int:
     return row_id
 
 
-async def test_a_message_after_a_forget_is_posted_although_sqlite_reuses_the_row_id(w: World) -> None:
+async def test_a_message_is_posted_although_sqlite_reuses_a_deleted_row_id(w: World) -> None:
+    """Deleting the newest rows (as /me forget did, or restoring a backup) makes SQLite hand their ids out
+    again; a nonce made from the id then repeated a posted message's, and Discord dropped the new one."""
     await w.invoke(w.alice, "goal add", text="alice's goal")
     await w.wait_for_posts(w.goals, 1)
     async with transaction(w.sessionmaker) as session:
         alice_row = await session.scalar(select(func_max_id()))
-    forget = await w.invoke(w.alice, "me forget")
-    await w.fake.click(w.guild, w.alice, forget, "shiplog:forget:yes")
+        await session.execute(delete(OutboxMessage).where(OutboxMessage.id == alice_row))
     await w.invoke(w.bob, "goal add", text="bob's goal")
     async with transaction(w.sessionmaker) as session:
         bob_row = await session.scalar(select(func_max_id()))
@@ -199,3 +200,53 @@ async def test_rows_claimed_by_a_process_that_died_are_posted_within_seconds(w: 
     assert time.monotonic() - started < outbox.CLAIM_LEASE.total_seconds() + 2
     await settle(w, 0.5)
     assert len(posts(w, w.goals)) == 1
+
+
+async def test_forget_removes_the_bots_posts_about_the_member_and_edits_shared_ones(w: World) -> None:
+    accountability = await w.fake.create_channel(w.guild, "accountability")
+    await w.invoke(w.admin, "settings channel", purpose="accountability", channel=accountability)
+    await w.invoke(w.alice, "goal add", text="alice's first goal")
+    await w.invoke(w.alice, "goal add", text="alice's second goal")
+    await w.invoke(w.bob, "goal add", text="bob's goal")
+    await w.invoke(w.alice, "checkin", note="alice's progress")
+    await w.invoke(w.alice, "kudos", member=w.bob, reason="for the review")
+    await w.invoke(w.bob, "kudos", member=w.alice, reason="for the docs")
+    # A weekly ping naming both (as the scheduler queues it).
+    async with transaction(w.sessionmaker) as session:
+        content = f"📣 Weekly check-in!\n<@{w.alice.id}>\n• `#1` alice's first goal\n<@{w.bob.id}>\n• `#3` bob's goal"
+        await outbox.enqueue(
+            session,
+            guild_id=w.guild.id,
+            channel_id=accountability.id,
+            kind="rhythm.ping",
+            data={"content": content, "user_ids": [w.alice.id, w.bob.id]},
+            now=w.clock(),
+        )
+    assert w.bot is not None
+    w.bot.wake_outbox()
+    await w.wait_for_posts(w.goals, 3)
+    await w.wait_for_posts(accountability, 2)
+    await w.wait_for_posts(w.celebrations, 2)
+    stuck = next(p for p in posts(w, w.goals) if "alice's second goal" in str(p["embeds"]))
+    w.fake.fail_next("DELETE", rf"/channels/{w.goals.id}/messages/{stuck['id']}", 403)
+
+    res = await w.invoke(w.alice, "me forget")
+    done = await w.fake.click(w.guild, w.alice, res, "shiplog:forget:yes")
+    await done.wait_for(lambda r: "Welcome back" in (r.content or ""), timeout=15)
+    assert "I took you out of 5 of my messages in the channels" in done.content  # 4 deleted, the ping edited
+    assert "1 could not be removed: missing permission" in done.content
+
+    everything = str([posts(w, c) for c in (w.goals, accountability, w.celebrations)])
+    for gone in ("alice's first goal", "alice's progress", "for the review", "for the docs"):
+        assert gone not in everything.replace("• `#1` alice's first goal", "")  # the ping is checked below
+    assert "alice's second goal" in everything  # the one Discord refused stays, and the member is told
+    assert "bob's goal" in str(posts(w, w.goals))
+    (ping,) = [p for p in posts(w, accountability) if "Weekly check-in" in p["content"]]
+    assert f"<@{w.alice.id}>" not in ping["content"] and "alice's first goal" not in ping["content"]
+    assert f"<@{w.bob.id}>" in ping["content"]
+    # Nothing about alice is left to post or to find, and the refusal is visible to admins.
+    async with transaction(w.sessionmaker) as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert not [r for r in rows if w.alice.id in json.loads(json.dumps(r.data, default=str)).get("user_ids", [])]
+    failed = [r for r in rows if r.status == "failed"]
+    assert [r.kind for r in failed] == ["discord.delete"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -27,7 +28,7 @@ from bot.db.models import (
     ReviewNudge,
 )
 from bot.db.session import reading, transaction
-from bot.services import limits
+from bot.services import limits, outbox
 from bot.services.github.history import drop_orphans
 
 # Keys of an outbox row's data that name the member the message is about.
@@ -88,14 +89,32 @@ async def export(
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
-async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime) -> int:
-    """Delete everything stored about the member in this server; return how many rows went.
+@dataclass(frozen=True, slots=True)
+class Forgotten:
+    """What `/me forget` did: the rows deleted, and the outbox rows that remove or edit the bot's
+    messages about the member in the channels (to follow with `cleanup_status`)."""
+
+    records: int
+    cleanup: list[int]
+
+
+async def forget(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
+) -> Forgotten:
+    """Delete everything stored about the member in this server, and the bot's posts about them.
 
     Only the times of their kudos of the last 24 hours and of their last shared check-in within the
     cooldown stay, as limit marks under a hash of their id (see limits.LimitMark): forgetting must not
     reset the spam limits. Each mark goes once its window has passed.
+
+    The bot's messages about the member in the channels (goal announcements, check-ins, kudos given
+    or received, celebrations) are deleted in Discord too, and messages about several members (the
+    weekly ping, the digest) are edited to leave them out. That work is queued in the outbox, in
+    this transaction, with nothing but the channel and message ids: it survives a crash, retries a
+    Discord outage, and shows in `/settings show` when it cannot be done.
     """
     removed = 0
+    cleanup: list[OutboxMessage] = []
     async with transaction(sessionmaker) as session:
         await limits.lock_member(session, guild_id, user_id, create=False)  # no /kudos of theirs slips in
         await limits.keep_through_forget(session, guild_id, user_id, now)
@@ -116,14 +135,53 @@ async def forget(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: in
         await drop_orphans(session)  # what the radar knew of their GitHub account, unless another server links it
         # Messages about the member, sent or still waiting: their text goes too, and none is posted later.
         # Messages about several members (the weekly ping, the digest) lose only this member's part.
+        seen: set[tuple[int, int]] = set()
         for message in await _messages_about(session, guild_id, user_id):
             data = _without_member(message.data, user_id)
-            if _is_about(message.data, user_id) or data.get("user_ids") == []:
+            whole = _is_about(message.data, user_id) or data.get("user_ids") == []
+            posted = (message.channel_id, message.message_id)
+            if message.status == "sent" and None not in posted and posted not in seen:
+                seen.add(posted)  # type: ignore[arg-type]
+                target = {"channel_id": message.channel_id, "message_id": message.message_id}
+                cleanup.append(
+                    outbox.message(
+                        guild_id=guild_id,
+                        channel_id=message.channel_id,
+                        kind="discord.delete" if whole else "discord.edit",
+                        data=target if whole else target | {"kind": message.kind, "data": data},
+                        now=now,
+                    )
+                )
+            if whole:
                 await session.delete(message)
             else:
                 message.data = data
             removed += 1
-    return removed
+        await outbox.enqueue_many(session, cleanup)
+    return Forgotten(removed, [row.id for row in cleanup])
+
+
+@dataclass(frozen=True, slots=True)
+class Cleanup:
+    """How far the removal of the member's messages got."""
+
+    done: int
+    failed: int
+    pending: int
+    reasons: list[str]
+
+
+async def cleanup_status(sessionmaker: async_sessionmaker[AsyncSession], ids: list[int]) -> Cleanup:
+    """Return how many of the cleanup rows are done, failed (and why) or still waiting."""
+    async with reading(sessionmaker) as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.status, OutboxMessage.last_error).where(OutboxMessage.id.in_(ids))
+            )
+        ).all()
+    done = sum(status == "sent" for status, _ in rows)
+    failed = [error or "unknown error" for status, error in rows if status == "failed"]
+    return Cleanup(done, len(failed), len(rows) - done - len(failed), sorted(set(failed)))
 
 
 def _is_about(data: dict[str, Any], user_id: int) -> bool:
