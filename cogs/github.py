@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.services.github import events as github_events
-from bot.services.github import history, subscriptions
+from bot.services.github import history, nudges, subscriptions
 from bot.services.github import links as github_links
 from bot.services.github import radar as radar_service
 from bot.services.github.events import ordinal
@@ -436,6 +436,17 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
                 for pr in summary.open_prs[:10]
             ]
             embed.add_field(name="Open pull requests", value=shorten("\n".join(open_lines), 1024), inline=False)
+        waiting = [pr for pr in summary.open_prs if pr.unreviewed and pr.days_open >= 1]
+        if mine and waiting:
+            oldest = waiting[0]
+            text = nudges.follow_up(
+                nudges.WaitingPR(oldest.repo, oldest.number, oldest.title, oldest.url, oldest.days_open)
+            )
+            embed.add_field(
+                name=f"A polite follow-up for {shorten(oldest.repo, 100)}#{oldest.number}",
+                value=f"```\n{text.replace('```', '')}\n```",
+                inline=False,
+            )
         embed.set_footer(text="Open PRs are checked every few hours. Counts cover every public repository.")
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
@@ -466,7 +477,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             if last:
                 ended = datetime.fromisoformat(last["finished"]) if last.get("finished") else None
                 lines.append(
-                    f"**Last pass**: {_ago(ended, now)}, took {last.get('seconds', 0):.0f} s; checked "
+                    f"**Last pass** (all servers): {_ago(ended, now)}, took {last.get('seconds', 0):.0f} s; checked "
                     f"{last.get('checked', 0)} of {last.get('members', 0)} members with {last.get('searches', 0)} "
                     f"searches, {last.get('merges', 0)} merges seen, {last.get('celebrations', 0)} celebrated."
                     + (f" Stopped early: {escape(last['stopped_because'])}" if last.get("stopped_because") else "")
@@ -482,10 +493,11 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         lines.append(
             "**Token**: " + ("set (30 searches a minute)" if limits.has_token else "none (10 searches a minute)")
         )
+        unknown = set(state.unknown_logins if state else [])
         gone = [f"<@{u}> ({escape(login)})" for u, login in info["gone"]]
-        unknown = state.unknown_logins if state else []
-        if gone or unknown:
-            lines.append("**GitHub no longer knows**: " + ", ".join(gone + [f"`{escape(login)}`" for login in unknown]))
+        gone += [f"<@{u}> ({escape(login)})" for u, login in info["no_id"] if login in unknown]
+        if gone:
+            lines.append("**GitHub no longer knows (or won't search)**: " + ", ".join(gone))
         embed = discord.Embed(title="GitHub radar", colour=BRAND, description=join_lines(lines))
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
 

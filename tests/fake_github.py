@@ -14,7 +14,7 @@ What it does like GitHub:
 - **Search syntax** (the advanced syntax, ``advanced_search=true``): qualifiers joined by spaces
   are AND; ``OR``, ``AND``, ``NOT`` and parentheses; at most five operators and 256 characters, else
   422. Qualifiers: ``is:pr``/``is:issue``, ``is:open``/``is:closed``/``is:merged``/``is:unmerged``,
-  ``state:``, ``author:``, ``repo:``, ``user:``/``org:``, ``archived:``, ``review:none`` (and
+  ``state:``, ``author:``, ``repo:``, ``user:``/``org:``, ``archived:``, ``draft:``, ``review:none`` (and
   ``review:approved``/``reviewed-by:`` as "has a review"), ``created:``/``merged:``/``closed:``
   with ``>=``, ``>``, ``<=``, ``<``, a date or a range ``a..b``. An unknown qualifier is a 422, never
   a silent wrong answer; so is an ``author:`` that names no user (GitHub's answer for a deleted or
@@ -117,6 +117,7 @@ class FakePR:
     closed_at: datetime | None = None  # closed without a merge (a merge closes it at merged_at)
     reviewed: bool = False
     archived: bool = False
+    draft: bool = False
 
     def state_at(self, when: datetime) -> str | None:
         """Return "open", "merged" or "closed" at `when` (None: not created yet)."""
@@ -157,7 +158,7 @@ class FakePR:
             "updated_at": iso(closed or self.created_at),
             "closed_at": iso(closed),
             "author_association": "CONTRIBUTOR",
-            "draft": False,
+            "draft": self.draft,
             "pull_request": {
                 "url": f"{api}/pulls/{self.number}",
                 "html_url": html,
@@ -360,6 +361,8 @@ def _matches(node: Node, pr: FakePR, state: str) -> bool:
         return pr.repo.lower().partition("/")[0] == value_l
     if key == "archived":
         return pr.archived == (value_l == "true")
+    if key == "draft":
+        return pr.draft == (value_l == "true")
     if key == "review":
         return (not pr.reviewed) if value_l == "none" else pr.reviewed
     if key == "reviewed-by":

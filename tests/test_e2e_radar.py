@@ -103,6 +103,7 @@ class PR:
     merged_at: datetime | None = None  # None: still open
     body: str | None = None
     reviewed: bool = False
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,9 +135,12 @@ def iso(when: datetime) -> str:
 class FakeGitHub:
     """Users and an issue search over the PRs a test adds, served to the bot through respx.
 
-    The search reads `is:merged`, `is:open`, `review:none`, `merged:>=` and `author:` terms. Authors
-    joined by OR match any of them; with `and_semantics` (GitHub's newer syntax misread) a query
-    naming several authors finds nothing. A login nobody holds answers 422, as GitHub does.
+    The search reads `is:merged`, `is:open`, `review:none`, `draft:false`, `merged:>=` and `author:`
+    terms. Authors joined by OR match any of them; with `and_semantics` (GitHub's newer syntax
+    misread) a query naming several authors finds nothing. A login nobody holds answers 422, as
+    GitHub does. What GitHub sometimes does besides, a test switches on: `unsearchable` logins (known
+    to the users API, refused by the search), `refuse_batches` (a 422 for any query naming several
+    authors) and `timing_out` (merge searches answer `incomplete_results: true`, without those PRs).
     """
 
     RESULT_CAP = 1000  # GitHub returns at most this many results of a search
@@ -150,6 +154,9 @@ class FakeGitHub:
         self.prs: list[PR] = []
         self.searches: list[Search] = []
         self.and_semantics = False
+        self.unsearchable: set[str] = set()  # lowercase logins the search refuses (422)
+        self.refuse_batches = False
+        self.timing_out: list[PR] = []  # while not empty, merge searches time out before reaching these
         self.remaining = 25  # what the x-ratelimit-remaining header says
         self.failures: list[Callable[[], httpx.Response]] = []  # the next searches' answers
         self.before_answer: Callable[[Search], Awaitable[None]] | None = None
@@ -198,8 +205,17 @@ class FakeGitHub:
                 self.merge(account, repo, merged_at=when)
                 when += timedelta(hours=5)
 
-    def open_pr(self, account: Account, repo: str, number: int, *, opened_at: datetime, reviewed: bool = False) -> PR:
-        pr = PR(account.id, repo, number, f"Open work on {repo}", created_at=opened_at, reviewed=reviewed)
+    def open_pr(
+        self,
+        account: Account,
+        repo: str,
+        number: int,
+        *,
+        opened_at: datetime,
+        reviewed: bool = False,
+        draft: bool = False,
+    ) -> PR:
+        pr = PR(account.id, repo, number, f"Open work on {repo}", created_at=opened_at, reviewed=reviewed, draft=draft)
         self.prs.append(pr)
         return pr
 
@@ -270,26 +286,20 @@ class FakeGitHub:
         if self.failures:
             return self.failures.pop(0)()
         authors = [self._by_login(login) for login in search.authors]
-        if None in authors:
-            return httpx.Response(
-                422,
-                json={
-                    "message": "Validation Failed",
-                    "errors": [
-                        {
-                            "message": "The listed users cannot be searched either because the users do not exist "
-                            "or you do not have permission to view the users.",
-                            "resource": "Search",
-                            "field": "q",
-                            "code": "invalid",
-                        }
-                    ],
-                },
+        if None in authors or any(login.lower() in self.unsearchable for login in search.authors):
+            return self._refused(
+                "The listed users cannot be searched either because the users do not exist "
+                "or you do not have permission to view the users."
             )
+        if self.refuse_batches and len(authors) > 1:
+            return self._refused("More than five AND / OR / NOT operators were used.")
         ids = {a.id for a in authors if a is not None}
         if self.and_semantics and len(ids) > 1:
             ids = set()  # nobody is every one of them
         matches = [pr for pr in self.prs if pr.author_id in ids and self._qualifies(pr, search.q)]
+        incomplete = bool(self.timing_out) and search.is_merge_search
+        if incomplete:
+            matches = [pr for pr in matches if pr not in self.timing_out]
         oldest_first = search.params.get("sort") == "created" and search.params.get("order") == "asc"
         matches.sort(key=lambda pr: pr.created_at, reverse=not oldest_first)
         per_page, page = int(search.params.get("per_page", 30)), search.page
@@ -298,7 +308,18 @@ class FakeGitHub:
         return httpx.Response(
             200,
             headers=self._headers(),
-            json={"total_count": len(matches), "incomplete_results": False, "items": items},
+            json={"total_count": len(matches), "incomplete_results": incomplete, "items": items},
+        )
+
+    @staticmethod
+    def _refused(message: str) -> httpx.Response:
+        """GitHub's 422 for a search it won't run."""
+        return httpx.Response(
+            422,
+            json={
+                "message": "Validation Failed",
+                "errors": [{"message": message, "resource": "Search", "field": "q", "code": "invalid"}],
+            },
         )
 
     @staticmethod
@@ -308,6 +329,8 @@ class FakeGitHub:
         if "is:open" in q and pr.merged_at is not None:
             return False
         if "review:none" in q and pr.reviewed:
+            return False
+        if "draft:false" in q and pr.draft:
             return False
         if since := re.search(r"merged:>=(\S+)", q):
             cutoff = datetime.fromisoformat(since[1].replace("Z", "+00:00"))
@@ -409,8 +432,8 @@ def webhook_merge(*, merged_at: datetime, **changes: Any) -> bytes:
     return json.dumps(payload).encode()
 
 
-def just_merged(w: World, minutes: float = 1) -> datetime:
-    """A merge a moment ago, on the bot's clock."""
+def just_merged(w: World, minutes: float = 0) -> datetime:
+    """A merge now (or `minutes` ago), on the bot's clock."""
     return w.clock() - timedelta(minutes=minutes)
 
 
@@ -509,6 +532,7 @@ async def test_goals_linked_to_an_upstream_pr_or_the_issue_it_fixes_finish_on_a_
     await w.invoke(w.alice, "goal add", text="close the docs issue", link="https://github.com/encode/httpx/issues/12")
     await w.invoke(w.alice, "goal add", text="an unrelated goal", link="https://github.com/encode/httpx/issues/13")
 
+    w.clock.advance(timedelta(minutes=10))  # later that morning
     gh.merge(alice, "encode/httpx", 77, merged_at=just_merged(w, 3), title="HTTP/2 fix")
     gh.merge(alice, "encode/httpx", 80, merged_at=just_merged(w, 2), title="Docs", body="Docs rewrite.\n\nFixes #12")
     await radar(w).run_pass()
@@ -539,6 +563,7 @@ async def test_history_import_and_merge_searches_read_every_page(db_url: str) ->
         res = await w.invoke(w.alice, "github prs")
         assert res.embeds[0]["description"].startswith("**250** merged pull requests")
 
+        w.clock.advance(timedelta(hours=1))
         start = just_merged(w, 20)
         for n in range(150):  # a busy release
             gh.merge(alice, "pola-rs/polars", 20000 + n, merged_at=start + timedelta(seconds=5 * n))
@@ -898,7 +923,7 @@ async def test_github_status_for_admins_only(w: World, gh: FakeGitHub) -> None:
     assert "**Radar**: on in this server" in text
     assert "**Linked members**: 2" in text
     assert "**Query**: batched searches" in text
-    assert "**Last pass**: just now" in text and "checked 2 of 2 members" in text
+    assert "**Last pass** (all servers): just now" in text and "checked 2 of 2 members" in text
     assert "**GitHub search budget**: 25 of 30 left" in text
     assert "no longer knows" not in text
 
@@ -911,7 +936,7 @@ async def test_github_status_for_admins_only(w: World, gh: FakeGitHub) -> None:
     await radar(w).run_pass()
     await one_more_post(w, 0)  # alice's merge still found, in the retried batch
     res = await w.invoke(w.admin, "github status")
-    assert f"**GitHub no longer knows**: <@{w.bob.id}> (bob-gh)" in res.embeds[0]["description"]
+    assert f"**GitHub no longer knows (or won't search)**: <@{w.bob.id}> (bob-gh)" in res.embeds[0]["description"]
     assert (await profile(w, bob.id)).gone_at is not None
 
 
@@ -959,3 +984,456 @@ async def test_review_nudge_dm_once_a_week(w: World, gh: FakeGitHub) -> None:
     await radar(w).run_pass()
     dms = await eventually(lambda: len(w.fake.dms_to(w.alice)) == 2 and w.fake.dms_to(w.alice))
     assert dms and "open 17 days" in dms[-1]["content"]
+
+
+# --- what the review fixed -------------------------------------------------------------------------
+
+
+async def deliver_merge(w: World, account: Account, repo: str, number: int, *, merged_at: datetime) -> None:
+    """Deliver a webhook for a merge of `account` and wait until it is processed."""
+    before = await count(w, WebhookDelivery, WebhookDelivery.status == "done")
+    body = webhook_merge(repo=repo, number=number, user_login=account.login, user_id=account.id, merged_at=merged_at)
+    status, _ = await post_delivery(w, body)
+    assert status == 202
+    assert await eventually(lambda: _deliveries_done(w, before + 1)), "the delivery was not processed"
+
+
+async def _deliveries_done(w: World, n: int) -> bool:
+    return await count(w, WebhookDelivery, WebhookDelivery.status == "done") >= n
+
+
+async def test_a_merge_the_radar_finds_late_is_not_a_second_first(w: World, gh: FakeGitHub) -> None:
+    """Ordinals follow the order Shiplog learned of merges, not the order they merged.
+
+    Alice had merged nothing. A webhook delivers her merge B: her first. Then the radar finds A, which
+    merged minutes before B but reached GitHub's search later: A is her 2nd, not a second "first".
+    """
+    alice = gh.user("alice-gh", 1001)
+    await link(w, w.alice, alice)
+    assert (await profile(w, alice.id)).history_total == 0
+
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w, 5))  # A
+    b = gh.merge(alice, "octo-org/Hello-World", 9, merged_at=just_merged(w))
+    await deliver_merge(w, alice, "octo-org/Hello-World", 9, merged_at=b.merged_at)
+    post = await one_more_post(w, 0)
+    assert "octo-org/hello-world#9" in description(post).lower()
+    assert "🥇 Their **first merged pull request**!" in description(post)
+
+    await radar(w).run_pass()  # finds A (and B again)
+    post = await one_more_post(w, 1)
+    text = description(post)
+    assert "encode/httpx#300" in text
+    assert "first merged pull request" not in text
+    assert "their 2nd merged PR overall" in text
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**2** merged pull requests")
+
+
+async def test_merges_learned_out_of_order_reach_each_milestone_once(w: World, gh: FakeGitHub) -> None:
+    """Two merges learned out of order never share an ordinal, so no milestone is skipped or doubled.
+
+    Alice has 3 merged PRs. A webhook delivers B (her 4th); the radar then finds A, merged before B:
+    A is her 5th, and the `prs:5` role is granted, once. Counted by merge time, A would have been a
+    second "4th", and the 5th milestone never reached.
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    role = await w.fake.create_role(w.guild, "Five merged PRs")
+    res = await w.invoke(w.admin, "github milestone-role", milestone="prs:5", role=role)
+    assert res.ephemeral and f"<@&{role.id}>" in res.content
+
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w, 5))  # A
+    b = gh.merge(alice, "octo-org/Hello-World", 9, merged_at=just_merged(w))
+    await deliver_merge(w, alice, "octo-org/Hello-World", 9, merged_at=b.merged_at)
+    post = await one_more_post(w, 0)
+    assert "their 4th merged PR overall" in description(post)
+
+    await radar(w).run_pass()
+    post = await one_more_post(w, 1)
+    assert "encode/httpx#300" in description(post)
+    assert "their 5th merged PR overall" in description(post)
+    assert "🏆 Milestone: 5 merged PRs!" in description(post)
+
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(alice, "encode/httpx", 301, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 2)
+    assert "Their **6th** merged PR (2nd in encode/httpx)." in description(post)
+    assert "Milestone" not in description(post)
+
+    grant = rf"/guilds/{w.guild.id}/members/{w.alice.id}/roles/{role.id}"
+    assert await eventually(lambda: w.fake.requests_to("PUT", grant)), "the prs:5 role was never granted"
+    await settle()
+    assert len(w.fake.requests_to("PUT", grant)) == 1
+    assert await count(w, OutboxMessage, OutboxMessage.kind == "role.grant") == 1
+
+
+async def test_a_server_a_member_joins_later_does_not_celebrate_their_earlier_merges(db_url: str) -> None:
+    """Alice's merge was celebrated in the server she had linked in. Then she links in a second one:
+    the radar's next search reaches 30 minutes back and finds that merge again, but it is from
+    before she linked there, so the second server posts nothing. Her next merge reaches both.
+    """
+    async with world(db_url, start=False) as w:
+        makers = w.fake.add_guild(name="Makers")
+        grace = w.fake.add_member(makers, "grace", manage_guild=True)
+        alice_there = w.fake.add_member(makers, user=w.alice.user)
+        makers_celebrations = w.fake.add_text_channel(makers, "celebrations")
+        await w.start_bot(dev_guild_id=None)  # commands synced for every server, not one dev server
+        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
+        res = await w.fake.invoke(
+            makers, grace, "settings channel", purpose="celebrations", channel=makers_celebrations
+        )
+        assert res.ephemeral, res.content
+        gh = FakeGitHub(w)
+        alice = gh.user("alice-gh", 1001)
+        gh.history(alice, {"psf/requests": 3})
+        await link(w, w.alice, alice)
+
+        w.clock.advance(timedelta(minutes=10))
+        gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w))
+        await radar(w).run_pass()
+        post = await one_more_post(w, 0)
+        assert "encode/httpx#300" in description(post)
+
+        w.clock.advance(timedelta(minutes=5))
+        res = await w.fake.invoke(makers, grace, "github link-member", member=alice_there, username="alice-gh")
+        assert res.ephemeral and "is linked to" in res.content, res.content
+        before = len(gh.searches)
+        await radar_idle(w)
+        assert any(s.is_merge_search for s in gh.searches[before:])
+        assert radar(w).state.last_pass["merges"] == 1  # #300, found again
+        await settle()
+        assert w.fake.messages_in(makers_celebrations, include_interactions=False) == []
+        assert await count(w, MergedPullRequest, MergedPullRequest.guild_id == makers.id) == 0
+        assert len(posts(w)) == 1
+
+        w.clock.advance(timedelta(minutes=5))
+        gh.merge(alice, "encode/httpx", 301, merged_at=just_merged(w))
+        await radar(w).run_pass()
+        post = await one_more_post(w, 1)
+        assert "encode/httpx#301" in description(post)
+        (there,) = await w.wait_for_posts(makers_celebrations, 1)
+        assert "encode/httpx#301" in description(there)
+
+
+async def test_a_merge_between_linking_and_the_history_import_is_celebrated(w: World, gh: FakeGitHub) -> None:
+    """History is what merged before the member linked. Alice merges two minutes after linking, before
+    the import's search is answered: GitHub's answer holds that merge, yet the import leaves it to the
+    radar, which celebrates it once as her 4th, and counts it once.
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+
+    async def alice_merges_meanwhile(search: Search) -> None:
+        if search.q == "is:pr is:merged author:alice-gh":  # the history import's search
+            gh.before_answer = None
+            w.clock.advance(timedelta(minutes=2))  # the import waited for its turn at GitHub
+            gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w))
+
+    gh.before_answer = alice_merges_meanwhile
+    await link(w, w.alice, alice)
+    assert gh.before_answer is None, "the history import never searched"
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#300" in description(post)
+    assert "Their first PR in **encode/httpx**, and their 4th merged PR overall." in description(post)
+
+    found = await profile(w, alice.id)
+    assert (found.history_total, found.history_read) == (3, 3)  # GitHub counted 4; one is not history
+    assert await count(w, GitHubMerge, GitHubMerge.github_id == alice.id) == 4
+    assert await count(w, GitHubMerge, GitHubMerge.source == "radar") == 1
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**4** merged pull requests")
+    await radar(w).run_pass()
+    await settle()
+    assert len(posts(w)) == 1
+
+
+async def test_a_self_check_on_small_histories_still_catches_and_semantics(w: World, gh: FakeGitHub) -> None:
+    """Two members with one merged PR each: a batch read as AND finds 0 where the singles find 2.
+
+    A difference of two is within the allowance for merges made between the searches, yet a batch
+    that finds fewer than one member alone is wrong: the radar must search one member at a time,
+    or bob's merge is never found.
+    """
+    gh.and_semantics = True
+    alice, bob = gh.user("alice-gh", 1001), gh.user("bob-gh", 1002)
+    gh.history(alice, {"psf/requests": 1})
+    gh.history(bob, {"psf/requests": 1})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+    state = radar(w).state
+    assert state.mode == "single", state.mode_detail
+    assert state.mode_detail.startswith("a batch of 2 found 0 PRs but the single searches 2")
+
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(bob, "encode/httpx", 300, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert f"<@{w.bob.id}>" in post["content"] and "encode/httpx#300" in description(post)
+
+
+async def test_a_self_check_whose_batch_github_refuses_searches_one_member_at_a_time(w: World, gh: FakeGitHub) -> None:
+    """GitHub answers every single-author search but refuses the batch (422): batches can't be used.
+
+    The radar must not take the refusal for a stale login and keep batching (every pass would then
+    spend its searches on refused batches): it searches one member at a time, and says so.
+    """
+    gh.refuse_batches = True
+    alice, bob = gh.user("alice-gh", 1001), gh.user("bob-gh", 1002)
+    gh.history(alice, {"psf/requests": 3})
+    gh.history(bob, {"psf/requests": 4})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+    assert radar(w).state.mode == "single", radar(w).state.mode_detail
+    res = await w.invoke(w.admin, "github status")
+    assert "one member per search" in res.embeds[0]["description"]
+
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w))
+    before = len(gh.searches)
+    report = await radar(w).run_pass()
+    assert report.complete and report.celebrations == 1
+    assert all(len(s.authors) == 1 for s in gh.searches[before:])  # no batch asked, none refused
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#300" in description(post)
+
+
+async def test_a_login_github_refuses_to_search_does_not_hide_its_batch_mates(w: World, gh: FakeGitHub) -> None:
+    """GitHub still knows bob (by id, under the same login) but refuses to search his PRs (422), as it
+    does for some flagged accounts. Asking who he is changes nothing, so the batch is split until the
+    refused login is alone: alice's merge is celebrated, and admins see bob left out.
+    """
+    alice, bob = gh.user("alice-gh", 1001), gh.user("bob-gh", 1002)
+    gh.history(alice, {"psf/requests": 3})
+    gh.history(bob, {"psf/requests": 4})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+    assert radar(w).state.mode == "batched"
+
+    gh.unsearchable.add("bob-gh")
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w))
+    report = await radar(w).run_pass()
+    if not report.celebrations:
+        await radar(w).run_pass()  # within that pass or the next
+    post = await one_more_post(w, 0)
+    assert f"<@{w.alice.id}>" in post["content"] and "encode/httpx#300" in description(post)
+
+    assert (await profile(w, bob.id)).gone_at is not None
+    assert (await profile(w, alice.id)).gone_at is None
+    res = await w.invoke(w.admin, "github status")
+    text = res.embeds[0]["description"]
+    assert f"**GitHub no longer knows (or won't search)**: <@{w.bob.id}> (bob-gh)" in text
+    assert "alice-gh" not in text.split("won't search)**")[1]
+    # From then on bob is left out: his login no longer costs every pass a refused search.
+    before = len(gh.searches)
+    await radar(w).run_pass()
+    assert gh.searches[before:] and all("bob-gh" not in s.authors for s in gh.searches[before:])
+
+
+async def test_incomplete_search_results_do_not_move_the_cursor(w: World, gh: FakeGitHub) -> None:
+    """GitHub's search timed out and said so (`incomplete_results`): what it returned is celebrated,
+    but the cursor stays, so the merge it missed, an hour older than the search, is found later: once.
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    cursor = (await profile(w, alice.id)).checked_through
+    assert cursor is not None
+
+    w.clock.advance(timedelta(hours=2))
+    missed = gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w, 60))
+    gh.merge(alice, "encode/httpx", 301, merged_at=just_merged(w))
+    gh.timing_out = [missed]
+    before = len(gh.searches)
+    await radar(w).run_pass()
+    assert any(s.is_merge_search for s in gh.searches[before:])
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#301" in description(post)
+    assert (await profile(w, alice.id)).checked_through == cursor
+
+    gh.timing_out = []  # GitHub answers in full again
+    w.clock.advance(timedelta(minutes=30))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 1)
+    assert "encode/httpx#300" in description(post)
+    assert (await profile(w, alice.id)).checked_through > cursor
+    await radar(w).run_pass()
+    await settle()
+    assert sorted(re.search(r"#(\d+)", description(p))[1] for p in posts(w)) == ["300", "301"]
+
+
+async def test_review_nudges_wait_while_the_radar_is_off(w: World, gh: FakeGitHub) -> None:
+    """A server that turned the radar off nudges nobody, even about an open PR seen moments ago
+    (members there chose to hear nothing from the radar); turned back on, the same PR is nudged.
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    gh.open_pr(alice, "encode/httpx", 90, opened_at=w.clock() - timedelta(days=10))
+    await link(w, w.alice, alice)  # nudges are off by default: the sweep stores #90, nothing is sent
+    res = await w.invoke(w.admin, "settings radar", enabled=False)
+    assert "off" in res.content
+    res = await w.invoke(w.alice, "me review-nudges", mode="dm")
+    assert res.ephemeral and "DM" in res.content
+
+    await radar(w).run_pass()  # every pass ends by queueing the nudges due
+    await settle()
+    assert w.fake.dms_to(w.alice) == []
+    assert await count(w, OutboxMessage, OutboxMessage.kind == "dm.review_nudge") == 0
+
+    await w.invoke(w.admin, "settings radar", enabled=True)
+    await radar(w).run_pass()
+    (dm,) = await eventually(lambda: w.fake.dms_to(w.alice))
+    assert "encode/httpx#90" in dm["content"]
+
+    # Off again: a week and a day later, when #90 would be nudged again, it is not.
+    await w.invoke(w.admin, "settings radar", enabled=False)
+    w.clock.advance(timedelta(days=8))
+    await radar(w).run_pass()
+    await settle()
+    assert len(w.fake.dms_to(w.alice)) == 1
+
+
+async def test_no_review_nudge_about_an_open_pr_the_radar_has_not_seen_for_a_day(w: World, gh: FakeGitHub) -> None:
+    """For a day GitHub rate-limited the radar and its passes stopped before the open-PR sweep: #90
+    may have been merged or closed since, so nobody is nudged about it. Once a sweep sees it again,
+    it is.
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    gh.open_pr(alice, "encode/httpx", 90, opened_at=w.clock() - timedelta(days=10))
+    await link(w, w.alice, alice)  # the sweep saw #90; nudges are still off
+    w.clock.advance(timedelta(hours=25))
+    await w.invoke(w.alice, "me review-nudges", mode="dm")
+
+    before = len(gh.searches_for("is:open"))
+    rate_limited(gh, "403 remaining 0", times=10)
+    report = await radar(w).run_pass()
+    assert not report.complete
+    assert len(gh.searches_for("is:open")) == before  # no sweep: #90 was last seen 25 hours ago
+    await settle()
+    assert w.fake.dms_to(w.alice) == []
+
+    gh.failures.clear()
+    await radar(w).run_pass()
+    assert len(gh.searches_for("is:open")) > before
+    (dm,) = await eventually(lambda: w.fake.dms_to(w.alice))
+    assert "encode/httpx#90" in dm["content"] and "open 11 days" in dm["content"]
+
+
+@pytest.mark.parametrize("merged_before_on", [60, 5], ids=["an hour before", "minutes before"])
+async def test_turning_the_radar_back_on_does_not_celebrate_merges_from_while_it_was_off(
+    w: World, gh: FakeGitHub, merged_before_on: int
+) -> None:
+    """The radar was off when alice merged #300; turned on again, it celebrates what merges from then
+    on (#301), not what it missed while off, however recent. (Searches reach 30 minutes before their
+    cursor, so restarting the cursor alone does not cover a merge minutes before the switch.)
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    await w.invoke(w.admin, "settings radar", enabled=False)
+
+    w.clock.advance(timedelta(hours=2))
+    gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w, merged_before_on))
+    res = await w.invoke(w.admin, "settings radar", enabled=True)
+    assert "on:" in res.content
+    report = await radar(w).run_pass()
+    assert report.complete and report.checked == 1
+    await settle()
+    assert posts(w) == []
+    assert await count(w, MergedPullRequest) == 0
+
+    w.clock.advance(timedelta(minutes=10))
+    gh.merge(alice, "encode/httpx", 301, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#301" in description(post)
+
+
+async def test_the_open_pr_sweep_is_spread_over_passes_oldest_first(w: World, gh: FakeGitHub) -> None:
+    """With 40 members watched, a pass sweeps the open PRs of at most max(6, ceil(40/36)) = 6 (one
+    batch: two searches), those swept longest ago first; the next pass takes the next six.
+    """
+    now = w.clock()
+    swept_at = {}
+    async with transaction(w.sessionmaker) as session:
+        for k in range(40):
+            login = f"dev{k:02d}"
+            gh.user(login, 5000 + k)
+            # Swept 6 to 7 hours ago (all due again), in an order unlike the ids'.
+            swept_at[login] = now - timedelta(hours=6, minutes=1 + (k * 17) % 40)
+            session.add(
+                GitHubProfile(
+                    id=5000 + k,
+                    login=login,
+                    history_status="done",
+                    checked_through=now,
+                    last_checked_at=now,
+                    open_checked_at=swept_at[login],
+                )
+            )
+            await session.flush()
+            session.add(
+                GitHubAccount(
+                    guild_id=w.guild.id, user_id=900000 + k, github_id=5000 + k, login=login, login_lower=login
+                )
+            )
+    oldest_first = sorted(swept_at, key=swept_at.get)
+
+    swept: list[list[str]] = []
+    for _ in range(7):
+        before = len(gh.searches)
+        report = await radar(w).run_pass()
+        assert report.complete and report.members == 40
+        sweeps = [s for s in gh.searches[before:] if "is:open" in s.q]
+        assert len(sweeps) <= 2, [s.authors for s in sweeps]
+        swept.append(sorted({login for s in sweeps for login in s.authors}))
+    assert [len(logins) for logins in swept] == [6, 6, 6, 6, 6, 6, 4]
+    assert swept[0] == sorted(oldest_first[:6])
+    assert swept[1] == sorted(oldest_first[6:12])
+    assert sorted(login for logins in swept for login in logins) == sorted(swept_at)  # each once
+
+
+async def test_draft_prs_are_not_nudged(w: World, gh: FakeGitHub) -> None:
+    """A draft isn't waiting for a review: the search for unreviewed PRs leaves drafts out."""
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    opened = w.clock() - timedelta(days=10)
+    gh.open_pr(alice, "encode/httpx", 90, opened_at=opened)
+    gh.open_pr(alice, "encode/httpx", 91, opened_at=opened, draft=True)
+    await w.invoke(w.alice, "me review-nudges", mode="dm")
+    await link(w, w.alice, alice)
+
+    (unreviewed,) = gh.searches_for("review:none")
+    assert "draft:false" in unreviewed.q.split()
+    (dm,) = await eventually(lambda: w.fake.dms_to(w.alice))
+    assert "encode/httpx#90" in dm["content"] and "#91" not in dm["content"]
+    res = await w.invoke(w.alice, "github prs")
+    opened_lines = next(f["value"] for f in res.embeds[0]["fields"] if f["name"] == "Open pull requests")
+    draft_line = next(line for line in opened_lines.splitlines() if "#91" in line)  # still listed
+    assert "no review yet" not in draft_line
+
+
+async def test_github_prs_offers_a_polite_follow_up_for_an_unreviewed_pr(w: World, gh: FakeGitHub) -> None:
+    """A member's own /github prs gives a ready-to-copy follow-up for their oldest PR waiting for a
+    first review; someone else looking at their PRs doesn't get it.
+    """
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    gh.open_pr(alice, "encode/httpx", 90, opened_at=w.clock() - timedelta(days=10))
+    gh.open_pr(alice, "encode/httpx", 91, opened_at=w.clock() - timedelta(days=12), reviewed=True)
+    await link(w, w.alice, alice)
+
+    res = await w.invoke(w.alice, "github prs")
+    assert res.ephemeral
+    fields = {f["name"]: f["value"] for f in res.embeds[0]["fields"]}
+    follow_up = fields["A polite follow-up for encode/httpx#90"]
+    assert follow_up.startswith("```\n") and follow_up.endswith("\n```")
+    assert "Friendly ping on this PR: it's been open for 10 days." in follow_up
+
+    res = await w.invoke(w.bob, "github prs", member=w.alice)
+    assert not any(f["name"].startswith("A polite follow-up") for f in res.embeds[0]["fields"])

@@ -12,7 +12,7 @@ import pytest
 import respx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import GitHubMerge, GitHubProfile
+from bot.db.models import GitHubAccount, GitHubMerge, GitHubProfile, Guild
 from bot.db.session import transaction
 from bot.services.github import history
 from bot.services.github.api import Bucket, GitHubAPI, GitHubRateLimited, RateLimits
@@ -151,7 +151,9 @@ def test_background_searches_use_four_fifths_of_the_budget() -> None:
     limits = RateLimits(has_token=False)
     limits.buckets["search"].limit = 30  # what GitHub said counts, not the guess
     assert limits.background_interval("search") == pytest.approx(2.5)
-    assert limits.background_interval("core") == 0
+    # Core (what /github verify needs): the radar's lookups take at most half of the hourly budget.
+    assert limits.background_interval("core") == pytest.approx(3600 / 30)
+    assert RateLimits(has_token=True).background_interval("core") == pytest.approx(3600 / 2500)
 
 
 def test_background_wait_paces_and_keeps_the_reserve() -> None:
@@ -298,11 +300,15 @@ async def test_searches_ask_for_the_advanced_syntax(api: GitHubAPI, gh: respx.Mo
 async def add_history(
     sessionmaker: async_sessionmaker[AsyncSession], *, total: int, read: int, merges: list[tuple[str, datetime]]
 ) -> None:
+    """A profile watched by a radar-on server, with its history imported and these merges, in this order."""
     async with transaction(sessionmaker) as session:
+        session.add(Guild(id=1))
         session.add(GitHubProfile(id=1001, login="ada", history_status="done", history_total=total, history_read=read))
         await session.flush()
+        session.add(GitHubAccount(guild_id=1, user_id=2, github_id=1001, login="ada", login_lower="ada"))
         for number, (repo, merged_at) in enumerate(merges, start=1):
             session.add(GitHubMerge(github_id=1001, repo=repo, number=number, merged_at=merged_at, source="history"))
+            await session.flush()  # row ids in this order: the order Shiplog learned of them
 
 
 def merges_by_day(repos: list[str]) -> list[tuple[str, datetime]]:
@@ -310,35 +316,51 @@ def merges_by_day(repos: list[str]) -> list[tuple[str, datetime]]:
     return [(repo, start + timedelta(days=n)) for n, repo in enumerate(repos)]
 
 
-async def counts_at(sessionmaker: async_sessionmaker[AsyncSession], repo: str, when: datetime) -> history.Counts:
+async def counts_of(sessionmaker: async_sessionmaker[AsyncSession], repo: str, number: int) -> history.Counts:
     async with transaction(sessionmaker) as session:
-        return await history.counts(session, github_id=1001, guild_id=1, user_id=2, repo=repo, merged_at=when)
+        return await history.counts(session, github_id=1001, guild_id=1, user_id=2, repo=repo, number=number)
 
 
 async def test_counts_of_a_capped_history_are_a_lower_bound(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     # GitHub counted 1,500 merged PRs; the import read the oldest 5 (a small stand-in for 500).
     await add_history(sessionmaker, total=1500, read=5, merges=merges_by_day(["a/x", "a/x", "b/y", "a/x", "b/y"]))
-    counted = await counts_at(sessionmaker, "a/x", datetime(2026, 1, 1, tzinfo=UTC))
-    assert counted == history.Counts(total=1500, in_repo=3, known=True, exact=False)
+    counted = await counts_of(sessionmaker, "a/x", 4)
+    assert counted == history.Counts(total=1499, in_repo=3, known=True, exact=False)
     # Even at its oldest merge, a capped history never says "first".
-    first = await counts_at(sessionmaker, "a/x", datetime(2025, 3, 1, tzinfo=UTC))
+    first = await counts_of(sessionmaker, "a/x", 1)
     assert first.total > 1 and not first.exact
 
 
-async def test_counts_of_a_complete_history_are_exact_up_to_the_merge(
+async def test_counts_of_a_complete_history_follow_the_order_merges_were_learned(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     await add_history(sessionmaker, total=5, read=5, merges=merges_by_day(["a/x", "a/x", "b/y", "a/x", "b/y"]))
-    assert await counts_at(sessionmaker, "b/y", datetime(2025, 3, 3, 12, tzinfo=UTC)) == history.Counts(
-        total=3, in_repo=1, known=True, exact=True
-    )
-    assert (await counts_at(sessionmaker, "a/x", datetime(2025, 3, 1, tzinfo=UTC))).total == 1
+    assert await counts_of(sessionmaker, "b/y", 3) == history.Counts(total=3, in_repo=1, known=True, exact=True)
+    assert (await counts_of(sessionmaker, "a/x", 1)).total == 1
+    # A merge found late (merged before #5, learned after it) is the 6th: never a second "3rd".
+    async with transaction(sessionmaker) as session:
+        session.add(
+            GitHubMerge(
+                github_id=1001, repo="b/y", number=6, merged_at=datetime(2025, 3, 2, tzinfo=UTC), source="radar"
+            )
+        )
+    assert await counts_of(sessionmaker, "b/y", 6) == history.Counts(total=6, in_repo=3, known=True, exact=True)
 
 
-async def test_counts_without_an_imported_history_are_not_known(
+async def test_counts_are_not_known_without_an_imported_history_or_a_radar_watching(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     async with transaction(sessionmaker) as session:
         session.add(GitHubProfile(id=1001, login="ada"))  # history still pending
-    counted = await counts_at(sessionmaker, "a/x", NOW)
+    counted = await counts_of(sessionmaker, "a/x", 1)
     assert not counted.known and not counted.exact
+
+
+async def test_counts_are_not_known_when_no_server_with_the_radar_on_links_the_member(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # Imported once, but nobody watches it since: a "first" could be false, so no ordinal is claimed.
+    await add_history(sessionmaker, total=0, read=0, merges=[("a/x", datetime(2025, 3, 1, tzinfo=UTC))])
+    async with transaction(sessionmaker) as session:
+        (await session.get(Guild, 1)).radar_enabled = False
+    assert not (await counts_of(sessionmaker, "a/x", 1)).known

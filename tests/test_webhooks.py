@@ -1,24 +1,29 @@
-"""GitHub webhook intake: signatures, the status of every refusal, storing once, on a real SQLite file."""
+"""GitHub webhook intake on a real SQLite file: signatures, every refusal, storing once, bounded memory, retries."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import event, func, select, text, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.db.models import WebhookDelivery
+from bot.db.models import GitHubAccount, GitHubProfile, MergedPullRequest, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.services.github import webhooks
-from bot.web import MAX_WEBHOOK_BODY, build_app
+from bot.services import guilds
+from bot.services.github import events, webhooks
+from bot.web import MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY, WEBHOOK_KEY, build_app
 from tests.conftest import NOW
 from tests.github_fixtures import load, merged_pr_payload, sign
+from tests.harness import eventually
 
 SECRET = "test-webhook-secret"
 URL = "/github/webhook"
@@ -133,6 +138,14 @@ def test_decode_payload_reads_json_and_form_bodies() -> None:
 def test_decode_payload_raises_value_error_on_bad_bodies(content_type: str, body: bytes) -> None:
     with pytest.raises(ValueError):
         webhooks.decode_payload(content_type, body)
+
+
+def test_decode_payload_reads_paired_surrogate_escapes_and_nesting_up_to_the_cap() -> None:
+    assert webhooks.decode_payload("application/json", b'{"a": "\\ud83d\\ude80 \\u00e9"}') == {"a": "\U0001f680 \u00e9"}
+    assert webhooks.decode_payload("application/json", nested(webhooks.MAX_DEPTH))
+    for body in (nested(webhooks.MAX_DEPTH + 1), nested(200_000), b'{"a": "\\ude80\\ud83d"}', b'{"a": NaN}'):
+        with pytest.raises(ValueError):
+            webhooks.decode_payload("application/json", body)
 
 
 def test_merged_pr_fixture_is_a_merged_closed_pull_request() -> None:
@@ -414,3 +427,382 @@ async def test_a_failing_wakeup_does_not_fail_a_stored_delivery(engine, sessionm
         response = await client.post(URL, data=body, headers=github_headers(body, event="issues"))
     assert response.status == 202
     assert await row_count(sessionmaker) == 1
+
+
+# --- Raw HTTP: bytes no HTTP client library would send (headers that are not UTF-8, repeated headers).
+
+
+def raw_request(body: bytes, *headers: tuple[bytes, bytes], sign_as: str | None = SECRET) -> bytes:
+    """Return a POST of `body` with exactly these headers, signed unless `sign_as` is None."""
+    lines = [b"POST " + URL.encode() + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close"]
+    if sign_as is not None:
+        lines.append(b"X-Hub-Signature-256: " + sign(sign_as, body).encode())
+    lines += [name + b": " + value for name, value in headers]
+    lines.append(b"Content-Length: " + str(len(body)).encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def standard(
+    *, event: bytes = b"issues", delivery: bytes = b"d-raw", content_type: bytes = b"application/json"
+) -> list[tuple[bytes, bytes]]:
+    return [(b"Content-Type", content_type), (b"X-GitHub-Event", event), (b"X-GitHub-Delivery", delivery)]
+
+
+async def send_raw(port: int, request: bytes, *, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes; return the answer's status, headers and body."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await asyncio.wait_for(read_answer(reader), timeout)
+    finally:
+        writer.close()
+
+
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """Read one answer by its Content-Length: the server may keep reading an unread body after it."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").rstrip("\r\n").split("\r\n")
+    headers = {name.lower(): value for name, value in (line.split(": ", 1) for line in header_lines)}
+    body = await reader.readexactly(int(headers.get("content-length", 0)))
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.fixture
+async def kept(client: TestClient, sessionmaker) -> WebhookDelivery:
+    """A delivery stored before the test: bad input must leave it as it is."""
+    body = load("issues/opened.payload.json")
+    response = await client.post(URL, data=body, headers=github_headers(body, event="issues", delivery="kept"))
+    assert response.status == 202
+    [row] = await all_rows(sessionmaker)
+    return row
+
+
+async def assert_only(sessionmaker, kept: WebhookDelivery) -> None:
+    [row] = await all_rows(sessionmaker)
+    assert (row.delivery_id, row.event, row.headers, row.body, row.status) == (
+        kept.delivery_id,
+        kept.event,
+        kept.headers,
+        kept.body,
+        kept.status,
+    )
+
+
+# --- 4. One bad delivery fails alone; the deliveries committed with it are stored.
+
+
+async def test_a_header_that_is_not_utf8_is_400_and_the_rest_of_its_batch_is_stored(
+    client: TestClient, sessionmaker, db_url: str
+) -> None:
+    body = load("issues/opened.payload.json")
+
+    async def post(delivery: str) -> int:
+        response = await client.post(URL, data=body, headers=github_headers(body, event="issues", delivery=delivery))
+        return response.status
+
+    # SQLite's write lock, held here, keeps the first commit waiting: the deliveries behind it,
+    # the bad one among them, queue up and are committed together.
+    blocker = sqlite3.connect(db_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        first = asyncio.ensure_future(post("first"))
+        await asyncio.sleep(0.2)
+        good = [asyncio.ensure_future(post(f"good-{n}")) for n in range(10)]
+        bad = asyncio.ensure_future(send_raw(client.server.port, raw_request(body, *standard(delivery=b"d-\xff\xfe"))))
+        await asyncio.sleep(0.3)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    status, _, answer = await bad
+    assert status == 400
+    assert "X-GitHub-Delivery" in json.loads(answer)["error"]
+    assert await first == 202
+    assert await asyncio.gather(*good) == [202] * 10
+    assert await row_count(sessionmaker) == 11
+
+
+async def test_writer_refuses_a_delivery_it_cannot_store_before_it_joins_a_batch(sessionmaker) -> None:
+    writer = webhooks.DeliveryWriter(sessionmaker)
+    deliveries = [
+        webhooks.Delivery("a", "issues", {}, b"{}", NOW),
+        webhooks.Delivery("b-\udcff", "issues", {}, b"{}", NOW),  # a header byte that was not UTF-8
+        webhooks.Delivery("c", "issues", {"user-agent": "\udcff"}, b"{}", NOW),
+        webhooks.Delivery("d", "issues", {}, b"{}", NOW),
+    ]
+    results = await asyncio.gather(*(writer.store(d) for d in deliveries), return_exceptions=True)
+    assert results[0] is True and results[3] is True
+    assert all(isinstance(result, webhooks.InvalidDelivery) for result in results[1:3])
+    assert [row.delivery_id for row in await all_rows(sessionmaker)] == ["a", "d"]
+
+
+async def test_writer_stores_a_failed_batch_one_by_one_so_only_the_bad_delivery_fails(sessionmaker) -> None:
+    # A delivery the database refuses for a reason no check foresaw: a trigger stands in for it.
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_deliveries WHEN NEW.delivery_id = 'poison' "
+                "BEGIN SELECT RAISE(ABORT, 'poison refused'); END"
+            )
+        )
+    writer = webhooks.DeliveryWriter(sessionmaker)
+    ids = ["a", "poison", "b", "a", "c"]
+    results = await asyncio.gather(
+        *(writer.store(webhooks.Delivery(d, "issues", {}, b"{}", NOW)) for d in ids), return_exceptions=True
+    )
+    assert isinstance(results[1], IntegrityError)
+    assert [results[0], results[2], results[3], results[4]] == [True, True, False, True]
+    assert [row.delivery_id for row in await all_rows(sessionmaker)] == ["a", "b", "c"]
+
+
+async def test_writer_does_not_retry_one_by_one_when_the_database_itself_fails(tmp_path) -> None:
+    broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db")  # no tables: every insert fails
+    begins = []
+    event.listen(broken.sync_engine, "begin", lambda conn: begins.append(conn))
+    try:
+        writer = webhooks.DeliveryWriter(create_sessionmaker(broken))
+        results = await asyncio.gather(
+            *(writer.store(webhooks.Delivery(f"d-{n}", "issues", {}, b"{}", NOW)) for n in range(5)),
+            return_exceptions=True,
+        )
+    finally:
+        await broken.dispose()
+    assert all(isinstance(result, OperationalError) for result in results)
+    assert len(begins) == 1  # one failed commit for all five: every delivery would fail the same way
+
+
+# --- 9. Nasty input is a 4xx and changes nothing; never a 500.
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object nested `depth` deep: the object, then lists."""
+    return b'{"a": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+DEEP = nested(200_000)
+FORM = b"application/x-www-form-urlencoded"
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        pytest.param(DEEP, standard(), 400, id="json-nested-200000-deep"),
+        pytest.param(b"payload=" + quote(DEEP).encode(), standard(content_type=FORM), 400, id="form-nested-deep"),
+        pytest.param(b'{"a": NaN}', standard(), 400, id="nan"),
+        pytest.param(b'{"a": -Infinity}', standard(), 400, id="infinity"),
+        pytest.param(b'{"a": 1e400}', standard(), 400, id="float-too-large"),
+        pytest.param(b'{"a": ' + b"9" * 10_000 + b"}", standard(), 400, id="huge-integer"),
+        pytest.param(b'{"a": "\\ud800"}', standard(), 400, id="lone-surrogate-escape"),
+        pytest.param(b'{"a": [{"\\udfff": 1}]}', standard(), 400, id="lone-surrogate-in-a-key"),
+        pytest.param(nested(webhooks.MAX_DEPTH + 1), standard(), 400, id="json-nested-101-deep"),
+        pytest.param(nested(985), standard(), 400, id="json-nested-near-the-parser-limit"),
+        pytest.param(b"[1, 2]", standard(), 400, id="json-array"),
+        pytest.param(b"", standard(), 400, id="empty-body"),
+        pytest.param('{"a": 1}'.encode("utf-16"), standard(), 400, id="utf16-json"),
+        pytest.param(b"payload=\xff", standard(content_type=FORM), 400, id="form-not-utf8"),
+        pytest.param(b"payload=%7B%22a%22%3A%22%FF%22%7D", standard(content_type=FORM), 400, id="form-escape-not-utf8"),
+        pytest.param(b"{}", standard(delivery=b"\xff\xfe"), 400, id="delivery-not-utf8"),
+        pytest.param(b"{}", standard(event=b"issues\xff"), 400, id="event-not-utf8"),
+        pytest.param(b"{}", [*standard(), (b"User-Agent", b"Hookshot \xff")], 400, id="user-agent-not-utf8"),
+        pytest.param(b"{}", [*standard(), (b"X-GitHub-Hook-ID", b"\xc3\x28")], 400, id="hook-id-not-utf8"),
+        pytest.param(b"{}", standard(content_type=b"application/json; charset=\xff"), 400, id="charset-not-utf8"),
+        pytest.param(b"{}", standard(event=b"ping\xff"), 400, id="ping-not-utf8"),
+        pytest.param(b"{}", [*standard(), (b"X-GitHub-Delivery", b"other")], 400, id="delivery-twice"),
+        pytest.param(b"{}", [*standard(), (b"X-GitHub-Event", b"release")], 400, id="event-twice"),
+        pytest.param(
+            b"{}", [*standard(), (b"X-GitHub-Hook-ID", b"1"), (b"X-GitHub-Hook-ID", b"2")], 400, id="hook-twice"
+        ),
+        pytest.param(b"{}", standard(delivery=b"     "), 400, id="delivery-only-spaces"),
+        pytest.param(b"{}", standard(delivery=b"a b"), 400, id="delivery-with-a-space"),
+        pytest.param(b"{}", [*standard(), (b"X-Hub-Signature-256", b"sha256=" + b"0" * 64)], 401, id="signature-twice"),
+    ],
+)
+async def test_nasty_input_is_refused_and_changes_nothing(
+    client: TestClient, sessionmaker, wakeups, kept: WebhookDelivery, body: bytes, headers, status: int
+) -> None:
+    answer_status, _, answer = await send_raw(client.server.port, raw_request(body, *headers))
+    assert answer_status == status
+    assert json.loads(answer)["ok"] is False
+    await assert_only(sessionmaker, kept)
+    assert wakeups.calls == 1  # the kept delivery's
+
+
+# --- 5. A delivery that keeps failing is retried a few times, then failed; the next ones go on.
+
+GUILD = 1000
+OCTO_ID = 21031067  # the author of the fixture's pull request
+
+
+async def link_codertocat(sessionmaker) -> None:
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        session.add(GitHubProfile(id=OCTO_ID, login="Codertocat", history_status="done"))
+        session.add(
+            GitHubAccount(guild_id=GUILD, user_id=11, github_id=OCTO_ID, login="Codertocat", login_lower="codertocat")
+        )
+
+
+async def delivery_rows(sessionmaker) -> dict[str, tuple[str, int, str | None]]:
+    return {row.delivery_id: (row.status, row.attempts, row.error) for row in await all_rows(sessionmaker)}
+
+
+@pytest.mark.parametrize(
+    "trigger",
+    [
+        # While applying the event (inside its savepoint): recording PR #666 fails.
+        "BEFORE INSERT ON merged_prs WHEN NEW.number = 666",
+        # While committing it: marking the delivery done fails.
+        "BEFORE UPDATE OF status ON webhook_deliveries WHEN NEW.delivery_id = 'poison' AND NEW.status = 'done'",
+    ],
+    ids=["applying", "committing"],
+)
+async def test_a_delivery_failing_with_a_database_error_is_failed_after_a_few_tries_and_the_next_goes_on(
+    sessionmaker, trigger: str
+) -> None:
+    await link_codertocat(sessionmaker)
+    async with transaction(sessionmaker) as session:
+        # A real database error ("malformed JSON", an OperationalError) for one delivery only.
+        await session.execute(text(f"CREATE TRIGGER poison {trigger} BEGIN SELECT json_extract('{{', '$'); END"))
+    for delivery_id, number in (("poison", 666), ("good", 7)):
+        body = merged_pr_payload(number=number)
+        assert await webhooks.store_delivery(
+            sessionmaker, delivery_id=delivery_id, event="pull_request", headers={}, body=body, now=NOW
+        )
+
+    for attempt in range(1, events.MAX_ATTEMPTS):
+        with pytest.raises(OperationalError):  # raised: the processing loop backs off before the next try
+            await events.process_next(sessionmaker, now=NOW)
+        status, attempts, error = (await delivery_rows(sessionmaker))["poison"]
+        assert (status, attempts) == ("pending", attempt)  # counted, although the attempt rolled back
+        assert "malformed JSON" in error
+    assert await events.process_next(sessionmaker, now=NOW)  # the last try: failed, not raised
+    assert await events.process_next(sessionmaker, now=NOW)  # the next delivery
+    assert not await events.process_next(sessionmaker, now=NOW)
+    rows = await delivery_rows(sessionmaker)
+    assert rows["poison"][:2] == ("failed", events.MAX_ATTEMPTS)
+    assert "malformed JSON" in rows["poison"][2]
+    assert rows["good"] == ("done", 1, None)
+    async with transaction(sessionmaker) as session:
+        numbers = (await session.scalars(select(MergedPullRequest.number))).all()
+    assert numbers == [7]
+
+
+async def test_a_database_that_is_down_uses_up_no_attempts(sessionmaker, db_url: str) -> None:
+    body = load("issues/opened.payload.json")
+    await webhooks.store_delivery(sessionmaker, delivery_id="d-1", event="issues", headers={}, body=body, now=NOW)
+    impatient = create_engine(db_url)
+    event.listen(impatient.sync_engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=20"))
+    blocker = sqlite3.connect(db_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the database answers nobody else
+    try:
+        for _ in range(events.MAX_ATTEMPTS * 2):
+            with pytest.raises(OperationalError):
+                await events.process_next(create_sessionmaker(impatient), now=NOW)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        await impatient.dispose()
+    assert (await delivery_rows(sessionmaker))["d-1"] == ("pending", 0, None)
+    assert await events.process_next(sessionmaker, now=NOW)
+    assert (await delivery_rows(sessionmaker))["d-1"] == ("done", 1, None)
+
+
+async def test_a_delivery_whose_tries_never_finished_is_failed_when_claimed_again(sessionmaker) -> None:
+    # Each earlier try was counted and then the process stopped before it could record an outcome.
+    body = load("issues/opened.payload.json")
+    await webhooks.store_delivery(sessionmaker, delivery_id="d-1", event="issues", headers={}, body=body, now=NOW)
+    async with transaction(sessionmaker) as session:
+        await session.execute(update(WebhookDelivery).values(attempts=events.MAX_ATTEMPTS))
+    assert await events.process_next(sessionmaker, now=NOW)
+    status, attempts, error = (await delivery_rows(sessionmaker))["d-1"]
+    assert (status, attempts) == ("failed", events.MAX_ATTEMPTS)
+    assert "attempts" in error
+
+
+# --- 10. Unverified bodies: bounded memory, all requests together.
+
+
+def big_signed_body(size: int) -> bytes:
+    """A JSON object of exactly `size` bytes."""
+    return b'{"pad": "' + b"x" * (size - 11) + b'"}'
+
+
+async def test_concurrent_unverified_bodies_stay_within_the_buffer_budget_and_a_signed_one_still_fits(
+    engine, sessionmaker
+) -> None:
+    app = build_app(engine, sessionmaker=sessionmaker, webhook_secret=SECRET)
+    budget = app[WEBHOOK_KEY].budget
+    assert budget.limit == MAX_UNVERIFIED_BYTES >= MAX_WEBHOOK_BODY
+    size, sent_first = 8 * 1024**2, 6 * 1024**2
+    connections = 12  # 12 x 6 MB sent at once: more than the 64 MB budget
+    body = bytes(size)
+    head = raw_request(body, *standard(), sign_as="not-the-secret")[: -len(body)]
+    async with TestClient(TestServer(app)) as client:
+        streams = [await asyncio.open_connection("127.0.0.1", client.server.port) for _ in range(connections)]
+        for _, writer in streams:
+            writer.write(head + body[:sent_first])
+        await asyncio.gather(*(writer.drain() for _, writer in streams))
+        # Wait until the server has taken in what it will: the budget is full and stops moving.
+        assert await eventually(lambda: budget.peak > budget.limit - 1024**2, timeout=20)
+        last = -1
+        while budget.held != last:
+            last = budget.held
+            await asyncio.sleep(0.3)
+        assert budget.peak <= budget.limit
+
+        async def finish(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[int, dict[str, str]]:
+            with contextlib.suppress(ConnectionError):  # a refused upload may be cut off
+                writer.write(body[sent_first:])
+                await writer.drain()
+            status, headers, _ = await asyncio.wait_for(read_answer(reader), 20)
+            writer.close()
+            return status, headers
+
+        answers = await asyncio.gather(*(finish(*stream) for stream in streams))
+        statuses = sorted(status for status, _ in answers)
+        assert set(statuses) == {401, 503}
+        assert all(headers.get("retry-after") for status, headers in answers if status == 503)
+        assert budget.held == 0
+        assert budget.peak <= budget.limit
+
+        signed = big_signed_body(MAX_WEBHOOK_BODY)
+        response = await client.post(URL, data=signed, headers=github_headers(signed, delivery="d-big"))
+        assert response.status == 202
+        assert budget.held == 0
+    [row] = await all_rows(sessionmaker)
+    assert (row.delivery_id, hashlib.sha256(row.body).digest()) == ("d-big", hashlib.sha256(signed).digest())
+
+
+async def test_a_missing_or_malformed_signature_is_401_before_the_body_is_read(client: TestClient) -> None:
+    for signature in (None, "sha256=not-hex", "sha1=" + "0" * 40):
+        lines = [b"POST /github/webhook HTTP/1.1", b"Host: x", b"Connection: close", b"Content-Type: application/json"]
+        lines += [b"X-GitHub-Event: issues", b"X-GitHub-Delivery: d-1", b"Content-Length: 1000000"]
+        if signature is not None:
+            lines.append(b"X-Hub-Signature-256: " + signature.encode())
+        # Only the headers: an answer proves the body was not waited for.
+        status, _, _ = await send_raw(client.server.port, b"\r\n".join(lines) + b"\r\n\r\n", timeout=3)
+        assert status == 401
+        assert client.app[WEBHOOK_KEY].budget.peak == 0
+
+
+async def test_a_body_that_stalls_is_408_and_gives_its_bytes_back(engine, sessionmaker) -> None:
+    app = build_app(engine, sessionmaker=sessionmaker, webhook_secret=SECRET, body_timeout=0.3)
+    body = b'{"action": "opened"}'
+    async with TestClient(TestServer(app)) as client:
+        status, _, answer = await send_raw(client.server.port, raw_request(body, *standard())[:-5], timeout=5)
+        assert status == 408
+        assert json.loads(answer)["ok"] is False
+        assert app[WEBHOOK_KEY].budget.held == 0
+    assert await row_count(sessionmaker) == 0
+
+
+async def test_a_body_that_breaks_off_gives_its_bytes_back(client: TestClient, caplog) -> None:
+    body = bytes(1024**2)
+    _, writer = await asyncio.open_connection("127.0.0.1", client.server.port)
+    writer.write(raw_request(body, *standard())[: -len(body) // 2])
+    await writer.drain()
+    budget = client.app[WEBHOOK_KEY].budget
+    assert await eventually(lambda: budget.held > 0)
+    writer.close()
+    assert await eventually(lambda: budget.held == 0)
+    assert not [record for record in caplog.records if record.levelname == "ERROR"]

@@ -47,6 +47,8 @@ class Guild(Base):
     schedule_timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     # The radar: linked members' merges anywhere on GitHub are celebrated (admins can turn it off).
     radar_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # When the radar was last turned back on: what merged before, while it was off, is not celebrated.
+    radar_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A merge into the member's own repository counts for streaks and stats but is not celebrated.
     celebrate_own_repos: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An open PR with no review for this many days gets a review-wait nudge (for members who chose one).
@@ -212,11 +214,6 @@ class GitHubProfile(Base):
     open_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when GitHub no longer knows the account (deleted); the radar then leaves it alone.
     gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    @property
-    def exact(self) -> bool:
-        """Tell whether every merged PR of the history was read (counts are exact)."""
-        return self.history_read >= self.history_total
 
 
 class GitHubMerge(Base):

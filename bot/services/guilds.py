@@ -112,7 +112,8 @@ async def set_radar(
     async with transaction(sessionmaker) as session:
         guild = await ensure_guild(session, guild_id)
         if enabled and not guild.radar_enabled:
-            await _restart_radar_cursors(session, guild_id, now or utcnow())
+            guild.radar_since = now or utcnow()
+            await _restart_radar_cursors(session, guild_id, guild.radar_since)
         if enabled is not None:
             guild.radar_enabled = enabled
         if own_repos is not None:

@@ -38,8 +38,12 @@ BACKGROUND_RESERVE = {"core": 10, "search": 2}
 # Search allows 10 requests a minute without a token and 30 with one; core 60 and 5,000 an hour.
 SEARCH_WINDOW = 60.0
 DEFAULT_SEARCH_LIMIT = {False: 10, True: 30}
+CORE_WINDOW = 3600.0
+DEFAULT_CORE_LIMIT = {False: 60, True: 5000}
+CORE_BACKGROUND_SHARE = 0.5
 # GitHub asks to wait at least a minute after a secondary rate limit that names no time.
 SECONDARY_WAIT = timedelta(seconds=60)
+MIN_WAIT = timedelta(seconds=5)
 API_VERSION = "2022-11-28"
 
 GISTS_LISTED = 30  # gists whose description and file names are checked for a code
@@ -159,7 +163,9 @@ class RateLimits:
         limited = _rate_limit(response, now)
         if limited is not None:
             self.limited += 1
-            bucket.blocked_until = limited.reset_at or now + SECONDARY_WAIT
+            # A reset already past (a skewed clock, "retry-after: 0") still waits a moment: asking again at
+            # once would only earn another refusal.
+            bucket.blocked_until = max(limited.reset_at or now + SECONDARY_WAIT, now + MIN_WAIT)
             if bucket.remaining == 0 and bucket.reset_at is None:
                 bucket.reset_at = bucket.blocked_until
         return limited
@@ -170,7 +176,9 @@ class RateLimits:
         if resource == "search":
             limit = bucket.limit or DEFAULT_SEARCH_LIMIT[self.has_token]
             return SEARCH_WINDOW / (limit * BACKGROUND_SHARE)
-        return 0.0
+        # Core is what /github verify needs: the radar's lookups (renames, logins) take half of it at most.
+        limit = bucket.limit or DEFAULT_CORE_LIMIT[self.has_token]
+        return CORE_WINDOW / (limit * CORE_BACKGROUND_SHARE)
 
     def background_wait(self, resource: str, now: datetime) -> float:
         """Return how long background work must wait before its next request of `resource`."""

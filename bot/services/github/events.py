@@ -8,14 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
 from bot.services import activity, outbox
-from bot.services.github import history
+from bot.services.github import history, webhooks
 from bot.services.goals import close as close_goal
 
 log = logging.getLogger(__name__)
@@ -26,6 +25,8 @@ EVENT_KINDS = ("pulls", "issues", "releases", "good-first-issues")
 FRIENDLY_LABELS = ("good first issue", "help wanted")
 # Relays to one channel within this window are folded into one message.
 FOLD_WINDOW = timedelta(seconds=2)
+# Tries of a delivery that fails with a database error (or at commit) before it is marked failed.
+MAX_ATTEMPTS = 5
 _CLOSING = re.compile(
     r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+"
     r"(?:(?:https?://github\.com/)?(?P<repo>[\w.-]+/[\w.-]+)(?:#|/issues/))?#?(?P<number>\d{1,9})\b",
@@ -63,41 +64,107 @@ class Outcome:
 
 
 async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> bool:
-    """Process the oldest pending delivery in one transaction with everything it queues; False when none."""
+    """Process the oldest pending delivery, with everything it queues in one transaction; False when none.
+
+    The attempt is counted in a transaction of its own, committed before the delivery is applied:
+    counted inside the delivery's transaction, it was rolled back with every failure, and one
+    delivery failing with a database error was retried forever, ahead of all later ones. Only an
+    attempt that reached the database counts: while the database is down the count fails too, and
+    no delivery uses up its tries. A failure that escapes the delivery's transaction (a database
+    error, a failed commit) is recorded on the row and raised, so the processing loop backs off
+    and tries again; at the MAX_ATTEMPTS-th the delivery is marked failed with the reason, and
+    processing goes on with the next one. A payload the code cannot handle is failed at once:
+    trying it again would change nothing.
+    """
+    claim = await _claim_next(sessionmaker, now=now)
+    if claim is None:
+        return False
+    delivery_pk, attempt = claim
+    if attempt is None:
+        return True  # given up on when claimed
+    try:
+        await _apply(sessionmaker, delivery_pk, now=now)
+    except Exception as exc:
+        give_up = attempt >= MAX_ATTEMPTS
+        await _record_failure(sessionmaker, delivery_pk, exc, give_up=give_up, now=now)
+        if not give_up:
+            raise
+        log.exception("GitHub delivery row %s failed %d times; marked failed", delivery_pk, attempt)
+    return True
+
+
+async def _claim_next(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime
+) -> tuple[int, int | None] | None:
+    # Return (row id, this attempt's number) of the oldest pending delivery, or (row id, None)
+    # when its tries are spent: earlier ones were counted, then the process stopped before it
+    # could record how they ended. Only the id and the count are read, not the body.
+    table = WebhookDelivery.__table__
+    async with transaction(sessionmaker) as session:
+        row = (
+            await session.execute(
+                select(table.c.id, table.c.attempts, table.c.error)
+                .where(table.c.status == "pending")
+                .order_by(table.c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)  # two processes never claim one delivery at once (PostgreSQL)
+            )
+        ).first()
+        if row is None:
+            return None
+        if row.attempts >= MAX_ATTEMPTS:
+            error = row.error or f"gave up after {row.attempts} attempts that never finished"
+            await session.execute(
+                update(table).where(table.c.id == row.id).values(status="failed", error=error, processed_at=now)
+            )
+            log.error("GitHub delivery row %s: gave up after %d attempts: %s", row.id, row.attempts, error)
+            return row.id, None
+        await session.execute(update(table).where(table.c.id == row.id).values(attempts=row.attempts + 1))
+    return row.id, row.attempts + 1
+
+
+async def _apply(sessionmaker: async_sessionmaker[AsyncSession], delivery_pk: int, *, now: datetime) -> None:
     async with transaction(sessionmaker) as session:
         delivery = await session.scalar(
             select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending")
-            .order_by(WebhookDelivery.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)  # two processes never apply one delivery (PostgreSQL)
+            .where(WebhookDelivery.id == delivery_pk, WebhookDelivery.status == "pending")
+            .with_for_update()
         )
         if delivery is None:
-            return False
-        delivery.attempts += 1
-        delivery_pk = delivery.id
+            return  # another process finished it since it was claimed
         try:
             async with session.begin_nested():
                 await apply_event(session, delivery.event, _payload(delivery), now=now)
-        except OperationalError:
-            # The database hiccuped (locked, connection lost): nothing is applied; the whole delivery
-            # is tried again by the processing loop, never dropped.
-            raise
         except Exception as exc:
+            if webhooks.is_database_fault(exc):
+                # The database hiccuped (locked, connection lost): nothing is applied; the delivery
+                # is tried again by the processing loop, up to MAX_ATTEMPTS times (see process_next).
+                raise
             # A payload we cannot handle must not block the ones behind it: keep it, marked failed.
             log.exception("could not process GitHub delivery %s (%s)", delivery.delivery_id, delivery.event)
             delivery.status, delivery.error = "failed", repr(exc)[:500]
         else:
-            delivery.status = "done"
+            delivery.status, delivery.error = "done", None
         delivery.processed_at = now
     log.debug("processed delivery row %s", delivery_pk)
-    return True
+
+
+async def _record_failure(
+    sessionmaker: async_sessionmaker[AsyncSession], delivery_pk: int, exc: Exception, *, give_up: bool, now: datetime
+) -> None:
+    # In a transaction of its own: the delivery's rolled back. Raises when the database is down.
+    values: dict[str, Any] = {"error": repr(exc)[:500]}
+    if give_up:
+        values |= {"status": "failed", "processed_at": now}
+    table = WebhookDelivery.__table__
+    async with transaction(sessionmaker) as session:
+        await session.execute(
+            update(table).where(table.c.id == delivery_pk, table.c.status == "pending").values(**values)
+        )
 
 
 def _payload(delivery: WebhookDelivery) -> dict[str, Any]:
-    from bot.services.github.webhooks import decode_payload
-
-    return decode_payload(delivery.headers.get("content-type", "application/json"), delivery.body)
+    return webhooks.decode_payload(delivery.headers.get("content-type", "application/json"), delivery.body)
 
 
 async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any], *, now: datetime) -> Outcome:
@@ -166,7 +233,7 @@ async def celebrate_merge(
     number = int(pr["number"])
     merged_at = history.merged_at_of(pr) or now
     if github_id is not None:
-        await history.ensure_profile(session, github_id, login)
+        await history.ensure_profile(session, github_id, login, now=now)
         if await history.record_merge(session, github_id, repo, number, merged_at, source) == "history":
             return 0, 0
     own_repo = repo.partition("/")[0] == login.lower()
@@ -176,6 +243,8 @@ async def celebrate_merge(
         guild = await session.get(Guild, guild_id)
         if guild is None or (source == "radar" and not guild.radar_enabled):
             continue
+        if source == "radar" and merged_at < _radar_start(guild, account):
+            continue  # merged before they linked here, or while the radar was off here: found only now
         seen = await session.scalar(
             select(MergedPullRequest.id).where(
                 MergedPullRequest.guild_id == guild_id,
@@ -200,14 +269,26 @@ async def celebrate_merge(
         session.add(merged)
         await session.flush()
         counted = await history.counts(
-            session, github_id=github_id, guild_id=guild_id, user_id=user_id, repo=repo, merged_at=merged_at
+            session, github_id=github_id, guild_id=guild_id, user_id=user_id, repo=repo, number=number
         )
         # A milestone is said only when the count is the member's true one.
         milestones = []
         if counted.known and counted.exact:
             milestones = [milestone_key("prs", n) for n in PR_MILESTONES if n == counted.total]
-        if counted.known and counted.in_repo == REPO_MILESTONE:
-            milestones.append(milestone_key("repo", REPO_MILESTONE))
+            if counted.in_repo == REPO_MILESTONE:
+                milestones.append(milestone_key("repo", REPO_MILESTONE))
+        for key in milestones:
+            role = await session.get(MilestoneRole, (guild_id, key))
+            if role is not None:
+                await outbox.enqueue(
+                    session,
+                    guild_id=guild_id,
+                    channel_id=None,
+                    kind="role.grant",
+                    data={"user_id": user_id, "role_id": role.role_id, "reason": f"Shiplog milestone {key}"},
+                    now=now,
+                    dedupe_key=f"role:{guild_id}:{user_id}:{key}",
+                )
         finished = await _finish_linked_goals(session, guild_id, user_id, repo, number, pr.get("body"), now)
         finished_total += len(finished)
         for goal in finished:
@@ -249,18 +330,6 @@ async def celebrate_merge(
                 dedupe_key=f"merged:{guild_id}:{repo}#{number}",
             )
             celebrations += queued is not None
-        for key in milestones:
-            role = await session.get(MilestoneRole, (guild_id, key))
-            if role is not None:
-                await outbox.enqueue(
-                    session,
-                    guild_id=guild_id,
-                    channel_id=None,
-                    kind="role.grant",
-                    data={"user_id": user_id, "role_id": role.role_id, "reason": f"Shiplog milestone {key}"},
-                    now=now,
-                    dedupe_key=f"role:{guild_id}:{user_id}:{key}",
-                )
     return celebrations, finished_total
 
 
@@ -329,13 +398,10 @@ async def relay(
     return queued
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+def _radar_start(guild: Guild, account: Any) -> datetime:
+    """Return since when the radar celebrates a member's merges in a server (GitHub counts seconds)."""
+    since = max(filter(None, [account.linked_at, guild.radar_since]))
+    return since.replace(microsecond=0)
 
 
 def ordinal(n: int) -> str:
@@ -366,7 +432,7 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
             guild_id=guild_id,
             user_id=merged.user_id,
             repo=merged.repo,
-            merged_at=merged.merged_at,
+            number=merged.number,
         )
     if not counted.known:
         which = "a pull request merged"

@@ -52,11 +52,15 @@ def merged_at_of(item: dict[str, Any]) -> datetime | None:
     )
 
 
-async def ensure_profile(session: AsyncSession, github_id: int, login: str) -> GitHubProfile:
-    """Return the user's profile, creating it (history still to import) on first sight."""
+async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, now: datetime) -> GitHubProfile:
+    """Return the user's profile, creating it (history still to import) on first sight.
+
+    A new profile's cursor starts now: the import counts what merged before as history, and the
+    radar celebrates what merges from here on, even before the import has run.
+    """
     profile = await session.get(GitHubProfile, github_id)
     if profile is None:
-        await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login}])
+        await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login, "checked_through": now}])
         profile = await session.get(GitHubProfile, github_id)
     elif login and profile.login != login:
         profile.login = login
@@ -102,11 +106,23 @@ async def counts(
     guild_id: int,
     user_id: int,
     repo: str,
-    merged_at: datetime,
+    number: int,
 ) -> Counts:
-    """Return the counts of a merge by this user up to `merged_at` (itself included)."""
+    """Return a merge's place among its author's merges, in the order Shiplog learned of them.
+
+    That order (the row ids) gives every merge its own number, which only grows: a merge found late
+    by the radar never makes a second "first", and every milestone is reached once. The counts are
+    known only while the radar watches the user (their history is kept up to date).
+    """
     profile = await session.get(GitHubProfile, github_id) if github_id is not None else None
-    if profile is None or profile.history_status != "done":
+    merge_id = None
+    if profile is not None and profile.history_status == "done" and await _watched(session, profile.id):
+        merge_id = await session.scalar(
+            select(GitHubMerge.id).where(
+                GitHubMerge.github_id == profile.id, GitHubMerge.repo == repo, GitHubMerge.number == number
+            )
+        )
+    if profile is None or merge_id is None:
         base = (
             select(func.count())
             .select_from(MergedPullRequest)
@@ -115,11 +131,25 @@ async def counts(
         total = await session.scalar(base) or 0
         in_repo = await session.scalar(base.where(MergedPullRequest.repo == repo)) or 0
         return Counts(total, in_repo, known=False, exact=False)
-    mine = select(func.count()).where(GitHubMerge.github_id == profile.id, GitHubMerge.merged_at <= merged_at)
+    mine = select(func.count()).where(GitHubMerge.github_id == profile.id, GitHubMerge.id <= merge_id)
     total = await session.scalar(mine) or 0
     in_repo = await session.scalar(mine.where(GitHubMerge.repo == repo)) or 0
     unread = max(0, profile.history_total - profile.history_read)
     return Counts(total + unread, in_repo, known=True, exact=unread == 0)
+
+
+async def _watched(session: AsyncSession, github_id: int) -> bool:
+    """Tell whether a server with the radar on links this user (so their merges are all seen)."""
+    from bot.db.models import Guild
+
+    return (
+        await session.scalar(
+            select(GitHubAccount.id)
+            .join(Guild, Guild.id == GitHubAccount.guild_id)
+            .where(GitHubAccount.github_id == github_id, Guild.radar_enabled.is_(True))
+            .limit(1)
+        )
+    ) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +176,16 @@ async def import_history(
     The pages are read outside any transaction (GitHub can take seconds); what they hold is stored
     in one transaction at the end, so an import cut short stores nothing and is simply made again.
     """
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         profile = await session.get(GitHubProfile, profile_id)
         if profile is None:
             return None
         login = profile.login
     started = now()
+    # History is what merged before the member linked (the profile's first cursor); what merged
+    # since is left for the radar and the webhooks to find, and to celebrate.
+    cutoff = profile.checked_through or started
+    later = 0
     rows: dict[tuple[str, int], datetime] = {}
     total = 0
     for page in range(1, HISTORY_PAGES + 1):
@@ -164,7 +198,9 @@ async def import_history(
             if int((item.get("user") or {}).get("id") or 0) != profile_id:
                 continue  # the login belongs to someone else now: only the numeric id counts
             merged_at = merged_at_of(item)
-            if merged_at is not None and item.get("number") is not None:
+            if merged_at is not None and merged_at > cutoff:
+                later += 1
+            elif merged_at is not None and item.get("number") is not None:
                 rows[(repo_of(item, api.base_url).lower(), int(item["number"]))] = merged_at
         if len(result.items) < PER_PAGE or page * PER_PAGE >= min(result.total_count, 1000):
             break
@@ -181,16 +217,16 @@ async def import_history(
                 for (repo, number), merged_at in rows.items()
             ],
         )
+        total = max(total - later, len(rows))
         profile.history_status = "done"
-        profile.history_total = max(total, len(rows))
+        profile.history_total = total
         profile.history_read = len(rows)
         profile.first_merged_at = first
         profile.imported_at = started
-        # The radar goes on from the moment the import's search began.
-        profile.checked_through = started
-        profile.last_checked_at = started
+        # The radar goes on from the cutoff: it finds (and celebrates) what merged after it.
+        profile.checked_through = cutoff
     log.info("imported %d of %d merged PRs of GitHub user %s", len(rows), total, login)
-    return Imported(profile_id, max(total, len(rows)), len(rows), len(rows) >= total, first)
+    return Imported(profile_id, total, len(rows), len(rows) >= total, first)
 
 
 async def drop_orphans(session: AsyncSession) -> int:

@@ -61,10 +61,10 @@ async def _holder(session: AsyncSession, guild_id: int, *, github_id: int | None
     return await session.scalar(select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, or_(*conditions)))
 
 
-async def _store_profile(session: AsyncSession, account: GitHubAccount) -> None:
+async def _store_profile(session: AsyncSession, account: GitHubAccount, now: datetime) -> None:
     # A newly linked account's history is imported by the radar's next pass (woken by the cog).
     if account.github_id is not None:
-        await ensure_profile(session, account.github_id, account.login)
+        await ensure_profile(session, account.github_id, account.login, now=now)
 
 
 async def _store(
@@ -91,7 +91,7 @@ async def _store(
     )
     session.add(account)
     await session.flush()
-    await _store_profile(session, account)
+    await _store_profile(session, account, now)
     return account
 
 

@@ -22,7 +22,9 @@ from bot.services.guilds import ensure_member
 
 MODES = ("off", "ping", "dm")
 REPEAT_AFTER = timedelta(days=7)
-LISTED = 5
+LISTED = 3  # PRs in one DM, each with its follow-up: it stays under Discord's 2,000 characters
+# Open PRs the radar has not seen for this long may be closed by now: no nudge about them.
+FRESH = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +70,13 @@ async def waiting(
     query = (
         select(GitHubAccount.user_id, GitHubOpenPR)
         .join(GitHubOpenPR, GitHubOpenPR.github_id == GitHubAccount.github_id)
+        .join(Guild, Guild.id == GitHubAccount.guild_id)
         .where(
             GitHubAccount.guild_id == guild_id,
+            Guild.radar_enabled.is_(True),
             GitHubOpenPR.unreviewed.is_(True),
             GitHubOpenPR.opened_at <= now - timedelta(days=days),
+            GitHubOpenPR.seen_at >= now - FRESH,
         )
         .order_by(GitHubAccount.user_id, GitHubOpenPR.opened_at)
     )

@@ -59,6 +59,8 @@ OPEN_SWEEP_EVERY = timedelta(hours=6)
 SWEEP_SHARES = 36  # each pass sweeps at most this share of members' open PRs (72 passes of 5 min in 6 h)
 SELF_CHECK_EVERY = timedelta(days=1)
 SELF_CHECK_SAMPLE = 3
+IMPORTS_PER_PASS = 20
+UNKNOWN_RETRY = timedelta(days=1)  # a login GitHub didn't know is asked about again after this
 MAX_RATE_LIMITED = 3  # rate-limit answers to one search before the pass gives up (and the next resumes)
 STATE_KEY = "radar:state"
 
@@ -152,17 +154,22 @@ class Radar:
         self.state = RadarState()
         self.wakeup = asyncio.Event()
         self.running: PassReport | None = None
+        self._checked_since_start = False  # the query syntax is checked at every start, then daily
+        self._unknown_retry: dict[str, datetime] = {}  # logins GitHub didn't know, and when to ask again
         self._one_pass = asyncio.Lock()  # the loop and a direct call (a test, the playground) never overlap
 
     # --- the loop --------------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
         """Pass after pass, `poll_seconds` apart (sooner when woken, say by a new link)."""
-        await self.load_state()
+        loaded = False
         while True:
             self.wakeup.clear()
             started = asyncio.get_running_loop().time()
             try:
+                if not loaded:
+                    await self.load_state()
+                    loaded = True
                 await self.run_pass()
             except asyncio.CancelledError:
                 raise
@@ -230,16 +237,11 @@ class Radar:
 
         Those checked longest ago come first, so an unfinished pass is continued by the next one.
         """
-        linked = (
-            select(GitHubAccount.github_id)
-            .join(Guild, Guild.id == GitHubAccount.guild_id)
-            .where(Guild.radar_enabled.is_(True), GitHubAccount.github_id.is_not(None))
-        )
         async with reading(self.sessionmaker) as session:
             rows = await session.execute(
                 select(GitHubProfile.id, GitHubProfile.login, GitHubProfile.checked_through)
                 .where(
-                    GitHubProfile.id.in_(linked),
+                    GitHubProfile.id.in_(self._watched_ids()),
                     GitHubProfile.gone_at.is_(None),
                     GitHubProfile.history_status == "done",
                 )
@@ -247,21 +249,34 @@ class Radar:
             )
             return [Watched(i, login, through or self.now()) for i, login, through in rows]
 
+    @staticmethod
+    def _watched_ids() -> Any:
+        """The GitHub ids linked in a server with the radar on (a subquery)."""
+        return (
+            select(GitHubAccount.github_id)
+            .join(Guild, Guild.id == GitHubAccount.guild_id)
+            .where(Guild.radar_enabled.is_(True), GitHubAccount.github_id.is_not(None))
+        )
+
     async def resolve_unknown_ids(self) -> int:
         """Learn the numeric id of accounts an admin linked by login while GitHub was away."""
         async with reading(self.sessionmaker) as session:
             logins = sorted(
                 set(await session.scalars(select(GitHubAccount.login).where(GitHubAccount.github_id.is_(None))))
             )
-        unknown, learned = [], 0
+        unknown, learned, now = [], 0, self.now()
         for login in logins:
+            if self._unknown_retry.get(login, now) > now:
+                unknown.append(login)
+                continue
             try:
                 user = await self.api.get_user(login, background=True)
             except GitHubNotFound:
                 unknown.append(login)
+                self._unknown_retry[login] = now + UNKNOWN_RETRY
                 continue
             async with transaction(self.sessionmaker) as session:
-                await history.ensure_profile(session, user.id, user.login)
+                await history.ensure_profile(session, user.id, user.login, now=self.now())
                 await session.execute(
                     update(GitHubAccount)
                     .where(GitHubAccount.login_lower == login.lower(), GitHubAccount.github_id.is_(None))
@@ -279,6 +294,7 @@ class Radar:
                     select(GitHubProfile.id)
                     .where(GitHubProfile.history_status == "pending", GitHubProfile.gone_at.is_(None))
                     .order_by(GitHubProfile.id)
+                    .limit(IMPORTS_PER_PASS)  # the rest next pass: searching for merges goes on meanwhile
                 )
             )
         done = 0
@@ -323,7 +339,11 @@ class Radar:
 
     def _self_check_due(self, now: datetime) -> bool:
         checked = self.state.mode_checked_at
-        return checked is None or now - datetime.fromisoformat(checked) >= SELF_CHECK_EVERY
+        return (
+            not self._checked_since_start
+            or checked is None
+            or now - datetime.fromisoformat(checked) >= SELF_CHECK_EVERY
+        )
 
     async def self_check(self) -> str:
         """Check on a sample that a batched search returns the union of the single-author searches.
@@ -336,7 +356,8 @@ class Radar:
                 await session.execute(
                     select(GitHubProfile.id, GitHubProfile.login)
                     .where(GitHubProfile.history_total > 0, GitHubProfile.gone_at.is_(None))
-                    .order_by(GitHubProfile.history_total, GitHubProfile.id)
+                    # The members with most merged PRs: a wrong batch then misses many, not one or two.
+                    .order_by(GitHubProfile.history_total.desc(), GitHubProfile.id)
                     .limit(SELF_CHECK_SAMPLE)
                 )
             ).all()
@@ -352,21 +373,27 @@ class Radar:
                 (await self.api.search_issues(query(base, [login]), per_page=1, background=True)).total_count
                 for login in sample
             ]
-            together = (await self.api.search_issues(query(base, sample), per_page=1, background=True)).total_count
         except GitHubUnprocessable:
             # A sampled login is stale (renamed, deleted): follow it, and check again next pass.
             await self.resolve_profiles(list(sample_ids))
             self.state.mode_detail = "not verified yet: a sampled member's login had changed"
             return self.state.mode
+        try:
+            together = (await self.api.search_issues(query(base, sample), per_page=1, background=True)).total_count
+        except GitHubUnprocessable:
+            together = -1  # every single search ran, but GitHub refuses the batch: it can't be used
+        self._checked_since_start = True
         expected = sum(singles)
-        # Counts may move by a merge or two between the searches.
-        if abs(together - expected) <= max(2, expected // 100):
+        # A PR has one author: the batch finds at least each single count, and (give or take a merge
+        # or two made between the searches) their sum.
+        agrees = together >= max(singles) and abs(together - expected) <= max(2, expected // 100)
+        if agrees and together > 0:
             mode, detail = "batched", f"a batch of {len(sample)} found {together} PRs, the single searches {expected}"
         else:
             mode = "single"
+            found = "was refused by GitHub" if together < 0 else f"found {together} PRs"
             detail = (
-                f"a batch of {len(sample)} found {together} PRs but the single searches {expected}: "
-                "searching one member at a time"
+                f"a batch of {len(sample)} {found} but the single searches {expected}: searching one member at a time"
             )
             log.warning("radar self-check failed (%s); falling back to one author per search", detail)
         self.state.mode, self.state.mode_detail, self.state.mode_checked_at = mode, detail, now.isoformat()
@@ -386,38 +413,56 @@ class Radar:
         # The cursor's timestamp is in every query, so batches are cut for the longest one.
         base = f"is:pr is:merged {since_term(self.now())}"
         for group in _groups(watched, base, self.batch_size):
-            await self._search_batch(group, report)
+            try:
+                await self._search_batch(group, report)
+            except GitHubError:
+                raise  # GitHub itself is the problem: the pass stops, the next one resumes here
+            except Exception as exc:
+                # One batch's trouble (bad data, a database error) must not stop the others.
+                log.exception("radar: the batch %s failed", [w.login for w in group])
+                report.stopped_because = f"a batch failed: {exc!r}"[:300]
 
     async def _search_batch(self, group: list[Watched], report: PassReport, *, retried: bool = False) -> None:
         since = min(w.checked_through for w in group) - SEARCH_LAG
         searched_at = self.now()
         text = query(f"is:pr is:merged {since_term(since)}", [w.login for w in group])
         try:
-            items = await self._all_pages(text, report)
+            items, complete = await self._all_pages(text, report, splittable=len(group) > 1)
         except GitHubUnprocessable:
-            # GitHub can't search a login that no longer exists: find out who was renamed or deleted.
-            await self.resolve_profiles([w.id for w in group])
             if not retried:
+                # GitHub can't search a login that no longer exists: find out who was renamed or deleted.
+                await self.resolve_profiles([w.id for w in group])
                 fresh = {w.id: w for w in await self.watched()}
                 again = [fresh[w.id] for w in group if w.id in fresh]
                 if again:
                     await self._search_batch(again, report, retried=True)
+            elif len(group) > 1:
+                # Still refused: one login GitHub won't search must not hide the others. Halve until it is alone.
+                half = len(group) // 2
+                await self._search_batch(group[:half], report, retried=True)
+                await self._search_batch(group[half:], report, retried=True)
+            else:
+                await self._unsearchable(group[0])
             return
         except _TooMany:
-            if len(group) > 1:
-                half = len(group) // 2
-                await self._search_batch(group[:half], report)
-                await self._search_batch(group[half:], report)
-                return
-            items = []  # one author with 1,000 merges in half an hour: take what was read
-        await self._apply(group, items, searched_at, report)
+            half = len(group) // 2
+            await self._search_batch(group[:half], report)
+            await self._search_batch(group[half:], report)
+            return
+        await self._apply(group, items, searched_at if complete else None, report)
 
-    async def _all_pages(self, text: str, report: PassReport) -> list[dict[str, Any]]:
+    async def _all_pages(
+        self, text: str, report: PassReport, *, splittable: bool = False
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Read every page of a search; return the items, and whether GitHub said they are complete."""
         items: list[dict[str, Any]] = []
-        page, limited = 1, 0
+        page, limited, complete = 1, 0, True
         while True:
             try:
-                result = await self.api.search_issues(text, page=page, per_page=PER_PAGE, background=True)
+                # A fixed order keeps the pages stable while the results change.
+                result = await self.api.search_issues(
+                    text, page=page, per_page=PER_PAGE, sort="created", order="asc", background=True
+                )
             except GitHubRateLimited:
                 # A limit GitHub had not announced (a secondary one, or another user of the token):
                 # the client now holds every search until the reset; then this page is asked again.
@@ -426,16 +471,22 @@ class Radar:
                     raise
                 continue
             report.searches += 1
-            if result.total_count > RESULT_CAP:
-                raise _TooMany
+            if result.total_count > RESULT_CAP and splittable:
+                raise _TooMany  # GitHub would cut the results: the caller splits the batch
             items += result.items
-            if len(result.items) < PER_PAGE or len(items) >= result.total_count:
-                return items
+            complete = complete and not result.incomplete
+            if len(result.items) < PER_PAGE or len(items) >= min(result.total_count, RESULT_CAP):
+                return items, complete
             page += 1
 
     async def _apply(
-        self, group: list[Watched], items: list[dict[str, Any]], searched_at: datetime, report: PassReport
+        self, group: list[Watched], items: list[dict[str, Any]], searched_at: datetime | None, report: PassReport
     ) -> None:
+        """Celebrate what a batch found and move its cursor, in one transaction.
+
+        `searched_at` None (GitHub said its results were incomplete) leaves the cursor where it was:
+        the next pass asks again, and what was celebrated now is not celebrated twice.
+        """
         ids = {w.id for w in group}
         logins = {w.login.lower(): w.id for w in group}
         stale: set[int] = set()
@@ -462,11 +513,8 @@ class Radar:
                 )
                 report.celebrations += celebrated
             # The cursor moves in the same transaction as the celebrations it covers.
-            await session.execute(
-                update(GitHubProfile)
-                .where(GitHubProfile.id.in_(ids - stale))
-                .values(checked_through=searched_at, last_checked_at=self.now())
-            )
+            moved = {"last_checked_at": self.now()} | ({"checked_through": searched_at} if searched_at else {})
+            await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(ids - stale)).values(**moved))
         report.checked += len(ids - stale)
         if report.celebrations:
             self.on_queued()
@@ -474,6 +522,14 @@ class Radar:
             await self.rename(github_id, login)
         if stale:
             await self.resolve_profiles(sorted(stale))
+
+    async def _unsearchable(self, watched: Watched) -> None:
+        """A login GitHub knows but won't search (a flagged account): leave it out, and say so in status."""
+        log.warning("GitHub refuses to search the PRs of %s (%s); leaving them out", watched.login, watched.id)
+        async with transaction(self.sessionmaker) as session:
+            profile = await session.get(GitHubProfile, watched.id)
+            if profile is not None:
+                profile.gone_at = self.now()
 
     # --- open PRs ----------------------------------------------------------------------------------
 
@@ -483,26 +539,26 @@ class Radar:
         watched = await self.watched()
         # Spread over the passes of OPEN_SWEEP_EVERY, oldest first: one pass never carries everyone's sweep.
         share = max(MAX_AUTHORS, math.ceil(len(watched) / SWEEP_SHARES))
+        by_id = {w.id: w for w in watched}
         async with reading(self.sessionmaker) as session:
             due = list(
                 await session.scalars(
                     select(GitHubProfile.id)
                     .where(
-                        GitHubProfile.id.in_([w.id for w in watched]),
+                        GitHubProfile.id.in_(self._watched_ids()),
                         or_(GitHubProfile.open_checked_at.is_(None), GitHubProfile.open_checked_at <= cutoff),
                     )
                     .order_by(GitHubProfile.open_checked_at.asc().nulls_first(), GitHubProfile.id)
                     .limit(share)
                 )
             )
-        by_id = {w.id: w for w in watched}
-        watched = [by_id[i] for i in due]
-        base = "is:pr is:open archived:false review:none"
+        watched = [by_id[i] for i in due if i in by_id]
+        base = "is:pr is:open draft:false archived:false review:none"
         for group in _groups(watched, base, self.batch_size):
             logins = [w.login for w in group]
             try:
-                opened = await self._all_pages(query("is:pr is:open archived:false", logins), report)
-                unreviewed = await self._all_pages(query(base, logins), report)
+                opened, _ = await self._all_pages(query("is:pr is:open archived:false", logins), report)
+                unreviewed, _ = await self._all_pages(query(base, logins), report)
             except (GitHubUnprocessable, _TooMany):
                 continue  # the merge search resolves renames; this batch waits for the next sweep
             await self._store_open(group, opened, unreviewed)
@@ -513,11 +569,12 @@ class Radar:
         ids = {w.id for w in group}
         waiting = {(repo_of(i, self.api.base_url).lower(), i.get("number")) for i in unreviewed}
         now = self.now()
+        unique = {(repo_of(i, self.api.base_url).lower(), i.get("number")): i for i in opened}  # pages may repeat
         async with transaction(self.sessionmaker) as session:
             # A member unlinked meanwhile: their profile is gone, and nothing is stored for it.
             ids = set(await session.scalars(select(GitHubProfile.id).where(GitHubProfile.id.in_(ids))))
             await session.execute(delete(GitHubOpenPR).where(GitHubOpenPR.github_id.in_(ids)))
-            for item in opened:
+            for item in unique.values():
                 uid = (item.get("user") or {}).get("id")
                 opened_at = history.parse_time(item.get("created_at"))
                 if uid not in ids or item.get("number") is None or opened_at is None:
@@ -571,7 +628,13 @@ async def status(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) 
         guild = await session.get(Guild, guild_id)
         rows = (
             await session.execute(
-                select(GitHubAccount.user_id, GitHubAccount.login, GitHubProfile.gone_at, GitHubProfile.history_status)
+                select(
+                    GitHubAccount.user_id,
+                    GitHubAccount.login,
+                    GitHubAccount.github_id,
+                    GitHubProfile.gone_at,
+                    GitHubProfile.history_status,
+                )
                 .outerjoin(GitHubProfile, GitHubProfile.id == GitHubAccount.github_id)
                 .where(GitHubAccount.guild_id == guild_id)
                 .order_by(GitHubAccount.login_lower)
@@ -582,6 +645,8 @@ async def status(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) 
         "celebrate_own_repos": guild.celebrate_own_repos if guild else False,
         "review_wait_days": guild.review_wait_days if guild else 7,
         "linked": len(rows),
-        "importing": [(u, login) for u, login, gone, state in rows if state == "pending"],
-        "gone": [(u, login) for u, login, gone, state in rows if gone is not None],
+        "importing": [(u, login) for u, login, _, gone, state in rows if state == "pending"],
+        "gone": [(u, login) for u, login, _, gone, state in rows if gone is not None],
+        # Linked by login while GitHub was away: the radar looks the id up (the cog shows who GitHub didn't know).
+        "no_id": [(u, login) for u, login, github_id, _, _ in rows if github_id is None],
     }

@@ -14,24 +14,41 @@ import asyncio
 import hashlib
 import hmac
 import json
+import logging
+import math
+import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs
 
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import WebhookDelivery
 from bot.db.session import transaction
 
+log = logging.getLogger(__name__)
+
 SIGNATURE_PREFIX = "sha256="
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}")
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
 CONTENT_TYPES = (JSON, FORM)
 MAX_ERROR_LENGTH = 1000
+# Column sizes of webhook_deliveries.delivery_id and .event.
+MAX_DELIVERY_ID_LENGTH = 100
+MAX_EVENT_LENGTH = 64
+# GitHub's delivery ids (GUIDs) and event names ("pull_request") are visible ASCII.
+_TOKEN = re.compile(r"[!-~]+")
+# A JSON escape of a UTF-16 surrogate ("\ud83d"): only then can a parsed string hold an unpaired one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# GitHub's payloads nest about 6 deep; the JSON parser gives up near 1,000, depending on its stack.
+MAX_DEPTH = 100
 # A group commit holds at most this many deliveries, or about this many bytes of bodies.
 MAX_BATCH = 256
 MAX_BATCH_BYTES = 32 * 1024**2
@@ -51,32 +68,113 @@ def _insert_new(dialect_insert: Any) -> Any:
 _INSERT_NEW = {"sqlite": _insert_new(sqlite.insert), "postgresql": _insert_new(postgresql.insert)}
 
 
+def well_formed_signature(header: str | None) -> bool:
+    """Tell whether `header` looks like an X-Hub-Signature-256 at all (checked before reading a body)."""
+    return header is not None and _SIGNATURE.fullmatch(header) is not None
+
+
+class SignatureCheck:
+    """GitHub's X-Hub-Signature-256 computed over a body as it streams in, chunk by chunk.
+
+    The web handler feeds each chunk as it arrives, so checking the signature needs no second
+    pass over the body (see bot.web.BodyBudget for what it keeps meanwhile).
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._mac = hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+    def update(self, chunk: bytes) -> None:
+        self._mac.update(chunk)
+
+    def matches(self, header: str | None) -> bool:
+        """Return whether `header` is the signature of everything fed so far."""
+        if not self._secret or not header:
+            return False  # an empty secret would let anyone sign
+        expected = SIGNATURE_PREFIX + self._mac.hexdigest()
+        # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry any byte.
+        return hmac.compare_digest(expected.encode(), header.encode("utf-8", "surrogateescape"))
+
+
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
     """Return whether `header` is GitHub's X-Hub-Signature-256 of `body` under `secret`."""
-    if not secret or not header:
-        return False  # an empty secret would let anyone sign
-    expected = SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    # Compare bytes: compare_digest refuses non-ASCII str, and a header may carry any byte.
-    return hmac.compare_digest(expected.encode(), header.encode("utf-8", "surrogateescape"))
+    check = SignatureCheck(secret)
+    check.update(body)
+    return check.matches(header)
 
 
 def decode_payload(content_type: str, body: bytes) -> dict[str, Any]:
-    """Return the JSON object of a delivery sent as JSON or as a form's `payload` field; raise ValueError."""
+    """Return the JSON object of a delivery sent as JSON or as a form's `payload` field; raise ValueError.
+
+    Only JSON as GitHub writes it is read (RFC 8259): UTF-8 text, no NaN or Infinity, no number
+    too large for a float, no unpaired surrogate escape such as "\\ud800" (no UTF-8 text can hold
+    one, and PostgreSQL's JSON and Discord refuse it later, far from the request that brought it).
+    Nesting is capped at MAX_DEPTH: how deep the parser itself can go depends on the stack it
+    starts from, and the processor, which parses the stored body again, must read whatever the
+    web handler accepted. Every refusal is a ValueError, even nesting too deep for the parser (a
+    RecursionError), so the web handler answers every bad body with a 400.
+    """
     mime = content_type.partition(";")[0].strip().lower()
+    # UnicodeDecodeError is a ValueError, as the caller expects.
     if mime == JSON:
-        text: str | bytes = body
+        text = body.decode()
     elif mime == FORM:
-        # UnicodeDecodeError is a ValueError, as the caller expects.
-        fields = parse_qs(body.decode(), keep_blank_values=True)
+        fields = parse_qs(body.decode(), keep_blank_values=True, errors="strict")
         if "payload" not in fields:
             raise ValueError("the form has no payload field")
         text = fields["payload"][0]
     else:
         raise ValueError(f"unsupported content type {content_type!r}")
-    payload = json.loads(text)  # JSONDecodeError is a ValueError
+    try:
+        payload = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:  # the parser recurses once per level: 200,000 "[" exhaust the stack
+        raise ValueError("the JSON is nested too deeply") from None
     if not isinstance(payload, dict):
         raise ValueError("the payload is not a JSON object")
+    _check_depth(payload)
+    # A one-character search first (a memchr): without a backslash the text has no escape at all.
+    if "\\" in text and _SURROGATE_ESCAPE.search(text) and _holds_a_surrogate(payload):
+        raise ValueError("the JSON holds an unpaired surrogate escape")
     return payload
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {literal[:20]} is too large")
+    return number
+
+
+def _check_depth(payload: dict[str, Any]) -> None:
+    # A loop, not recursion: the payload may be nested almost as deep as the parser allows. Only
+    # containers are visited (about 14 µs for a 15 KB delivery).
+    stack: list[tuple[Any, int]] = [(payload, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is dict or type(child) is list:
+                if depth >= MAX_DEPTH:
+                    raise ValueError(f"the JSON is nested more than {MAX_DEPTH} deep")
+                stack.append((child, depth + 1))
+
+
+def _holds_a_surrogate(payload: dict[str, Any]) -> bool:
+    stack: list[Any] = [payload]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +186,42 @@ class Delivery:
     headers: dict[str, str]
     body: bytes
     received_at: datetime
+
+
+class InvalidDelivery(ValueError):
+    """A delivery that cannot be stored as it is; its message says why, for the sender."""
+
+
+def check_delivery(delivery: Delivery) -> None:
+    """Raise InvalidDelivery unless the database can store every value of `delivery` as it is.
+
+    Run before a delivery joins a group commit: a value the database refuses would otherwise fail
+    every delivery committed with it. aiohttp reads header bytes that are not UTF-8 as lone
+    surrogates ("\\udcff"), which SQLite and PostgreSQL cannot store; one such X-GitHub-Delivery
+    once made 331 of 600 concurrent deliveries answer 500.
+    """
+    if not (len(delivery.event) <= MAX_EVENT_LENGTH and _TOKEN.fullmatch(delivery.event)):
+        raise InvalidDelivery(
+            f"Missing or invalid X-GitHub-Event header: 1 to {MAX_EVENT_LENGTH} visible ASCII characters"
+        )
+    if not (len(delivery.delivery_id) <= MAX_DELIVERY_ID_LENGTH and _TOKEN.fullmatch(delivery.delivery_id)):
+        raise InvalidDelivery(
+            f"Missing or invalid X-GitHub-Delivery header: 1 to {MAX_DELIVERY_ID_LENGTH} visible ASCII characters"
+        )
+    for name, value in delivery.headers.items():
+        if _SURROGATE.search(name) or _SURROGATE.search(value) or "\x00" in value:
+            raise InvalidDelivery(f"The {name} header is not valid UTF-8 text")
+
+
+def is_database_fault(exc: BaseException) -> bool:
+    """Tell whether an error is the database's own (down, locked, full, gone), not one row's.
+
+    Such an error would fail any transaction alike: trying the rows of a failed batch one by one,
+    or counting it against one delivery, would only repeat it.
+    """
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
 
 
 async def store_deliveries(
@@ -145,6 +279,12 @@ class DeliveryWriter:
     each cross to aiosqlite's thread) and concurrent writers queue on SQLite's busy handler, which
     sleeps; batching what arrives while the previous batch commits keeps one writer and amortises
     the round trips. Durability is unchanged: `store` returns only after its row's commit.
+
+    One delivery must not fail the others: `store` checks a delivery before it joins a batch
+    (`check_delivery`), and a batch whose commit fails all the same, for a reason no check foresaw,
+    is stored again one delivery per transaction, so only the delivery at fault fails. That retry
+    is skipped when the database itself failed (`is_database_fault`): each delivery would fail the
+    same way, and a batch of 256 would wait 256 times on a locked database.
     """
 
     def __init__(
@@ -161,7 +301,11 @@ class DeliveryWriter:
         self._task: asyncio.Task[None] | None = None
 
     async def store(self, delivery: Delivery) -> bool:
-        """Store the delivery (committed on return); return False for a delivery id seen before."""
+        """Store the delivery (committed on return); return False for a delivery id seen before.
+
+        Raise InvalidDelivery, before anything is written, for a delivery the database could not store.
+        """
+        check_delivery(delivery)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append((delivery, future))
         if self._task is None:
@@ -185,16 +329,7 @@ class DeliveryWriter:
         try:
             while self._queue:
                 batch = self._take_batch()
-                try:
-                    results = await store_deliveries(self._sessionmaker, [delivery for delivery, _ in batch])
-                except Exception as exc:  # this batch's callers get the error; later ones still try
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    for (_, future), stored in zip(batch, results, strict=True):
-                        if not future.done():
-                            future.set_result(stored)
+                await self._commit(batch)
                 batch = []
         finally:
             self._task = None
@@ -203,3 +338,34 @@ class DeliveryWriter:
                 if not future.done():
                     future.cancel()
             self._queue.clear()
+
+    async def _commit(self, batch: list[tuple[Delivery, asyncio.Future[bool]]]) -> None:
+        # Answers each of the batch's callers: stored, seen before, or the error that failed it.
+        try:
+            results = await store_deliveries(self._sessionmaker, [delivery for delivery, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1 or is_database_fault(exc):
+                _answer(batch, exc)  # this batch's callers get the error; later ones still try
+                return
+            log.warning("a group commit of %d deliveries failed (%r): storing them one by one", len(batch), exc)
+            for index, (delivery, future) in enumerate(batch):
+                try:
+                    [stored] = await store_deliveries(self._sessionmaker, [delivery])
+                except Exception as one_exc:
+                    _answer([(delivery, future)], one_exc)
+                    if is_database_fault(one_exc):  # the database went away meanwhile: the rest would fail too
+                        _answer(batch[index + 1 :], one_exc)
+                        return
+                else:
+                    if not future.done():
+                        future.set_result(stored)
+        else:
+            for (_, future), stored in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(stored)
+
+
+def _answer(batch: Sequence[tuple[Delivery, asyncio.Future[bool]]], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
