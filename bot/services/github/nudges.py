@@ -7,6 +7,7 @@ block) or "dm". A PR is nudged at most once a week per member, wherever the nudg
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,10 +16,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubOpenPR, Guild, Member, ReviewNudge
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import outbox
 from bot.services.guilds import ensure_member
+
+log = logging.getLogger(__name__)
 
 MODES = ("off", "ping", "dm")
 REPEAT_AFTER = timedelta(days=7)
@@ -117,28 +120,41 @@ async def mark_nudged(
 
 
 async def queue_dm_nudges(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> int:
-    """Queue a DM to every member who chose DMs and has PRs waiting (each PR once a week)."""
-    queued = 0
-    async with transaction(sessionmaker) as session:
+    """Queue a DM to every member who chose DMs and has PRs waiting (each PR once a week).
+
+    Each server in a transaction of its own: one server's trouble never holds back the others.
+    """
+    async with reading(sessionmaker) as session:
         guild_ids = list(await session.scalars(select(Member.guild_id).where(Member.review_nudges == "dm").distinct()))
-        for guild_id in guild_ids:
-            for user_id, prs in (await waiting(session, guild_id, now=now, mode="dm")).items():
-                prs = prs[:LISTED]
-                await mark_nudged(session, guild_id, user_id, prs, now=now)
-                row = await outbox.enqueue(
-                    session,
-                    guild_id=guild_id,
-                    channel_id=None,
-                    kind="dm.review_nudge",
-                    data={
-                        "user_id": user_id,
-                        "prs": [
-                            {"ref": pr.ref, "title": pr.title, "url": pr.url, "days": pr.days, "text": follow_up(pr)}
-                            for pr in prs
-                        ],
-                    },
-                    now=now,
-                    dedupe_key=f"nudge:{guild_id}:{user_id}:{now:%Y-%m-%dT%H:%M}",
-                )
-                queued += row is not None
+    queued = 0
+    for guild_id in guild_ids:
+        try:
+            async with transaction(sessionmaker) as session:
+                queued += await _queue_guild_nudges(session, guild_id, now=now)
+        except Exception:
+            log.exception("guild %s: could not queue review-wait nudges; trying again next pass", guild_id)
+    return queued
+
+
+async def _queue_guild_nudges(session: AsyncSession, guild_id: int, *, now: datetime) -> int:
+    queued = 0
+    for user_id, prs in (await waiting(session, guild_id, now=now, mode="dm")).items():
+        prs = prs[:LISTED]
+        await mark_nudged(session, guild_id, user_id, prs, now=now)
+        row = await outbox.enqueue(
+            session,
+            guild_id=guild_id,
+            channel_id=None,
+            kind="dm.review_nudge",
+            data={
+                "user_id": user_id,
+                "prs": [
+                    {"ref": pr.ref, "title": pr.title, "url": pr.url, "days": pr.days, "text": follow_up(pr)}
+                    for pr in prs
+                ],
+            },
+            now=now,
+            dedupe_key=f"nudge:{guild_id}:{user_id}:{now:%Y-%m-%dT%H:%M}",
+        )
+        queued += row is not None
     return queued
