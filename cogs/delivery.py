@@ -107,7 +107,8 @@ class Delivery(commands.Cog):
         return {key for key in self._workers if isinstance(key, int)}
 
     async def _run(self) -> None:
-        await self.bot.wait_until_ready()
+        # No waiting for the gateway's ready event: posting to a channel by its id needs only the
+        # HTTP session, which is logged in before the cogs load.
         while not self.bot.is_closed():
             self.bot.outbox_wakeup.clear()
             try:

@@ -248,10 +248,9 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         while not self.bot.is_closed():
             self.bot.github_wakeup.clear()
             try:
-                processed = 0
                 while await github_events.process_next(self.bot.sessionmaker, now=self.bot.now()):
-                    processed += 1
-                if processed:
+                    # Each delivery's messages are committed with it: the outbox can post them now,
+                    # not once the whole backlog is processed.
                     self.bot.wake_outbox()
             except Exception:
                 log.exception("processing GitHub deliveries failed; trying again shortly")
