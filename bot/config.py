@@ -17,6 +17,7 @@ LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_GITHUB_POLL_SECONDS = 300
 MIN_GITHUB_POLL_SECONDS = 5
+DEFAULT_DELIVERY_RETENTION_DAYS = 14
 
 
 class ConfigError(Exception):
@@ -37,6 +38,7 @@ class Settings:
     github_token: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_poll_seconds: int = DEFAULT_GITHUB_POLL_SECONDS
+    delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS
 
     def __repr__(self) -> str:
         # Tokens and secrets never reach a log line or a traceback through repr().
@@ -104,12 +106,18 @@ class Settings:
         poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=DEFAULT_GITHUB_POLL_SECONDS)
         if poll < MIN_GITHUB_POLL_SECONDS:
             raise ConfigError(f"GITHUB_POLL_SECONDS must be {MIN_GITHUB_POLL_SECONDS} or more, not {poll}.")
+        retention = _parse_int(
+            get("DELIVERY_RETENTION_DAYS"), "DELIVERY_RETENTION_DAYS", default=DEFAULT_DELIVERY_RETENTION_DAYS
+        )
+        if retention < 1:
+            raise ConfigError(f"DELIVERY_RETENTION_DAYS must be 1 or more (days), not {retention}.")
 
         return cls(
             github_webhook_secret=get("GITHUB_WEBHOOK_SECRET"),
             github_token=get("GITHUB_TOKEN"),
             github_api_url=api_url,
             github_poll_seconds=poll,
+            delivery_retention_days=retention,
             discord_token=token,
             database_url=database_url,
             http_host=host,

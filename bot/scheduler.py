@@ -1,4 +1,4 @@
-"""The in-process scheduler: each server's weekly run, and the streak-DM sweep.
+"""The in-process scheduler: each server's weekly run, the streak-DM sweep and the daily retention pass.
 
 What must run lives in the database (schedules on Guild, runs in JobRun); APScheduler only decides
 when to look. Jobs have fixed ids and replace_existing=True. A sync every 15 minutes brings the jobs
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.job import Job
@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
+from bot.services import retention
 from bot.services import schedule as rhythm
 from bot.services.schedule import RunResult, Schedule, StreakDM
 
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 
 STREAK_DMS_JOB = "streak-dms"
 SYNC_JOB = "weekly-sync"
+RETENTION_JOB = "retention"
+RETENTION_HOURS = 24
 SWEEP_MINUTES = 15
 _CRON_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -58,8 +61,10 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = utcnow,
         on_queued: Callable[[], None] = lambda: None,
+        retention_days: int | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.retention_days = retention_days  # None: no retention job (tests that do not want one)
         self.clock = clock
         self.on_queued = on_queued
         # A run that fires late (the loop was busy, the machine slept) still runs, once: the run
@@ -81,6 +86,16 @@ class Scheduler:
             name="streak-at-risk DMs",
             replace_existing=True,
         )
+        if self.retention_days is not None:
+            # Daily, the first pass a few minutes after the start (not in it: the start stays quick).
+            self.aps.add_job(
+                self.prune,
+                IntervalTrigger(hours=RETENTION_HOURS),
+                id=RETENTION_JOB,
+                name=f"retention ({self.retention_days} days)",
+                replace_existing=True,
+                next_run_time=datetime.now(UTC) + timedelta(minutes=SWEEP_MINUTES),  # APScheduler keeps real time
+            )
         try:
             await self.sync()
         except Exception:
@@ -161,9 +176,18 @@ class Scheduler:
             self.on_queued()
         return queued
 
+    async def prune(self) -> retention.Pruned:
+        """Drop old delivery bodies and prune old sent messages (the retention job)."""
+        return await retention.prune(self.sessionmaker, days=self.retention_days or 1, now=self.clock())
+
 
 async def start_scheduler(bot: Shiplog) -> Scheduler:
     """Build and start the bot's scheduler; the caller shuts it down."""
-    scheduler = Scheduler(bot.sessionmaker, clock=bot.now, on_queued=bot.wake_outbox)
+    scheduler = Scheduler(
+        bot.sessionmaker,
+        clock=bot.now,
+        on_queued=bot.wake_outbox,
+        retention_days=bot.settings.delivery_retention_days,
+    )
     await scheduler.start()
     return scheduler

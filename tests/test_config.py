@@ -54,6 +54,10 @@ def test_values_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "GITHUB_POLL_SECONDS": "often"}, "GITHUB_POLL_SECONDS"),
         ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "api.github.com"}, "GITHUB_API_URL"),
         ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "ftp://github.example.com"}, "GITHUB_API_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "0"}, "DELIVERY_RETENTION_DAYS"),
+        ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "-3"}, "DELIVERY_RETENTION_DAYS"),
+        ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "2.5"}, "DELIVERY_RETENTION_DAYS"),
+        ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "two weeks"}, "DELIVERY_RETENTION_DAYS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -79,3 +83,10 @@ def test_radar_settings_and_a_repr_without_secrets() -> None:
     shown = repr(settings)
     assert TOKEN not in shown and "ghp_secret" not in shown
     assert "github_poll_seconds=5" in shown
+
+
+def test_delivery_retention_days_is_read_with_a_default_of_14() -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN}).delivery_retention_days == 14
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": " 30 "}).delivery_retention_days == 30
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "1"}).delivery_retention_days == 1
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": ""}).delivery_retention_days == 14

@@ -76,3 +76,114 @@ async def test_dedupe_key_queues_once(sessionmaker) -> None:
             )
     async with transaction(sessionmaker) as session:
         assert len((await session.scalars(select(OutboxMessage))).all()) == 1
+
+
+# --- Retention: sent rows older than DELIVERY_RETENTION_DAYS are pruned; nothing pending or failed.
+
+GUILD = 4242
+
+
+async def sent_row(session, *, kind: str, data: dict, sent_days_ago: float | None, status: str = "sent", **extra):
+    row = outbox.message(guild_id=GUILD, channel_id=7, kind=kind, data=data, now=NOW - timedelta(days=40), **extra)
+    if status == "sent":
+        row.status, row.sent_at, row.message_id = "sent", NOW - timedelta(days=sent_days_ago), 900 + len(kind)
+    else:
+        row.status = status
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def test_retention_prunes_old_sent_rows_in_batches_and_never_pending_or_failed(sessionmaker) -> None:
+    from bot.services import guilds, privacy, retention
+
+    ping = {"content": "<@5> shipped\n<@6> shipped", "user_ids": [5, 6]}
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        relays = [
+            await sent_row(session, kind="github.relay", data={"title": "x" * 300}, sent_days_ago=20) for _ in range(7)
+        ]
+        merged = await sent_row(
+            session,
+            kind="github.merged",
+            data={"user_id": 5, "login": "octo", "title": "Fix it", "goals": [{"number": 1, "title": "t"}]},
+            sent_days_ago=20,
+            dedupe_key="merged:4242:o/r#1",
+        )
+        kudos = await sent_row(
+            session, kind="kudos", data={"from_user_id": 5, "to_user_id": 6, "reason": "r" * 200}, sent_days_ago=15
+        )
+        weekly = await sent_row(session, kind="rhythm.ping", data=ping, sent_days_ago=20)
+        recent = await sent_row(session, kind="github.relay", data={"title": "new"}, sent_days_ago=13)
+        pending = await sent_row(
+            session, kind="github.relay", data={"title": "owed"}, sent_days_ago=None, status="pending"
+        )
+        failed = await sent_row(
+            session, kind="checkin", data={"user_id": 5, "text": "t"}, sent_days_ago=None, status="failed"
+        )
+
+    result = await retention.prune(sessionmaker, days=14, now=NOW, batch=3)
+
+    assert (result.deleted, result.slimmed) == (7, 3)
+    assert result.batches == 4  # 10 rows, 3 per transaction
+    async with transaction(sessionmaker) as session:
+        rows = {row.id: row for row in await session.scalars(select(OutboxMessage))}
+    assert not set(relays) & rows.keys()  # about nobody: gone
+    # About one member: only the subject ids stay, with the message id (for /me forget) and the dedupe key.
+    assert rows[merged].data == {"user_id": 5}
+    assert (rows[merged].message_id, rows[merged].dedupe_key, rows[merged].nonce) == (913, "merged:4242:o/r#1", None)
+    assert rows[kudos].data == {"from_user_id": 5, "to_user_id": 6}
+    assert rows[weekly].data == ping  # /me forget re-draws it without the member: kept whole
+    assert rows[recent].data == {"title": "new"} and rows[recent].nonce is not None
+    assert rows[pending].data == {"title": "owed"} and rows[pending].status == "pending"
+    assert rows[failed].data == {"user_id": 5, "text": "t"} and rows[failed].status == "failed"
+    # The dedupe key still holds: the same celebration is not queued again.
+    async with transaction(sessionmaker) as session:
+        again = await outbox.enqueue(
+            session,
+            guild_id=GUILD,
+            channel_id=7,
+            kind="github.merged",
+            data={},
+            now=NOW,
+            dedupe_key="merged:4242:o/r#1",
+        )
+    assert again is None
+    assert await retention.prune(sessionmaker, days=14, now=NOW) == retention.Pruned()
+
+    # /me forget still removes the pruned posts about the member, and edits the weekly ping.
+    forgotten = await privacy.forget(sessionmaker, guild_id=GUILD, user_id=5, now=NOW)
+    async with transaction(sessionmaker) as session:
+        cleanup = list(await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(forgotten.cleanup))))
+    assert sorted((row.kind, row.data["message_id"]) for row in cleanup) == [
+        ("discord.delete", 905),  # the kudos
+        ("discord.delete", 913),  # the celebration
+        ("discord.edit", 911),  # the weekly ping, without <@5>
+    ]
+
+
+async def test_the_scheduler_runs_retention_daily_with_the_configured_days(sessionmaker) -> None:
+    from types import SimpleNamespace
+
+    from bot.config import Settings
+    from bot.scheduler import RETENTION_JOB, start_scheduler
+    from bot.services import guilds
+
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        old = await sent_row(session, kind="github.relay", data={}, sent_days_ago=31)
+        young = await sent_row(session, kind="github.relay", data={}, sent_days_ago=29)
+    settings = Settings.from_env({"DELIVERY_RETENTION_DAYS": "30"}, require_token=False)
+    bot = SimpleNamespace(sessionmaker=sessionmaker, now=lambda: NOW, wake_outbox=lambda: None, settings=settings)
+    scheduler = await start_scheduler(bot)
+    try:
+        job = scheduler.aps.get_job(RETENTION_JOB)
+        assert job.trigger.interval == timedelta(days=1)
+        assert scheduler.retention_days == 30
+        result = await job.func()
+    finally:
+        scheduler.shutdown()
+    assert result.deleted == 1
+    async with transaction(sessionmaker) as session:
+        assert set(await session.scalars(select(OutboxMessage.id))) == {young}
+    assert old != young

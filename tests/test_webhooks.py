@@ -8,6 +8,7 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.models import GitHubAccount, GitHubProfile, MergedPullRequest, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.services import guilds
+from bot.services import guilds, retention
 from bot.services.github import events, webhooks
 from bot.web import MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY, WEBHOOK_KEY, build_app
 from tests.conftest import NOW
@@ -806,3 +807,87 @@ async def test_a_body_that_breaks_off_gives_its_bytes_back(client: TestClient, c
     writer.close()
     assert await eventually(lambda: budget.held == 0)
     assert not [record for record in caplog.records if record.levelname == "ERROR"]
+
+
+# --- 6. Retention: processed bodies go after DELIVERY_RETENTION_DAYS; the delivery id stays for dedupe.
+
+
+async def test_retention_drops_only_processed_bodies_past_the_window_and_a_redelivery_is_still_200(
+    client: TestClient, sessionmaker, wakeups
+) -> None:
+    old = NOW - timedelta(days=15)
+    bodies = {}
+    for delivery, event_name, path in [
+        ("old-done", "release", "release/published.payload.json"),
+        ("old-failed", "issues", "issues/opened.payload.json"),
+        ("recent-done", "issues", "issues/labeled.payload.json"),
+        ("old-pending", "pull_request", "pull_request/opened.payload.json"),
+    ]:
+        body = bodies[delivery] = load(path)
+        response = await client.post(URL, data=body, headers=github_headers(body, event=event_name, delivery=delivery))
+        assert response.status == 202
+    table = WebhookDelivery.__table__
+    async with transaction(sessionmaker) as session:
+        for delivery, status, processed_at in [
+            ("old-done", "done", old),
+            ("old-failed", "failed", old),
+            ("recent-done", "done", NOW - timedelta(days=13)),
+        ]:
+            await session.execute(
+                update(table).where(table.c.delivery_id == delivery).values(status=status, processed_at=processed_at)
+            )
+        # Pending for weeks (a processor that was down): received long ago, never processed.
+        await session.execute(update(table).where(table.c.delivery_id == "old-pending").values(received_at=old))
+
+    result = await retention.prune(sessionmaker, days=14, now=NOW)
+
+    assert (result.bodies, result.batches) == (2, 1)
+    rows = {row.delivery_id: row for row in await all_rows(sessionmaker)}
+    assert rows["old-done"].body == b"" and rows["old-failed"].body == b""
+    assert rows["recent-done"].body == bodies["recent-done"]
+    assert rows["old-pending"].body == bodies["old-pending"]
+    # What stays of a pruned delivery: its id, event, status and GitHub's headers (never a signature).
+    assert rows["old-done"].headers["x-github-delivery"] == "old-done"
+    assert not any("signature" in name for name in rows["old-done"].headers)
+    assert rows["old-failed"].status == "failed"
+
+    # GitHub redelivers the pruned one: seen before, 200, nothing stored, nothing woken.
+    calls = wakeups.calls
+    body = bodies["old-done"]
+    again = await client.post(URL, data=body, headers=github_headers(body, event="release", delivery="old-done"))
+    assert again.status == 200
+    assert (await again.json())["duplicate"] is True
+    assert await row_count(sessionmaker) == 4
+    assert wakeups.calls == calls
+    [row] = [r for r in await all_rows(sessionmaker) if r.delivery_id == "old-done"]
+    assert (row.body, row.status) == (b"", "done")
+    # A second pass finds nothing left to do.
+    assert await retention.prune(sessionmaker, days=14, now=NOW) == retention.Pruned()
+
+
+async def test_retention_drops_bodies_in_bounded_batches(sessionmaker) -> None:
+    body = load("pull_request/closed.payload.json")
+    async with transaction(sessionmaker) as session:
+        session.add_all(
+            WebhookDelivery(
+                delivery_id=f"d{n}",
+                event="pull_request",
+                headers={},
+                body=body,
+                status="done",
+                received_at=NOW - timedelta(days=30),
+                processed_at=NOW - timedelta(days=30),
+            )
+            for n in range(23)
+        )
+    batches: list[int] = []
+
+    @event.listens_for(sessionmaker.kw["bind"].sync_engine, "commit")
+    def count(_conn) -> None:
+        batches.append(1)
+
+    result = await retention.prune(sessionmaker, days=14, now=NOW, batch=10)
+    event.remove(sessionmaker.kw["bind"].sync_engine, "commit", count)
+    assert (result.bodies, result.batches) == (23, 3)  # 10 + 10 + 3, each its own transaction
+    assert len(batches) >= 3
+    assert {row.body for row in await all_rows(sessionmaker)} == {b""}
