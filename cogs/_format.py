@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -31,10 +32,13 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def mention_only(*user_ids: int) -> discord.AllowedMentions:
-    """Allow pinging exactly these users and nobody else."""
+def mention_only(*user_ids: int, role_ids: Sequence[int] = ()) -> discord.AllowedMentions:
+    """Allow pinging exactly these users (and these roles) and nobody else."""
     return discord.AllowedMentions(
-        everyone=False, roles=False, replied_user=False, users=[discord.Object(u) for u in user_ids]
+        everyone=False,
+        roles=[discord.Object(r) for r in role_ids] if role_ids else False,
+        replied_user=False,
+        users=[discord.Object(u) for u in user_ids],
     )
 
 

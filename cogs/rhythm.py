@@ -27,8 +27,12 @@ FIELD_LIMIT = 1024
 
 
 def render_ping(data: dict[str, Any]) -> dict[str, Any]:
-    """Draw one message of the accountability ping: it pings exactly the members it lists."""
-    return {"content": data["content"], "allowed_mentions": mention_only(*data["user_ids"])}
+    """Draw one message of the accountability ping: it pings exactly the members it lists, and the role
+    it names for the members past the cap."""
+    return {
+        "content": data["content"],
+        "allowed_mentions": mention_only(*data["user_ids"], role_ids=data.get("role_ids", ())),
+    }
 
 
 def _timestamp(iso: str, style: Literal["f", "R"]) -> str:

@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import UserError
 from bot.services import guilds, outbox
 from bot.services import schedule as rhythm
 from bot.tree import answer_error
@@ -27,6 +28,7 @@ PURPOSE_HELP = {
 }
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Cadence = Literal["weekly", "daily"]
+PingWho = Literal["goals", "quiet"]
 CADENCE_HELP = {
     "weekly": "a check-in (or merged PR, or finished goal) each week, Monday to Sunday, keeps a streak going",
     "daily": "a check-in (or merged PR, or finished goal) each day keeps a streak going",
@@ -235,6 +237,58 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             f"**Review-wait nudges** after **{radar.review_wait_days}** days without a review "
             "(for members who chose them with `/me review-nudges`).",
         ]
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="ping")
+    async def ping(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        who: PingWho | None = None,
+        cap: app_commands.Range[int, 0, 1_000_000] | None = None,
+        role: discord.Role | None = None,
+        clear_role: bool = False,
+    ) -> None:
+        """Choose who the weekly accountability ping mentions.
+
+        Parameters
+        ----------
+        who
+            goals: everyone with an open goal (default); quiet: only those with no check-in since the last ping.
+        cap
+            Mention at most this many members and name the rest as a count (0: no cap).
+        role
+            A role to mention instead of the members past the cap, such as @accountability.
+        clear_role
+            Stop mentioning a role past the cap.
+        """
+        if role is not None and (role.is_default() or role.managed):
+            raise UserError(
+                "That role can't be pinged for the weekly check-in: pick a normal role (not @everyone or a bot's role)."
+            )
+        settings = await rhythm.set_ping(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            quiet_only=None if who is None else who == "quiet",
+            cap=cap,
+            role_id=role.id if role else None,
+            clear_role=clear_role,
+        )
+        lines = [
+            "**Mentioned**: "
+            + (
+                "members with open goals who haven't checked in since the last ping."
+                if settings.quiet_only
+                else "every member with an open goal (or a streak at risk)."
+            ),
+            f"**Cap**: at most **{settings.cap:,}** members are mentioned; the rest are named as a count."
+            if settings.cap is not None
+            else "**Cap**: none: every one of them is mentioned.",
+            f"**Role past the cap**: <@&{settings.role_id}>."
+            if settings.role_id
+            else "**Role past the cap**: none: the ping just says how many more.",
+        ]
+        if role is not None and settings.cap is None:
+            lines.append("⚠️ The role is only mentioned past a cap: set one with `cap`.")
         await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="cadence")

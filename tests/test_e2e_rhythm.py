@@ -126,8 +126,9 @@ async def test_a_scheduled_run_posts_once_even_when_triggered_twice_and_not_agai
 
     accountability, digest = w.guild.channel_named("accountability"), w.guild.channel_named("digest")
     (ping,) = await w.wait_for_posts(accountability, 1)
-    assert "ship the beta \\*\\*today\\*\\* · due in 3 days" in ping["content"]
-    assert "bob's quiet goal" not in ping["content"]
+    # A ping is mentions; the goals are in /goal list and the digest, which it points to.
+    assert ping["content"] == f"{schedule.PING_HEADER}\n<@{w.alice.id}>"
+    assert "ship the beta" not in ping["content"] and "bob's quiet goal" not in ping["content"]
     assert [m["id"] for m in ping["mentions"]] == [str(w.alice.id)]
     assert ping["allowed_mentions"] == {"parse": [], "users": [w.alice.id]}
     (post,) = await w.wait_for_posts(digest, 1)
@@ -152,6 +153,75 @@ async def test_a_scheduled_run_posts_once_even_when_triggered_twice_and_not_agai
     await asyncio.sleep(0.3)
     assert len(w.fake.messages_in(accountability, include_interactions=False)) == 1
     assert len(w.fake.messages_in(digest, include_interactions=False)) == 1
+
+
+async def run_the_ping(w: World) -> dict:
+    """Schedule the run for an hour after NOW (a Monday noon), let it fire, and return the ping it posted."""
+    await w.invoke(w.admin, "settings schedule", weekday="monday", time="13:00", timezone="UTC")
+    job = await eventually(lambda: (job := scheduler_of(w).job(w.guild.id)) and job.args[1].startswith("0 13") and job)
+    w.clock.advance(timedelta(hours=1, minutes=1))
+    result = await job.func(*job.args)
+    assert result.outcome("ping").status == "done"
+    channel = w.guild.channel_named("accountability")  # check-ins are shared there too
+    pings = await eventually(
+        lambda: [p for p in w.fake.messages_in(channel, include_interactions=False) if p["content"].startswith("📣")]
+    )
+    (ping,) = pings
+    return ping
+
+
+async def test_an_admin_pings_only_the_quiet_ones_up_to_a_cap_and_a_role_for_the_rest(w: World) -> None:
+    await set_up_channels(w)
+    await existing_since(w, NOW - timedelta(days=30))
+    carol = w.fake.add_member(w.guild, "carol")
+    for member in (w.alice, w.bob, carol):
+        await w.invoke(member, "goal add", text=f"{member.name}'s goal")
+    await w.invoke(w.bob, "checkin", note="made progress")  # bob is not quiet
+    role = await w.fake.create_role(w.guild, "accountability", mentionable=True)
+    res = await w.invoke(w.admin, "settings ping", who="quiet", cap=1, role=role)
+    assert res.ephemeral
+    assert "haven't checked in since the last ping" in res.content
+    assert "at most **1** members" in res.content and f"<@&{role.id}>" in res.content
+
+    ping = await run_the_ping(w)
+    first = min(w.alice.id, carol.id)
+    assert [m["id"] for m in ping["mentions"]] == [str(first)]
+    assert ping["mention_roles"] == [str(role.id)]
+    assert ping["allowed_mentions"] == {"parse": [], "users": [first], "roles": [role.id]}
+    assert ping["content"].endswith(f"…and **1** more member who haven't checked in since the last ping: <@&{role.id}>")
+    assert f"<@{w.bob.id}>" not in ping["content"]
+
+
+async def test_settings_ping_keeps_what_is_left_out_and_the_default_mentions_everyone_with_a_goal(w: World) -> None:
+    await set_up_channels(w)
+    await existing_since(w, NOW - timedelta(days=30))
+    res = await w.invoke(w.admin, "settings ping", cap=5)
+    assert "every member with an open goal" in res.content and "at most **5** members" in res.content
+    res = await w.invoke(w.admin, "settings ping", cap=0)
+    assert "**Cap**: none" in res.content and "**Role past the cap**: none" in res.content
+    await w.invoke(w.alice, "goal add", text="a goal")
+    await w.invoke(w.bob, "goal add", text="another")
+    await w.invoke(w.bob, "checkin", note="progress")
+    ping = await run_the_ping(w)
+    assert sorted(int(m["id"]) for m in ping["mentions"]) == sorted([w.alice.id, w.bob.id])
+    assert ping["mention_roles"] == [] and "roles" not in ping["allowed_mentions"]
+
+
+@pytest.mark.parametrize("which", ["everyone", "managed"])
+async def test_settings_ping_refuses_everyone_and_a_bots_role(w: World, which: str) -> None:
+    # @everyone, or the bot's own role (managed by its integration).
+    role = w.guild.everyone if which == "everyone" else next(r for r in w.guild.roles.values() if r.managed)
+    res = await w.invoke(w.admin, "settings ping", cap=1, role=role)
+    assert res.ephemeral and "not @everyone or a bot's role" in res.content
+    assert "went wrong" not in res.content
+    assert await schedule.get_ping(w.sessionmaker, w.guild.id) == schedule.PingSettings()
+
+
+async def test_settings_ping_is_for_admins(w: World) -> None:
+    w.fake.allow_everyone(w.guild, "settings")
+    res = await w.invoke(w.bob, "settings ping", who="quiet")
+    assert res.ephemeral and "Manage Server" in res.content
+    assert await schedule.get_ping(w.sessionmaker, w.guild.id) == schedule.PingSettings()
 
 
 async def test_a_run_missed_while_down_is_caught_up_at_start(w: World) -> None:

@@ -58,3 +58,29 @@ async def test_a_new_rest_keeps_the_days_already_rested(sessionmaker) -> None:
         rests = [(r.start, r.end) for r in await session.scalars(select(RestPeriod).order_by(RestPeriod.start))]
     assert rests == [(date(2026, 11, 23), date(2026, 12, 2)), (date(2026, 12, 3), date(2026, 12, 9))]
     assert (start, end) == (date(2026, 12, 3), date(2026, 12, 9))
+
+
+async def test_forget_takes_the_member_out_of_a_ping_of_mentions(sessionmaker) -> None:
+    carol = 33
+    content = (
+        f"📣 header\n-# legend\n🔥3 <@{ALICE}> ⏳ <@{BOB}>\n🔥1 <@{ALICE + 100}>\n<@{carol}> <@{ALICE}>\n"
+        "…and **9** more"
+    )
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        await outbox.enqueue(
+            session,
+            guild_id=GUILD,
+            channel_id=1,
+            kind="rhythm.ping",
+            data={"content": content, "user_ids": [ALICE, BOB, ALICE + 100, carol], "role_ids": [7]},
+            now=NOW,
+        )
+    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=ALICE, now=NOW)
+    async with transaction(sessionmaker) as session:
+        (row,) = await session.scalars(select(OutboxMessage))
+    assert row.data["user_ids"] == [BOB, ALICE + 100, 33]
+    assert (
+        row.data["content"] == f"📣 header\n-# legend\n🔥3 <@{BOB}>\n🔥1 <@{ALICE + 100}>\n<@{carol}>\n…and **9** more"
+    )
+    assert row.data["role_ids"] == [7]

@@ -4,7 +4,6 @@ streak DMs, on a real SQLite file."""
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 import re
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,22 +15,38 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.db.models import Activity, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest, OutboxMessage
+from bot.db.models import (
+    Activity,
+    CheckIn,
+    GitHubAccount,
+    GitHubOpenPR,
+    GitHubProfile,
+    Goal,
+    Guild,
+    JobRun,
+    Kudos,
+    Member,
+    MergedPullRequest,
+    OutboxMessage,
+    ReviewNudge,
+)
 from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.errors import UserError
 from bot.scheduler import STREAK_DMS_JOB, SYNC_JOB, Scheduler, cron_trigger
 from bot.services import schedule
+from bot.services.github.nudges import WaitingPR
 from bot.services.schedule import (
     JOBS,
     PING_HEADER,
     DueMember,
-    GoalLine,
+    PingSettings,
     Schedule,
     catch_up,
-    member_block,
+    member_token,
     next_run,
     pack_ping,
     period_of,
+    plan_ping,
     previous_run,
     queue_streak_dms,
     run_weekly,
@@ -41,7 +56,8 @@ from tests.conftest import NOW
 GUILD = 1000
 ACCOUNTABILITY = 5001
 DIGEST = 5002
-ALICE, BOB, CAROL, DAVE = 11, 22, 33, 44
+ALICE, BOB, CAROL, DAVE, ERIN = 11, 22, 33, 44, 55
+ROLE = 7001
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_9 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # the default schedule's instant before NOW
@@ -199,6 +215,10 @@ def active(user_id: int, day: date) -> Activity:
         local_date=day,
         created_at=datetime.combine(day, time(12), tzinfo=UTC),
     )
+
+
+def checkin(user_id: int, at: datetime) -> CheckIn:
+    return CheckIn(guild_id=GUILD, user_id=user_id, note="progress", local_date=at.date(), created_at=at)
 
 
 async def outbox_rows(sessionmaker, kind: str | None = None) -> list[OutboxMessage]:
@@ -398,126 +418,177 @@ async def test_ping_mentions_members_with_open_goals_or_a_streak_at_risk(session
     content = row.data["content"]
     # Carol's streak is at risk (first), Alice has open goals; Bob opted out; Dave has no goal and is safe.
     assert row.data["user_ids"] == [CAROL, ALICE] == mentioned(content)
-    assert content.startswith(PING_HEADER)
-    assert f"<@{CAROL}> 🔥 your 1-week streak is at risk: check in this week!" in content
-    # Soonest due first; member text defused: no markdown, no mention of anyone else, no @everyone.
-    assert (
-        "• `#n` write the \\*\\*docs\\*\\* <@\u200b123456789012345678> @\u200beveryone · due in 4 days\n"
-        "• `#n` fix the flaky test"
-    ) in re.sub(r"`#[0-9]+`", "`#n`", content)
-    assert "bob's own goal" not in content
+    assert "role_ids" not in row.data
+    assert content == f"{PING_HEADER}\n🔥1 <@{CAROL}>\n<@{ALICE}>"
+    # The goals live in /goal list and the digest, which the header points to; no member text here.
+    assert "`/goal list`" in PING_HEADER and "digest" in PING_HEADER
+    assert "docs" not in content and "bob's own goal" not in content
 
 
-def test_a_member_with_many_goals_shows_the_soonest_five() -> None:
-    goals = tuple(GoalLine(n, f"goal {n}", date(2026, 11, 23) + timedelta(days=n)) for n in range(1, 6))
-    block = member_block(DueMember(ALICE, goals, 8, 0, "weekly", date(2026, 11, 23)))
-    assert block.splitlines() == [
-        f"<@{ALICE}>",
-        "• `#1` goal 1 · due tomorrow",
-        "• `#2` goal 2 · due in 2 days",
-        "• `#3` goal 3 · due in 3 days",
-        "• `#4` goal 4 · due in 4 days",
-        "• `#5` goal 5 · due in 5 days",
-        "• … and 3 more (`/goal list`)",
-    ]
-
-
-async def test_ping_lists_at_most_five_goals_soonest_due_first(sessionmaker) -> None:
-    await make_guild(sessionmaker)
+async def test_quiet_only_mentions_members_with_no_check_in_since_the_last_ping(sessionmaker) -> None:
+    await seed_week(sessionmaker)
+    async with transaction(sessionmaker) as session:
+        (await session.get(Guild, GUILD)).ping_quiet_only = True
     await add_rows(
         sessionmaker,
-        *(goal(ALICE, f"undated {n}") for n in range(3)),
-        *(goal(ALICE, f"due {n}", due=date(2026, 12, 10 - n)) for n in range(5)),
+        # Alice checked in on Friday (since last Monday's ping); Erin's check-in is older than that.
+        CheckIn(
+            guild_id=GUILD, user_id=ALICE, note="x", local_date=date(2026, 11, 20), created_at=utc(2026, 11, 20, 9)
+        ),
+        goal(ERIN, "erin's goal"),
+        checkin(ERIN, utc(2026, 11, 16, 8)),
     )
     await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
     (row,) = await outbox_rows(sessionmaker, "rhythm.ping")
-    lines = row.data["content"].splitlines()[2:]
-    assert [line.split(" · ")[0].split("` ")[1] for line in lines[:5]] == ["due 4", "due 3", "due 2", "due 1", "due 0"]
-    assert lines[5] == "• … and 3 more (`/goal list`)"
+    assert row.data["user_ids"] == [CAROL, ERIN] == mentioned(row.data["content"])
+    assert "No check-in since the last ping" in row.data["content"]
 
 
-def random_members(rng: random.Random, count: int) -> list[DueMember]:
-    words = ["refactor", "the", "**parser**", "_docs_", "`ci`", "ship", "v2", "|spoiler|", "~~old~~", "[link](x)"]
-    members = []
-    for n in range(count):
-        goals = tuple(
-            GoalLine(
-                number=n * 10 + k,
-                text=" ".join(rng.choice(words) for _ in range(rng.randint(5, 60)))[:300],
-                due=date(2026, 11, 23) + timedelta(days=rng.randint(-5, 40)) if rng.random() < 0.5 else None,
+async def test_past_the_cap_the_ping_names_a_count_and_mentions_only_the_role(sessionmaker) -> None:
+    await make_guild(sessionmaker, ping_cap=3, ping_role_id=ROLE)
+    await add_rows(sessionmaker, *(goal(user_id) for user_id in range(100, 110)))
+    await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
+    (row,) = await outbox_rows(sessionmaker, "rhythm.ping")
+    assert row.data["user_ids"] == [100, 101, 102] == mentioned(row.data["content"])
+    assert row.data["role_ids"] == [ROLE]
+    assert row.data["content"].endswith(f"\n…and **7** more members with open goals: <@&{ROLE}>")
+    # Without a role, just the count.
+    members = [DueMember(user_id) for user_id in range(100, 110)]
+    messages, shown = plan_ping(members, PingSettings(cap=9))
+    assert [m.user_id for m in shown] == list(range(100, 109))
+    assert messages[-1].content.endswith("…and **1** more member with open goals.")
+    assert messages[-1].role_ids == ()
+
+
+async def test_a_member_who_chose_review_nudges_in_the_ping_gets_the_mark_and_is_nudged_once(sessionmaker) -> None:
+    await make_guild(sessionmaker, ping_cap=1)
+    await add_rows(
+        sessionmaker,
+        Member(guild_id=GUILD, user_id=ALICE, review_nudges="ping"),
+        Member(guild_id=GUILD, user_id=BOB, review_nudges="ping"),
+        GitHubProfile(id=901, login="alice-gh"),
+        GitHubProfile(id=902, login="bob-gh"),
+    )
+    await add_rows(
+        sessionmaker,
+        *(
+            GitHubAccount(guild_id=GUILD, user_id=uid, github_id=gid, login=login, login_lower=login)
+            for uid, gid, login in ((ALICE, 901, "alice-gh"), (BOB, 902, "bob-gh"))
+        ),
+        *(
+            GitHubOpenPR(
+                github_id=gid,
+                repo="org/repo",
+                number=number,
+                title="waiting",
+                url=f"https://github.com/org/repo/pull/{number}",
+                opened_at=NOW - timedelta(days=10),
+                unreviewed=True,
+                seen_at=NOW - timedelta(hours=1),
             )
-            for k in range(rng.randint(0, 7))
+            for gid, number in ((901, 1), (902, 2))
+        ),
+    )
+    await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
+    (row,) = await outbox_rows(sessionmaker, "rhythm.ping")
+    # Alice is mentioned with the mark; Bob is past the cap of 1: not shown, so not counted as nudged.
+    assert row.data["content"].split("\n")[2:] == [f"<@{ALICE}> ⏳", "…and **1** more member with open goals."]
+    async with transaction(sessionmaker) as session:
+        nudged = [(n.user_id, n.number) for n in await session.scalars(select(ReviewNudge))]
+    assert nudged == [(ALICE, 1)]
+
+
+def test_a_members_part_is_the_mention_and_a_mark() -> None:
+    assert member_token(DueMember(ALICE, 8)) == f"<@{ALICE}>"
+    pr = WaitingPR("org/repo", 7, "title", "https://x", 9)
+    assert member_token(DueMember(ALICE, 0, 3, (pr,))) == f"<@{ALICE}> ⏳"
+    (message,) = pack_ping(
+        [DueMember(ALICE, 0, 3, (pr,)), DueMember(BOB, 0, 3), DueMember(CAROL, 1, 1), DueMember(DAVE, 2)]
+    )
+    assert message.content.split("\n")[2:] == [f"🔥3 <@{ALICE}> ⏳ <@{BOB}>", f"🔥1 <@{CAROL}>", f"<@{DAVE}>"]
+
+
+def random_members(rng: random.Random, count: int, *, first_id: int = 10**18) -> list[DueMember]:
+    """Members with snowflake-sized ids (19 digits, as new accounts have): most have open goals, about
+    half a streak at risk, a few PRs waiting for a review."""
+    pr = WaitingPR("org/repo", 1, "title", "https://x", 9)
+    members = [
+        DueMember(
+            first_id + n * 7919,
+            rng.randint(0, 8),
+            rng.choice([0, 0, 1, 2, 3, 5, 8, 12, 26, 52]),
+            (pr,) if rng.random() < 0.05 else (),
         )
-        streak = rng.choice([0, 0, 3, 12]) if goals else rng.choice([1, 5, 52])
-        members.append(DueMember(10**17 + n, goals[:5], len(goals), streak, "weekly", date(2026, 11, 23)))
+        for n in range(count)
+    ]
+    members.sort(key=lambda m: (-m.streak_at_risk, m.user_id))
     return members
 
 
-def check_packing(members: list[DueMember], messages: list) -> None:
-    """Each message fits, mentions exactly its members, and every member is mentioned once overall."""
+def check_packing(members: list[DueMember], messages: list, *, header: str = PING_HEADER) -> None:
+    """Each message fits, mentions exactly its members, and every member is mentioned once, in order."""
     seen: list[int] = []
     for message in messages:
         assert len(message.content) <= 2000
         assert mentioned(message.content) == list(message.user_ids)
         seen += message.user_ids
-    assert sorted(seen) == sorted(m.user_id for m in members)
+    assert seen == [m.user_id for m in members]
     if messages:
-        assert messages[0].content.startswith(PING_HEADER)
-        assert not any(PING_HEADER in message.content for message in messages[1:])
+        assert messages[0].content.startswith(header)
+        assert not any(header in message.content for message in messages[1:])
 
 
-def test_ping_packing_uses_as_few_messages_as_fit() -> None:
-    members = random_members(random.Random(48), 400)
+@pytest.mark.parametrize(("count", "most"), [(200, 3), (1_000, 14), (10_000, 120)])
+def test_the_ping_of_many_members_is_a_few_messages(count: int, most: int) -> None:
+    members = random_members(random.Random(count), count)
     messages = pack_ping(members)
     check_packing(members, messages)
-    blocks = {m.user_id: member_block(m) for m in members}
-    # No fewer messages are possible. With m messages the content is the header, the blocks and a
-    # newline before each block but the first of each later message: H + S + n - (m - 1) <= 2000 m.
-    characters = len(PING_HEADER) + sum(len(block) for block in blocks.values()) + len(blocks)
-    assert len(messages) == math.ceil((characters + 1) / 2001)
-    # And a message opened later holds no block that would have fitted in the room an earlier one left.
-    for later, message in enumerate(messages[1:], start=1):
-        smallest = min(len(blocks[user_id]) + 1 for user_id in message.user_ids)
-        assert all(2000 - len(earlier.content) < smallest for earlier in messages[:later])
+    assert len(messages) <= most
+    # Every message but the last is full: it has less room left than the next member's part needs.
+    longest = max(len(f"{schedule.STREAK_MARK}{m.streak_at_risk} {member_token(m)}") + 1 for m in members)
+    assert all(2000 - len(message.content) < longest for message in messages[:-1])
+
+
+def test_the_ping_of_10000_members_with_a_cap_is_one_message_mentioning_the_role() -> None:
+    members = random_members(random.Random(1), 10_000)
+    messages, shown = plan_ping(members, PingSettings(cap=50, role_id=ROLE))
+    (message,) = messages
+    check_packing(shown, messages)
+    assert message.user_ids == tuple(m.user_id for m in members[:50])
+    assert message.role_ids == (ROLE,)
+    assert message.content.endswith(f"…and **9,950** more members with open goals: <@&{ROLE}>")
+
+
+def test_the_overflow_line_opens_a_message_of_its_own_when_the_last_is_full() -> None:
+    members = random_members(random.Random(2), 400)
+    full = pack_ping(members)
+    messages, _ = plan_ping([*members, DueMember(1)], PingSettings(cap=len(members), role_id=ROLE))
+    assert len(messages) in (len(full), len(full) + 1)
+    check_packing(members, messages)
+    assert messages[-1].content.endswith(f"<@&{ROLE}>") and messages[-1].role_ids == (ROLE,)
+    assert all(m.role_ids == () for m in messages[:-1])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
-        st.tuples(
-            st.lists(st.text(min_size=1, max_size=300), max_size=8),
-            st.integers(0, 1000),
-        ),
-        max_size=40,
-    )
+        st.tuples(st.integers(1, 10**20), st.integers(0, 10**6), st.booleans()),
+        max_size=300,
+        unique_by=lambda t: t[0],
+    ),
+    st.sampled_from([None, 0, 1, 50]),
+    st.booleans(),
 )
-def test_ping_packing_always_fits_whatever_members_write(raw: list[tuple[list[str], int]]) -> None:
-    members = [
-        DueMember(
-            10**17 + n,
-            tuple(GoalLine(k + 1, text, None) for k, text in enumerate(texts[:5])),
-            len(texts),
-            streak,
-            "daily",
-            date(2026, 11, 23),
-        )
-        for n, (texts, streak) in enumerate(raw)
-        if texts or streak
-    ]
-    check_packing(members, pack_ping(members))
-
-
-def test_the_longest_possible_block_fits_with_the_header() -> None:
-    worst = DueMember(
-        10**19,
-        tuple(GoalLine(99999, "*" * 300, date(2031, 1, 1)) for _ in range(5)),
-        10**6,
-        10**6,
-        "weekly",
-        NOW.date(),
+def test_ping_packing_always_fits(raw: list[tuple[int, int, bool]], cap: int | None, quiet: bool) -> None:
+    pr = WaitingPR("org/repo", 1, "title", "https://x", 9)
+    members = sorted(
+        (DueMember(user_id, 1, streak, (pr,) if waits else ()) for user_id, streak, waits in raw),
+        key=lambda m: (-m.streak_at_risk, m.user_id),
     )
-    (message,) = pack_ping([worst])
-    assert len(message.content) < 2000
+    settings = PingSettings(quiet_only=quiet, cap=cap or None, role_id=ROLE if cap else None)
+    messages, shown = plan_ping(members, settings)
+    check_packing(shown, messages, header=schedule.ping_header(quiet_only=quiet))
+    assert bool(messages) == bool(members)
 
 
 # --- The digest ------------------------------------------------------------------------------------

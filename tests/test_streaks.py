@@ -26,6 +26,10 @@ from bot.services.streaks import (
     member_streak,
     period_end_utc,
     period_start,
+    refresh_streaks,
+    snapshot_streak,
+    state_from_snapshot,
+    stored_currents,
 )
 from tests.conftest import NOW
 
@@ -593,3 +597,122 @@ async def test_activity_days_counts_each_local_date_in_range(sessionmaker):
     async with transaction(sessionmaker) as session:
         days = await activity_days(session, GUILD, ALICE, start=date(2026, 11, 2), end=date(2026, 11, 30))
     assert days == {date(2026, 11, 2): 3, date(2026, 11, 30): 1}
+
+
+# --- The stored streak ----------------------------------------------------------------------------------
+
+
+def from_snapshot(history: dict, today: date) -> StreakState | None:
+    snap = snapshot_streak(history["active"], history["rests"], cadence=history["cadence"])
+    return state_from_snapshot(snap, history["rests"], today=today)
+
+
+@settings(max_examples=600)
+@given(histories, st.integers(min_value=-10, max_value=120))
+def test_the_stored_streak_settled_at_read_time_matches_the_recomputed_one(history: dict, later: int):
+    # `today` as drawn, and also days after the last activity: gaps shorter and longer than the freezes.
+    last = max(history["active"], default=history["today"])
+    for today in (history["today"], last + timedelta(days=later)):
+        expected = compute_streak(history["active"], history["rests"], cadence=history["cadence"], today=today)
+        stored = from_snapshot(history, today)
+        if stored is None:  # only when activity is dated after today's period
+            assert period_start(last, history["cadence"]) > period_start(today, history["cadence"])
+        else:
+            assert stored == expected
+
+
+def test_a_stored_weekly_streak_survives_a_missed_week_on_a_freeze_and_rests_then_breaks():
+    active = weeks_before(MONDAY, *range(1, 9))  # 8 weeks in a row, ending last week: 2 freezes banked
+    snap = snapshot_streak(active, [], cadence="weekly")
+    assert (snap.current, snap.freezes, snap.period) == (8, 2, MONDAY - timedelta(weeks=1))
+    two_later = MONDAY + timedelta(weeks=2)  # two weeks missed: both freezes spent
+    assert state_from_snapshot(snap, [], today=two_later) == weekly(active, today=two_later)
+    assert state_from_snapshot(snap, [], today=two_later).current == 8
+    three_later = MONDAY + timedelta(weeks=3)
+    assert state_from_snapshot(snap, [], today=three_later).current == 0
+    rest = [(MONDAY, MONDAY + timedelta(days=6))]
+    assert state_from_snapshot(snap, rest, today=three_later) == weekly(active, rest, today=three_later)
+    assert state_from_snapshot(snap, rest, today=three_later).current == 8
+
+
+async def seed_random_guild(sessionmaker, rng, *, members: int, cadence: str) -> None:
+    zones = ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Pacific/Kiritimati", "Pacific/Pago_Pago"]
+    await setup_guild(sessionmaker, cadence=cadence, zones={u: rng.choice(zones) for u in range(1, members, 2)})
+    for user_id in range(1, members + 1):
+        days = [MONDAY - timedelta(days=rng.randrange(120)) for _ in range(rng.randrange(12))]
+        if rng.random() < 0.3:  # a run of recent periods, so that freezes are banked and spent
+            step = 7 if cadence == "weekly" else 1
+            days += [MONDAY - timedelta(days=step * n) for n in range(rng.randrange(2, 14))]
+        if days:
+            await add_activity(sessionmaker, user_id, *days)
+        if rng.random() < 0.3:
+            start = MONDAY - timedelta(days=rng.randrange(40))
+            await add_rest(sessionmaker, user_id, start, start + timedelta(days=rng.randrange(28)))
+
+
+@pytest.mark.parametrize("cadence", CADENCES)
+async def test_stored_currents_match_guild_streaks_at_later_times(sessionmaker, cadence: str):
+    import random
+
+    await seed_random_guild(sessionmaker, random.Random(cadence), members=120, cadence=cadence)
+    async with transaction(sessionmaker) as session:
+        await refresh_streaks(session, GUILD, now=NOW)
+    for hours in (0, 11, 30, 24 * 6, 24 * 9, 24 * 16, 24 * 30, 24 * 60):
+        now = NOW + timedelta(hours=hours)
+        async with transaction(sessionmaker) as session:
+            stored, stale = await stored_currents(session, GUILD, now=now)
+            states = await guild_streaks(session, GUILD, now=now)
+        recomputed = {uid: s.current for uid, s in states.items() if s.current > 0}
+        assert stale == []
+        assert stored == recomputed
+
+
+async def test_recording_activity_and_resting_keep_the_stored_streak(sessionmaker):
+    from bot.db.models import MemberStreak
+    from bot.services import activity, checkins
+
+    await setup_guild(sessionmaker, zones={ALICE: "Asia/Tokyo"})
+    for week in range(5):
+        async with transaction(sessionmaker) as session:
+            now = NOW - timedelta(weeks=4 - week)
+            await activity.record(session, guild_id=GUILD, user_id=ALICE, kind="checkin", ref=str(week), now=now)
+    async with transaction(sessionmaker) as session:
+        row = await session.get(MemberStreak, (GUILD, ALICE))
+        assert (row.current, row.best, row.total, row.freezes, row.cadence) == (5, 5, 5, 1, "weekly")
+    await checkins.start_rest(sessionmaker, guild_id=GUILD, user_id=ALICE, weeks=4, now=NOW + timedelta(weeks=1))
+    board = await checkins.leaderboard(
+        sessionmaker, guild_id=GUILD, board="streaks", user_id=ALICE, now=NOW + timedelta(weeks=4)
+    )
+    assert board.top == [(ALICE, 5)]  # three weeks missed, but rested: frozen, not broken
+
+
+async def test_a_change_of_cadence_makes_stored_streaks_stale_and_the_leaderboard_recomputes_them(sessionmaker):
+    import random
+
+    from bot.services import checkins
+
+    await seed_random_guild(sessionmaker, random.Random(3), members=60, cadence="weekly")
+    async with transaction(sessionmaker) as session:
+        await refresh_streaks(session, GUILD, now=NOW)
+        guild = await session.get(Guild, GUILD)
+        guild.cadence = "daily"  # as /settings cadence does
+    async with transaction(sessionmaker) as session:
+        _, stale = await stored_currents(session, GUILD, now=NOW)
+        expected = await guild_streaks(session, GUILD, now=NOW)
+    assert stale
+    board = await checkins.leaderboard(sessionmaker, guild_id=GUILD, board="streaks", user_id=ALICE, now=NOW, size=100)
+    assert board.top == sorted(((u, s.current) for u, s in expected.items() if s.current), key=lambda x: (-x[1], x[0]))
+    async with transaction(sessionmaker) as session:
+        assert (await stored_currents(session, GUILD, now=NOW))[1] == []  # written back
+
+
+async def test_forget_removes_the_stored_streak(sessionmaker):
+    from bot.db.models import MemberStreak
+    from bot.services import activity, privacy
+
+    await setup_guild(sessionmaker, zones={ALICE: "UTC"})
+    async with transaction(sessionmaker) as session:
+        await activity.record(session, guild_id=GUILD, user_id=ALICE, kind="checkin", ref="1", now=NOW)
+    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=ALICE, now=NOW)
+    async with transaction(sessionmaker) as session:
+        assert await session.get(MemberStreak, (GUILD, ALICE)) is None

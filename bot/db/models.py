@@ -53,6 +53,13 @@ class Guild(Base):
     celebrate_own_repos: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # An open PR with no review for this many days gets a review-wait nudge (for members who chose one).
     review_wait_days: Mapped[int] = mapped_column(Integer, default=7, server_default="7")
+    # Who the weekly ping mentions: every member with an open goal (false), or only those of them
+    # with no check-in since the previous ping (true).
+    ping_quiet_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # At most this many members are mentioned; the rest are named as a count (and ping_role_id, if
+    # set, is mentioned instead). None: no cap.
+    ping_cap: Mapped[int | None] = mapped_column(Integer)
+    ping_role_id: Mapped[int | None] = mapped_column(Snowflake)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def channel_for(self, purpose: str) -> int | None:
@@ -87,6 +94,9 @@ class Goal(Base):
         UniqueConstraint("guild_id", "number"),
         Index("ix_goals_owner_status", "guild_id", "user_id", "status"),
         Index("ix_goals_link", "link_repo", "link_number"),
+        # The digest's queries: goals finished in a window, and goals set in a window.
+        Index("ix_goals_guild_status_closed", "guild_id", "status", "closed_at"),
+        Index("ix_goals_guild_created", "guild_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(RowId, primary_key=True, autoincrement=True)
@@ -352,6 +362,30 @@ class Activity(Base):
     ref: Mapped[str] = mapped_column(String(200))
     local_date: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberStreak(Base):
+    """A member's streak as of their last active period, kept up to date as activity is recorded.
+
+    It depends on no "today": the leaderboard works out from it, with arithmetic, whether the run is
+    still alive in the member's current period (see streaks.state_from_snapshot). `cadence` is the
+    one it was computed with: a row of another cadence than the guild's is stale and recomputed.
+    """
+
+    __tablename__ = "member_streaks"
+
+    guild_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    cadence: Mapped[str] = mapped_column(String(8))
+    period: Mapped[date] = mapped_column(Date)  # the first day of the last active period
+    current: Mapped[int] = mapped_column(Integer)  # the run through that period
+    best: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    freezes: Mapped[int] = mapped_column(Integer)
+    progress: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class CheckIn(Base):

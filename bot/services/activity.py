@@ -39,6 +39,10 @@ async def record(
     today = member_today(min(at or now, now), await member_zone(session, guild_id, user_id))
     session.add(Activity(guild_id=guild_id, user_id=user_id, kind=kind, ref=ref, local_date=today, created_at=now))
     await session.flush()
+    from bot.services.streaks import refresh_streaks
+
+    # The stored streak (for the leaderboard) moves in the same transaction as the activity.
+    await refresh_streaks(session, guild_id, [user_id], now=now)
     await celebrate_milestones(session, guild_id=guild_id, user_id=user_id, now=now)
     return True
 

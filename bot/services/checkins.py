@@ -16,7 +16,17 @@ from bot.services.dates import member_today
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
 from bot.services.links import clean_web_link
-from bot.services.streaks import StreakState, activity_days, guild_streaks, member_streak
+from bot.services.streaks import (
+    StreakState,
+    activity_days,
+    guild_streaks,
+    member_streak,
+    refresh_streaks,
+    stored_currents,
+)
+
+# Stale stored streaks (say, after a change of cadence) are rewritten this many per transaction.
+REFRESH_BATCH = 500
 
 MAX_NOTE = 1000
 MAX_REASON = 300
@@ -123,6 +133,8 @@ async def start_rest(
             update(RestPeriod).where(mine, RestPeriod.end >= today).values(end=today - timedelta(days=1))
         )
         session.add(RestPeriod(guild_id=guild_id, user_id=user_id, start=today, end=end, created_at=now))
+        await session.flush()
+        await refresh_streaks(session, guild_id, [user_id], now=now)
     return today, end
 
 
@@ -209,11 +221,10 @@ async def leaderboard(
     """Rank members by current streak, merged PRs, finished goals or kudos received."""
     if board not in BOARDS:
         raise UserError(f"Pick one of the boards: {', '.join(BOARDS)}.")
-    async with reading(sessionmaker) as session:
-        if board == "streaks":
-            states = await guild_streaks(session, guild_id, now=now)
-            values = {uid: s.current for uid, s in states.items() if s.current > 0}
-        else:
+    if board == "streaks":
+        values = await _streak_values(sessionmaker, guild_id, now=now)
+    else:
+        async with reading(sessionmaker) as session:
             if board == "prs":
                 query = select(MergedPullRequest.user_id, func.count()).where(MergedPullRequest.guild_id == guild_id)
                 query = query.group_by(MergedPullRequest.user_id)
@@ -231,6 +242,24 @@ async def leaderboard(
         if uid == user_id:
             my_rank = 1 + sum(1 for _, v in ranked[:index] if v > value)
     return Board(board, ranked[:size], my_rank, values.get(user_id, 0))
+
+
+async def _streak_values(
+    sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, *, now: datetime
+) -> dict[int, int]:
+    """Return the current streaks above 0 from the stored streaks; stale ones are recomputed and stored."""
+    async with reading(sessionmaker) as session:
+        values, stale = await stored_currents(session, guild_id, now=now)
+    if stale:
+        # Written back in short transactions, so the next call reads them; shown from the fresh state now.
+        for at in range(0, len(stale), REFRESH_BATCH):
+            batch = stale[at : at + REFRESH_BATCH]
+            async with transaction(sessionmaker) as session:
+                await refresh_streaks(session, guild_id, batch, now=now)
+        async with reading(sessionmaker) as session:
+            states = await guild_streaks(session, guild_id, now=now, user_ids=stale)
+        values.update({uid: s.current for uid, s in states.items() if s.current > 0})
+    return values
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from bot.db.models import (
     JobRun,
     Kudos,
     Member,
+    MemberStreak,
     MergedPullRequest,
     OutboxMessage,
     RestPeriod,
@@ -32,6 +34,7 @@ from bot.services import limits, outbox
 from bot.services.github.history import drop_orphans
 
 # Keys of an outbox row's data that name the member the message is about.
+_USER_MENTION = re.compile(r"<@!?[0-9]+>")
 SUBJECT_KEYS = ("user_id", "from_user_id", "to_user_id")
 
 # Tables whose rows belong to one member through a user_id column.
@@ -40,6 +43,7 @@ OWNED = (
     Goal,
     CheckIn,
     Activity,
+    MemberStreak,
     RestPeriod,
     GitHubAccount,
     GitHubLinkRequest,
@@ -213,13 +217,23 @@ def _without_member(value: Any, user_id: int) -> Any:
 
 
 def _drop_block(content: str, user_id: int) -> str:
-    # A ping is blocks of lines, each starting with the member's mention.
+    # A ping is lines of mentions, each mention maybe followed by a mark ("🔥3 <@a> <@b> ⏳"). Older
+    # pings were blocks: a line starting with the member's mention, then their "• " goal lines.
+    token = re.compile(rf"\s*<@{user_id}>(?: ⏳)?")
     kept, skipping = [], False
     for line in content.split("\n"):
-        if line.startswith("<@"):
-            skipping = line.startswith(f"<@{user_id}>")
-        if not skipping:
+        if skipping and line.startswith("• "):
+            continue
+        skipping = False
+        if token.search(line) is None:
             kept.append(line)
+            continue
+        rest = token.sub("", line).strip()
+        if _USER_MENTION.search(rest) is None:
+            # Nobody else on the line: drop it, and an older block's goal lines after it.
+            skipping = line.startswith(f"<@{user_id}>")
+            continue
+        kept.append(rest)
     return "\n".join(kept)
 
 

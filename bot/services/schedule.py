@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,15 +20,15 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Goal, Guild, JobRun, Kudos, Member, MergedPullRequest
+from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest
 from bot.db.session import transaction
 from bot.errors import UserError
 from bot.services import outbox, streaks
-from bot.services.dates import TimezoneError, describe_due, member_today, parse_timezone
+from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
 from bot.services.guilds import ensure_guild, ensure_member
@@ -47,21 +46,14 @@ DM_LEAD = timedelta(hours=24)
 DAILY_DM_LEAD = timedelta(hours=6)
 
 MESSAGE_LIMIT = 2000
-GOALS_PER_MEMBER = 5
+# The review-wait nudge in the ping is a marker; the first few waiting PRs count as nudged.
 NUDGES_SHOWN = 3
-GOAL_TEXT_SHOWN = 120
 DIGEST_LISTED = 5
 DIGEST_TOP_KUDOS = 3
-PING_HEADER = (
-    "📣 **Weekly check-in!** How are your goals going? Share progress with `/checkin`, finish a goal with "
-    "`/goal done`, or drop one that no longer fits. (`/me reminders` turns these mentions off.)"
-)
+WAITING_MARK = "⏳"
+STREAK_MARK = "🔥"
 
 _TIME_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
-# Member-written text goes into the ping as message content: neutralise markdown (but not links)
-# and mentions, as cogs/_format.escape does (a service may not import discord).
-_MARKDOWN_RE = re.compile(r"(?P<url>https?://[^\s<]+[^<.,:;\"'\]\s])|(?P<markdown>[_\\~|*`\[\]])")
-_MENTION_RE = re.compile(r"@(everyone|here|[!&]?[0-9]{17,20})")
 
 
 # --- When: pure schedule arithmetic -----------------------------------------------------------------
@@ -221,7 +213,11 @@ async def set_cadence(sessionmaker: async_sessionmaker[AsyncSession], *, guild_i
         raise UserError(f"Pick one of: {', '.join(streaks.CADENCES)}.")
     async with transaction(sessionmaker) as session:
         guild = await ensure_guild(session, guild_id)
+        changed = guild.cadence != cadence
         guild.cadence = cadence
+        if changed:
+            await session.flush()
+            await streaks.refresh_streaks(session, guild_id)  # the stored streaks count the new periods
     return cadence
 
 
@@ -255,34 +251,71 @@ async def _missing_jobs(session: AsyncSession, guild_id: int, period: str) -> li
 
 
 @dataclass(frozen=True, slots=True)
-class GoalLine:
-    """An open goal as the ping shows it."""
+class PingSettings:
+    """Who the ping mentions: members with an open goal, or only those of them with no check-in since
+    the previous ping (`quiet_only`); at most `cap` of them (None: all), the rest named as a count and,
+    if set, through `role_id`."""
 
-    number: int
-    text: str
-    due: date | None
+    quiet_only: bool = False
+    cap: int | None = None
+    role_id: int | None = None
+
+    @classmethod
+    def of(cls, guild: Guild) -> PingSettings:
+        """Read a guild's ping settings."""
+        return cls(bool(guild.ping_quiet_only), guild.ping_cap, guild.ping_role_id)
+
+
+async def set_ping(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    guild_id: int,
+    quiet_only: bool | None = None,
+    cap: int | None = None,
+    role_id: int | None = None,
+    clear_role: bool = False,
+) -> PingSettings:
+    """Change the given ping settings (None keeps one; a cap of 0 removes the cap) and return them all."""
+    if cap is not None and not 0 <= cap <= 1_000_000:
+        raise UserError("Pick a cap between 1 and 1,000,000 members, or 0 for no cap.")
+    async with transaction(sessionmaker) as session:
+        guild = await ensure_guild(session, guild_id)
+        if quiet_only is not None:
+            guild.ping_quiet_only = quiet_only
+        if cap is not None:
+            guild.ping_cap = cap or None
+        if clear_role:
+            guild.ping_role_id = None
+        elif role_id is not None:
+            guild.ping_role_id = role_id
+        return PingSettings.of(guild)
+
+
+async def get_ping(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> PingSettings:
+    """Return the server's ping settings (the defaults until it has a row)."""
+    async with transaction(sessionmaker) as session:
+        guild = await session.get(Guild, guild_id)
+        return PingSettings.of(guild) if guild is not None else PingSettings()
 
 
 @dataclass(frozen=True, slots=True)
 class DueMember:
-    """A member the ping mentions: their first open goals, and their streak if it is at risk."""
+    """A member the ping may mention, their streak if it is at risk, and their PRs waiting for a first
+    review (for members who chose nudges in the ping)."""
 
     user_id: int
-    goals: tuple[GoalLine, ...]
-    open_goals: int
-    streak_at_risk: int
-    cadence: str
-    today: date
-    # Their PRs waiting for a first review, for members who chose nudges in the ping.
+    open_goals: int = 0
+    streak_at_risk: int = 0
     waiting: tuple[WaitingPR, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class PingMessage:
-    """One message of the ping and exactly the members it mentions."""
+    """One message of the ping and exactly the members (and role) it mentions."""
 
     content: str
     user_ids: tuple[int, ...]
+    role_ids: tuple[int, ...] = ()
 
 
 def streak_words(length: int, cadence: str) -> str:
@@ -290,138 +323,153 @@ def streak_words(length: int, cadence: str) -> str:
     return f"{length}-{'week' if cadence == 'weekly' else 'day'}"
 
 
-def escape_text(text: str) -> str:
-    """Escape markdown (links excepted) and defuse mentions in member-written text."""
-    escaped = _MARKDOWN_RE.sub(lambda m: m["url"] or "\\" + m["markdown"], text)
-    return _MENTION_RE.sub("@\u200b\\1", escaped)
+def ping_header(cadence: str = "weekly", *, quiet_only: bool = False) -> str:
+    """Write the ping's first lines: what it asks, where the goals are, and what its marks mean."""
+    period = "week" if cadence == "weekly" else "day"
+    asks = (
+        "No check-in since the last ping from the members below: how are your goals going?"
+        if quiet_only
+        else "How are your goals going?"
+    )
+    return (
+        f"📣 **Weekly check-in!** {asks} Share progress with `/checkin`; your goals are in `/goal list`, "
+        f"the week is in the digest.\n-# {STREAK_MARK}N: your N-{period} streak is at risk, check in this "
+        f"{period} · {WAITING_MARK}: a PR waits for a review (`/github prs`) · `/me reminders` turns these off."
+    )
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+PING_HEADER = ping_header()
 
 
-def member_block(member: DueMember) -> str:
-    """Render one member's lines of the ping: the mention, then their first open goals.
+def member_token(member: DueMember) -> str:
+    """Write one member's part of the ping: the mention, and the review-wait mark if they chose it."""
+    return f"<@{member.user_id}>" + (f" {WAITING_MARK}" if member.waiting else "")
 
-    At most GOALS_PER_MEMBER goals of at most GOAL_TEXT_SHOWN characters are shown, so that a block
-    always fits in a message with the header (about 1,500 characters at worst).
+
+def overflow_line(count: int, *, quiet_only: bool, role_id: int | None) -> str:
+    """Name the members past the cap as a count, and mention the role if one is set."""
+    who = "who haven't checked in since the last ping" if quiet_only else "with open goals"
+    line = f"…and **{count:,}** more member{'' if count == 1 else 's'} {who}"
+    return line + (f": <@&{role_id}>" if role_id else ".")
+
+
+def pack_ping(
+    members: Sequence[DueMember],
+    *,
+    header: str = PING_HEADER,
+    overflow: str = "",
+    role_ids: Sequence[int] = (),
+    limit: int = MESSAGE_LIMIT,
+) -> list[PingMessage]:
+    """Lay the ping out in as few messages as fit, members in the order given.
+
+    Members whose streak is at risk share a line that starts with its length ("🔥3 <@a> <@b>"), the
+    rest share lines of mentions. Each message is filled before the next is opened, so every message
+    but the last has less room left than one member's part. The header opens the first message; the
+    `overflow` line (naming who is past the cap, and mentioning `role_ids`) closes the last.
     """
-    head = f"<@{member.user_id}>"
-    if member.streak_at_risk:
-        when = "this week" if member.cadence == "weekly" else "today"
-        head += f" 🔥 your {streak_words(member.streak_at_risk, member.cadence)} streak is at risk: check in {when}!"
-    lines = [head]
-    for goal in member.goals:
-        line = f"• `#{goal.number}` {escape_text(_shorten(goal.text, GOAL_TEXT_SHOWN))}"
-        if goal.due is not None:
-            line += f" · {describe_due(goal.due, today=member.today)}"
-        lines.append(line)
-    if member.open_goals > len(member.goals):
-        lines.append(f"• … and {member.open_goals - len(member.goals)} more (`/goal list`)")
-    if member.waiting:
-        refs = ", ".join(f"{pr.ref} ({pr.days} days)" for pr in member.waiting[:NUDGES_SHOWN])
-        more = f" and {len(member.waiting) - NUDGES_SHOWN} more" if len(member.waiting) > NUDGES_SHOWN else ""
-        lines.append(f"• ⏳ waiting for a review: {escape_text(refs)}{more}. `/github prs` has a follow-up to copy.")
-    return "\n".join(lines)
+    messages: list[PingMessage] = []
+    lines: list[str] = [header] if header else []
+    size = len(header)
+    users: list[int] = []
+    group: int | None = None  # the streak the last line is for, None before a line of members
 
+    def close() -> None:
+        nonlocal lines, size, users, group
+        if lines:
+            messages.append(PingMessage("\n".join(lines), tuple(users)))
+        lines, size, users, group = [], 0, [], None
 
-def pack_ping(members: Sequence[DueMember], *, limit: int = MESSAGE_LIMIT) -> list[PingMessage]:
-    """Lay the ping out in as few messages as fit, never splitting a member's block.
-
-    Best-fit decreasing bin packing: blocks, longest first, each go into the fullest message that still
-    has room, or open a new one. That is within 11/9 of the fewest possible messages, and with blocks
-    far shorter than a message it meets the lower bound in practice. The header opens the first
-    message; within a message members keep the order given.
-    """
-    blocks = [member_block(m) for m in members]
-    if not blocks:
-        return []
-    # A block costs its length plus the newline before it; the first message also holds the header,
-    # and a later message has no newline before its first block.
-    cost = [len(block) + 1 for block in blocks]
-    bins: list[list[int]] = [[]]
-    room: list[tuple[int, int]] = [(limit - len(PING_HEADER), 0)]  # sorted (room left, message index)
-    for index in sorted(range(len(blocks)), key=lambda i: (-cost[i], i)):
-        at = bisect_left(room, (cost[index], -1))
-        if at < len(room):
-            left, target = room.pop(at)
+    for member in members:
+        token = member_token(member)
+        if member.streak_at_risk == group:
+            piece = " " + token
         else:
-            left, target = limit + 1, len(bins)
-            bins.append([])
-        if cost[index] > left:
-            raise ValueError(f"a member's block of {cost[index]} characters does not fit in a message")
-        bins[target].append(index)
-        insort(room, (left - cost[index], target))
-    messages = []
-    for number, members_in in enumerate(bins):
-        if not members_in:
-            continue
-        members_in.sort()
-        lines = ([PING_HEADER] if number == 0 else []) + [blocks[i] for i in members_in]
-        messages.append(PingMessage("\n".join(lines), tuple(members[i].user_id for i in members_in)))
+            prefix = f"{STREAK_MARK}{member.streak_at_risk} " if member.streak_at_risk else ""
+            piece = ("\n" if lines else "") + prefix + token
+        if size + len(piece) > limit:
+            close()
+            prefix = f"{STREAK_MARK}{member.streak_at_risk} " if member.streak_at_risk else ""
+            piece = prefix + token
+            if len(piece) > limit:
+                raise ValueError(f"a member's part of {len(piece)} characters does not fit in a message")
+        if member.streak_at_risk == group:
+            lines[-1] += piece
+        else:
+            lines.append(piece.lstrip("\n"))
+        size += len(piece)
+        users.append(member.user_id)
+        group = member.streak_at_risk
+    if overflow:
+        if lines and size + 1 + len(overflow) > limit:
+            close()
+        lines.append(overflow)
+        messages.append(PingMessage("\n".join(lines), tuple(users), tuple(role_ids)))
+    else:
+        close()
     return messages
 
 
+def plan_ping(
+    members: Sequence[DueMember], settings: PingSettings, *, cadence: str = "weekly", limit: int = MESSAGE_LIMIT
+) -> tuple[list[PingMessage], list[DueMember]]:
+    """Return the ping's messages and the members they mention: at most the cap of them, the rest named
+    as a count (and through the role). No members due: no messages."""
+    if not members:
+        return [], []
+    shown = list(members if settings.cap is None else members[: settings.cap])
+    rest = len(members) - len(shown)
+    overflow = overflow_line(rest, quiet_only=settings.quiet_only, role_id=settings.role_id) if rest else ""
+    role_ids = (settings.role_id,) if rest and settings.role_id else ()
+    header = ping_header(cadence, quiet_only=settings.quiet_only)
+    return pack_ping(shown, header=header, overflow=overflow, role_ids=role_ids, limit=limit), shown
+
+
 async def due_members(
-    session: AsyncSession, guild_id: int, *, now: datetime, states: dict[int, StreakState]
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    now: datetime,
+    states: dict[int, StreakState],
+    quiet_since: datetime | None = None,
 ) -> list[DueMember]:
-    """Return the members the ping mentions: open goals or a streak at risk, and reminders on.
+    """Return the members the ping mentions: open goals or a streak at risk, and reminders on; with
+    `quiet_since`, only those with no check-in since then.
 
     Members whose streak is at risk come first (longest streak first), then the rest by id.
     """
-    settings = {
-        user_id: (zone, reminders)
-        for user_id, zone, reminders in await session.execute(
-            select(Member.user_id, Member.timezone, Member.reminders).where(Member.guild_id == guild_id)
+    opted_out = set(
+        await session.scalars(select(Member.user_id).where(Member.guild_id == guild_id, Member.reminders.is_(False)))
+    )
+    open_count: dict[int, int] = {
+        user_id: count
+        for user_id, count in await session.execute(
+            select(Goal.user_id, func.count())
+            .where(Goal.guild_id == guild_id, Goal.status == "open")
+            .group_by(Goal.user_id)
         )
     }
-    soonest_first = (case((Goal.due.is_(None), 1), else_=0), Goal.due, Goal.number)
-    ranked = (
-        select(
-            Goal.user_id,
-            Goal.number,
-            Goal.text,
-            Goal.due,
-            func.row_number().over(partition_by=Goal.user_id, order_by=soonest_first).label("rank"),
-            func.count().over(partition_by=Goal.user_id).label("total"),
-        )
-        .where(Goal.guild_id == guild_id, Goal.status == "open")
-        .subquery()
-    )
-    goals_of: defaultdict[int, list[GoalLine]] = defaultdict(list)
-    open_count: dict[int, int] = {}
-    rows = await session.execute(
-        select(ranked.c.user_id, ranked.c.number, ranked.c.text, ranked.c.due, ranked.c.total)
-        .where(ranked.c.rank <= GOALS_PER_MEMBER)
-        .order_by(ranked.c.user_id, ranked.c.rank)
-    )
-    for user_id, number, text, due, total in rows:
-        goals_of[user_id].append(GoalLine(number, text, due))
-        open_count[user_id] = total
-    at_risk = {user_id: state for user_id, state in states.items() if state.at_risk}
+    at_risk = {user_id: state.current for user_id, state in states.items() if state.at_risk}
     waiting = await nudges.waiting(session, guild_id, now=now, mode="ping")
-    cadence = await session.scalar(select(Guild.cadence).where(Guild.id == guild_id)) or streaks.DEFAULT_CADENCE
-
-    today_in: dict[str, date] = {}
-    due = []
-    for user_id in goals_of.keys() | at_risk.keys() | waiting.keys():
-        zone_name, reminders = settings.get(user_id, ("UTC", True))
-        if not reminders:
-            continue
-        if zone_name not in today_in:
-            today_in[zone_name] = member_today(now, _zone(zone_name))
-        state = at_risk.get(user_id)
-        due.append(
-            DueMember(
-                user_id=user_id,
-                goals=tuple(goals_of.get(user_id, ())),
-                open_goals=open_count.get(user_id, 0),
-                streak_at_risk=state.current if state else 0,
-                cadence=state.cadence if state else cadence,
-                today=today_in[zone_name],
-                waiting=tuple(waiting.get(user_id, ())),
+    checked_in: set[int] = set()
+    if quiet_since is not None:
+        checked_in = set(
+            await session.scalars(
+                select(CheckIn.user_id)
+                .where(CheckIn.guild_id == guild_id, CheckIn.created_at >= quiet_since)
+                .distinct()
             )
         )
+    due = [
+        DueMember(
+            user_id=user_id,
+            open_goals=open_count.get(user_id, 0),
+            streak_at_risk=at_risk.get(user_id, 0),
+            waiting=tuple(waiting.get(user_id, ())),
+        )
+        for user_id in open_count.keys() | at_risk.keys() | waiting.keys()
+        if user_id not in opted_out and user_id not in checked_in
+    ]
     due.sort(key=lambda m: (-m.streak_at_risk, m.user_id))
     return due
 
@@ -456,13 +504,11 @@ async def build_digest(
     )
 
     finished = and_(Goal.status == "done", Goal.closed_at >= start, Goal.closed_at < end)
-    goals_set, goals_finished = (
-        await session.execute(
-            select(
-                func.count().filter(Goal.created_at >= start, Goal.created_at < end), func.count().filter(finished)
-            ).where(Goal.guild_id == guild_id)
-        )
-    ).one()
+    # Two range counts, each answered from its index (goals by creation, goals by closing).
+    goals_set = await session.scalar(
+        select(func.count()).where(Goal.guild_id == guild_id, Goal.created_at >= start, Goal.created_at < end)
+    )
+    goals_finished = await session.scalar(select(func.count()).where(Goal.guild_id == guild_id, finished))
     done_goals = await session.execute(
         select(Goal.user_id, Goal.number, Goal.text)
         .where(Goal.guild_id == guild_id, finished)
@@ -590,10 +636,16 @@ async def _run_weekly(session: AsyncSession, guild_id: int, *, scheduled_for: da
             continue
         if states is None:
             states = await streaks.guild_streaks(session, guild_id, now=now)
+        # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
+        week_start = previous_run(schedule, scheduled_for - timedelta(microseconds=1))
         if job == "ping":
-            members = await due_members(session, guild_id, now=now, states=states)
-            payloads = [{"content": m.content, "user_ids": list(m.user_ids)} for m in pack_ping(members)]
-            for member in members:
+            settings = PingSettings.of(guild)
+            members = await due_members(
+                session, guild_id, now=now, states=states, quiet_since=week_start if settings.quiet_only else None
+            )
+            messages, mentioned = plan_ping(members, settings, cadence=guild.cadence)
+            payloads = [ping_payload(m) for m in messages]
+            for member in mentioned:
                 if member.waiting:  # nudged in the same transaction as the ping: never twice in a week
                     await nudges.mark_nudged(
                         session, guild_id, member.user_id, list(member.waiting[:NUDGES_SHOWN]), now=now
@@ -602,8 +654,7 @@ async def _run_weekly(session: AsyncSession, guild_id: int, *, scheduled_for: da
             data = await build_digest(
                 session,
                 guild_id,
-                # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
-                start=previous_run(schedule, scheduled_for - timedelta(microseconds=1)),
+                start=week_start,
                 end=scheduled_for,
                 states=states,
             )
@@ -626,6 +677,14 @@ async def _run_weekly(session: AsyncSession, guild_id: int, *, scheduled_for: da
         outcomes.append(JobOutcome(job, "done", messages=len(payloads)))
     outcomes.sort(key=lambda outcome: JOBS.index(outcome.job))
     return RunResult(guild_id, period, scheduled_for, tuple(outcomes))
+
+
+def ping_payload(message: PingMessage) -> dict[str, Any]:
+    """Return a ping message as outbox data (render_ping draws it)."""
+    data: dict[str, Any] = {"content": message.content, "user_ids": list(message.user_ids)}
+    if message.role_ids:
+        data["role_ids"] = list(message.role_ids)
+    return data
 
 
 def _hours(delta: timedelta) -> str:

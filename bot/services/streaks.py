@@ -43,10 +43,10 @@ from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.models import Activity, Guild, Member, RestPeriod
+from bot.db.models import Activity, Guild, Member, MemberStreak, RestPeriod
 from bot.services.dates import member_today
 
 __all__ = [
@@ -56,6 +56,7 @@ __all__ = [
     "PERIODS_PER_FREEZE",
     "STREAK_MILESTONES",
     "Cadence",
+    "StreakSnapshot",
     "StreakState",
     "activity_days",
     "compute_streak",
@@ -63,7 +64,11 @@ __all__ = [
     "member_streak",
     "period_end_utc",
     "period_start",
+    "refresh_streaks",
     "rest_ranges",
+    "snapshot_streak",
+    "state_from_snapshot",
+    "stored_currents",
 ]
 
 log = logging.getLogger(__name__)
@@ -209,6 +214,232 @@ def compute_streak(
         period=period_start(today, cadence),
         cadence=cadence,
     )
+
+
+# --- The stored streak ------------------------------------------------------------------------------
+#
+# compute_streak walks a member's active periods and then settles the gap up to today. Everything up
+# to the last active period depends on no "today", so it is stored (MemberStreak, refreshed whenever
+# activity is recorded); the gap from there to today is settled at read time, in O(1) per member,
+# with the member's rests. Only a gap longer than the banked freezes needs the rests at all.
+
+
+@dataclass(frozen=True, slots=True)
+class StreakSnapshot:
+    """A member's streak through their last active period (`period`, None without any activity)."""
+
+    cadence: str
+    period: date | None
+    current: int = 0
+    best: int = 0
+    total: int = 0
+    freezes: int = 0
+    progress: int = 0
+
+
+def snapshot_streak(
+    active_dates: Iterable[date], rests: Iterable[tuple[date, date]], *, cadence: str
+) -> StreakSnapshot:
+    """Apply the streak rules to every active period (the same loop as compute_streak's, without today)."""
+    weekly = _is_weekly(cadence)
+    periods = sorted({_index(day, weekly) for day in active_dates})
+    if not periods:
+        return StreakSnapshot(cadence, None)
+    resting = _Rests(rests, weekly)
+    run = best = freezes = progress = 0
+    previous: int | None = None
+    for index in periods:
+        if previous is not None and index - previous > 1:
+            missed = index - previous - 1
+            if resting:
+                missed -= resting.count(previous + 1, index - 1)
+            if missed > freezes:
+                run = freezes = progress = 0
+            else:
+                freezes -= missed
+        run += 1
+        if freezes < MAX_FREEZES:
+            progress += 1
+            if progress == PERIODS_PER_FREEZE:
+                freezes += 1
+                progress = 0
+        if run > best:
+            best = run
+        previous = index
+    last = date.fromordinal(previous * 7 + 1) if weekly else date.fromordinal(previous)
+    return StreakSnapshot(cadence, last, run, best, len(periods), freezes, progress)
+
+
+def _gap_survives(
+    snapshot: StreakSnapshot, last: int, now_index: int, rests: Iterable[tuple[date, date]], weekly: bool
+):
+    """Return (current, freezes) once the missed periods between `last` and `now_index` are settled."""
+    gap = now_index - last - 1
+    if gap <= 0:
+        return snapshot.current, snapshot.freezes
+    missed = gap - _Rests(rests, weekly).count(last + 1, now_index - 1)
+    if missed > snapshot.freezes:
+        return 0, 0
+    return snapshot.current, snapshot.freezes - missed
+
+
+def state_from_snapshot(
+    snapshot: StreakSnapshot, rests: Iterable[tuple[date, date]], *, today: date
+) -> StreakState | None:
+    """Return the streak as of `today` from a snapshot, as compute_streak would; None if it cannot tell.
+
+    It cannot when the last active period is after today's (activity dated ahead, after a move to a
+    zone further west): then recompute from the activity.
+    """
+    cadence = snapshot.cadence
+    weekly = _is_weekly(cadence)
+    now_index = _index(today, weekly)
+    rests = list(rests)
+    resting_now = _Rests(rests, weekly).count(now_index, now_index) > 0
+    if snapshot.period is None:
+        return StreakState(0, 0, 0, 0, False, resting_now, False, period_start(today, cadence), cadence)
+    last = _index(snapshot.period, weekly)
+    if last > now_index:
+        return None
+    active_now = last == now_index
+    current, freezes = _gap_survives(snapshot, last, now_index, rests, weekly)
+    return StreakState(
+        current=current,
+        best=snapshot.best,
+        total=snapshot.total,
+        freezes=freezes,
+        active_now=active_now,
+        resting_now=resting_now,
+        at_risk=current > 0 and not active_now and not resting_now,
+        period=period_start(today, cadence),
+        cadence=cadence,
+    )
+
+
+async def _member_data(
+    session: AsyncSession, guild_id: int, user_ids: Collection[int] | None
+) -> tuple[dict[int, list[date]], defaultdict[int, list[tuple[date, date]]]]:
+    """Load the activity dates and rest ranges of some (or all) members of a guild."""
+    wanted = None if user_ids is None else frozenset(user_ids)
+
+    def only_wanted(column):
+        return [] if wanted is None or len(wanted) > _MAX_IN_LIST else [column.in_(wanted)]
+
+    activity = await session.execute(
+        select(Activity.user_id, func.aggregate_strings(cast(Activity.local_date, String), ","))
+        .where(Activity.guild_id == guild_id, *only_wanted(Activity.user_id))
+        .group_by(Activity.user_id)
+    )
+    dates_of = {
+        user_id: [date.fromisoformat(day) for day in joined.split(",")]
+        for user_id, joined in activity
+        if wanted is None or user_id in wanted
+    }
+    rest_rows = await session.execute(
+        select(RestPeriod.user_id, RestPeriod.start, RestPeriod.end).where(
+            RestPeriod.guild_id == guild_id, *only_wanted(RestPeriod.user_id)
+        )
+    )
+    rests_of: defaultdict[int, list[tuple[date, date]]] = defaultdict(list)
+    for user_id, start, end in rest_rows:
+        if wanted is None or user_id in wanted:
+            rests_of[user_id].append((start, end))
+    return dates_of, rests_of
+
+
+async def refresh_streaks(
+    session: AsyncSession, guild_id: int, user_ids: Collection[int] | None = None, *, now: datetime | None = None
+) -> dict[int, StreakSnapshot]:
+    """Recompute and store the streaks of some members (or of the whole guild) from their activity.
+
+    Call it in the transaction that changes what a streak depends on: recorded activity, rests, the
+    guild's cadence, a forgotten member. Members without activity lose their row.
+    """
+    cadence = await _guild_cadence(session, guild_id)
+    dates_of, rests_of = await _member_data(session, guild_id, user_ids)
+    members = set(dates_of) if user_ids is None else set(user_ids)
+    snapshots = {
+        user_id: snapshot_streak(dates_of.get(user_id, ()), rests_of.get(user_id, ()), cadence=cadence)
+        for user_id in members
+    }
+    mine = MemberStreak.guild_id == guild_id
+    if user_ids is None:
+        await session.execute(delete(MemberStreak).where(mine))
+    else:
+        ids = list(members)
+        for at in range(0, len(ids), _MAX_IN_LIST):
+            await session.execute(
+                delete(MemberStreak).where(mine, MemberStreak.user_id.in_(ids[at : at + _MAX_IN_LIST]))
+            )
+    stamp = now or datetime.now(UTC)
+    rows = [
+        {
+            "guild_id": guild_id,
+            "user_id": user_id,
+            "cadence": snap.cadence,
+            "period": snap.period,
+            "current": snap.current,
+            "best": snap.best,
+            "total": snap.total,
+            "freezes": snap.freezes,
+            "progress": snap.progress,
+            "updated_at": stamp,
+        }
+        for user_id, snap in snapshots.items()
+        if snap.period is not None
+    ]
+    if rows:
+        await session.execute(insert(MemberStreak), rows)
+    return snapshots
+
+
+async def stored_currents(session: AsyncSession, guild_id: int, *, now: datetime) -> tuple[dict[int, int], list[int]]:
+    """Return every member's current streak (those above 0) from the stored streaks, in a few queries.
+
+    Also return the members whose stored row is stale (computed for another cadence, or ahead of
+    their today): they are left out of the first result, for the caller to recompute.
+    """
+    cadence = await _guild_cadence(session, guild_id)
+    weekly = _is_weekly(cadence)
+    rows = await session.execute(
+        select(MemberStreak.user_id, MemberStreak.cadence, MemberStreak.period, MemberStreak.current,
+               MemberStreak.freezes, Member.timezone)
+        .outerjoin(Member, (Member.guild_id == MemberStreak.guild_id) & (Member.user_id == MemberStreak.user_id))
+        .where(MemberStreak.guild_id == guild_id)
+    )  # fmt: skip
+    today_in: dict[str | None, int] = {}
+    currents: dict[int, int] = {}
+    stale: list[int] = []
+    # Members whose gap is longer than their freezes: alive only if rests cover enough of it.
+    doubtful: list[tuple[int, date, int, int, int, int]] = []
+    for user_id, row_cadence, period, current, freezes, zone_name in rows:
+        now_index = today_in.get(zone_name)
+        if now_index is None:
+            now_index = today_in[zone_name] = _index(member_today(now, _zone(zone_name)), weekly)
+        if row_cadence != cadence:
+            stale.append(user_id)
+            continue
+        last = _index(period, weekly)
+        if last > now_index:
+            stale.append(user_id)
+        elif now_index - last - 1 <= freezes:
+            currents[user_id] = current
+        else:
+            doubtful.append((user_id, period, last, now_index, current, freezes))
+    if doubtful:
+        rest_rows = await session.execute(
+            select(RestPeriod.user_id, RestPeriod.start, RestPeriod.end).where(
+                RestPeriod.guild_id == guild_id, RestPeriod.end >= min(item[1] for item in doubtful)
+            )
+        )
+        rests_of: defaultdict[int, list[tuple[date, date]]] = defaultdict(list)
+        for user_id, start, end in rest_rows:
+            rests_of[user_id].append((start, end))
+        for user_id, _, last, now_index, current, freezes in doubtful:
+            rests = rests_of.get(user_id)
+            if rests and now_index - last - 1 - _Rests(rests, weekly).count(last + 1, now_index - 1) <= freezes:
+                currents[user_id] = current
+    return currents, stale
 
 
 # --- Loading from the database ----------------------------------------------------------------------
