@@ -166,6 +166,41 @@ class _Rests:
         return self._covered_up_to(last) - self._covered_up_to(first - 1)
 
 
+class _Walk:
+    """The streak rules, applied one active period at a time (shared by compute_streak and snapshot_streak)."""
+
+    def __init__(self, resting: _Rests) -> None:
+        self.resting = resting
+        self.run = self.best = self.freezes = self.progress = 0
+        self.previous: int | None = None
+
+    def settle(self, index: int) -> None:
+        """Settle the gap of periods without activity before `index`: frozen, rested, or a broken run."""
+        if self.previous is not None and index - self.previous > 1:
+            missed = index - self.previous - 1
+            if self.resting:
+                missed -= self.resting.count(self.previous + 1, index - 1)
+            if missed > self.freezes:
+                self.run = self.freezes = self.progress = 0
+            else:
+                self.freezes -= missed
+
+    def count(self, index: int) -> None:
+        """Count an active period: the run grows, and every PERIODS_PER_FREEZE-th earns a freeze."""
+        self.run += 1
+        if self.freezes < MAX_FREEZES:
+            self.progress += 1
+            if self.progress == PERIODS_PER_FREEZE:
+                self.freezes += 1
+                self.progress = 0
+        self.best = max(self.best, self.run)
+        self.previous = index
+
+    def visit(self, index: int) -> None:
+        self.settle(index)
+        self.count(index)
+
+
 def compute_streak(
     active_dates: Iterable[date], rests: Iterable[tuple[date, date]], *, cadence: str, today: date
 ) -> StreakState:
@@ -177,30 +212,15 @@ def compute_streak(
     past = sorted(index for index in periods if index < now_index)
     resting = _Rests(rests, weekly)
 
-    run = best = freezes = progress = 0
-    previous: int | None = None
     # Only active periods are visited: a gap between two of them has no activity, so the order of
     # its missed and frozen periods does not matter, and it is settled in one step.
-    for index in [*past, now_index]:
-        if previous is not None and index - previous > 1:
-            missed = index - previous - 1
-            if resting:
-                missed -= resting.count(previous + 1, index - 1)
-            if missed > freezes:
-                run = freezes = progress = 0
-            else:
-                freezes -= missed
-        if index == now_index and not active_now:
-            break
-        run += 1
-        if freezes < MAX_FREEZES:
-            progress += 1
-            if progress == PERIODS_PER_FREEZE:
-                freezes += 1
-                progress = 0
-        if run > best:
-            best = run
-        previous = index
+    walk = _Walk(resting)
+    for index in past:
+        walk.visit(index)
+    walk.settle(now_index)
+    if active_now:
+        walk.count(now_index)
+    run, best, freezes = walk.run, walk.best, walk.freezes
 
     resting_now = resting.count(now_index, now_index) > 0
     return StreakState(
@@ -245,29 +265,11 @@ def snapshot_streak(
     periods = sorted({_index(day, weekly) for day in active_dates})
     if not periods:
         return StreakSnapshot(cadence, None)
-    resting = _Rests(rests, weekly)
-    run = best = freezes = progress = 0
-    previous: int | None = None
+    walk = _Walk(_Rests(rests, weekly))
     for index in periods:
-        if previous is not None and index - previous > 1:
-            missed = index - previous - 1
-            if resting:
-                missed -= resting.count(previous + 1, index - 1)
-            if missed > freezes:
-                run = freezes = progress = 0
-            else:
-                freezes -= missed
-        run += 1
-        if freezes < MAX_FREEZES:
-            progress += 1
-            if progress == PERIODS_PER_FREEZE:
-                freezes += 1
-                progress = 0
-        if run > best:
-            best = run
-        previous = index
-    last = date.fromordinal(previous * 7 + 1) if weekly else date.fromordinal(previous)
-    return StreakSnapshot(cadence, last, run, best, len(periods), freezes, progress)
+        walk.visit(index)
+    last = date.fromordinal(periods[-1] * 7 + 1) if weekly else date.fromordinal(periods[-1])
+    return StreakSnapshot(cadence, last, walk.run, walk.best, len(periods), walk.freezes, walk.progress)
 
 
 def _gap_survives(
