@@ -218,7 +218,8 @@ async def celebrate_merge(
     `html_url`, `body` and when it merged). The same merge reported twice, by any mix of webhooks
     and the radar, is recorded and celebrated once. A merge the history import already counted is
     from before the member linked: it is not celebrated. The radar's merges skip servers that turned
-    it off. Return (celebrations queued, goals finished).
+    it off, and in each server those from before the member linked there or from while its radar
+    was off. Return (celebrations queued, goals finished).
     """
     from bot.services.github.links import members_for
 
