@@ -8,7 +8,10 @@ DMs), `--goals` goals (open, done and dropped, some due), a check-in and an acti
 half of each member's last `--weeks` weeks, rest periods, merged pull requests and kudos. It times
 `run_weekly` end to end (streaks, the ping's members and packing, the digest, the outbox rows and
 JobRun rows committed), its parts on their own, a repeated run (nothing to do), `catch_up` and the
-streak-DM sweep, and prints the figures. The goal is under 2 s for run_weekly. The ping is checked:
+streak-DM sweep, and prints the figures. The goal is under 2 s for run_weekly. run_weekly runs
+beside the real web app taking a signed webhook every 20 ms and a ticker task: its longest write
+transaction, the longest event-loop stall and the webhooks' ack latency are printed (goals: 50 ms,
+50 ms, p95 under 200 ms), for the old code too unless `--quick`. The ping is checked:
 every message within 2,000 characters and mentioning exactly its members, and at most 120 messages
 per 10,000 due members (3 at least); any problem is printed and the exit status is 1. Unless
 `--quick`, the ping of the old code (goal blocks, from git) is measured on the same data.
@@ -18,6 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
+import hmac
+import json
 import math
 import random
 import re
@@ -25,12 +31,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+import aiohttp
+from sqlalchemy import event, func, insert, select
 
 from bot.db.migrate import upgrade
 from bot.db.models import (
@@ -44,8 +53,9 @@ from bot.db.models import (
     OutboxMessage,
     RestPeriod,
 )
-from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.db.session import READ_ONLY, create_engine, create_sessionmaker, transaction
 from bot.services import schedule, streaks
+from bot.web import WebServer, build_app
 
 GUILD = 1
 # The last commit whose ping listed each member's goals: the "old" figures are measured with it.
@@ -206,6 +216,121 @@ async def seed(sessionmaker, *, members: int, goals: int, weeks: int, rng: rando
     }
 
 
+# --- The run beside the rest of the process: write transactions, event-loop stalls, webhook acks ---
+
+SECRET = "bench-secret"  # noqa: S105 - a throwaway secret shared with the load generator
+WEBHOOK_EVERY = 0.020
+TICK = 0.005
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "github" / "issues" / "opened.payload.json"
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)] if ordered else float("nan")
+
+
+def post_webhooks(url: str, stop: threading.Event, acks: list[tuple[float, float, int]]) -> None:
+    """In a thread with its own event loop (GitHub's side): post a signed delivery every WEBHOOK_EVERY
+    without waiting for the previous answer; record (sent at, seconds to the answer, status)."""
+    template = json.loads(FIXTURE.read_bytes())
+
+    async def one(session: aiohttp.ClientSession) -> None:
+        delivery = str(uuid.uuid4())
+        body = json.dumps(template | {"bench_delivery": delivery}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "issues",
+            "X-GitHub-Delivery": delivery,
+            "X-GitHub-Hook-ID": "1",
+            "X-Hub-Signature-256": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
+        }
+        sent = time.perf_counter()
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+        acks.append((sent, time.perf_counter() - sent, response.status))
+
+    async def load() -> None:
+        async with aiohttp.ClientSession() as session:
+            tasks = []
+            while not stop.is_set():
+                tasks.append(asyncio.create_task(one(session)))
+                await asyncio.sleep(WEBHOOK_EVERY)
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(load())
+
+
+async def run_beside_webhooks(url: str, run) -> dict:
+    """Run `run(sessionmaker)` on its own engine while the real web app (its own engine, same file)
+    takes a signed webhook every WEBHOOK_EVERY and a ticker measures how late a TICK sleep wakes up.
+
+    Return the run's result and total time, its longest write transaction (BEGIN IMMEDIATE to
+    COMMIT, reads left out), the longest stall of the event loop, and the acks sent during the run.
+    """
+    run_engine, web_engine = create_engine(url), create_engine(url)
+    writes: list[float] = []
+    began: dict[int, float] = {}
+
+    @event.listens_for(run_engine.sync_engine, "begin")
+    def on_begin(conn) -> None:
+        if not conn.get_execution_options().get(READ_ONLY):
+            began[id(conn)] = time.perf_counter()
+
+    @event.listens_for(run_engine.sync_engine, "commit")
+    @event.listens_for(run_engine.sync_engine, "rollback")
+    def on_end(conn) -> None:
+        started = began.pop(id(conn), None)
+        if started is not None:
+            writes.append(time.perf_counter() - started)
+
+    server = WebServer(build_app(web_engine, webhook_secret=SECRET), "127.0.0.1", 0)
+    await server.start()
+    stalls: list[float] = []
+    ticking = True
+
+    async def ticker() -> None:
+        while ticking:
+            started = time.perf_counter()
+            await asyncio.sleep(TICK)
+            stalls.append(time.perf_counter() - started - TICK)
+
+    stop, acks = threading.Event(), []
+    poster = threading.Thread(
+        target=post_webhooks, args=(f"http://127.0.0.1:{server.port}/github/webhook", stop, acks), daemon=True
+    )
+    poster.start()
+    try:
+        await asyncio.sleep(0.5)  # the web app and its engine warmed up
+        tick = asyncio.create_task(ticker())
+        stalls.clear()
+        started = time.perf_counter()
+        result = await run(create_sessionmaker(run_engine))
+        total = time.perf_counter() - started
+        ticking = False
+        await tick
+        await asyncio.sleep(0.3)
+    finally:
+        stop.set()
+        await asyncio.to_thread(poster.join)
+        await server.stop()
+        await run_engine.dispose()
+        await web_engine.dispose()
+    during = [(seconds, status) for sent, seconds, status in acks if started <= sent <= started + total]
+    latencies = [seconds for seconds, _ in during]
+    return {
+        "result": result,
+        "total": total,
+        "write": max(writes, default=0.0),
+        "writes": len(writes),
+        "stall": max(stalls, default=0.0),
+        "acks": len(during),
+        "ok": sum(status == 202 for _, status in during),
+        "p50": percentile(latencies, 0.5),
+        "p95": percentile(latencies, 0.95),
+        "max": max(latencies, default=float("nan")),
+    }
+
+
 async def timed(label: str, coro, timings: dict[str, float]):
     started = time.perf_counter()
     result = await coro
@@ -306,9 +431,12 @@ async def main(args: argparse.Namespace) -> int:
             problems.append(f"a ping capped at {cap} members is {len(capped)} messages, or does not mention the role")
 
         runs: dict[str, float] = {}
-        result = await timed(
-            "run_weekly", schedule.run_weekly(sessionmaker, GUILD, scheduled_for=SCHEDULED, now=NOW), runs
+        beside: dict[str, dict] = {}
+        beside["new"] = await run_beside_webhooks(
+            url, lambda sm: schedule.run_weekly(sm, GUILD, scheduled_for=SCHEDULED, now=NOW)
         )
+        result = beside["new"]["result"]
+        runs["run_weekly"] = beside["new"]["total"]
         again = await timed(
             "run_weekly again (already done)",
             schedule.run_weekly(sessionmaker, GUILD, scheduled_for=SCHEDULED, now=NOW),
@@ -321,13 +449,12 @@ async def main(args: argparse.Namespace) -> int:
             queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
         await engine.dispose()
         if old is not None:
-            old_engine = create_engine(f"sqlite+aiosqlite:///{Path(folder) / 'old.db'}")
-            old_result = await timed(
-                "old: run_weekly",
-                old.run_weekly(create_sessionmaker(old_engine), GUILD, scheduled_for=SCHEDULED, now=NOW),
-                runs,
+            beside["old"] = await run_beside_webhooks(
+                f"sqlite+aiosqlite:///{Path(folder) / 'old.db'}",
+                lambda sm: old.run_weekly(sm, GUILD, scheduled_for=SCHEDULED, now=NOW),
             )
-            await old_engine.dispose()
+            old_result = beside["old"]["result"]
+            runs["old: run_weekly"] = beside["old"]["total"]
 
     if result.outcome("ping").messages != len(messages) or result.queued != len(messages) + 1:
         problems.append(f"run_weekly queued {result.queued} rows for a ping of {len(messages)} messages")
@@ -354,9 +481,32 @@ async def main(args: argparse.Namespace) -> int:
     print("\nEnd to end (each its own transactions, committed):")
     for label, seconds in runs.items():
         print(f"  {label:<34} {seconds * 1000:8.0f} ms")
+    print(
+        f"\nrun_weekly beside the web app (a signed webhook every {WEBHOOK_EVERY * 1000:.0f} ms, its own engine;"
+        f" a {TICK * 1000:.0f} ms ticker):"
+    )
+    print(f"  {'':<5} {'total':>8} {'longest write':>14} {'writes':>6} {'longest stall':>14} "
+          f"{'webhooks':>8} {'ack p50':>8} {'ack p95':>8} {'ack max':>8}")  # fmt: skip
+    for name, r in beside.items():
+        print(
+            f"  {name:<5} {r['total'] * 1000:6.0f} ms {r['write'] * 1000:11.0f} ms {r['writes']:>6} "
+            f"{r['stall'] * 1000:11.0f} ms {r['ok']:>4}/{r['acks']:<3} {r['p50'] * 1000:5.0f} ms "
+            f"{r['p95'] * 1000:5.0f} ms {r['max'] * 1000:5.0f} ms"
+        )
+    new = beside["new"]
+    if new["ok"] != new["acks"]:
+        problems.append(f"{new['acks'] - new['ok']} webhooks during the run were not answered 202")
     if not args.quick:
         verdict = "under" if runs["run_weekly"] < 2 else "OVER"
         print(f"\nrun_weekly took {runs['run_weekly']:.2f} s: {verdict} the 2 s goal.")
+        for label, value, goal in (
+            ("longest write transaction", new["write"], 0.050),
+            ("longest event-loop stall", new["stall"], 0.050),
+            ("webhook ack p95 during the run", new["p95"], 0.200),
+        ):
+            print(
+                f"{label}: {value * 1000:.0f} ms, {'under' if value < goal else 'OVER'} the {goal * 1000:.0f} ms goal."
+            )
     for problem in problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
     return 1 if problems else 0

@@ -2,14 +2,17 @@
 streak-at-risk direct messages.
 
 Exactly once per server and period: a run is recorded as a JobRun row (guild, job, period) in the
-same transaction as the outbox rows it queues. The unique (guild_id, job, period) constraint is the
-lock: on SQLite every transaction is BEGIN IMMEDIATE, so a second run (a restart, a misfire, another
-process) waits for the first and then sees its row; on PostgreSQL the second insert fails, the run
-is rolled back and tried once more, and then it sees the row.
+same transaction as the outbox rows it queues. The run works its messages out in a read (no write
+lock), then writes in one short transaction that first looks at the JobRun rows again and leaves out
+any job recorded meanwhile. The unique (guild_id, job, period) constraint is the lock: on SQLite
+every write transaction is BEGIN IMMEDIATE, so a second run (a restart, a misfire, another process)
+waits for the first's write and then sees its rows; on PostgreSQL the second insert fails, the run
+is rolled back and tried once more, and then it sees the rows.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections import defaultdict
@@ -20,12 +23,12 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest
-from bot.db.session import transaction
+from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest, OutboxMessage
+from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import outbox, streaks
 from bot.services.dates import TimezoneError, member_today, parse_timezone
@@ -590,11 +593,13 @@ async def run_weekly(
     """Queue the server's ping and digest for the period of `scheduled_for`, unless already done.
 
     More than CATCH_UP_WINDOW after `scheduled_for`, a job not yet done is recorded as skipped instead.
+    The messages are worked out in a read (no write lock; the event loop gets a turn every
+    YIELD_EVERY members), then one short transaction looks at the JobRun rows again and records the
+    runs with their outbox rows: a job another run recorded in between is left to it.
     """
     for attempt in (1, 2):
         try:
-            async with transaction(sessionmaker) as session:
-                return await _run_weekly(session, guild_id, scheduled_for=scheduled_for, now=now)
+            return await _run_weekly(sessionmaker, guild_id, scheduled_for=scheduled_for, now=now)
         except IntegrityError:
             # Another process recorded the same period between our check and our insert (PostgreSQL);
             # the next attempt sees its rows.
@@ -604,79 +609,143 @@ async def run_weekly(
     raise AssertionError("unreachable")
 
 
-async def _run_weekly(session: AsyncSession, guild_id: int, *, scheduled_for: datetime, now: datetime) -> RunResult:
-    guild = await session.get(Guild, guild_id)
-    if guild is None:
-        return RunResult(guild_id, "", scheduled_for, ())
-    schedule = Schedule.of(guild)
-    period = period_of(schedule, scheduled_for)
-    missing = await _missing_jobs(session, guild_id, period)
-    plans: list[tuple[str, int | None, str]] = []  # job, channel to post in, reason it is skipped
+# The streak walk gives the event loop a turn after this many members.
+YIELD_EVERY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A job of a run as worked out in the read: its messages (outbox data), or why it is skipped."""
+
+    job: str
+    channel_id: int | None
+    reason: str = ""
+    payloads: tuple[dict[str, Any], ...] = ()
+    nudged: tuple[DueMember, ...] = ()  # mentioned members whose waiting PRs the ping marks
+
+
+async def _run_weekly(
+    sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, *, scheduled_for: datetime, now: datetime
+) -> RunResult:
+    async with reading(sessionmaker) as session:
+        guild = await session.get(Guild, guild_id)
+        if guild is None:
+            return RunResult(guild_id, "", scheduled_for, ())
+        schedule = Schedule.of(guild)
+        period = period_of(schedule, scheduled_for)
+        missing = await _missing_jobs(session, guild_id, period)
+        if not missing:
+            return RunResult(guild_id, period, scheduled_for, tuple(JobOutcome(job, "already") for job in JOBS))
+        plans = await _plan_jobs(session, guild, schedule, period, missing, scheduled_for=scheduled_for, now=now)
+
+    # The write: short, whatever the server's size. BEGIN IMMEDIATE waits for a concurrent run's
+    # write, and then this look sees its rows (on PostgreSQL a race ends in IntegrityError, retried).
+    async with transaction(sessionmaker) as session:
+        still_missing = set(await _missing_jobs(session, guild_id, period))
+        outcomes = [JobOutcome(job, "already") for job in JOBS if job not in still_missing or job not in missing]
+        rows: list[dict[str, Any]] = []
+        for plan in plans:
+            if plan.job not in still_missing:
+                continue
+            status = "skipped" if plan.reason else "done"
+            session.add(JobRun(guild_id=guild_id, job=plan.job, period=period, status=status, ran_at=now))
+            if plan.reason:
+                outcomes.append(JobOutcome(plan.job, "skipped", reason=plan.reason))
+                continue
+            for member in plan.nudged:  # nudged in the transaction of the ping: never twice in a week
+                await nudges.mark_nudged(
+                    session, guild_id, member.user_id, list(member.waiting[:NUDGES_SHOWN]), now=now
+                )
+            rows += [
+                _outbox_row(
+                    guild_id,
+                    plan.channel_id,
+                    plan.job,
+                    data,
+                    now=now,
+                    dedupe_key=f"rhythm:{guild_id}:{period}:{plan.job}:{n}",
+                )
+                for n, data in enumerate(plan.payloads)
+            ]
+            outcomes.append(JobOutcome(plan.job, "done", messages=len(plan.payloads)))
+        await session.flush()
+        if rows:
+            await session.execute(insert(OutboxMessage), rows)
+    for outcome in outcomes:
+        if outcome.status == "skipped":
+            log.warning("guild %s: skipped the weekly %s of %s: %s", guild_id, outcome.job, period, outcome.reason)
+        elif outcome.status == "done":
+            log.info(
+                "guild %s: queued the weekly %s of %s (%d messages)", guild_id, outcome.job, period, outcome.messages
+            )
+    outcomes.sort(key=lambda outcome: JOBS.index(outcome.job))
+    return RunResult(guild_id, period, scheduled_for, tuple(outcomes))
+
+
+async def _plan_jobs(
+    session: AsyncSession,
+    guild: Guild,
+    schedule: Schedule,
+    period: str,
+    missing: Sequence[str],
+    *,
+    scheduled_for: datetime,
+    now: datetime,
+) -> list[_Planned]:
+    """Work out each missing job's messages, or why it is skipped (reads only)."""
+    plans: list[_Planned] = []
+    states: dict[int, StreakState] | None = None
     for job in missing:
         channel_id = guild.channel_for("accountability" if job == "ping" else "digest")
         if now - scheduled_for > CATCH_UP_WINDOW:
-            reason = f"missed by {_hours(now - scheduled_for)}, more than {_hours(CATCH_UP_WINDOW)}"
-        elif channel_id is None:
-            reason = f"no {'accountability' if job == 'ping' else 'digest'} channel is set"
-        else:
-            reason = ""
-        plans.append((job, channel_id, reason))
-        session.add(
-            JobRun(guild_id=guild_id, job=job, period=period, status="skipped" if reason else "done", ran_at=now)
-        )
-    # Claim the period before the work: a concurrent run fails (or waits) here rather than after it.
-    await session.flush()
-
-    outcomes = [JobOutcome(job, "already") for job in JOBS if job not in missing]
-    states: dict[int, StreakState] | None = None
-    for job, channel_id, reason in plans:
-        if reason:
-            log.warning("guild %s: skipped the weekly %s of %s: %s", guild_id, job, period, reason)
-            outcomes.append(JobOutcome(job, "skipped", reason=reason))
+            plans.append(
+                _Planned(
+                    job, channel_id, f"missed by {_hours(now - scheduled_for)}, more than {_hours(CATCH_UP_WINDOW)}"
+                )
+            )
+            continue
+        if channel_id is None:
+            plans.append(
+                _Planned(job, channel_id, f"no {'accountability' if job == 'ping' else 'digest'} channel is set")
+            )
             continue
         if states is None:
-            states = await streaks.guild_streaks(session, guild_id, now=now)
+            states = await streaks.guild_streaks(session, guild.id, now=now, yield_every=YIELD_EVERY)
         # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
         week_start = previous_run(schedule, scheduled_for - timedelta(microseconds=1))
         if job == "ping":
             settings = PingSettings.of(guild)
             members = await due_members(
-                session, guild_id, now=now, states=states, quiet_since=week_start if settings.quiet_only else None
+                session, guild.id, now=now, states=states, quiet_since=week_start if settings.quiet_only else None
             )
+            await asyncio.sleep(0)
             messages, mentioned = plan_ping(members, settings, cadence=guild.cadence)
-            payloads = [ping_payload(m) for m in messages]
-            for member in mentioned:
-                if member.waiting:  # nudged in the same transaction as the ping: never twice in a week
-                    await nudges.mark_nudged(
-                        session, guild_id, member.user_id, list(member.waiting[:NUDGES_SHOWN]), now=now
-                    )
+            nudged = tuple(member for member in mentioned if member.waiting)
+            plans.append(_Planned(job, channel_id, payloads=tuple(ping_payload(m) for m in messages), nudged=nudged))
         else:
-            data = await build_digest(
-                session,
-                guild_id,
-                start=week_start,
-                end=scheduled_for,
-                states=states,
-            )
-            payloads = [data | {"period": period}]
-        await outbox.enqueue_many(
-            session,
-            [
-                outbox.message(
-                    guild_id=guild_id,
-                    channel_id=channel_id,
-                    kind=f"rhythm.{job}",
-                    data=data,
-                    now=now,
-                    dedupe_key=f"rhythm:{guild_id}:{period}:{job}:{n}",
-                )
-                for n, data in enumerate(payloads)
-            ],
-        )
-        log.info("guild %s: queued the weekly %s of %s (%d messages)", guild_id, job, period, len(payloads))
-        outcomes.append(JobOutcome(job, "done", messages=len(payloads)))
-    outcomes.sort(key=lambda outcome: JOBS.index(outcome.job))
-    return RunResult(guild_id, period, scheduled_for, tuple(outcomes))
+            data = await build_digest(session, guild.id, start=week_start, end=scheduled_for, states=states)
+            plans.append(_Planned(job, channel_id, payloads=(data | {"period": period},)))
+        await asyncio.sleep(0)
+    return plans
+
+
+def _outbox_row(
+    guild_id: int, channel_id: int | None, job: str, data: dict[str, Any], *, now: datetime, dedupe_key: str
+) -> dict[str, Any]:
+    """Return the values of one outbox row of a run, for one bulk insert (outbox.message's fields)."""
+    return {
+        "nonce": outbox.new_nonce(),
+        "guild_id": guild_id,
+        "channel_id": channel_id,
+        "kind": f"rhythm.{job}",
+        "data": data,
+        "dedupe_key": dedupe_key,
+        "fold_key": None,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 def ping_payload(message: PingMessage) -> dict[str, Any]:

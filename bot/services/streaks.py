@@ -33,6 +33,7 @@ best or total streak (the property tests check this against a literal per-period
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from bisect import bisect_right
 from collections import defaultdict
@@ -488,12 +489,18 @@ async def member_streak(session: AsyncSession, guild_id: int, user_id: int, *, n
 
 
 async def guild_streaks(
-    session: AsyncSession, guild_id: int, *, now: datetime, user_ids: Collection[int] | None = None
+    session: AsyncSession,
+    guild_id: int,
+    *,
+    now: datetime,
+    user_ids: Collection[int] | None = None,
+    yield_every: int | None = None,
 ) -> dict[int, StreakState]:
     """Return the streaks of many members of a guild in four queries.
 
     Without `user_ids`: every member with a settings row or any activity. With `user_ids`: exactly
-    those members (members without history get an empty streak).
+    those members (members without history get an empty streak). With `yield_every`, the walk gives
+    the event loop a turn after each that many members (a big server's walk takes a few hundred ms).
     """
     wanted = None if user_ids is None else frozenset(user_ids)
     cadence = await _guild_cadence(session, guild_id)
@@ -518,23 +525,26 @@ async def guild_streaks(
     )
 
     zone_of = dict(zones.all())
-    # Dates cast to text are ISO (YYYY-MM-DD) on SQLite and on PostgreSQL (with its default DateStyle).
-    dates_of = {user_id: [date.fromisoformat(day) for day in joined.split(",")] for user_id, joined in activity}
+    # Joined dates, parsed member by member in the walk below (so that it can yield between members).
+    joined_of: dict[int, str] = dict(activity.all())
     rests_of: defaultdict[int, list[tuple[date, date]]] = defaultdict(list)
     for user_id, start, end in rest_rows:
         rests_of[user_id].append((start, end))
 
-    members = wanted if wanted is not None else zone_of.keys() | dates_of.keys()
+    members = wanted if wanted is not None else zone_of.keys() | joined_of.keys()
     today_in: dict[str | None, date] = {}
     result: dict[int, StreakState] = {}
-    for user_id in members:
+    for done, user_id in enumerate(members, 1):
         zone_name = zone_of.get(user_id)
         today = today_in.get(zone_name)
         if today is None:
             today = today_in[zone_name] = member_today(now, _zone(zone_name))
-        result[user_id] = compute_streak(
-            dates_of.get(user_id, ()), rests_of.get(user_id, ()), cadence=cadence, today=today
-        )
+        joined = joined_of.get(user_id)
+        # Dates cast to text are ISO (YYYY-MM-DD) on SQLite and on PostgreSQL (with its default DateStyle).
+        dates = [date.fromisoformat(day) for day in joined.split(",")] if joined else ()
+        result[user_id] = compute_streak(dates, rests_of.get(user_id, ()), cadence=cadence, today=today)
+        if yield_every and done % yield_every == 0:
+            await asyncio.sleep(0)
     return result
 
 
