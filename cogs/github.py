@@ -248,8 +248,8 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         while not self.bot.is_closed():
             self.bot.github_wakeup.clear()
             try:
-                while await github_events.process_next(self.bot.sessionmaker, now=self.bot.now()):
-                    # Each delivery's messages are committed with it: the outbox can post them now,
+                while await github_events.process_batch(self.bot.sessionmaker, now=self.bot.now()):
+                    # Each batch's messages are committed with it: the outbox can post them now,
                     # not once the whole backlog is processed.
                     self.bot.wake_outbox()
             except Exception:

@@ -802,6 +802,11 @@ class FakeDiscord:
     interaction_deadline:
         Seconds within which the initial interaction callback must arrive (Discord: 3 s).
         Later callbacks get ``404 Unknown interaction`` like on Discord.  ``None`` disables.
+    channel_rate_limit:
+        ``(messages, seconds)``: enforce Discord's per-channel limit on posting messages, e.g.
+        ``(5, 5.0)``.  Each channel has a window that starts at its first post; past the limit
+        the fake answers 429 with ``retry_after`` (and the ``X-RateLimit-*`` headers on every
+        post, like Discord).  ``None`` (the default) enforces nothing.
     guild_ready_timeout:
         discord.py waits this long after the last GUILD_CREATE before firing ``on_ready``
         (its default of 2 s slows tests down).  Applied to bots started with
@@ -820,6 +825,7 @@ class FakeDiscord:
         heartbeat_interval: float = 41.25,
         guild_ready_timeout: float = 0.1,
         patch_ready_timeout: bool = True,
+        channel_rate_limit: tuple[int, float] | None = None,
     ) -> None:
         self.token = f"FAKE.{secrets.token_urlsafe(18)}.{secrets.token_urlsafe(8)}"
         self.bot_user = FakeUser(id=snowflake(), name=bot_name, bot=True)
@@ -856,6 +862,12 @@ class FakeDiscord:
         self.outage = False
         self.rest_delay = 0.0
         self._faults: list[FaultRule] = []
+        # Set to an asyncio.Event to hold the gateway: a new connection gets no HELLO until the
+        # event is set (the bot logs in over REST, but is not ready).
+        self.gateway_hold: asyncio.Event | None = None
+        self.channel_rate_limit = channel_rate_limit
+        self._channel_windows: dict[str, tuple[float, int]] = {}  # channel id -> (window start, posts)
+        self.rate_limited = 0  # posts answered 429 by channel_rate_limit
 
         # state
         self._messages: dict[int, dict[str, Any]] = {}
@@ -2638,6 +2650,8 @@ class FakeDiscord:
             _log.error("fake gateway: %s", problem)
             await ws.close(code=4012, message=problem.encode()[:120])
             return ws
+        if self.gateway_hold is not None:
+            await self.gateway_hold.wait()
         conn = _GatewayConnection(ws, compress=compress, path=request.path, query=query)
         self.gateway_connections.append(conn)
         self._conns.add(conn)
@@ -2884,6 +2898,9 @@ class FakeDiscord:
             return _error_response(404, 0, "404: Not Found")
         if self.outage:
             return _error_response(503, 0, "503: Service Unavailable")
+        limited = self._channel_rate(rec)
+        if isinstance(limited, web.Response):
+            return limited
         path_matched = False
         for method, pattern, handler, needs_auth in self._routes:
             m = pattern.fullmatch(rec.path)
@@ -2894,11 +2911,42 @@ class FakeDiscord:
                 continue
             if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
                 return _error_response(401, 0, "401: Unauthorized")
-            return await handler(rec, **m.groupdict())
+            response = await handler(rec, **m.groupdict())
+            if limited is not None and isinstance(response, web.Response):
+                response.headers.update(limited)
+            return response
         self.unhandled.append(rec)
         if path_matched:
             return _error_response(405, 0, "405: Method Not Allowed")
         return _error_response(404, 0, "404: Not Found")
+
+    def _channel_rate(self, rec: RecordedRequest) -> web.Response | dict[str, str] | None:
+        """Count a message post against its channel's window: a 429, the headers to send, or None."""
+        if self.channel_rate_limit is None or rec.method != "POST":
+            return None
+        m = re.fullmatch(r"/channels/(\d+)/messages", rec.path)
+        if m is None:
+            return None
+        limit, per = self.channel_rate_limit
+        now = time.monotonic()
+        start, used = self._channel_windows.get(m.group(1), (now, 0))
+        if now - start >= per:
+            start, used = now, 0
+        reset_after = round(max(0.001, per - (now - start)), 3)
+        headers = {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Reset-After": str(reset_after),
+            "X-RateLimit-Reset": str(round(time.time() + reset_after, 3)),
+            "X-RateLimit-Bucket": "fake-channel-messages",
+        }
+        if used >= limit:
+            self.rate_limited += 1
+            body = self._default_error_body(429, retry_after=reset_after)
+            headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user", "Via": "1.1 google"}
+            headers["Retry-After"] = str(max(1, int(reset_after + 0.999)))
+            return _json_response(body, 429, headers)
+        self._channel_windows[m.group(1)] = (start, used + 1)
+        return headers | {"X-RateLimit-Remaining": str(limit - used - 1)}
 
     def _build_routes(self) -> list[tuple[str, re.Pattern[str], Callable[..., Any], bool]]:
         table: list[tuple[str, str, Callable[..., Any], bool]] = [

@@ -250,3 +250,23 @@ async def test_forget_removes_the_bots_posts_about_the_member_and_edits_shared_o
     assert not [r for r in rows if w.alice.id in json.loads(json.dumps(r.data, default=str)).get("user_ids", [])]
     failed = [r for r in rows if r.status == "failed"]
     assert [r.kind for r in failed] == ["discord.delete"]
+
+
+async def test_an_owed_message_is_posted_before_the_gateway_is_ready(w: World) -> None:
+    assert w.bot is not None
+    await w.bot.remove_cog("Delivery")
+    await queue_relay(w, w.goals.id, "owed from the last run")
+    await w.stop_bot()
+    w.fake.gateway_hold = asyncio.Event()  # the gateway says nothing: the bot logs in, never becomes ready
+    starting = asyncio.create_task(w.start_bot())
+    try:
+        (post,) = await w.wait_for_posts(w.goals, 1, timeout=5)
+        assert "owed from the last run" in str(post["embeds"])
+        assert w.bot is not None and not w.bot.is_ready()
+        assert not w.fake.connected
+    finally:
+        w.fake.gateway_hold.set()
+    await asyncio.wait_for(starting, 10)
+    assert w.bot.is_ready()
+    await settle(w, 0.3)
+    assert len(posts(w, w.goals)) == 1

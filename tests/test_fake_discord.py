@@ -8,6 +8,7 @@ import io
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -406,3 +407,28 @@ async def test_manual_login_flow_invalid_session_and_unknown_routes(fake: FakeDi
     finally:
         await bot.close()
         await asyncio.wait_for(task, timeout=5)
+
+
+async def test_channel_rate_limit_is_opt_in_and_answers_429_with_retry_after_like_discord() -> None:
+    async with FakeDiscord(channel_rate_limit=(2, 0.5)) as fake:
+        guild = fake.add_guild(name="Limits")
+        one, two = fake.add_text_channel(guild, "one"), fake.add_text_channel(guild, "two")
+        headers = {"Authorization": f"Bot {fake.token}"}
+
+        async def post(channel: object) -> aiohttp.ClientResponse:
+            url = f"{fake.api_base}/channels/{channel.id}/messages"
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(url, json={"content": "hi"}, headers=headers) as r,
+            ):
+                await r.read()
+                return r
+
+        first, second, third = [await post(one) for _ in range(3)]
+        assert (first.status, second.status, third.status) == (200, 200, 429)
+        assert first.headers["X-RateLimit-Remaining"] == "1" and second.headers["X-RateLimit-Remaining"] == "0"
+        assert 0 < float(third.headers["X-RateLimit-Reset-After"]) <= 0.5
+        assert (await post(two)).status == 200  # each channel has its own window
+        await asyncio.sleep(0.55)
+        assert (await post(one)).status == 200
+        assert fake.rate_limited == 1 and len(fake.messages_in(one)) == 3

@@ -891,3 +891,56 @@ async def test_retention_drops_bodies_in_bounded_batches(sessionmaker) -> None:
     assert (result.bodies, result.batches) == (23, 3)  # 10 + 10 + 3, each its own transaction
     assert len(batches) >= 3
     assert {row.body for row in await all_rows(sessionmaker)} == {b""}
+
+
+async def test_a_batch_with_one_bad_delivery_processes_the_rest_and_counts_the_bad_ones_attempt(sessionmaker) -> None:
+    await link_codertocat(sessionmaker)
+    async with transaction(sessionmaker) as session:
+        # A real database error for PR #666 only (see the test above), and a body no code can read.
+        await session.execute(
+            text(
+                "CREATE TRIGGER poison BEFORE INSERT ON merged_prs WHEN NEW.number = 666 "
+                "BEGIN SELECT json_extract('{', '$'); END"
+            )
+        )
+    deliveries = [("good-1", merged_pr_payload(number=1)), ("poison", merged_pr_payload(number=666))]
+    deliveries += [("unreadable", b"{not json"), ("good-2", merged_pr_payload(number=2))]
+    for delivery_id, body in deliveries:
+        assert await webhooks.store_delivery(
+            sessionmaker, delivery_id=delivery_id, event="pull_request", headers={}, body=body, now=NOW
+        )
+
+    with pytest.raises(OperationalError):  # raised once the others are through: the loop backs off
+        await events.process_batch(sessionmaker, now=NOW)
+    rows = await delivery_rows(sessionmaker)
+    assert rows["good-1"] == ("done", 1, None) and rows["good-2"] == ("done", 1, None)
+    assert rows["unreadable"][:2] == ("failed", 1)  # failed alone, at once
+    status, attempts, error = rows["poison"]
+    assert (status, attempts) == ("pending", 1) and "malformed JSON" in error
+    async with transaction(sessionmaker) as session:
+        assert sorted((await session.scalars(select(MergedPullRequest.number))).all()) == [1, 2]
+
+    # Its later tries are batches of one; at the last it is failed, not raised.
+    for _ in range(2, events.MAX_ATTEMPTS):
+        with pytest.raises(OperationalError):
+            await events.process_batch(sessionmaker, now=NOW)
+    assert await events.process_batch(sessionmaker, now=NOW) == 1
+    assert await events.process_batch(sessionmaker, now=NOW) == 0
+    assert (await delivery_rows(sessionmaker))["poison"][:2] == ("failed", events.MAX_ATTEMPTS)
+
+
+async def test_a_batch_applies_many_deliveries_in_one_transaction(sessionmaker) -> None:
+    await link_codertocat(sessionmaker)
+    for number in range(1, 26):
+        assert await webhooks.store_delivery(
+            sessionmaker,
+            delivery_id=f"d-{number}",
+            event="pull_request",
+            headers={},
+            body=merged_pr_payload(number=number),
+            now=NOW,
+        )
+    assert await events.process_batch(sessionmaker, now=NOW) == events.BATCH_SIZE
+    assert await events.process_batch(sessionmaker, now=NOW) == 25 - events.BATCH_SIZE
+    assert await events.process_batch(sessionmaker, now=NOW) == 0
+    assert {row[:2] for row in (await delivery_rows(sessionmaker)).values()} == {("done", 1)}

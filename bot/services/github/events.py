@@ -27,6 +27,8 @@ FRIENDLY_LABELS = ("good first issue", "help wanted")
 FOLD_WINDOW = timedelta(seconds=2)
 # Tries of a delivery that fails with a database error (or at commit) before it is marked failed.
 MAX_ATTEMPTS = 5
+# Deliveries applied in one transaction by process_batch (the processing loop).
+BATCH_SIZE = 20
 _CLOSING = re.compile(
     r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+"
     r"(?:(?:https?://github\.com/)?(?P<repo>[\w.-]+/[\w.-]+)(?:#|/issues/))?#?(?P<number>\d{1,9})\b",
@@ -96,31 +98,117 @@ async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: d
 async def _claim_next(
     sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime
 ) -> tuple[int, int | None] | None:
-    # Return (row id, this attempt's number) of the oldest pending delivery, or (row id, None)
+    claims = await _claim(sessionmaker, now=now, limit=1)
+    return claims[0] if claims else None
+
+
+async def _claim(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int
+) -> list[tuple[int, int | None]]:
+    # Return (row id, this attempt's number) of the oldest pending deliveries, or (row id, None)
     # when its tries are spent: earlier ones were counted, then the process stopped before it
-    # could record how they ended. Only the id and the count are read, not the body.
+    # could record how they ended. Only the ids and the counts are read, not the bodies.
     table = WebhookDelivery.__table__
+    claims: list[tuple[int, int | None]] = []
     async with transaction(sessionmaker) as session:
-        row = (
+        rows = (
             await session.execute(
                 select(table.c.id, table.c.attempts, table.c.error)
                 .where(table.c.status == "pending")
                 .order_by(table.c.id)
-                .limit(1)
+                .limit(limit)
                 .with_for_update(skip_locked=True)  # two processes never claim one delivery at once (PostgreSQL)
             )
-        ).first()
-        if row is None:
-            return None
-        if row.attempts >= MAX_ATTEMPTS:
-            error = row.error or f"gave up after {row.attempts} attempts that never finished"
-            await session.execute(
-                update(table).where(table.c.id == row.id).values(status="failed", error=error, processed_at=now)
-            )
-            log.error("GitHub delivery row %s: gave up after %d attempts: %s", row.id, row.attempts, error)
-            return row.id, None
-        await session.execute(update(table).where(table.c.id == row.id).values(attempts=row.attempts + 1))
-    return row.id, row.attempts + 1
+        ).all()
+        for row in rows:
+            if row.attempts >= MAX_ATTEMPTS:
+                error = row.error or f"gave up after {row.attempts} attempts that never finished"
+                await session.execute(
+                    update(table).where(table.c.id == row.id).values(status="failed", error=error, processed_at=now)
+                )
+                log.error("GitHub delivery row %s: gave up after %d attempts: %s", row.id, row.attempts, error)
+                claims.append((row.id, None))
+            else:
+                claims.append((row.id, row.attempts + 1))
+        counted = [pk for pk, attempt in claims if attempt is not None]
+        if counted:
+            await session.execute(update(table).where(table.c.id.in_(counted)).values(attempts=table.c.attempts + 1))
+    return claims
+
+
+async def process_batch(
+    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int = BATCH_SIZE
+) -> int:
+    """Process up to `limit` of the oldest pending deliveries in one transaction; return how many were taken.
+
+    The rules of `process_next` hold for each delivery: its attempt is counted before it is
+    applied, each is applied in a SAVEPOINT of its own (a payload the code cannot handle is failed
+    alone, and the others commit), and a database error is recorded against the delivery that
+    caused it. Such an error rolls the whole batch back: the batch is then applied again one
+    delivery at a time, so only the faulty one fails (up to MAX_ATTEMPTS times) and the others go
+    through; the first such error is raised afterwards, so the processing loop backs off.
+    """
+    claims = await _claim(sessionmaker, now=now, limit=limit)
+    live = [(pk, attempt) for pk, attempt in claims if attempt is not None]
+    if not live:
+        return len(claims)
+    try:
+        await _apply_many(sessionmaker, [pk for pk, _ in live], now=now)
+    except Exception as exc:
+        if len(live) == 1:
+            if not await _fail_one(sessionmaker, *live[0], exc, now=now):
+                raise
+            return len(claims)
+        log.warning("a batch of %d GitHub deliveries failed; applying them one by one", len(live), exc_info=True)
+        first: Exception | None = None
+        for pk, attempt in live:
+            try:
+                await _apply(sessionmaker, pk, now=now)
+            except Exception as single:
+                if not await _fail_one(sessionmaker, pk, attempt, single, now=now) and first is None:
+                    first = single
+        if first is not None:
+            raise first from None
+    return len(claims)
+
+
+async def _fail_one(
+    sessionmaker: async_sessionmaker[AsyncSession], delivery_pk: int, attempt: int, exc: Exception, *, now: datetime
+) -> bool:
+    # Record why a delivery failed; True when this was its last try and it is now marked failed.
+    give_up = attempt >= MAX_ATTEMPTS
+    await _record_failure(sessionmaker, delivery_pk, exc, give_up=give_up, now=now)
+    if give_up:
+        log.error("GitHub delivery row %s failed %d times; marked failed", delivery_pk, attempt, exc_info=exc)
+    return give_up
+
+
+async def _apply_many(sessionmaker: async_sessionmaker[AsyncSession], pks: list[int], *, now: datetime) -> None:
+    # One transaction, one SAVEPOINT per delivery; bodies are read one at a time, not held together.
+    table = WebhookDelivery.__table__
+    async with transaction(sessionmaker) as session:
+        for pk in pks:
+            row = (
+                await session.execute(
+                    select(table.c.delivery_id, table.c.event, table.c.headers, table.c.body)
+                    .where(table.c.id == pk, table.c.status == "pending")
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                continue  # another process finished it since it was claimed
+            values: dict[str, Any] = {"status": "done", "error": None, "processed_at": now}
+            try:
+                payload = webhooks.decode_payload((row.headers or {}).get("content-type", "application/json"), row.body)
+                async with session.begin_nested():
+                    await apply_event(session, row.event, payload, now=now)
+            except Exception as exc:
+                if webhooks.is_database_fault(exc):
+                    raise  # the batch rolls back and is applied one by one (see process_batch)
+                log.exception("could not process GitHub delivery %s (%s)", row.delivery_id, row.event)
+                values |= {"status": "failed", "error": repr(exc)[:500]}
+            await session.execute(update(table).where(table.c.id == pk).values(**values))
+    log.debug("processed delivery rows %s", pks)
 
 
 async def _apply(sessionmaker: async_sessionmaker[AsyncSession], delivery_pk: int, *, now: datetime) -> None:
