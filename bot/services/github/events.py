@@ -78,28 +78,7 @@ async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: d
     processing goes on with the next one. A payload the code cannot handle is failed at once:
     trying it again would change nothing.
     """
-    claim = await _claim_next(sessionmaker, now=now)
-    if claim is None:
-        return False
-    delivery_pk, attempt = claim
-    if attempt is None:
-        return True  # given up on when claimed
-    try:
-        await _apply(sessionmaker, delivery_pk, now=now)
-    except Exception as exc:
-        give_up = attempt >= MAX_ATTEMPTS
-        await _record_failure(sessionmaker, delivery_pk, exc, give_up=give_up, now=now)
-        if not give_up:
-            raise
-        log.exception("GitHub delivery row %s failed %d times; marked failed", delivery_pk, attempt)
-    return True
-
-
-async def _claim_next(
-    sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime
-) -> tuple[int, int | None] | None:
-    claims = await _claim(sessionmaker, now=now, limit=1)
-    return claims[0] if claims else None
+    return bool(await process_batch(sessionmaker, now=now, limit=1))
 
 
 async def _claim(
@@ -163,7 +142,7 @@ async def process_batch(
         first: Exception | None = None
         for pk, attempt in live:
             try:
-                await _apply(sessionmaker, pk, now=now)
+                await _apply_many(sessionmaker, [pk], now=now)
             except Exception as single:
                 if not await _fail_one(sessionmaker, pk, attempt, single, now=now) and first is None:
                     first = single
@@ -211,32 +190,6 @@ async def _apply_many(sessionmaker: async_sessionmaker[AsyncSession], pks: list[
     log.debug("processed delivery rows %s", pks)
 
 
-async def _apply(sessionmaker: async_sessionmaker[AsyncSession], delivery_pk: int, *, now: datetime) -> None:
-    async with transaction(sessionmaker) as session:
-        delivery = await session.scalar(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_pk, WebhookDelivery.status == "pending")
-            .with_for_update()
-        )
-        if delivery is None:
-            return  # another process finished it since it was claimed
-        try:
-            async with session.begin_nested():
-                await apply_event(session, delivery.event, _payload(delivery), now=now)
-        except Exception as exc:
-            if webhooks.is_database_fault(exc):
-                # The database hiccuped (locked, connection lost): nothing is applied; the delivery
-                # is tried again by the processing loop, up to MAX_ATTEMPTS times (see process_next).
-                raise
-            # A payload we cannot handle must not block the ones behind it: keep it, marked failed.
-            log.exception("could not process GitHub delivery %s (%s)", delivery.delivery_id, delivery.event)
-            delivery.status, delivery.error = "failed", repr(exc)[:500]
-        else:
-            delivery.status, delivery.error = "done", None
-        delivery.processed_at = now
-    log.debug("processed delivery row %s", delivery_pk)
-
-
 async def _record_failure(
     sessionmaker: async_sessionmaker[AsyncSession], delivery_pk: int, exc: Exception, *, give_up: bool, now: datetime
 ) -> None:
@@ -249,10 +202,6 @@ async def _record_failure(
         await session.execute(
             update(table).where(table.c.id == delivery_pk, table.c.status == "pending").values(**values)
         )
-
-
-def _payload(delivery: WebhookDelivery) -> dict[str, Any]:
-    return webhooks.decode_payload(delivery.headers.get("content-type", "application/json"), delivery.body)
 
 
 async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any], *, now: datetime) -> Outcome:

@@ -2,10 +2,10 @@
 
 The web handler (bot/web.py) checks the signature over the raw body, stores the delivery (through a
 `DeliveryWriter`, which commits concurrent deliveries together) and only then answers GitHub. A
-processor (bot/services/github/events.process_next) applies pending rows, each in one transaction
-with the messages it queues; the raw body is kept, so a row can be replayed. GitHub's delivery id
-(X-GitHub-Delivery) is unique: a redelivery is recognised and stored once. Pings are answered and
-not stored: they carry no work.
+processor (bot/services/github/events.process_batch) applies pending rows, in short transactions
+with the messages they queue; the raw body is kept for DELIVERY_RETENTION_DAYS, so a row can be
+replayed. GitHub's delivery id (X-GitHub-Delivery) is unique: a redelivery is recognised and
+stored once. Pings are answered and not stored: they carry no work.
 """
 
 from __future__ import annotations
