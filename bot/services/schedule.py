@@ -710,7 +710,7 @@ async def _plan_jobs(
             )
             continue
         if states is None:
-            states = await streaks.guild_streaks(session, guild.id, now=now, yield_every=YIELD_EVERY)
+            states = await streaks.stored_states(session, guild.id, now=now, yield_every=YIELD_EVERY)
         # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
         week_start = previous_run(schedule, scheduled_for - timedelta(microseconds=1))
         if job == "ping":
