@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -108,6 +108,22 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with sessionmaker() as session:
         await session.connection(execution_options={READ_ONLY: True})
         yield session  # closing the session ends (rolls back) the transaction, keeping loaded objects
+
+
+# Rows per chunk of `chunks`: fetched and converted in about a millisecond or two.
+CHUNK_ROWS = 1000
+
+
+async def chunks(session: AsyncSession, statement: Any, *, size: int = CHUNK_ROWS) -> AsyncIterator[Sequence[Any]]:
+    """Run a query and yield its rows a chunk at a time, giving the event loop a turn between chunks.
+
+    For reads of a whole big server (50,000 members): fetched at once, converting the rows held the
+    loop for 50-90 ms; streamed, no chunk holds it more than a few.
+    """
+    result = await session.stream(statement, execution_options={"yield_per": size})
+    async for part in result.partitions(size):
+        yield part
+        await asyncio.sleep(0)
 
 
 async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:

@@ -48,6 +48,7 @@ from sqlalchemy import String, cast, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Activity, Guild, Member, MemberStreak, RestPeriod
+from bot.db.session import CHUNK_ROWS, chunks
 from bot.services.dates import member_today
 
 __all__ = [
@@ -457,7 +458,7 @@ async def stored_states(
     With `yield_every`, the event loop gets a turn after each that many members.
     """
     cadence = await _guild_cadence(session, guild_id)
-    rows = await session.execute(
+    query = (
         select(MemberStreak.user_id, MemberStreak.cadence, MemberStreak.period, MemberStreak.current,
                MemberStreak.best, MemberStreak.total, MemberStreak.freezes, MemberStreak.progress, Member.timezone)
         .outerjoin(Member, (Member.guild_id == MemberStreak.guild_id) & (Member.user_id == MemberStreak.user_id))
@@ -471,20 +472,20 @@ async def stored_states(
     today_in: dict[str | None, date] = {}
     states: dict[int, StreakState] = {}
     stale: list[int] = []
-    for done, (user_id, row_cadence, period, current, best, total, freezes, progress, zone_name) in enumerate(rows, 1):
-        today = today_in.get(zone_name)
-        if today is None:
-            today = today_in[zone_name] = member_today(now, _zone(zone_name))
-        state = None
-        if row_cadence == cadence:
-            snapshot = StreakSnapshot(cadence, period, current, best, total, freezes, progress)
-            state = state_from_snapshot(snapshot, rests_of.get(user_id, ()), today=today)
-        if state is None:
-            stale.append(user_id)
-        else:
-            states[user_id] = state
-        if yield_every and done % yield_every == 0:
-            await asyncio.sleep(0)
+    # In chunks: fetching and converting 50,000 rows at once held the event loop for 50 ms.
+    async for rows in chunks(session, query, size=yield_every or CHUNK_ROWS):
+        for user_id, row_cadence, period, current, best, total, freezes, progress, zone_name in rows:
+            today = today_in.get(zone_name)
+            if today is None:
+                today = today_in[zone_name] = member_today(now, _zone(zone_name))
+            state = None
+            if row_cadence == cadence:
+                snapshot = StreakSnapshot(cadence, period, current, best, total, freezes, progress)
+                state = state_from_snapshot(snapshot, rests_of.get(user_id, ()), today=today)
+            if state is None:
+                stale.append(user_id)
+            else:
+                states[user_id] = state
     if stale:
         states |= await guild_streaks(session, guild_id, now=now, user_ids=stale, yield_every=yield_every)
     return states
