@@ -9,6 +9,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.services import share
 from bot.services.dates import describe_due, search_timezones
 from bot.services.links import IssueRef
 
@@ -89,3 +90,11 @@ def require_manage_guild(interaction: discord.Interaction[Any]) -> None:
     perms = interaction.permissions
     if not (perms.manage_guild or perms.administrator):
         raise app_commands.MissingPermissions(["manage_guild"])
+
+
+def share_embeds(drafts: dict[str, str]) -> list[discord.Embed]:
+    """One embed per network: its name, how much of its limit the draft uses, and the draft to copy."""
+    return [
+        discord.Embed(title=title, description=body, colour=discord.Colour.blurple())
+        for title, body in share.render(drafts)
+    ]

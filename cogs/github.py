@@ -31,6 +31,7 @@ from cogs._format import (
     join_lines,
     mention_only,
     require_manage_guild,
+    share_embeds,
     shorten,
 )
 
@@ -98,7 +99,8 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
             )
             return
         await interaction.response.send_message(
-            f"Here's a post ready to copy:\n```\n{post.text.replace('```', '')}\n```",
+            "Here's a post ready to copy, cut to fit each network:",
+            embeds=share_embeds(post.drafts),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

@@ -99,9 +99,16 @@ async def test_share_button_offers_the_author_a_post(w: World) -> None:
     (post,) = await w.wait_for_posts(w.celebrations, 1)
     custom_id = post["components"][0]["components"][0]["custom_id"]
     mine = await w.fake.click(w.guild, w.alice, post, custom_id)
-    assert mine.ephemeral
-    assert "my first merged pull request into octo-org/hello-world" in mine.content
-    assert "#BuildInPublic" in mine.content
+    assert mine.ephemeral and "ready to copy" in mine.content
+    # One draft per network, each in a code block, each within its network's limit.
+    assert [embed["title"].split(" · ")[0] for embed in mine.embeds] == ["X", "Bluesky", "Mastodon", "LinkedIn"]
+    for embed in mine.embeds:
+        used, limit = map(int, embed["title"].split(" · ")[1].split("/"))
+        assert used <= limit
+        body = embed["description"]
+        assert body.startswith("```\n") and body.endswith("\n```")
+        assert "My first open-source pull request just got merged into octo-org/hello-world!" in body
+        assert "https://github.com/" in body and body.rstrip("`\n").endswith("#BuildInPublic #opensource")
     theirs = await w.fake.click(w.guild, w.bob, post, custom_id)
     assert theirs.ephemeral and "to share" in theirs.content
     # After alice asks Shiplog to forget her, the celebration is deleted; where Discord refused that,
