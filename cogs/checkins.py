@@ -15,6 +15,7 @@ from bot.services.links import is_web_link
 from bot.services.streak_image import render_streak_png
 from bot.services.streaks import StreakState
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only
+from cogs._share import ShareStreakButton
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -70,9 +71,12 @@ def render_kudos(data: dict[str, Any]) -> dict[str, Any]:
 
 def render_streak_milestone(data: dict[str, Any]) -> dict[str, Any]:
     """Draw a streak milestone."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ShareStreakButton(int(data["user_id"]), int(data["streak"]), data["cadence"]))
     return {
         "content": f"🔥 <@{data['user_id']}> reached a **{unit(data['cadence'], data['streak'])} streak**! "
         "Consistency is a superpower.",
+        "view": view,
         "allowed_mentions": mention_only(data["user_id"]),
     }
 
@@ -94,6 +98,12 @@ class Rhythm(commands.Cog):
         bot.renderers["kudos"] = render_kudos
         bot.renderers["milestone.streak"] = render_streak_milestone
         bot.renderers["milestone.goals"] = render_goal_milestone
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ShareStreakButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ShareStreakButton)
 
     @app_commands.command(name="checkin")
     @app_commands.guild_only()
@@ -120,8 +130,8 @@ class Rhythm(commands.Cog):
             link=link,
             now=self.bot.now(),
         )
-        if result.posted:
-            self.bot.wake_outbox()
+        # Even when nothing is announced here, a milestone may have been queued for the celebrations channel.
+        self.bot.wake_outbox()
         text = f"✅ Checked in. {streak_line(result.streak)}"
         if result.posted:
             text += "\nI'm sharing it in the accountability channel."

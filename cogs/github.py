@@ -31,9 +31,9 @@ from cogs._format import (
     join_lines,
     mention_only,
     require_manage_guild,
-    share_embeds,
     shorten,
 )
+from cogs._share import send_drafts
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -91,19 +91,7 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
         post = await github_events.share_post(
             interaction.client.sessionmaker, guild_id=guild_id_of(interaction), merged_id=self.merged_id
         )
-        if post.user_id != interaction.user.id:
-            await interaction.response.send_message(
-                f"This one is <@{post.user_id}>'s to share, but you can cheer them on! 🎉",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
-            return
-        await interaction.response.send_message(
-            "Here's a post ready to copy, cut to fit each network:",
-            embeds=share_embeds(post.drafts),
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await send_drafts(interaction, post.user_id, post.drafts)
 
 
 def render_merged(data: dict[str, Any]) -> dict[str, Any]:
