@@ -212,7 +212,8 @@ async def test_a_finished_goal_offers_its_owner_a_post_that_fits(w: World) -> No
     assert button["custom_id"] == "shiplog:share-goal:1" and "Share" in button["label"]
 
     mine = await w.fake.click(w.guild, w.alice, done, button["custom_id"])
-    assert mine.ephemeral and [e["title"].split(" · ")[0] for e in mine.embeds] == ["X", "Bluesky", "Mastodon", "LinkedIn"]
+    assert mine.ephemeral
+    assert [e["title"].split(" · ")[0] for e in mine.embeds] == ["X", "Bluesky", "Mastodon", "LinkedIn"]
     x = mine.embeds[0]["description"]
     assert "✅ Goal done" in x and "…" in x and "https://github.com/encode/httpx/issues/12" in x
     assert long_goal.strip() in mine.embeds[3]["description"]  # LinkedIn has room for all of it
