@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -12,9 +10,8 @@ from discord.ext import commands
 
 from bot.services import checkins
 from bot.services.links import is_web_link
-from bot.services.streak_image import render_streak_png
 from bot.services.streaks import StreakState
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, streak_file
 from cogs._share import ShareStreakButton
 
 if TYPE_CHECKING:
@@ -158,14 +155,6 @@ class Rhythm(commands.Cog):
             self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=target.id, now=self.bot.now()
         )
         state = picture.state
-        # Drawing is CPU work: keep it off the event loop.
-        png = await asyncio.to_thread(
-            render_streak_png,
-            picture.days,
-            today=picture.today,
-            rests=picture.rests,
-            title=f"{target.display_name} · last {checkins.PICTURE_WEEKS} weeks",
-        )
         embed = discord.Embed(title=f"{target.display_name}'s streak"[:256], colour=BRAND)
         embed.add_field(name="Current", value=unit(state.cadence, state.current))
         embed.add_field(name="Best", value=unit(state.cadence, state.best))
@@ -173,7 +162,7 @@ class Rhythm(commands.Cog):
         embed.description = streak_line(state) if target.id == interaction.user.id else None
         embed.set_image(url="attachment://streak.png")
         await interaction.response.send_message(
-            embed=embed, file=discord.File(io.BytesIO(png), filename="streak.png"), allowed_mentions=NO_MENTIONS
+            embed=embed, file=await streak_file(picture, target.display_name), allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="leaderboard")

@@ -111,3 +111,30 @@ def test_x_counts_like_twitter_text_or_more(text: str, expected: int) -> None:
 def test_clean_drops_controls_and_fences_but_keeps_emoji() -> None:
     assert share.clean("a\u202eb\x00c\n\nd ```x```") == "abc d '''x'''"
     assert share.clean("🏴󠁧󠁢󠁳󠁣󠁴󠁿 👩‍👩‍👧") == "🏴󠁧󠁢󠁳󠁣󠁴󠁿 👩‍👩‍👧"
+
+
+@PROPERTY
+@given(
+    prs=st.lists(st.tuples(st.builds(lambda o, n: f"{o}/{n}", owners, names), st.integers(1, 50)), max_size=12),
+    goals=st.lists(texts, max_size=8),
+    goals_set=st.integers(0, 50),
+    checkins=st.integers(0, 100),
+    streak=st.integers(0, 500),
+    cadence=st.sampled_from(["weekly", "daily"]),
+    kudos=st.integers(0, 100),
+    next_step=st.none() | texts,
+)
+def test_a_weekly_recap_fits_every_network(prs, goals, goals_set, checkins, streak, cadence, kudos, next_step) -> None:
+    drafts = share.weekly_recap(
+        prs=prs,
+        goals_finished=goals,
+        goals_set=goals_set,
+        checkins=checkins,
+        streak=streak,
+        cadence=cadence,
+        kudos=kudos,
+        next_step=next_step,
+    )
+    assert_fits(drafts, link=None)
+    if not (prs or goals or checkins):
+        assert all("quieter week" in text for text in drafts.values())

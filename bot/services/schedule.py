@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest, OutboxMessage
 from bot.db.session import chunks, reading, transaction
 from bot.errors import UserError
-from bot.services import outbox, streaks
+from bot.services import outbox, recap, streaks
 from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
@@ -624,6 +624,7 @@ class _Planned:
     reason: str = ""
     payloads: tuple[dict[str, Any], ...] = ()
     nudged: tuple[DueMember, ...] = ()  # mentioned members whose waiting PRs the ping marks
+    dms: tuple[dict[str, Any], ...] = ()  # recap DMs sent after the digest (outbox data, one per member)
 
 
 async def _run_weekly(
@@ -668,6 +669,19 @@ async def _run_weekly(
                     dedupe_key=f"rhythm:{guild_id}:{period}:{plan.job}:{n}",
                 )
                 for n, data in enumerate(plan.payloads)
+            ]
+            # After the digest: the same transaction, so each opted-in member gets it once a week.
+            rows += [
+                _outbox_row(
+                    guild_id,
+                    None,
+                    "recap",
+                    data,
+                    now=now,
+                    dedupe_key=f"rhythm:{guild_id}:{period}:recap:{data['user_id']}",
+                )
+                | {"kind": RECAP_DM_KIND}
+                for data in plan.dms
             ]
             outcomes.append(JobOutcome(plan.job, "done", messages=len(plan.payloads)))
         await session.flush()
@@ -726,9 +740,25 @@ async def _plan_jobs(
             plans.append(_Planned(job, channel_id, payloads=tuple(ping_payload(m) for m in messages), nudged=nudged))
         else:
             data = await build_digest(session, guild.id, start=week_start, end=scheduled_for, states=states)
-            plans.append(_Planned(job, channel_id, payloads=(data | {"period": period},)))
+            dms = await _recap_dms(session, guild, start=week_start, end=scheduled_for, now=now)
+            plans.append(_Planned(job, channel_id, payloads=(data | {"period": period},), dms=dms))
         await asyncio.sleep(0)
     return plans
+
+
+RECAP_DM_KIND = "dm.recap"
+
+
+async def _recap_dms(
+    session: AsyncSession, guild: Guild, *, start: datetime, end: datetime, now: datetime
+) -> tuple[dict[str, Any], ...]:
+    """The recap DMs of the week that ends with this digest, for the members who asked for them."""
+    dms = []
+    for user_id in await recap.recap_members(session, guild.id):
+        week = await recap.build(session, guild_id=guild.id, user_id=user_id, start=start, end=end, now=now)
+        dms.append({"user_id": user_id, "start": start.isoformat(), "quiet": week.quiet, "drafts": week.drafts})
+        await asyncio.sleep(0)
+    return tuple(dms)
 
 
 def _outbox_row(

@@ -35,6 +35,7 @@ __all__ = [
     "graphemes",
     "merged_pr",
     "streak_milestone",
+    "weekly_recap",
 ]
 
 HASHTAGS = "#BuildInPublic #opensource"
@@ -270,3 +271,53 @@ def render(drafts: dict[str, str]) -> list[tuple[str, str]]:
         text = drafts[network.key]
         out.append((f"{network.name} · {network.length(text)}/{network.limit}", f"```\n{text}\n```"))
     return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def weekly_recap(
+    *,
+    prs: Sequence[tuple[str, int]],
+    goals_finished: Sequence[str],
+    goals_set: int,
+    checkins: int,
+    streak: int,
+    cadence: str,
+    kudos: int,
+    next_step: str | None = None,
+) -> dict[str, str]:
+    """Drafts about a member's week: merged PRs by repository, goals, check-ins, streak and kudos.
+
+    A quiet week is not a failure: the draft then says what comes next (`next_step`) instead.
+    """
+    merged = sum(count for _, count in prs)
+    unit = "week" if cadence == "weekly" else "day"
+    facts = []
+    if merged:
+        facts.append(_plural(merged, "PR") + " merged")
+    if goals_finished:
+        facts.append(_plural(len(goals_finished), "goal") + " done")
+    if checkins:
+        facts.append(_plural(checkins, "check-in"))
+    if kudos:
+        facts.append(f"{kudos} kudos received")
+    if streak:
+        facts.append(f"🔥 {_plural(streak, unit)} streak")
+    quiet = not (merged or goals_finished or checkins)
+    if quiet:
+        head = [Part("📅 A quieter week in open source, and that's fine: rest is part of the work.")]
+        step = [Part(clean(next_step), cut=1, before="Next up: ", sep="\n\n")] if next_step else []
+        return _drafts([*head, *step, *_tail(None)], [*head, *step, *_tail(None)])
+    head = [Part("📅 My week in open source: " + ", ".join(facts) + ".")]
+    repos = ", ".join(f"{clean(repo)}{f' ×{count}' if count > 1 else ''}" for repo, count in prs)
+    short = [*head, Part(repos, cut=1, before="Merged in ", sep="\n\n")] if repos else [*head]
+    long = list(short)
+    for index, goal in enumerate(goals_finished[:5]):
+        long.append(Part(clean(goal), cut=2 + index, before="✅ ", sep="\n"))
+    if goals_set:
+        long.append(Part(f"🎯 {_plural(goals_set, 'new goal')} set, in public.", cut=8, sep="\n"))
+    if next_step:
+        long.append(Part(clean(next_step), cut=9, before="Next up: ", sep="\n\n"))
+    return _drafts([*short, *_tail(None)], [*long, *_tail(None)])
