@@ -238,17 +238,32 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ShareButton)
+        await self.hand_back()
+        self.bot.radar = None
+
+    async def drain(self) -> None:
+        """Stop the radar (a pass cut short is continued by the next) and let the batch in hand finish."""
+        process, radar = self._tasks or (None, None)
+        if radar is not None:
+            radar.cancel()
+        if process is not None:
+            await asyncio.gather(process, *([radar] if radar else []), return_exceptions=True)
+
+    async def hand_back(self) -> int:
+        """Cancel what is left: a batch cut off rolls back, its deliveries stay pending for the next start."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.bot.radar = None
+        return 0
 
     async def _process_loop(self) -> None:
         # Deliveries stored before a crash are still pending: the first round picks them up.
-        while not self.bot.is_closed():
+        while not self.bot.is_closed() and not self.bot.stopping.is_set():
             self.bot.github_wakeup.clear()
             try:
-                while await github_events.process_batch(self.bot.sessionmaker, now=self.bot.now()):
+                while not self.bot.stopping.is_set() and await github_events.process_batch(
+                    self.bot.sessionmaker, now=self.bot.now()
+                ):
                     # Each batch's messages are committed with it: the outbox can post them now,
                     # not once the whole backlog is processed.
                     self.bot.wake_outbox()
