@@ -38,6 +38,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Deliveries stored by this process wake the processor at once; those stored by `shiplog web`
+# processes wake nobody here, so the processor also looks on its own this often.
+IDLE_POLL_SECONDS = 5
+
 Login = app_commands.Range[str, 1, 100]
 KIND_WORDS = {
     ("pulls", "opened"): ("PR opened", discord.Colour.from_rgb(35, 134, 54)),
@@ -272,7 +276,7 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
                 await asyncio.sleep(5)
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.bot.github_wakeup.wait(), 60)
+                await asyncio.wait_for(self.bot.github_wakeup.wait(), IDLE_POLL_SECONDS)
 
     async def grant_role(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """Give a member a milestone role (an outbox action)."""

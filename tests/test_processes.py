@@ -18,10 +18,12 @@ from bot.db.base import utcnow
 from bot.db.models import OutboxMessage, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, reading, transaction
 from bot.services import guilds, outbox
+from cogs.github import IDLE_POLL_SECONDS
 from tests.fake_discord import FakeDiscord
 from tests.github_fixtures import merged_pr_payload, sign
-from tests.harness import WEBHOOK_SECRET, eventually
+from tests.harness import WEBHOOK_SECRET, eventually, world
 from tests.shiplog_process import URL_VARIABLE, free_port, shiplog_process
+from tests.test_e2e_github import link_alice
 
 MESSAGES = 12
 
@@ -186,3 +188,33 @@ async def test_shiplog_web_stores_a_signed_delivery_without_a_gateway(db_url: st
         await engine.dispose()
     assert [(row.delivery_id, row.status, row.body) for row in stored] == [(delivery, "pending", body)]
     assert stored[0].received_at > utcnow() - timedelta(minutes=1)
+
+
+async def test_a_delivery_taken_by_shiplog_web_is_celebrated_by_the_bot(db_url: str, tmp_path: Path) -> None:
+    async with world(db_url) as w:
+        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
+        await link_alice(w)
+        port = free_port()
+        env = {"DATABASE_URL": db_url, "HTTP_PORT": str(port), "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        with shiplog_process(["web"], tmp_path, **env) as web:
+            await web.wait_healthy(port)
+            body = merged_pr_payload()
+            async with (
+                aiohttp.ClientSession() as session,
+                session.post(
+                    f"http://127.0.0.1:{port}/github/webhook",
+                    data=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "X-GitHub-Event": "pull_request",
+                        "X-GitHub-Delivery": str(uuid.uuid4()),
+                        "X-Hub-Signature-256": sign(WEBHOOK_SECRET, body),
+                    },
+                ) as response,
+            ):
+                assert response.status == 202
+            # Nothing wakes the bot's processor from another process: it looks every IDLE_POLL_SECONDS.
+            (post,) = await w.wait_for_posts(w.celebrations, 1, timeout=IDLE_POLL_SECONDS + 5)
+            assert post["content"] == f"🎉 Congratulations <@{w.alice.id}>!"
+            web.signal(signal.SIGTERM)
+            assert await web.wait(20) == 0
