@@ -6,6 +6,7 @@ discord.py at it (tests/shiplog_process.py) and shares a real SQLite file with i
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import uuid
 from datetime import timedelta
@@ -218,3 +219,44 @@ async def test_a_delivery_taken_by_shiplog_web_is_celebrated_by_the_bot(db_url: 
             assert post["content"] == f"🎉 Congratulations <@{w.alice.id}>!"
             web.signal(signal.SIGTERM)
             assert await web.wait(20) == 0
+
+
+async def test_a_fleet_of_two_sharded_processes_answers_each_server_once(db_url: str, tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        fake.recommended_shards = 2  # what Discord would say; SHARD_COUNT decides
+        members = {}
+        while len({FakeDiscord.shard_of(g.id, 2) for g in fake.guilds.values()}) < 2:
+            guild = fake.add_guild(name=f"Server {len(fake.guilds)}")
+            members[guild.id] = fake.add_member(guild, "ada")
+            await asyncio.sleep(0.002)  # a guild id's shard comes from its timestamp
+        ports = [free_port(), free_port()]
+        with (
+            shiplog_process(["run"], tmp_path, **bot_env(fake, db_url, ports[0], SHARD_COUNT="2", SHARD_IDS="0")) as a,
+            shiplog_process(["run"], tmp_path, **bot_env(fake, db_url, ports[1], SHARD_COUNT="2", SHARD_IDS="1")) as b,
+        ):
+            for process, port in ((a, ports[0]), (b, ports[1])):
+                await process.wait_for_line("has connected to Gateway")
+                await eventually(lambda port=port: _gateway_detail(port), timeout=30)
+            shards = sorted(tuple(s.shard) for s in fake._sessions.values() if s.live)
+            assert shards == [(0, 2), (1, 2)]
+            for guild in fake.guilds.values():
+                result = await fake.invoke(guild, members[guild.id], "goal list", timeout=10)
+                assert result.ephemeral or result.content is not None
+                callbacks = [
+                    r
+                    for r in fake.requests
+                    if r.method == "POST" and r.path.startswith(f"/interactions/{result.interaction['id']}/")
+                ]
+                assert len(callbacks) == 1, callbacks  # only the process holding the server's shard answered
+            for process in (a, b):
+                process.signal(signal.SIGTERM)
+            assert [await a.wait(20), await b.wait(20)] == [0, 0]
+
+
+async def _gateway_detail(port: int) -> bool:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/healthz") as response,
+    ):
+        body = await response.json()
+    return body.get("gateway_detail") == "1 shard connected"
