@@ -43,19 +43,37 @@ def environment(**env: str) -> dict[str, str]:
     return keep | {"PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"} | env
 
 
+# Runs the command as PID 1 of a new PID namespace, as in a container: the kernel then drops every
+# signal the process has no handler for, SIGTERM included (pid_namespaces(7)). Needs root.
+AS_PID_ONE = ["unshare", "--pid", "--fork", "--kill-child"]
+
+
 class ShiplogProcess:
     """One `shiplog` command running in the background; its output goes to a file the test can read."""
 
-    def __init__(self, args: list[str], cwd: Path, **env: str) -> None:
+    def __init__(self, args: list[str], cwd: Path, *, pid_one: bool = False, **env: str) -> None:
         self.log_path = cwd / f"shiplog-{args[0]}-{time.monotonic_ns()}.log"
         self._log = self.log_path.open("w")
+        self.pid_one = pid_one
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "tests.shiplog_process", *args],
+            [*(AS_PID_ONE if pid_one else []), sys.executable, "-m", "tests.shiplog_process", *args],
             cwd=cwd,
             env=environment(**env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
+
+    def _shiplog_pid(self) -> int:
+        """Return the host pid of the shiplog process (under unshare, its only child)."""
+        if not self.pid_one:
+            return self.proc.pid
+        deadline = time.monotonic() + 10
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        while not (children := path.read_text().split()):
+            if time.monotonic() > deadline:
+                raise AssertionError("unshare started no child")
+            time.sleep(0.01)
+        return int(children[0])
 
     @property
     def output(self) -> str:
@@ -87,7 +105,7 @@ class ShiplogProcess:
                 await asyncio.sleep(0.05)
 
     def signal(self, sig: signal.Signals = signal.SIGTERM) -> None:
-        self.proc.send_signal(sig)
+        os.kill(self._shiplog_pid(), sig)
 
     async def wait(self, timeout: float = 30.0) -> int:
         """Wait for the process to end without blocking the event loop (the fake Discord runs in it)."""
@@ -108,9 +126,9 @@ class ShiplogProcess:
 
 
 @contextlib.contextmanager
-def shiplog_process(args: list[str], cwd: Path, **env: str) -> Iterator[ShiplogProcess]:
-    """Start `shiplog ARGS` and make sure it is gone when the block ends."""
-    process = ShiplogProcess(args, cwd, **env)
+def shiplog_process(args: list[str], cwd: Path, *, pid_one: bool = False, **env: str) -> Iterator[ShiplogProcess]:
+    """Start `shiplog ARGS` (as PID 1 of its own PID namespace with `pid_one`); it is gone when the block ends."""
+    process = ShiplogProcess(args, cwd, pid_one=pid_one, **env)
     try:
         yield process
     finally:

@@ -7,12 +7,15 @@ discord.py at it (tests/shiplog_process.py) and shares a real SQLite file with i
 from __future__ import annotations
 
 import asyncio
+import shutil
 import signal
+import subprocess
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
 from bot.db.base import utcnow
@@ -23,7 +26,7 @@ from cogs.github import IDLE_POLL_SECONDS
 from tests.fake_discord import FakeDiscord
 from tests.github_fixtures import merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, eventually, world
-from tests.shiplog_process import URL_VARIABLE, free_port, shiplog_process
+from tests.shiplog_process import AS_PID_ONE, URL_VARIABLE, free_port, shiplog_process
 from tests.test_e2e_github import link_alice
 
 MESSAGES = 12
@@ -260,3 +263,24 @@ async def _gateway_detail(port: int) -> bool:
     ):
         body = await response.json()
     return body.get("gateway_detail") == "1 shard connected"
+
+
+def _can_be_pid_one() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run([*AS_PID_ONE, "true"], capture_output=True, check=False)  # noqa: S603
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_be_pid_one(), reason="needs unshare and the right to make a PID namespace (root)")
+async def test_sigterm_stops_the_bot_running_as_pid_1_as_in_a_container(db_url: str, tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        fake.add_guild(name="Builders")
+        port = free_port()
+        with shiplog_process(["run"], tmp_path, pid_one=True, **bot_env(fake, db_url, port)) as bot:
+            await bot.wait_for_line("has connected to Gateway")
+            bot.signal(signal.SIGTERM)
+            # Without its own handler the kernel would drop the signal, and this wait would time out.
+            assert await bot.wait(20) == 0, bot.output
+        assert "received SIGTERM: stopping" in bot.output
+        assert "stopped cleanly" in bot.output
