@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.shiplog_process import URL_VARIABLE, environment, free_port
 from tests.test_config import TOKEN
@@ -103,3 +107,53 @@ def test_check_creates_no_files(tmp_path: Path) -> None:
     assert f"the SQLite file {tmp_path}/data/shiplog.db does not exist yet" in result.stdout
     assert "run `shiplog migrate`" in result.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# With a PostgreSQL server (TEST_DATABASE_URL, as .ci/run gives): what only PostgreSQL can refuse.
+POSTGRES = os.environ.get("TEST_DATABASE_URL", "")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES or importlib.util.find_spec("asyncpg") is None, reason="needs TEST_DATABASE_URL and asyncpg"
+)
+
+
+@needs_postgres
+def test_postgresql_refusing_the_login_or_missing_the_database_is_one_line(tmp_path: Path) -> None:
+    url = make_url(POSTGRES)
+    wrong = url.set(password="not-the-password").render_as_string(hide_password=False)
+    line = one_line(start(tmp_path, "migrate", DATABASE_URL=wrong))
+    assert "refused the login: check the user and password in DATABASE_URL" in line
+    assert "not-the-password" not in line
+    missing = url.set(database="no_such_database").render_as_string(hide_password=False)
+    line = one_line(start(tmp_path, "migrate", DATABASE_URL=missing))
+    assert "the database 'no_such_database' does not exist" in line
+
+
+@needs_postgres
+def test_a_fleet_starting_together_migrates_once(tmp_path: Path) -> None:
+    # A database of its own, unmigrated: three `shiplog migrate` at once, as a fleet's `shiplog run`s do.
+    url = make_url(POSTGRES)
+    name = f"shiplog_race_{uuid.uuid4().hex[:8]}"
+    admin = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+
+    async def ddl(statement: str) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(admin)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(ddl(f'CREATE DATABASE "{name}"'))
+    try:
+        target = url.set(database=name).render_as_string(hide_password=False)
+        command = [sys.executable, "-m", "tests.shiplog_process", "migrate"]
+        env = environment(DATABASE_URL=target, LOG_LEVEL="WARNING")
+        processes = [
+            subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)  # noqa: S603
+            for _ in range(3)
+        ]
+        results = [(p.wait(60), p.stderr.read()) for p in processes if p.stderr is not None]
+        assert results == [(0, "")] * 3
+    finally:
+        asyncio.run(ddl(f'DROP DATABASE "{name}" WITH (FORCE)'))
