@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.db import problems
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker, ping
 from bot.health import GatewayWatch
@@ -110,7 +111,8 @@ async def healthz(request: web.Request) -> web.Response:
         await asyncio.wait_for(ping(request.app[ENGINE_KEY]), HEALTH_TIMEOUT)
         body["database"] = "ok"
     except Exception as exc:  # any failure to reach the database means unhealthy
-        log.warning("health check: database unreachable: %s", exc)
+        engine = request.app[ENGINE_KEY]
+        log.warning("health check: %s", problems.describe(exc, engine.url.render_as_string(hide_password=False)))
         body["database"] = "unreachable"
         healthy = False
     starting = False

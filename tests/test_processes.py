@@ -284,3 +284,16 @@ async def test_sigterm_stops_the_bot_running_as_pid_1_as_in_a_container(db_url: 
             assert await bot.wait(20) == 0, bot.output
         assert "received SIGTERM: stopping" in bot.output
         assert "stopped cleanly" in bot.output
+
+
+async def test_sigterm_while_logging_in_exits_0(db_url: str, tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        fake.add_guild(name="Builders")
+        fake.rest_delay = 1.0  # the login is still under way when the signal comes
+        port = free_port()
+        with shiplog_process(["run"], tmp_path, **bot_env(fake, db_url, port)) as bot:
+            assert (await bot.wait_healthy(port))["status"] == "starting"
+            bot.signal(signal.SIGTERM)
+            assert await bot.wait(20) == 0, bot.output
+        assert "stopped cleanly" in bot.output
+        assert "Traceback" not in bot.output
