@@ -21,19 +21,20 @@ async def test_every_extension_loads_and_command_names_are_unique(db_url: str) -
             sessionmaker=create_sessionmaker(engine),
             http_client=client,
         )
+        # discord.py's AutoShardedClient is set up by `async with` (or start), and can only close once set up.
         try:
-            names = extension_names()
-            assert "cogs.goals" in names and not any(n.split(".")[-1].startswith("_") for n in names)
-            for name in names:
-                await bot.load_extension(name)
-            top = collections.Counter(c.name for c in bot.tree.get_commands())
-            assert [name for name, n in top.items() if n > 1] == []
-            leaves = collections.Counter(c.qualified_name for c in bot.tree.walk_commands())
-            assert [name for name, n in leaves.items() if n > 1] == []
-            for command in bot.tree.walk_commands():
-                assert command.description and command.description != "…", command.qualified_name
+            async with bot:
+                names = extension_names()
+                assert "cogs.goals" in names and not any(n.split(".")[-1].startswith("_") for n in names)
+                for name in names:
+                    await bot.load_extension(name)
+                top = collections.Counter(c.name for c in bot.tree.get_commands())
+                assert [name for name, n in top.items() if n > 1] == []
+                leaves = collections.Counter(c.qualified_name for c in bot.tree.walk_commands())
+                assert [name for name, n in leaves.items() if n > 1] == []
+                for command in bot.tree.walk_commands():
+                    assert command.description and command.description != "…", command.qualified_name
         finally:
-            await bot.close()
             await engine.dispose()
 
 
