@@ -92,3 +92,45 @@ async def test_a_stop_refuses_new_webhooks_finishes_the_send_in_hand_and_hands_t
             rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
         assert [row.status for row in rows] == ["sent"] + ["pending"] * 4
         assert all(row.attempts == 0 and row.next_attempt_at <= w.clock() for row in rows[1:])
+
+
+async def test_a_send_still_running_when_the_grace_ends_is_handed_back_and_shown_once(db_url: str, caplog) -> None:
+    async with world(db_url) as w:
+        assert w.bot is not None
+        async with transaction(w.sessionmaker) as session:
+            await guilds.ensure_guild(session, w.guild.id)
+            for number in range(3):
+                await outbox.enqueue(
+                    session,
+                    guild_id=w.guild.id,
+                    channel_id=w.celebrations.id,
+                    kind="github.relay",
+                    data={
+                        "kind": "pulls",
+                        "action": "opened",
+                        "repo": "o/r",
+                        "number": number,
+                        "title": "t",
+                        "url": "",
+                    },
+                    now=w.clock(),
+                )
+        w.fake.rest_delay = 1.5  # Discord is slower than the grace
+        w.bot.wake_outbox()
+        await eventually(lambda: w.fake._inflight > 0)
+        with caplog.at_level("INFO", logger="bot.bot"):
+            await w.bot.shutdown(grace=0.3)
+        assert "stopped cleanly: cut off after 0.3 s; 3 unsent messages handed back" in caplog.text
+        async with transaction(w.sessionmaker) as session:
+            rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        assert [(row.status, row.attempts) for row in rows] == [("pending", 0)] * 3
+        # Discord may still post the send that was cut off; the next start retries it with the same
+        # nonce, so it shows once.
+        await w.stop_bot()
+        w.fake.rest_delay = 0.0
+        await w.start_bot()
+        await w.wait_for_posts(w.celebrations, 3)
+        await asyncio.sleep(1.5)  # time for the cut-off send to land too, were it to be shown twice
+        posts = w.fake.messages_in(w.celebrations, include_interactions=False)
+        assert sorted(p["embeds"][0]["title"] for p in posts) == ["[o/r] PR opened: t" for _ in range(3)]
+        assert len({p["nonce"] for p in posts}) == 3
