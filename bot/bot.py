@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
 import pkgutil
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -28,6 +30,11 @@ from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
 
 log = logging.getLogger(__name__)
+
+# Webhooks count as "arriving now" for this long after the last one was stored: the GitHub
+# processor then leaves the intake most of the process (see GitHub cog's processing loop).
+INTAKE_QUIET = 0.05
+_heap_frozen = False
 
 # A renderer turns an outbox row's data into the keyword arguments of `Messageable.send`.
 Renderer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
@@ -111,6 +118,7 @@ class Shiplog(commands.AutoShardedBot):
         self.actions: dict[str, Action] = {}
         self.outbox_wakeup = asyncio.Event()
         self.github_wakeup = asyncio.Event()
+        self.github_last_delivery = float("-inf")  # time.monotonic() of the last stored delivery
         self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
         # The radar (bot/services/github/radar.py), run by the GitHub cog while it is loaded.
         self.radar: Radar | None = None
@@ -121,7 +129,12 @@ class Shiplog(commands.AutoShardedBot):
 
     def wake_github(self) -> None:
         """Tell the GitHub processor that a delivery was stored."""
+        self.github_last_delivery = time.monotonic()
         self.github_wakeup.set()
+
+    def intake_busy(self) -> bool:
+        """Tell whether webhooks are arriving right now (one stored in the last INTAKE_QUIET seconds)."""
+        return time.monotonic() - self.github_last_delivery < INTAKE_QUIET
 
     def wake_radar(self) -> None:
         """Tell the radar to start a pass now (a member just linked: import their history)."""
@@ -154,6 +167,17 @@ class Shiplog(commands.AutoShardedBot):
 
     async def on_shard_disconnect(self, shard_id: int) -> None:
         self.gateway.disconnected(shard_id)
+
+    async def on_ready(self) -> None:
+        # Freeze what the process holds once the gateway is up (modules, the command tree, the
+        # first member cache): the garbage collector no longer walks it on every full collection.
+        # Those walks stalled the event loop for up to 80 ms under webhook load (bench/pipeline.py).
+        # Once per process only: objects frozen and later dropped in a cycle are never collected.
+        global _heap_frozen
+        if not _heap_frozen:
+            _heap_frozen = True
+            gc.collect()
+            gc.freeze()
 
     async def sync_commands(self) -> None:
         """Sync app commands (to DEV_GUILD_ID if set) only when they changed since the last sync."""

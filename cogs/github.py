@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 # Deliveries stored by this process wake the processor at once; those stored by `shiplog web`
 # processes wake nobody here, so the processor also looks on its own this often.
 IDLE_POLL_SECONDS = 5
+# Deliveries the processor takes per transaction while webhooks are arriving (BATCH_SIZE otherwise).
+BUSY_BATCH_SIZE = 4
 
 Login = app_commands.Range[str, 1, 100]
 KIND_WORDS = {
@@ -265,12 +268,21 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         while not self.bot.is_closed() and not self.bot.stopping.is_set():
             self.bot.github_wakeup.clear()
             try:
-                while not self.bot.stopping.is_set() and await github_events.process_batch(
-                    self.bot.sessionmaker, now=self.bot.now()
-                ):
+                while not self.bot.stopping.is_set():
+                    # While webhooks pour in, acking them comes first (GitHub waits for the 2xx, not
+                    # for the celebration): processing takes smaller batches, so an ack never queues
+                    # long behind one on the write lock, and rests as long as each batch took, so it
+                    # keeps at most half the process. It never stops, so a flood cannot starve it.
+                    busy = self.bot.intake_busy()
+                    started = time.perf_counter()
+                    limit = BUSY_BATCH_SIZE if busy else github_events.BATCH_SIZE
+                    if not await github_events.process_batch(self.bot.sessionmaker, now=self.bot.now(), limit=limit):
+                        break
                     # Each batch's messages are committed with it: the outbox can post them now,
                     # not once the whole backlog is processed.
                     self.bot.wake_outbox()
+                    if busy:
+                        await asyncio.sleep(time.perf_counter() - started)
             except Exception:
                 log.exception("processing GitHub deliveries failed; trying again shortly")
                 await asyncio.sleep(5)

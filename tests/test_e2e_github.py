@@ -325,3 +325,19 @@ async def test_gfi_lists_issues_and_explains_rate_limits(w: World) -> None:
         )
         res = await w.invoke(w.alice, "gfi", language="rust")
     assert res.ephemeral and "rate limit" in res.content
+
+
+async def test_a_flood_of_webhooks_slows_processing_but_never_stops_it(w: World) -> None:
+    # While webhooks keep arriving, acking them comes first: the processor takes small batches and
+    # rests between them. Here the intake never goes quiet, and every merge is still celebrated once.
+    assert w.bot is not None
+    await link_alice(w)
+    w.bot.intake_busy = lambda: True  # type: ignore[method-assign]
+    numbers = range(10, 20)
+    for number in numbers:
+        assert (await post_delivery(w, merged_pr_payload(number=number, title=f"flood {number}")))[0] == 202
+    posts = await w.wait_for_posts(w.celebrations, len(numbers), timeout=10)
+    titles = sorted(post["embeds"][0]["title"] for post in posts)
+    assert titles == sorted(f"🎉 flood {n}" for n in numbers)
+    await settle(w)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == len(numbers)
