@@ -136,6 +136,16 @@ class Shiplog(commands.AutoShardedBot):
         """Tell whether webhooks are arriving right now (one stored in the last INTAKE_QUIET seconds)."""
         return time.monotonic() - self.github_last_delivery < INTAKE_QUIET
 
+    @property
+    def runs_fleet_jobs(self) -> bool:
+        """Tell whether this process runs the work a fleet needs once: the radar (the process holding shard 0).
+
+        Every process of a fleet would otherwise search GitHub for every member, and spend the
+        search budget (per token, or per address without one) as many times over.
+        """
+        shard_ids = self.settings.shard_ids
+        return shard_ids is None or 0 in shard_ids
+
     def wake_radar(self) -> None:
         """Tell the radar to start a pass now (a member just linked: import their history)."""
         if self.radar is not None:

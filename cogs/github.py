@@ -238,10 +238,11 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             poll_seconds=self.bot.settings.github_poll_seconds,
             on_queued=self.bot.wake_outbox,
         )
-        self._tasks = [
-            asyncio.create_task(self._process_loop(), name="shiplog-github"),
-            asyncio.create_task(self.bot.radar.run_forever(), name="shiplog-radar"),
-        ]
+        self._tasks = [asyncio.create_task(self._process_loop(), name="shiplog-github")]
+        if self.bot.runs_fleet_jobs:
+            self._tasks.append(asyncio.create_task(self.bot.radar.run_forever(), name="shiplog-radar"))
+        else:
+            log.info("radar: not run here; the fleet's process holding shard 0 runs it")
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ShareButton)
@@ -250,11 +251,11 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
 
     async def drain(self) -> None:
         """Stop the radar (a pass cut short is continued by the next) and let the batch in hand finish."""
-        process, radar = self._tasks or (None, None)
-        if radar is not None:
-            radar.cancel()
+        process, *radar = self._tasks or [None]
+        for task in radar:
+            task.cancel()
         if process is not None:
-            await asyncio.gather(process, *([radar] if radar else []), return_exceptions=True)
+            await asyncio.gather(process, *radar, return_exceptions=True)
 
     async def hand_back(self) -> int:
         """Cancel what is left: a batch cut off rolls back, its deliveries stay pending for the next start."""
@@ -487,6 +488,8 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         info = await radar_service.status(self.bot.sessionmaker, guild_id_of(interaction))
         now = self.bot.now()
         radar = self.bot.radar
+        if radar is not None and not self.bot.runs_fleet_jobs:
+            await radar.load_state()  # the radar runs in another process of the fleet: read what it stored
         state = radar.state if radar else None
         lines = [
             f"**Radar**: {'on' if info['radar_enabled'] else 'off'} in this server "
