@@ -133,7 +133,10 @@ def _start_failure(exc: BaseException, settings: Settings) -> str | None:
     if isinstance(exc, discord.LoginFailure):
         return "Discord refused DISCORD_TOKEN: copy the bot token again from the developer portal (Bot, Reset Token)."
     if isinstance(exc, discord.PrivilegedIntentsRequired):
-        return "Discord refused the gateway intents Shiplog asked for: turn them off in the developer portal."
+        return (
+            "Discord refused the gateway intents Shiplog asked for: enable them in the developer portal "
+            "(Bot, Privileged Gateway Intents)."
+        )
     if isinstance(exc, discord.DiscordServerError):
         return f"Discord is failing ({exc.status}): the start is given up; try again in a few minutes."
     if isinstance(exc, aiohttp.ClientConnectionError | OSError | TimeoutError):

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.shiplog_process import URL_VARIABLE, environment, free_port
+from tests.fake_discord import FakeDiscord
+from tests.shiplog_process import URL_VARIABLE, environment, free_port, shiplog_process
 from tests.test_config import TOKEN
 
 
@@ -157,3 +158,13 @@ def test_a_fleet_starting_together_migrates_once(tmp_path: Path) -> None:
         assert results == [(0, "")] * 3
     finally:
         asyncio.run(ddl(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def test_a_token_discord_refuses_says_to_copy_it_again(tmp_path: Path) -> None:
+    async with FakeDiscord() as fake:
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/shiplog.db", "HTTP_PORT": "0", "LOG_LEVEL": "WARNING"}
+        with shiplog_process(["run"], tmp_path, DISCORD_TOKEN=TOKEN, **env, **{URL_VARIABLE: fake.base_url}) as bot:
+            assert await bot.wait(30) == 1
+        lines = bot.output.strip().splitlines()
+        assert len(lines) == 1, bot.output
+        assert "Discord refused DISCORD_TOKEN: copy the bot token again from the developer portal" in lines[0]
