@@ -145,10 +145,31 @@ def _start_failure(exc: BaseException, settings: Settings) -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[signal.Signals]]:
+    """Note SIGTERM and SIGINT instead of dying of them, for a step that must not be cut (a migration).
+
+    As PID 1 a signal with no handler would be dropped, and `docker stop` would wait out its grace.
+    """
+    received: list[signal.Signals] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: received.append(signal.Signals(number))) for sig in STOP_SIGNALS
+    }
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run(settings: Settings) -> int:
     """Apply pending migrations, then run the bot until stopped (SIGTERM or SIGINT: exit 0)."""
-    if migrate(settings) != 0:
-        return 1
+    with signals_deferred() as received:
+        if migrate(settings) != 0:
+            return 1
+    if received:
+        log.info("received %s while migrating: stopping before the bot starts", received[0].name)
+        return 0
     try:
         asyncio.run(_run_bot(settings))
     except Exception as exc:

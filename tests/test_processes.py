@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import signal
+import sqlite3
 import subprocess
 import uuid
 from datetime import timedelta
@@ -297,3 +298,35 @@ async def test_sigterm_while_logging_in_exits_0(db_url: str, tmp_path: Path) -> 
             assert await bot.wait(20) == 0, bot.output
         assert "stopped cleanly" in bot.output
         assert "Traceback" not in bot.output
+
+
+async def test_sigterm_during_the_migration_lets_it_finish_then_exits_0_before_starting(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")  # as shiplog makes it (SQLite switches modes without waiting)
+    holder.execute("BEGIN IMMEDIATE")  # the migration waits for this write lock
+    env = {
+        "DISCORD_TOKEN": "x" * 60,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{path}",
+        "HTTP_PORT": str(free_port()),
+        URL_VARIABLE: f"http://127.0.0.1:{free_port()}",
+    }
+    try:
+        with shiplog_process(["run"], tmp_path, **env) as bot:
+            # The process has the database open: it is in the migration, waiting for the lock.
+            await eventually(lambda: _has_open(bot.proc.pid, path), timeout=20)
+            bot.signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            assert bot.proc.poll() is None  # the signal did not cut the migration
+            holder.rollback()
+            assert await bot.wait(30) == 0, bot.output
+    finally:
+        holder.close()
+    assert "Running upgrade 0008 -> 0009" in bot.output  # the migration ran to its end
+    assert "received SIGTERM while migrating: stopping before the bot starts" in bot.output
+    assert "web server listening" not in bot.output
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    fds = Path(f"/proc/{pid}/fd")
+    return any(fd.resolve() == path for fd in fds.iterdir() if fd.is_symlink())
