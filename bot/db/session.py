@@ -35,10 +35,10 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the process's one engine; for SQLite, create the folder and tune the connection."""
+def create_engine(url: str, *, echo: bool = False, create_folder: bool = True) -> AsyncEngine:
+    """Build the process's one engine; for SQLite, create the folder (unless told not to) and tune the connection."""
     path = sqlite_path(url)
-    if path is not None:
+    if path is not None and create_folder:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, pool_pre_ping=path is None)
     if make_url(url).drivername.startswith("sqlite"):
