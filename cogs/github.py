@@ -1,4 +1,7 @@
-"""/github: linking accounts, subscriptions, milestone roles; merge celebrations and relays."""
+"""/github: members link their account and see their PRs; merge celebrations, relays and milestone roles.
+
+The admin commands that set relays and roles up live in cogs/github_admin.py.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +10,15 @@ import contextlib
 import logging
 import re
 import time
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import UserError
 from bot.services.github import events as github_events
-from bot.services.github import history, nudges, subscriptions
+from bot.services.github import history, nudges
 from bot.services.github import links as github_links
-from bot.services.github import radar as radar_service
 from bot.services.github.events import ordinal
 from bot.services.github.radar import Radar
 from bot.tree import answer_error
@@ -30,7 +30,6 @@ from cogs._format import (
     guild_id_of,
     join_lines,
     mention_only,
-    require_manage_guild,
     shorten,
 )
 from cogs._share import send_drafts
@@ -201,14 +200,10 @@ def review_nudge_text(guild_name: str, prs: list[dict[str, Any]]) -> str:
     return shorten("\n".join(lines), 2000)
 
 
-def _ago(when: datetime | None, now: datetime) -> str:
-    if when is None:
-        return "never"
-    return discord.utils.format_dt(when, "R") if abs((now - when).total_seconds()) > 1 else "just now"
-
-
 @app_commands.guild_only()
-class GitHub(commands.GroupCog, group_name="github", group_description="Link GitHub accounts and relay repositories."):
+class GitHub(
+    commands.GroupCog, group_name="github", group_description="Link your GitHub account and see merged pull requests."
+):
     """GitHub integration."""
 
     def __init__(self, bot: Shiplog) -> None:
@@ -341,39 +336,6 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         )
         self.bot.wake_radar()
 
-    @app_commands.command(name="link-member")
-    async def link_member(
-        self, interaction: discord.Interaction[Shiplog], member: discord.Member, username: Login
-    ) -> None:
-        """Link a member's GitHub account without a code (Manage Server).
-
-        Parameters
-        ----------
-        member
-            The member to link.
-        username
-            Their GitHub login.
-        """
-        require_manage_guild(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        account = await github_links.admin_link(
-            self.bot.sessionmaker,
-            self.bot.github,
-            guild_id=guild_id_of(interaction),
-            user_id=member.id,
-            login=username,
-            admin_id=interaction.user.id,
-            now=self.bot.now(),
-        )
-        await interaction.followup.send(
-            f"✅ {member.mention} is linked to [{escape(account.login)}](<{account.url}>). Shiplog now watches "
-            "their public pull requests on GitHub to celebrate merges in any project; they can stop it with "
-            "`/github unlink`.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-        self.bot.wake_radar()
-
     @app_commands.command(name="unlink")
     async def unlink(self, interaction: discord.Interaction[Shiplog]) -> None:
         """Unlink your GitHub account."""
@@ -470,194 +432,6 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             )
         embed.set_footer(text="Open PRs are checked every few hours. Counts cover every public repository.")
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    @app_commands.command(name="status")
-    async def status(self, interaction: discord.Interaction[Shiplog]) -> None:
-        """Show how the radar is doing: linked members, the last pass, the rate limit (Manage Server)."""
-        require_manage_guild(interaction)
-        info = await radar_service.status(self.bot.sessionmaker, guild_id_of(interaction))
-        now = self.bot.now()
-        radar = self.bot.radar
-        if radar is not None and not self.bot.runs_fleet_jobs:
-            await radar.load_state()  # the radar runs in another process of the fleet: read what it stored
-        state = radar.state if radar else None
-        lines = [
-            f"**Radar**: {'on' if info['radar_enabled'] else 'off'} in this server "
-            f"(`/settings radar`); every {self.bot.settings.github_poll_seconds} s.",
-            f"**Linked members**: {info['linked']}"
-            + (f" ({len(info['importing'])} still importing their history)" if info["importing"] else ""),
-        ]
-        if state is not None:
-            mode = (
-                "batched searches (up to 6 members each)"
-                if state.mode == "batched"
-                else "⚠️ one member per search (the batched query failed its self-check)"
-            )
-            lines.append(f"**Query**: {mode}; {escape(state.mode_detail)}.")
-            last = state.last_pass
-            if radar is not None and radar.running is not None:
-                lines.append(f"**Pass**: running since {_ago(datetime.fromisoformat(radar.running.started), now)}.")
-            if last:
-                ended = datetime.fromisoformat(last["finished"]) if last.get("finished") else None
-                lines.append(
-                    f"**Last pass** (all servers): {_ago(ended, now)}, took {last.get('seconds', 0):.0f} s; checked "
-                    f"{last.get('checked', 0)} of {last.get('members', 0)} members with {last.get('searches', 0)} "
-                    f"searches, {last.get('merges', 0)} merges seen, {last.get('celebrations', 0)} celebrated."
-                    + (f" Stopped early: {escape(last['stopped_because'])}" if last.get("stopped_because") else "")
-                )
-            else:
-                lines.append("**Last pass**: none yet.")
-        limits = self.bot.github.limits
-        for resource in ("search", "core"):
-            bucket = limits.buckets[resource]
-            if bucket.remaining is not None:
-                reset = f", resets {_ago(bucket.reset_at, now)}" if bucket.reset_at else ""
-                lines.append(f"**GitHub {resource} budget**: {bucket.remaining} of {bucket.limit} left{reset}.")
-        lines.append(
-            "**Token**: " + ("set (30 searches a minute)" if limits.has_token else "none (10 searches a minute)")
-        )
-        unknown = set(state.unknown_logins if state else [])
-        gone = [f"<@{u}> ({escape(login)})" for u, login in info["gone"]]
-        gone += [f"<@{u}> ({escape(login)})" for u, login in info["no_id"] if login in unknown]
-        if gone:
-            lines.append("**GitHub no longer knows (or won't search)**: " + ", ".join(gone))
-        embed = discord.Embed(title="GitHub radar", colour=BRAND, description=join_lines(lines))
-        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    # Subscriptions -----------------------------------------------------------------------------
-
-    @app_commands.command(name="subscribe")
-    async def subscribe(
-        self,
-        interaction: discord.Interaction[Shiplog],
-        repo: app_commands.Range[str, 3, 200],
-        channel: discord.TextChannel,
-        events: app_commands.Range[str, 1, 100] | None = None,
-        labels: app_commands.Range[str, 1, 500] | None = None,
-        include_bots: bool = False,
-    ) -> None:
-        """Relay a repository's events into a channel (Manage Server).
-
-        Parameters
-        ----------
-        repo
-            The repository, as owner/name.
-        channel
-            Where to post.
-        events
-            Comma list of pulls, issues, releases, good-first-issues (all four if left out).
-        labels
-            Only issues and PRs with one of these labels (comma list).
-        include_bots
-            Also relay events by bots such as dependabot (off by default).
-        """
-        require_manage_guild(interaction)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        sub = await subscriptions.subscribe(
-            self.bot.sessionmaker,
-            self.bot.github,
-            guild_id=guild_id_of(interaction),
-            repo=repo,
-            channel_id=channel.id,
-            events=events,
-            labels=labels,
-            include_bots=include_bots,
-            by=interaction.user.id,
-        )
-        extra = f", labels: {escape(', '.join(sub.labels))}" if sub.labels else ""
-        await interaction.followup.send(
-            f"📡 Relaying **{escape(sub.repo)}** ({', '.join(sub.events)}{extra}) into {channel.mention}.\n"
-            "Point the repository's webhook (Settings → Webhooks) at this bot's `/github/webhook` URL, "
-            "content type `application/json`, with the server's webhook secret.",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    @app_commands.command(name="unsubscribe")
-    async def unsubscribe(
-        self,
-        interaction: discord.Interaction[Shiplog],
-        repo: app_commands.Range[str, 3, 200],
-        channel: discord.TextChannel | None = None,
-    ) -> None:
-        """Stop relaying a repository (Manage Server).
-
-        Parameters
-        ----------
-        repo
-            The repository, as owner/name.
-        channel
-            Only this channel (every channel if left out).
-        """
-        require_manage_guild(interaction)
-        removed = await subscriptions.unsubscribe(
-            self.bot.sessionmaker,
-            guild_id=guild_id_of(interaction),
-            repo=repo,
-            channel_id=channel.id if channel else None,
-        )
-        await interaction.response.send_message(
-            f"Stopped relaying `{escape(subscriptions.parse_repo(repo).lower())}` ({removed} subscription"
-            f"{'s' if removed > 1 else ''}).",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    @app_commands.command(name="subscriptions")
-    async def list_subscriptions(self, interaction: discord.Interaction[Shiplog]) -> None:
-        """List the repositories relayed in this server (Manage Server)."""
-        require_manage_guild(interaction)
-        subs = await subscriptions.list_subscriptions(self.bot.sessionmaker, guild_id=guild_id_of(interaction))
-        if not subs:
-            await interaction.response.send_message(
-                "No subscriptions yet: `/github subscribe repo:owner/name channel:#channel`.",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
-            return
-        lines = [
-            f"**{escape(s.repo)}** → <#{s.channel_id}> · {', '.join(s.events)}"
-            + (f" · labels: {escape(', '.join(s.labels))}" if s.labels else "")
-            + (" · bots too" if s.include_bots else "")
-            for s in subs
-        ]
-        embed = discord.Embed(title="GitHub subscriptions", description=join_lines(lines), colour=BRAND)
-        await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    @app_commands.command(name="milestone-role")
-    @app_commands.choices(
-        milestone=[app_commands.Choice(name=label, value=key) for key, label in subscriptions.MILESTONES.items()]
-    )
-    async def milestone_role(
-        self, interaction: discord.Interaction[Shiplog], milestone: str, role: discord.Role | None = None
-    ) -> None:
-        """Give members a role when they reach a milestone (Manage Server).
-
-        Parameters
-        ----------
-        milestone
-            The milestone.
-        role
-            The role to give (leave it out to stop giving one).
-        """
-        require_manage_guild(interaction)
-        if role is not None and (role.is_default() or role.managed):
-            raise UserError("That role can't be given to members: pick a normal role (not @everyone or a bot's role).")
-        await subscriptions.set_milestone_role(
-            self.bot.sessionmaker,
-            guild_id=guild_id_of(interaction),
-            milestone=milestone,
-            role_id=role.id if role else None,
-        )
-        label = subscriptions.MILESTONES[milestone]
-        if role is None:
-            text = f"No role for reaching {label} any more."
-        else:
-            text = f"Members who reach {label} get {role.mention}."
-            me = interaction.guild.me if interaction.guild else None
-            if me is not None and (not me.guild_permissions.manage_roles or role >= me.top_role):
-                text += "\n⚠️ I can't give that role yet: I need Manage Roles and a role above it."
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: Shiplog) -> None:

@@ -111,7 +111,7 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
         text
             What you want to get done, in one sentence.
         due
-            When: 2026-03-01, friday, tomorrow, in 2 weeks, end of month...
+            When: friday, tomorrow, in 2 weeks, next month, end of month, march 1, or YYYY-MM-DD.
         link
             A GitHub issue or pull request URL this goal is about.
         """
@@ -213,7 +213,7 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
         text
             The new wording.
         due
-            A new due date, or "none" to remove it.
+            A new due date (friday, in 2 weeks, next month...), or "none" to remove it.
         link
             A new GitHub issue or pull request URL, or "none" to remove it.
         """

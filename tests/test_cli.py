@@ -37,6 +37,17 @@ def test_bad_port_in_dotenv_names_the_variable(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_check_of_a_database_sqlite_cannot_open_prints_one_line_and_nothing_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "a-folder").mkdir()
+    url = f"sqlite+aiosqlite:///{tmp_path}/a-folder"  # a folder: it exists, and sqlite3 cannot open it
+    for _ in range(3):  # the thread's death was a race, lost about 3 times in 5
+        result = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
+        assert result.returncode == 1
+        assert "DATABASE_URL: cannot open the SQLite file" in result.stdout
+        # No aiosqlite worker thread dying with "Event loop is closed" once the check's loop has closed.
+        assert result.stderr == "", result.stderr
+
+
 def test_migrate_then_check(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/sub/shiplog.db"
     before = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)

@@ -89,7 +89,7 @@ async def test_a_burst_too_large_for_one_message_names_every_event(w: World) -> 
     relays = await w.fake.create_channel(w.guild, "github")
     with w.mock_github() as gh:
         gh.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})
-        await w.invoke(w.admin, "github subscribe", repo="Codertocat/Hello-World", channel=relays)
+        await w.invoke(w.admin, "github-admin subscribe", repo="Codertocat/Hello-World", channel=relays)
     opened = json.loads(load("pull_request/opened.payload.json"))
     bodies = []
     for n in range(1, 31):

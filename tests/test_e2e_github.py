@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
 from bot.services.github import links as github_links
+from tests.fake_discord import FakeDiscordError
 from tests.github_fixtures import load, merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 
@@ -207,7 +208,7 @@ async def test_a_crash_after_posting_but_before_marking_sent_does_not_post_twice
 async def test_milestone_role_is_granted(w: World) -> None:
     await link_alice(w)
     role = await w.fake.create_role(w.guild, "First PR")
-    res = await w.invoke(w.admin, "github milestone-role", milestone="prs:1", role=role)
+    res = await w.invoke(w.admin, "github-admin milestone-role", milestone="prs:1", role=role)
     assert res.ephemeral and f"<@&{role.id}>" in res.content
     await post_delivery(w, merged_pr_payload())
     await w.wait_for_posts(w.celebrations, 1)
@@ -243,14 +244,23 @@ async def test_link_and_verify_through_the_github_api(w: World) -> None:
 
 
 async def test_admin_links_a_member_and_others_are_refused(w: World) -> None:
-    w.fake.allow_everyone(w.guild, "github")
+    admin = next(c for c in w.fake.commands(w.guild) if c["name"] == "github-admin")
+    assert int(admin["default_member_permissions"]) == 32  # Manage Server: Discord hides it from members
+    member_side = next(c for c in w.fake.commands(w.guild) if c["name"] == "github")
+    assert member_side["default_member_permissions"] is None
+    assert {o["name"] for o in member_side["options"]} == {"link", "verify", "unlink", "whois", "prs"}
+    with pytest.raises(FakeDiscordError, match="cannot see /github-admin"):
+        await w.invoke(w.bob, "github-admin link-member", member=w.alice, username="octocat")
+    # An admin may open the group to everyone in the server's settings: the bot still refuses.
+    w.fake.allow_everyone(w.guild, "github-admin")
     with w.mock_github() as gh:
         gh.get("/users/octocat").respond(
             json={"id": 583231, "login": "octocat", "type": "User", "bio": None, "html_url": "x"}
         )
-        res = await w.invoke(w.bob, "github link-member", member=w.alice, username="octocat")
+        res = await w.invoke(w.bob, "github-admin link-member", member=w.alice, username="octocat")
         assert res.ephemeral and "Manage Server" in res.content
-        res = await w.invoke(w.admin, "github link-member", member=w.alice, username="octocat")
+        assert await github_links.whois(w.sessionmaker, guild_id=w.guild.id, user_id=w.alice.id) is None
+        res = await w.invoke(w.admin, "github-admin link-member", member=w.alice, username="octocat")
         assert res.ephemeral and "octocat" in res.content
     async with transaction(w.sessionmaker) as session:
         account = await session.scalar(select(GitHubAccount))
@@ -274,11 +284,11 @@ async def test_subscriptions_relay_bursts_folded(w: World) -> None:
     with w.mock_github() as gh:
         gh.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})
         gh.get("/repos/nobody/nothing").respond(404, json={"message": "Not Found"})
-        res = await w.invoke(w.admin, "github subscribe", repo="nobody/nothing", channel=relays)
+        res = await w.invoke(w.admin, "github-admin subscribe", repo="nobody/nothing", channel=relays)
         assert res.ephemeral and "can't find the repository" in res.content
-        res = await w.invoke(w.admin, "github subscribe", repo="Codertocat/Hello-World", channel=relays)
+        res = await w.invoke(w.admin, "github-admin subscribe", repo="Codertocat/Hello-World", channel=relays)
         assert res.ephemeral and "Relaying" in res.content
-    res = await w.invoke(w.admin, "github subscriptions")
+    res = await w.invoke(w.admin, "github-admin subscriptions")
     assert "codertocat/hello-world" in res.embeds[0]["description"]
 
     opened = load("pull_request/opened.payload.json")
@@ -300,7 +310,7 @@ async def test_subscriptions_relay_bursts_folded(w: World) -> None:
     text = "\n".join(p["embeds"][0].get("description", "") + p["embeds"][0].get("title", "") for p in posts)
     assert all(f"Change number {n}" in text for n in range(1, 31))
 
-    res = await w.invoke(w.admin, "github unsubscribe", repo="codertocat/hello-world")
+    res = await w.invoke(w.admin, "github-admin unsubscribe", repo="codertocat/hello-world")
     assert res.ephemeral and "Stopped" in res.content
 
 

@@ -381,7 +381,7 @@ def radar(w: World) -> Radar:
 
 async def link(w: World, member: Any, account: Account) -> None:
     """Link a member as an admin would, then let the radar import their history."""
-    res = await w.invoke(w.admin, "github link-member", member=member, username=account.login)
+    res = await w.invoke(w.admin, "github-admin link-member", member=member, username=account.login)
     assert res.ephemeral and "is linked to" in res.content, res.content
     await radar_idle(w)
     assert await profile(w, account.id) is not None
@@ -749,7 +749,7 @@ async def test_a_pass_cut_short_by_rate_limits_loses_nothing(w: World, gh: FakeG
     assert not report.complete and "rate limit" in (report.stopped_because or "")
     await settle()
     assert posts(w) == []
-    res = await w.invoke(w.admin, "github status")
+    res = await w.invoke(w.admin, "github-admin status")
     assert "Stopped early" in res.embeds[0]["description"]
     retries = gh.searches[before + 1 :]
     assert len(retries) == MAX_RATE_LIMITED  # asked again after each reset, then the pass gave up
@@ -772,7 +772,7 @@ async def test_a_failed_self_check_makes_the_radar_search_one_member_at_a_time(w
     assert state.mode == "single", state.mode_detail
     # Checked as soon as two members had a history: alice's 3 PRs and bob's 4.
     assert state.mode_detail.startswith("a batch of 2 found 0 PRs but the single searches 7")
-    res = await w.invoke(w.admin, "github status")
+    res = await w.invoke(w.admin, "github-admin status")
     assert "one member per search" in res.embeds[0]["description"]
     # The mode is stored: a restarted radar keeps it.
     assert (await Radar(w.sessionmaker, w.bot.github, now=w.clock).load_state()).mode == "single"
@@ -906,7 +906,7 @@ async def test_a_capped_history_is_counted_as_a_lower_bound_never_as_first(w: Wo
 
 
 async def test_github_status_for_admins_only(w: World, gh: FakeGitHub) -> None:
-    w.fake.allow_everyone(w.guild, "github")
+    w.fake.allow_everyone(w.guild, "github-admin")  # opened to all by an admin: the bot still checks
     alice = gh.user("alice-gh", 1001)
     bob = gh.user("bob-gh", 1002)
     gh.history(alice, {"psf/requests": 3})
@@ -915,7 +915,7 @@ async def test_github_status_for_admins_only(w: World, gh: FakeGitHub) -> None:
     await link(w, w.bob, bob)
     await radar(w).run_pass()
 
-    res = await w.invoke(w.admin, "github status")
+    res = await w.invoke(w.admin, "github-admin status")
     assert res.ephemeral
     (embed,) = res.embeds
     assert embed["title"] == "GitHub radar"
@@ -927,7 +927,7 @@ async def test_github_status_for_admins_only(w: World, gh: FakeGitHub) -> None:
     assert "**GitHub search budget**: 25 of 30 left" in text
     assert "no longer knows" not in text
 
-    res = await w.invoke(w.bob, "github status")
+    res = await w.invoke(w.bob, "github-admin status")
     assert res.ephemeral and "Manage Server" in res.content and not res.embeds
 
     # Bob deletes his GitHub account: the radar notices, and the admins are told.
@@ -935,7 +935,7 @@ async def test_github_status_for_admins_only(w: World, gh: FakeGitHub) -> None:
     gh.merge(alice, "encode/httpx", 300, merged_at=just_merged(w))
     await radar(w).run_pass()
     await one_more_post(w, 0)  # alice's merge still found, in the retried batch
-    res = await w.invoke(w.admin, "github status")
+    res = await w.invoke(w.admin, "github-admin status")
     assert f"**GitHub no longer knows (or won't search)**: <@{w.bob.id}> (bob-gh)" in res.embeds[0]["description"]
     assert (await profile(w, bob.id)).gone_at is not None
 
@@ -1041,7 +1041,7 @@ async def test_merges_learned_out_of_order_reach_each_milestone_once(w: World, g
     gh.history(alice, {"psf/requests": 3})
     await link(w, w.alice, alice)
     role = await w.fake.create_role(w.guild, "Five merged PRs")
-    res = await w.invoke(w.admin, "github milestone-role", milestone="prs:5", role=role)
+    res = await w.invoke(w.admin, "github-admin milestone-role", milestone="prs:5", role=role)
     assert res.ephemeral and f"<@&{role.id}>" in res.content
 
     w.clock.advance(timedelta(minutes=10))
@@ -1099,7 +1099,7 @@ async def test_a_server_a_member_joins_later_does_not_celebrate_their_earlier_me
         assert "encode/httpx#300" in description(post)
 
         w.clock.advance(timedelta(minutes=5))
-        res = await w.fake.invoke(makers, grace, "github link-member", member=alice_there, username="alice-gh")
+        res = await w.fake.invoke(makers, grace, "github-admin link-member", member=alice_there, username="alice-gh")
         assert res.ephemeral and "is linked to" in res.content, res.content
         before = len(gh.searches)
         await radar_idle(w)
@@ -1188,7 +1188,7 @@ async def test_a_self_check_whose_batch_github_refuses_searches_one_member_at_a_
     await link(w, w.alice, alice)
     await link(w, w.bob, bob)
     assert radar(w).state.mode == "single", radar(w).state.mode_detail
-    res = await w.invoke(w.admin, "github status")
+    res = await w.invoke(w.admin, "github-admin status")
     assert "one member per search" in res.embeds[0]["description"]
 
     w.clock.advance(timedelta(minutes=10))
@@ -1224,7 +1224,7 @@ async def test_a_login_github_refuses_to_search_does_not_hide_its_batch_mates(w:
 
     assert (await profile(w, bob.id)).gone_at is not None
     assert (await profile(w, alice.id)).gone_at is None
-    res = await w.invoke(w.admin, "github status")
+    res = await w.invoke(w.admin, "github-admin status")
     text = res.embeds[0]["description"]
     assert f"**GitHub no longer knows (or won't search)**: <@{w.bob.id}> (bob-gh)" in text
     assert "alice-gh" not in text.split("won't search)**")[1]

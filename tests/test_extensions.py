@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from discord import app_commands
 
 from bot.bot import Shiplog, extension_names
 from bot.config import Settings
 from bot.db.session import create_engine, create_sessionmaker
+from bot.services.dates import parse_due
+
+# A year, or a date written with one: an example holding one goes stale the day it passes.
+ABSOLUTE_DATE = re.compile(r"\b(19|20)[0-9]{2}\b|\b[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}\b")
 
 
 async def test_every_extension_loads_and_command_names_are_unique(db_url: str) -> None:
@@ -35,6 +44,10 @@ async def test_every_extension_loads_and_command_names_are_unique(db_url: str) -
                 assert [name for name, n in leaves.items() if n > 1] == []
                 for command in bot.tree.walk_commands():
                     assert command.description and command.description != "…", command.qualified_name
+                    assert not ABSOLUTE_DATE.search(command.description), command.qualified_name
+                    for param in command.parameters if isinstance(command, app_commands.Command) else []:
+                        where = f"/{command.qualified_name} {param.name}"
+                        assert not ABSOLUTE_DATE.search(param.description), (where, param.description)
         finally:
             await engine.dispose()
 
@@ -58,3 +71,21 @@ async def test_only_the_process_holding_shard_0_runs_the_radar(db_url: str, shar
                 assert ("shiplog-radar" in tasks) is radar
         finally:
             await engine.dispose()
+
+
+def test_the_due_date_examples_are_relative_and_each_one_parses() -> None:
+    from cogs.goals import Goals
+
+    described = Goals.add.parameters[1]
+    assert described.name == "due"
+    words = described.description.removeprefix("When:").replace(" or ", ",").split(",")
+    examples = [e.strip(" .") for e in words if e.strip(" .")]
+    assert {"friday", "in 2 weeks", "next month"} <= set(examples)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    commands = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    assert not ABSOLUTE_DATE.search(commands), ABSOLUTE_DATE.search(commands)
+    # Whatever the day, each example is a date a member can type (the format placeholder aside).
+    for now in (datetime(2026, 12, 31, 23, 0, tzinfo=UTC), datetime(2031, 2, 28, 12, 0, tzinfo=UTC)):
+        for example in examples:
+            if example != "YYYY-MM-DD":
+                parse_due(example, now=now, tz=ZoneInfo("UTC"))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from bot.db.session import create_engine
 from bot.health import LOGIN_GRACE, GatewayWatch
 from bot.web import STATE_KEY, WebServer, build_app
 
@@ -21,14 +22,17 @@ async def test_healthz_is_200_when_the_database_answers(engine) -> None:
 
 
 async def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    engine = create_async_engine(f"sqlite+aiosqlite:///{blocker}/shiplog.db")
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    engine = create_engine(f"sqlite+aiosqlite:///{folder}")  # a folder: SQLite cannot open it
     try:
         async with TestClient(TestServer(build_app(engine))) as client:
             response = await client.get("/healthz")
             assert response.status == 503
             assert (await response.json())["database"] == "unreachable"
+        # aiosqlite stops its thread after the failed open without waiting for it: the engine does,
+        # or the thread dies later with "Event loop is closed", once this test's loop has closed.
+        assert not [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
     finally:
         await engine.dispose()
 

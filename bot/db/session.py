@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -46,7 +47,36 @@ def create_engine(url: str, *, echo: bool = False, create_folder: bool = True) -
     return engine
 
 
+def _open_aiosqlite(*args: Any, **kwargs: Any) -> Awaitable[Any]:
+    """Open an aiosqlite connection as SQLAlchemy would, but wait for its thread when opening fails.
+
+    When sqlite3 cannot open the file, aiosqlite queues its worker thread's stop with a future on
+    the running loop and returns without waiting. The thread resolves that future a moment later,
+    from its own side; if the loop has closed meanwhile (`shiplog check` exits right after the
+    failure, a test ends), the thread dies with "RuntimeError: Event loop is closed", printed on
+    stderr. Waiting here, while the loop still runs, lets the thread finish first.
+    """
+    connection = aiosqlite.connect(*args, **kwargs)
+    # SQLAlchemy's own path does this too: a worker thread never keeps the process from exiting.
+    connection._thread.daemon = True
+    return _connected(connection)
+
+
+async def _connected(connection: aiosqlite.Connection) -> aiosqlite.Connection:
+    try:
+        return await connection
+    except BaseException:
+        await asyncio.to_thread(connection._thread.join, 5)
+        raise
+
+
 def _tune_sqlite(engine: AsyncEngine) -> None:
+    if engine.dialect.driver == "aiosqlite":
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def on_do_connect(_dialect, _record, _cargs, cparams: dict[str, Any]) -> None:
+            cparams["async_creator_fn"] = _open_aiosqlite
+
     # Every transaction starts with BEGIN IMMEDIATE: it takes the write lock up front, waiting up to
     # the busy timeout, so two writers never both read and then fail to upgrade ("database is locked").
     @event.listens_for(engine.sync_engine, "connect")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
-from bot.db.models import CHANNEL_PURPOSES, GitHubAccount, GitHubProfile, Guild, Member, OutboxMessage
+from bot.db.models import CHANNEL_PURPOSES, GitHubAccount, GitHubProfile, Guild, Member, OutboxMessage, Subscription
 from bot.db.session import insert_ignore, reading, transaction
 from bot.errors import UserError
 from bot.services.dates import parse_timezone
@@ -182,3 +182,54 @@ async def get_settings(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
         )
         failed = [FailedDelivery(channel_id=c, kind=k, error=e or "unknown error", count=n) for c, k, e, n in rows]
     return GuildSettings(channels=channels, pending_messages=pending or 0, failed=failed)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSummary:
+    """What `/about` says about a server: its settings in short."""
+
+    channels: dict[str, int | None]
+    cadence: str
+    schedule_weekday: int
+    schedule_time: str
+    schedule_timezone: str
+    ping_quiet_only: bool
+    ping_cap: int | None
+    radar: RadarSettings
+    linked_members: int
+    relayed_repos: int
+
+
+# A server that never changed a setting has no row yet: it runs on the columns' defaults.
+_GUILD_DEFAULTS = {
+    column.key: column.default.arg
+    for column in Guild.__table__.columns
+    if column.default is not None and column.default.is_scalar
+}
+
+
+async def summary(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> ServerSummary:
+    """Return the server's settings in short; reading them stores nothing, not even the server's row."""
+    async with reading(sessionmaker) as session:
+        guild = await session.get(Guild, guild_id)
+        linked = await session.scalar(
+            select(func.count()).select_from(GitHubAccount).where(GitHubAccount.guild_id == guild_id)
+        )
+        relayed = await session.scalar(
+            select(func.count(func.distinct(Subscription.repo))).where(Subscription.guild_id == guild_id)
+        )
+    values = dict(_GUILD_DEFAULTS)
+    if guild is not None:
+        values |= {column.key: getattr(guild, column.key) for column in Guild.__table__.columns}
+    return ServerSummary(
+        channels={purpose: values.get(f"{purpose}_channel_id") for purpose in CHANNEL_PURPOSES},
+        cadence=values["cadence"],
+        schedule_weekday=values["schedule_weekday"],
+        schedule_time=values["schedule_time"],
+        schedule_timezone=values["schedule_timezone"],
+        ping_quiet_only=values["ping_quiet_only"],
+        ping_cap=values.get("ping_cap"),
+        radar=RadarSettings(values["radar_enabled"], values["celebrate_own_repos"], values["review_wait_days"]),
+        linked_members=linked or 0,
+        relayed_repos=relayed or 0,
+    )

@@ -73,7 +73,12 @@ class Schedule:
     @classmethod
     def of(cls, guild: Guild) -> Schedule:
         """Read a guild's schedule."""
-        return cls(guild.schedule_weekday, parse_time(guild.schedule_time), _zone(guild.schedule_timezone))
+        return cls.read(guild.schedule_weekday, guild.schedule_time, guild.schedule_timezone)
+
+    @classmethod
+    def read(cls, weekday: int, at: str, timezone: str | None) -> Schedule:
+        """Read a schedule as stored: a weekday number, 'HH:MM' and a zone name."""
+        return cls(weekday, parse_time(at), _zone(timezone))
 
     @property
     def key(self) -> str:

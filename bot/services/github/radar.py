@@ -9,7 +9,7 @@ nobody in the server can add a webhook. The radar asks GitHub's issue search ins
 - Under GitHub's newer search syntax, space-joined `author:` qualifiers mean AND and a wrong batch
   finds nothing, silently. So at start and then daily, `self_check` compares a batch with the
   single-author searches on a sample of members; if they differ, the radar searches one author at
-  a time and `/github status` says so.
+  a time and `/github-admin status` says so.
 - Rate limits: every search goes through the API client's shared `RateLimits` as background work,
   so members' commands go first and nothing is sent before a reset.
 - Each batch is applied in one transaction with its cursor: a pass cut short (a crash, a rate
@@ -99,7 +99,7 @@ def since_term(when: datetime) -> str:
 
 @dataclass(slots=True)
 class PassReport:
-    """What one pass did, for `/github status`."""
+    """What one pass did, for `/github-admin status`."""
 
     started: str
     finished: str | None = None
@@ -623,7 +623,7 @@ def as_pull_request(item: dict[str, Any]) -> dict[str, Any]:
 
 
 async def status(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> dict[str, Any]:
-    """Return what `/github status` shows about a server's members (the radar's own state is in memory)."""
+    """Return what `/github-admin status` shows about a server's members (the radar's own state is in memory)."""
     async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
         rows = (
