@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
@@ -12,11 +12,10 @@ from sqlalchemy import inspect
 from bot.db.base import Base
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.session import create_engine
-from tests.conftest import sqlite_url
 
 
-async def test_upgrade_from_empty_database_reaches_head(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "nested" / "fresh.db")  # the folder does not exist yet
+async def test_upgrade_from_empty_database_reaches_head(empty_db_url: str) -> None:
+    url = empty_db_url  # on SQLite, in a folder that does not exist yet
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
     try:
@@ -28,8 +27,8 @@ async def test_upgrade_from_empty_database_reaches_head(tmp_path: Path) -> None:
         await engine.dispose()
 
 
-async def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "twice.db")
+async def test_upgrade_twice_is_a_no_op(empty_db_url: str) -> None:
+    url = empty_db_url
     await asyncio.to_thread(upgrade, url)
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
@@ -53,6 +52,7 @@ async def test_models_and_migrations_agree(db_url: str) -> None:
     assert diff == []
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_connections_are_tuned(engine) -> None:
     async with engine.connect() as conn:
         journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()

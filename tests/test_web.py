@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -18,10 +16,8 @@ async def test_healthz_is_200_when_the_database_answers(engine) -> None:
         assert await response.json() == {"status": "ok", "database": "ok"}
 
 
-async def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    engine = create_async_engine(f"sqlite+aiosqlite:///{blocker}/shiplog.db")
+async def test_healthz_is_503_when_the_database_is_unreachable(unreachable_db_url: str) -> None:
+    engine = create_async_engine(unreachable_db_url)
     try:
         async with TestClient(TestServer(build_app(engine))) as client:
             response = await client.get("/healthz")
