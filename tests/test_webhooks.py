@@ -562,6 +562,21 @@ async def test_writer_does_not_retry_one_by_one_when_the_database_itself_fails(e
     assert len(begins) == 1  # one failed commit for all five: every delivery would fail the same way
 
 
+async def test_writer_does_not_retry_one_by_one_when_the_database_cannot_be_reached(unreachable_db_url: str) -> None:
+    # No connection, so no transaction to count: a retry one by one would answer each its own error.
+    broken = create_async_engine(unreachable_db_url)
+    try:
+        writer = webhooks.DeliveryWriter(create_sessionmaker(broken))
+        results = await asyncio.gather(
+            *(writer.store(webhooks.Delivery(f"d-{n}", "issues", {}, b"{}", NOW)) for n in range(5)),
+            return_exceptions=True,
+        )
+    finally:
+        await broken.dispose()
+    assert all(isinstance(result, Exception) and webhooks.is_database_fault(result) for result in results)
+    assert len({id(result) for result in results}) == 1  # one failed try for all five
+
+
 # --- 9. Nasty input is a 4xx and changes nothing; never a 500.
 
 
