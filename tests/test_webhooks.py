@@ -573,6 +573,7 @@ async def test_writer_does_not_retry_one_by_one_when_the_database_cannot_be_reac
         )
     finally:
         await broken.dispose()
+        await asyncio.sleep(0.1)  # aiosqlite stops a failed connection's thread a moment later: not after the loop
     assert all(isinstance(result, Exception) and webhooks.is_database_fault(result) for result in results)
     assert len({id(result) for result in results}) == 1  # one failed try for all five
 
