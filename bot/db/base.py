@@ -69,6 +69,11 @@ def _iso_date_postgresql(element: iso_date, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
+def storable(text: str) -> str:
+    """Return `text` without NUL characters: PostgreSQL refuses them in text columns (SQLite keeps them)."""
+    return text.replace("\x00", "")
+
+
 def utcnow() -> datetime:
     """Return the current aware UTC time."""
     return datetime.now(UTC)
