@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -25,6 +27,7 @@ async def test_healthz_is_503_when_the_database_is_unreachable(unreachable_db_ur
             assert (await response.json())["database"] == "unreachable"
     finally:
         await engine.dispose()
+        await asyncio.sleep(0.1)  # aiosqlite stops a failed connection's thread a moment later: not after the loop
 
 
 async def test_server_listens_on_loopback_and_reports_its_port(engine) -> None:
