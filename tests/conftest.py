@@ -1,13 +1,28 @@
-"""Shared fixtures: a real, migrated SQLite file per test."""
+"""Shared fixtures: a real, migrated database per test.
+
+By default each test gets its own SQLite file. With TEST_DATABASE_URL set to a PostgreSQL URL
+(`.ci/postgres start` prints one), the whole suite runs on that database instead: it is migrated
+once per run (everything in it is dropped first) and each test starts with every table emptied.
+Tests that only make sense on one database are marked `sqlite_only` or `postgres_only`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
-from collections.abc import AsyncIterator
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.migrate import upgrade
@@ -15,26 +30,180 @@ from bot.db.session import create_engine, create_sessionmaker
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
 
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+ON_POSTGRES = bool(TEST_DATABASE_URL)
+
+T = TypeVar("T")
+
 
 def sqlite_url(path: Path) -> str:
     """Return the aiosqlite URL of a file."""
     return f"sqlite+aiosqlite:///{path}"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if ON_POSTGRES and make_url(TEST_DATABASE_URL).get_backend_name() != "postgresql":
+        raise pytest.UsageError(f"TEST_DATABASE_URL must be a PostgreSQL URL, not {TEST_DATABASE_URL!r}")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if ON_POSTGRES:
+        return f"database: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}"
+    return "database: a SQLite file per test (set TEST_DATABASE_URL to run on PostgreSQL)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    skip_sqlite = pytest.mark.skip(reason="SQLite only; this run is on PostgreSQL")
+    skip_postgres = pytest.mark.skip(reason="PostgreSQL only: set TEST_DATABASE_URL")
+    for item in items:
+        if ON_POSTGRES and "sqlite_only" in item.keywords:
+            item.add_marker(skip_sqlite)
+        if not ON_POSTGRES and "postgres_only" in item.keywords:
+            item.add_marker(skip_postgres)
+
+
+# --- PostgreSQL housekeeping, on a connection of its own in a thread of its own: no test's event loop.
+
+
+_DROP_FUNCTIONS = """
+DO $$
+DECLARE f regprocedure;
+BEGIN
+    FOR f IN SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
+    LOOP
+        EXECUTE 'DROP FUNCTION ' || f || ' CASCADE';
+    END LOOP;
+END $$
+"""
+
+
+class _Postgres:
+    """One asyncpg connection to the test database, for resetting it between tests."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="test-postgres", daemon=True)
+        self._thread.start()
+        self._conn: Any = None
+        self.tables: list[str] = []
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(self.dsn)
+        return self._conn
+
+    async def drop_everything(self) -> None:
+        conn = await self._connect()
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+
+    async def find_tables(self) -> None:
+        conn = await self._connect()
+        rows = await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'alembic_version'"
+        )
+        self.tables = sorted(row["tablename"] for row in rows)
+
+    async def empty_tables(self) -> None:
+        conn = await self._connect()
+        # A transaction a finished test left open (its event loop is gone) would hold locks forever.
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'"
+        )
+        # Tests may add trigger functions (see poison_trigger); the migrations create none.
+        await conn.execute(_DROP_FUNCTIONS)
+        names = ", ".join(f'"{name}"' for name in self.tables)
+        await conn.execute(f"SET lock_timeout = '30s'; TRUNCATE {names} RESTART IDENTITY CASCADE")
+
+    async def create_database(self) -> str:
+        conn = await self._connect()
+        name = f"{make_url(self.url).database}_{uuid.uuid4().hex[:8]}"
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        return make_url(self.url).set(database=name).render_as_string(hide_password=False)
+
+    async def drop_database(self, url: str) -> None:
+        conn = await self._connect()
+        await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self.run(self._conn.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrate one database file per run; each test gets a copy (migrating is the slow part)."""
+def postgres() -> Iterator[_Postgres | None]:
+    """The PostgreSQL test database's housekeeper (None on SQLite)."""
+    if not ON_POSTGRES:
+        yield None
+        return
+    pg = _Postgres(TEST_DATABASE_URL)
+    try:
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory, postgres: _Postgres | None) -> str:
+    """Migrate once per run: a SQLite file each test copies, or the PostgreSQL test database itself."""
+    if postgres is not None:
+        postgres.run(postgres.drop_everything())
+        upgrade(postgres.url)
+        postgres.run(postgres.find_tables())
+        return postgres.url
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(sqlite_url(path))
-    return path
+    return str(path)
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
-    """Return the URL of a fresh, migrated SQLite file for this test."""
+def db_url(tmp_path: Path, migrated_template: str, postgres: _Postgres | None) -> str:
+    """Return the URL of a fresh, migrated, empty database for this test."""
+    if postgres is not None:
+        postgres.run(postgres.empty_tables())
+        return postgres.url
     path = tmp_path / "shiplog.db"
     shutil.copyfile(migrated_template, path)
     return sqlite_url(path)
+
+
+@pytest.fixture
+def empty_db_url(tmp_path: Path, postgres: _Postgres | None) -> Iterator[str]:
+    """Return the URL of a database with nothing in it, not even migrations.
+
+    On SQLite it is a file not yet created, in a folder not yet created either.
+    """
+    if postgres is None:
+        yield sqlite_url(tmp_path / "nested" / "empty.db")
+        return
+    url = postgres.run(postgres.create_database())
+    try:
+        yield url
+    finally:
+        postgres.run(postgres.drop_database(url))
+
+
+@pytest.fixture
+def unreachable_db_url(tmp_path: Path) -> str:
+    """Return a URL of the test run's kind of database that cannot be reached."""
+    if not ON_POSTGRES:
+        blocker = tmp_path / "a-file"
+        blocker.write_text("not a folder")
+        return sqlite_url(blocker / "shiplog.db")
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return make_url(TEST_DATABASE_URL).set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
 
 @pytest.fixture
@@ -47,6 +216,95 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return create_sessionmaker(engine)
+
+
+# --- Making the database misbehave, the same way on both.
+
+
+def impatient_engine(url: str) -> AsyncEngine:
+    """An engine whose statements give up after 20 ms waiting for a lock, instead of the usual patience."""
+    engine = create_engine(url)
+    if make_url(url).get_backend_name() == "postgresql":
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def on_connect(dbapi_connection, _record) -> None:
+            # On the raw connection: outside any transaction, so it is not rolled back.
+            dbapi_connection.run_async(lambda conn: conn.execute("SET lock_timeout = '20ms'"))
+
+    else:
+        event.listen(engine.sync_engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=20"))
+    return engine
+
+
+@asynccontextmanager
+async def database_locked(url: str, *, reads_too: bool = False) -> AsyncIterator[None]:
+    """Hold the database's write lock (and with `reads_too`, block readers as well) for a block.
+
+    SQLite: another connection's BEGIN IMMEDIATE (EXCLUSIVE). PostgreSQL: every table locked
+    IN EXCLUSIVE MODE (ACCESS EXCLUSIVE), which is what stops writers (and readers) there.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        import sqlite3
+
+        blocker = sqlite3.connect(parsed.database, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE" if reads_too else "BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        return
+    import asyncpg
+
+    conn = await asyncpg.connect(parsed.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        tables = [
+            row["tablename"]
+            for row in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ]
+        transaction = conn.transaction()
+        await transaction.start()
+        mode = "ACCESS EXCLUSIVE" if reads_too else "EXCLUSIVE"
+        names = ", ".join(f'"{table}"' for table in tables)
+        await conn.execute(f"LOCK TABLE {names} IN {mode} MODE")
+        try:
+            yield
+        finally:
+            await transaction.rollback()
+    finally:
+        await conn.close()
+
+
+POISON = "poison refused"
+
+
+async def add_poison_trigger(
+    session: AsyncSession, name: str, timing: str, table: str, when: str, *, fault: bool = False
+) -> str:
+    """Make the statements on `table` matching `when` fail with a real database error; return its message.
+
+    `timing` is e.g. "BEFORE INSERT" or "BEFORE UPDATE OF status". With `fault`, the error is one
+    the database raises for reasons of its own, that may pass on a later try (SQLite: "malformed
+    JSON", an OperationalError; PostgreSQL: a serialization failure); without, the database refuses
+    the row (an IntegrityError). The trigger (and on PostgreSQL its function) is named `name`.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        code = "serialization_failure" if fault else "check_violation"
+        statements = [
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{POISON}' USING ERRCODE = '{code}'; END $$",
+            f"CREATE TRIGGER {name} {timing} ON {table} FOR EACH ROW WHEN ({when}) EXECUTE FUNCTION {name}()",
+        ]
+        message = POISON
+    else:
+        # RAISE(ABORT) is a constraint error; a function failing inside the trigger is not.
+        action = "SELECT json_extract('{', '$')" if fault else f"SELECT RAISE(ABORT, '{POISON}')"
+        statements = [f"CREATE TRIGGER {name} {timing} ON {table} WHEN {when} BEGIN {action}; END"]
+        message = "malformed JSON" if fault else POISON
+    for statement in statements:
+        await session.execute(text(statement))
+    return message
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import ON_POSTGRES
 from tests.test_config import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,15 +49,16 @@ def test_check_of_a_database_sqlite_cannot_open_prints_one_line_and_nothing_on_s
         assert result.stderr == "", result.stderr
 
 
-def test_migrate_then_check(tmp_path: Path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path}/sub/shiplog.db"
+def test_migrate_then_check(tmp_path: Path, empty_db_url: str) -> None:
+    url = empty_db_url  # on SQLite, a file in a folder that migrate creates
     before = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
     assert before.returncode == 1
     assert "shiplog migrate" in before.stdout
 
     migrated = shiplog(["bot.cli", "migrate"], tmp_path, DATABASE_URL=url)
     assert migrated.returncode == 0, migrated.stderr
-    assert (tmp_path / "sub" / "shiplog.db").exists()
+    if not ON_POSTGRES:
+        assert (tmp_path / "nested" / "empty.db").exists()
 
     after = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
     assert after.returncode == 0, after.stdout
@@ -86,8 +88,8 @@ def test_migrate_then_check(tmp_path: Path) -> None:
     assert "GITHUB_POLL_SECONDS must be 5 or more" in too_fast.stdout
 
 
-def test_check_lists_every_problem(tmp_path: Path) -> None:
-    result = shiplog(["bot.cli", "check"], tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+def test_check_lists_every_problem(tmp_path: Path, empty_db_url: str) -> None:
+    result = shiplog(["bot.cli", "check"], tmp_path, DATABASE_URL=empty_db_url)
     assert result.returncode == 1
     assert "DISCORD_TOKEN is not set" in result.stdout
     assert "shiplog migrate" in result.stdout

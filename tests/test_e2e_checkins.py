@@ -57,7 +57,10 @@ async def test_a_month_with_a_rest_week_keeps_the_streak(w: World) -> None:
     assert "4 weeks streak" in res.content  # weeks 0, 1, 3 and now; the rest week froze it
 
 
-@pytest.mark.parametrize(("note", "link", "expected"), [("   ", None, "empty"), ("ok", "ftp://x", "https://")])
+@pytest.mark.parametrize(
+    ("note", "link", "expected"),
+    [("   ", None, "empty"), ("ok", "ftp://x", "https://"), ("ship\x00it", None, "control character")],
+)
 async def test_bad_checkins_are_refused(w: World, note: str, link: str | None, expected: str) -> None:
     options = {"note": note} | ({"link": link} if link else {})
     res = await w.invoke(w.alice, "checkin", **options)

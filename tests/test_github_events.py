@@ -151,6 +151,18 @@ async def test_merge_without_celebrations_channel_is_recorded_but_not_posted(ses
         assert len((await session.scalars(select(MergedPullRequest))).all()) == 1
 
 
+async def test_a_title_with_a_nul_character_is_celebrated_without_it(setup) -> None:
+    # JSON may carry "\u0000"; PostgreSQL's text columns refuse the character, and the merge was lost.
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(title="Fix\x00 the parser"), "d-1")
+    async with transaction(sessionmaker) as session:
+        assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done"]
+        assert (await session.scalars(select(MergedPullRequest.title))).all() == ["Fix the parser"]
+    [row] = await outbox_rows(sessionmaker, "github.merged")
+    assert row.data["title"] == "Fix the parser"
+
+
 async def test_relays_follow_subscriptions(setup, respx_github) -> None:
     sessionmaker = setup
     respx_github.get("/repos/Codertocat/Hello-World").respond(json={"full_name": "Codertocat/Hello-World"})

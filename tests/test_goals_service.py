@@ -57,6 +57,7 @@ async def test_add_parses_due_in_member_zone_and_link(sessionmaker) -> None:
     [
         ({"text": "   "}, "needs some words"),
         ({"text": "x" * 301}, "at most 300"),
+        ({"text": "ship\x00it"}, "control character"),  # PostgreSQL could not store it
         ({"text": "ok", "due": "fridy"}, "couldn't read"),
         ({"text": "ok", "due": "2026-02-30"}, "February 30"),
         ({"text": "ok", "due": "2020-01-01"}, "past"),

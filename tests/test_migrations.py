@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from datetime import date, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from bot.db.base import Base
 from bot.db.migrate import current_revision, head_revision, upgrade
-from bot.db.session import create_engine
-from tests.conftest import sqlite_url
+from bot.db.models import Activity, Guild, MemberStreak, RestPeriod
+from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.services.streaks import refresh_streaks
+from tests.conftest import NOW
 
 
-async def test_upgrade_from_empty_database_reaches_head(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "nested" / "fresh.db")  # the folder does not exist yet
+async def test_upgrade_from_empty_database_reaches_head(empty_db_url: str) -> None:
+    url = empty_db_url  # on SQLite, in a folder that does not exist yet
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
     try:
@@ -28,8 +31,8 @@ async def test_upgrade_from_empty_database_reaches_head(tmp_path: Path) -> None:
         await engine.dispose()
 
 
-async def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
-    url = sqlite_url(tmp_path / "twice.db")
+async def test_upgrade_twice_is_a_no_op(empty_db_url: str) -> None:
+    url = empty_db_url
     await asyncio.to_thread(upgrade, url)
     await asyncio.to_thread(upgrade, url)
     engine = create_engine(url)
@@ -53,6 +56,7 @@ async def test_models_and_migrations_agree(db_url: str) -> None:
     assert diff == []
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_connections_are_tuned(engine) -> None:
     async with engine.connect() as conn:
         journal = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar()
@@ -65,7 +69,7 @@ async def test_sqlite_connections_are_tuned(engine) -> None:
 async def test_reads_do_not_wait_for_a_writer(db_url: str) -> None:
     from sqlalchemy import text
 
-    from bot.db.session import create_sessionmaker, reading, transaction
+    from bot.db.session import reading
 
     writer_engine, reader_engine = create_engine(db_url), create_engine(db_url)
     try:
@@ -80,3 +84,46 @@ async def test_reads_do_not_wait_for_a_writer(db_url: str) -> None:
     finally:
         await writer_engine.dispose()
         await reader_engine.dispose()
+
+
+async def test_the_streaks_migration_backfills_what_the_code_would_store(empty_db_url: str) -> None:
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0008")  # before member_streaks existed
+    engine = create_engine(url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        monday = date(2026, 9, 7)
+        async with transaction(sessionmaker) as session:
+            session.add_all([Guild(id=1, cadence="weekly"), Guild(id=2, cadence="daily")])
+            await session.flush()
+            for guild_id in (1, 2):
+                for user_id, gaps in ((11, (0, 1, 7, 8, 15, 30)), (12, (0, 3, 4, 5, 6, 21))):
+                    session.add_all(
+                        Activity(
+                            guild_id=guild_id,
+                            user_id=user_id,
+                            kind="checkin",
+                            ref=f"{n}",
+                            local_date=monday + timedelta(n),
+                        )
+                        for n in gaps
+                    )
+            session.add(RestPeriod(guild_id=1, user_id=11, start=monday + timedelta(14), end=monday + timedelta(27)))
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+
+        def stored(rows) -> dict:
+            return {
+                (r.guild_id, r.user_id): (r.cadence, r.period, r.current, r.best, r.total, r.freezes, r.progress)
+                for r in rows
+            }
+
+        async with transaction(sessionmaker) as session:
+            backfilled = stored((await session.scalars(select(MemberStreak))).all())
+            for guild_id in (1, 2):
+                await refresh_streaks(session, guild_id, now=NOW)
+            recomputed = stored((await session.scalars(select(MemberStreak))).all())
+        assert len(backfilled) == 4
+        assert backfilled == recomputed
+    finally:
+        await engine.dispose()

@@ -6,15 +6,14 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import event, func, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.models import GitHubAccount, GitHubProfile, MergedPullRequest, WebhookDelivery
@@ -22,7 +21,7 @@ from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.services import guilds, retention
 from bot.services.github import events, webhooks
 from bot.web import MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY, WEBHOOK_KEY, build_app
-from tests.conftest import NOW
+from tests.conftest import NOW, add_poison_trigger, database_locked, impatient_engine
 from tests.github_fixtures import load, merged_pr_payload, sign
 from tests.harness import eventually
 
@@ -201,12 +200,13 @@ async def test_writer_answers_every_concurrent_store_once_committed(sessionmaker
     assert await row_count(sessionmaker) == 20
 
 
-async def test_writer_passes_a_storage_error_to_its_callers(tmp_path) -> None:
-    broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db")  # no tables: every insert fails
+async def test_writer_passes_a_storage_error_to_its_callers(empty_db_url: str) -> None:
+    broken = create_engine(empty_db_url)  # unmigrated, no tables: every insert fails
     try:
         writer = webhooks.DeliveryWriter(create_sessionmaker(broken))
-        with pytest.raises(OperationalError):
+        with pytest.raises(DBAPIError) as raised:
             await writer.store(webhooks.Delivery("d-1", "issues", {}, b"{}", NOW))
+        assert webhooks.is_database_fault(raised.value)
     finally:
         await broken.dispose()
 
@@ -402,10 +402,8 @@ async def test_on_delivery_is_called_once_per_stored_delivery(client: TestClient
     assert wakeups.calls == 3
 
 
-async def test_a_storage_failure_is_500_with_a_json_error(tmp_path, wakeups) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    broken = create_async_engine(f"sqlite+aiosqlite:///{blocker}/shiplog.db")
+async def test_a_storage_failure_is_500_with_a_json_error(unreachable_db_url: str, wakeups) -> None:
+    broken = create_async_engine(unreachable_db_url)
     body = load("issues/opened.payload.json")
     try:
         app = build_app(broken, webhook_secret=SECRET, on_delivery=wakeups)
@@ -502,19 +500,14 @@ async def test_a_header_that_is_not_utf8_is_400_and_the_rest_of_its_batch_is_sto
         response = await client.post(URL, data=body, headers=github_headers(body, event="issues", delivery=delivery))
         return response.status
 
-    # SQLite's write lock, held here, keeps the first commit waiting: the deliveries behind it,
-    # the bad one among them, queue up and are committed together.
-    blocker = sqlite3.connect(db_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
+    # The database's write lock, held here, keeps the first commit waiting: the deliveries behind
+    # it, the bad one among them, queue up and are committed together.
+    async with database_locked(db_url):
         first = asyncio.ensure_future(post("first"))
         await asyncio.sleep(0.2)
         good = [asyncio.ensure_future(post(f"good-{n}")) for n in range(10)]
         bad = asyncio.ensure_future(send_raw(client.server.port, raw_request(body, *standard(delivery=b"d-\xff\xfe"))))
         await asyncio.sleep(0.3)
-    finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
     status, _, answer = await bad
     assert status == 400
     assert "X-GitHub-Delivery" in json.loads(answer)["error"]
@@ -540,11 +533,8 @@ async def test_writer_refuses_a_delivery_it_cannot_store_before_it_joins_a_batch
 async def test_writer_stores_a_failed_batch_one_by_one_so_only_the_bad_delivery_fails(sessionmaker) -> None:
     # A delivery the database refuses for a reason no check foresaw: a trigger stands in for it.
     async with transaction(sessionmaker) as session:
-        await session.execute(
-            text(
-                "CREATE TRIGGER refuse_poison BEFORE INSERT ON webhook_deliveries WHEN NEW.delivery_id = 'poison' "
-                "BEGIN SELECT RAISE(ABORT, 'poison refused'); END"
-            )
+        await add_poison_trigger(
+            session, "refuse_poison", "BEFORE INSERT", "webhook_deliveries", "NEW.delivery_id = 'poison'"
         )
     writer = webhooks.DeliveryWriter(sessionmaker)
     ids = ["a", "poison", "b", "a", "c"]
@@ -556,8 +546,8 @@ async def test_writer_stores_a_failed_batch_one_by_one_so_only_the_bad_delivery_
     assert [row.delivery_id for row in await all_rows(sessionmaker)] == ["a", "b", "c"]
 
 
-async def test_writer_does_not_retry_one_by_one_when_the_database_itself_fails(tmp_path) -> None:
-    broken = create_engine(f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db")  # no tables: every insert fails
+async def test_writer_does_not_retry_one_by_one_when_the_database_itself_fails(empty_db_url: str) -> None:
+    broken = create_engine(empty_db_url)  # unmigrated, no tables: every insert fails
     begins = []
     event.listen(broken.sync_engine, "begin", lambda conn: begins.append(conn))
     try:
@@ -568,8 +558,24 @@ async def test_writer_does_not_retry_one_by_one_when_the_database_itself_fails(t
         )
     finally:
         await broken.dispose()
-    assert all(isinstance(result, OperationalError) for result in results)
+    assert all(isinstance(result, DBAPIError) and webhooks.is_database_fault(result) for result in results)
     assert len(begins) == 1  # one failed commit for all five: every delivery would fail the same way
+
+
+async def test_writer_does_not_retry_one_by_one_when_the_database_cannot_be_reached(unreachable_db_url: str) -> None:
+    # No connection, so no transaction to count: a retry one by one would answer each its own error.
+    broken = create_async_engine(unreachable_db_url)
+    try:
+        writer = webhooks.DeliveryWriter(create_sessionmaker(broken))
+        results = await asyncio.gather(
+            *(writer.store(webhooks.Delivery(f"d-{n}", "issues", {}, b"{}", NOW)) for n in range(5)),
+            return_exceptions=True,
+        )
+    finally:
+        await broken.dispose()
+        await asyncio.sleep(0.1)  # aiosqlite stops a failed connection's thread a moment later: not after the loop
+    assert all(isinstance(result, Exception) and webhooks.is_database_fault(result) for result in results)
+    assert len({id(result) for result in results}) == 1  # one failed try for all five
 
 
 # --- 9. Nasty input is a 4xx and changes nothing; never a 500.
@@ -651,19 +657,19 @@ async def delivery_rows(sessionmaker) -> dict[str, tuple[str, int, str | None]]:
     "trigger",
     [
         # While applying the event (inside its savepoint): recording PR #666 fails.
-        "BEFORE INSERT ON merged_prs WHEN NEW.number = 666",
+        ("BEFORE INSERT", "merged_prs", "NEW.number = 666"),
         # While committing it: marking the delivery done fails.
-        "BEFORE UPDATE OF status ON webhook_deliveries WHEN NEW.delivery_id = 'poison' AND NEW.status = 'done'",
+        ("BEFORE UPDATE OF status", "webhook_deliveries", "NEW.delivery_id = 'poison' AND NEW.status = 'done'"),
     ],
     ids=["applying", "committing"],
 )
 async def test_a_delivery_failing_with_a_database_error_is_failed_after_a_few_tries_and_the_next_goes_on(
-    sessionmaker, trigger: str
+    sessionmaker, trigger: tuple[str, str, str]
 ) -> None:
     await link_codertocat(sessionmaker)
     async with transaction(sessionmaker) as session:
-        # A real database error ("malformed JSON", an OperationalError) for one delivery only.
-        await session.execute(text(f"CREATE TRIGGER poison {trigger} BEGIN SELECT json_extract('{{', '$'); END"))
+        # A real database error of the kind that may pass, for one delivery only.
+        message = await add_poison_trigger(session, "poison", *trigger, fault=True)
     for delivery_id, number in (("poison", 666), ("good", 7)):
         body = merged_pr_payload(number=number)
         assert await webhooks.store_delivery(
@@ -671,17 +677,18 @@ async def test_a_delivery_failing_with_a_database_error_is_failed_after_a_few_tr
         )
 
     for attempt in range(1, events.MAX_ATTEMPTS):
-        with pytest.raises(OperationalError):  # raised: the processing loop backs off before the next try
+        with pytest.raises(DBAPIError) as raised:  # raised: the processing loop backs off before the next try
             await events.process_next(sessionmaker, now=NOW)
+        assert webhooks.is_database_fault(raised.value)
         status, attempts, error = (await delivery_rows(sessionmaker))["poison"]
         assert (status, attempts) == ("pending", attempt)  # counted, although the attempt rolled back
-        assert "malformed JSON" in error
+        assert message in error
     assert await events.process_next(sessionmaker, now=NOW)  # the last try: failed, not raised
     assert await events.process_next(sessionmaker, now=NOW)  # the next delivery
     assert not await events.process_next(sessionmaker, now=NOW)
     rows = await delivery_rows(sessionmaker)
     assert rows["poison"][:2] == ("failed", events.MAX_ATTEMPTS)
-    assert "malformed JSON" in rows["poison"][2]
+    assert message in rows["poison"][2]
     assert rows["good"] == ("done", 1, None)
     async with transaction(sessionmaker) as session:
         numbers = (await session.scalars(select(MergedPullRequest.number))).all()
@@ -691,17 +698,14 @@ async def test_a_delivery_failing_with_a_database_error_is_failed_after_a_few_tr
 async def test_a_database_that_is_down_uses_up_no_attempts(sessionmaker, db_url: str) -> None:
     body = load("issues/opened.payload.json")
     await webhooks.store_delivery(sessionmaker, delivery_id="d-1", event="issues", headers={}, body=body, now=NOW)
-    impatient = create_engine(db_url)
-    event.listen(impatient.sync_engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=20"))
-    blocker = sqlite3.connect(db_url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
-    blocker.execute("BEGIN EXCLUSIVE")  # the database answers nobody else
+    impatient = impatient_engine(db_url)
     try:
-        for _ in range(events.MAX_ATTEMPTS * 2):
-            with pytest.raises(OperationalError):
-                await events.process_next(create_sessionmaker(impatient), now=NOW)
+        async with database_locked(db_url, reads_too=True):  # the database answers nobody else
+            for _ in range(events.MAX_ATTEMPTS * 2):
+                with pytest.raises(DBAPIError) as raised:
+                    await events.process_next(create_sessionmaker(impatient), now=NOW)
+                assert webhooks.is_database_fault(raised.value)
     finally:
-        blocker.execute("ROLLBACK")
-        blocker.close()
         await impatient.dispose()
     assert (await delivery_rows(sessionmaker))["d-1"] == ("pending", 0, None)
     assert await events.process_next(sessionmaker, now=NOW)
@@ -897,11 +901,8 @@ async def test_a_batch_with_one_bad_delivery_processes_the_rest_and_counts_the_b
     await link_codertocat(sessionmaker)
     async with transaction(sessionmaker) as session:
         # A real database error for PR #666 only (see the test above), and a body no code can read.
-        await session.execute(
-            text(
-                "CREATE TRIGGER poison BEFORE INSERT ON merged_prs WHEN NEW.number = 666 "
-                "BEGIN SELECT json_extract('{', '$'); END"
-            )
+        message = await add_poison_trigger(
+            session, "poison", "BEFORE INSERT", "merged_prs", "NEW.number = 666", fault=True
         )
     deliveries = [("good-1", merged_pr_payload(number=1)), ("poison", merged_pr_payload(number=666))]
     deliveries += [("unreadable", b"{not json"), ("good-2", merged_pr_payload(number=2))]
@@ -910,20 +911,22 @@ async def test_a_batch_with_one_bad_delivery_processes_the_rest_and_counts_the_b
             sessionmaker, delivery_id=delivery_id, event="pull_request", headers={}, body=body, now=NOW
         )
 
-    with pytest.raises(OperationalError):  # raised once the others are through: the loop backs off
+    with pytest.raises(DBAPIError) as raised:  # raised once the others are through: the loop backs off
         await events.process_batch(sessionmaker, now=NOW)
+    assert webhooks.is_database_fault(raised.value)
     rows = await delivery_rows(sessionmaker)
     assert rows["good-1"] == ("done", 1, None) and rows["good-2"] == ("done", 1, None)
     assert rows["unreadable"][:2] == ("failed", 1)  # failed alone, at once
     status, attempts, error = rows["poison"]
-    assert (status, attempts) == ("pending", 1) and "malformed JSON" in error
+    assert (status, attempts) == ("pending", 1) and message in error
     async with transaction(sessionmaker) as session:
         assert sorted((await session.scalars(select(MergedPullRequest.number))).all()) == [1, 2]
 
     # Its later tries are batches of one; at the last it is failed, not raised.
     for _ in range(2, events.MAX_ATTEMPTS):
-        with pytest.raises(OperationalError):
+        with pytest.raises(DBAPIError) as raised:
             await events.process_batch(sessionmaker, now=NOW)
+        assert webhooks.is_database_fault(raised.value)
     assert await events.process_batch(sessionmaker, now=NOW) == 1
     assert await events.process_batch(sessionmaker, now=NOW) == 0
     assert (await delivery_rows(sessionmaker))["poison"][:2] == ("failed", events.MAX_ATTEMPTS)

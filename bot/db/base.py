@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -43,6 +46,32 @@ class UTCDateTime(TypeDecorator[datetime]):
 # SQLite, where only "INTEGER PRIMARY KEY" is the auto-incrementing rowid (it is 64-bit there too).
 Snowflake = BigInteger
 RowId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class iso_date(FunctionElement[str]):
+    """The text "YYYY-MM-DD" of a DATE column, on every database.
+
+    CAST(date AS VARCHAR) is that on SQLite (which stores the text) and on PostgreSQL only while
+    its DateStyle starts with ISO: a server set to "SQL, DMY" answers "16/11/2026".
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(iso_date)
+def _iso_date(element: iso_date, compiler: Any, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(iso_date, "postgresql")
+def _iso_date_postgresql(element: iso_date, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+def storable(text: str) -> str:
+    """Return `text` without NUL characters: PostgreSQL refuses them in text columns (SQLite keeps them)."""
+    return text.replace("\x00", "")
 
 
 def utcnow() -> datetime:

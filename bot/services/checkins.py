@@ -36,6 +36,8 @@ BOARDS = ("streaks", "prs", "goals", "kudos")
 
 
 def _clean(text: str, limit: int, what: str) -> str:
+    if "\x00" in text:  # PostgreSQL cannot store it; SQLite would, invisibly
+        raise UserError(f"Your {what} has an invisible control character (U+0000) in it: remove it and try again.")
     cleaned = text.strip()
     if not cleaned:
         raise UserError(f"Your {what} is empty: write a few words.")

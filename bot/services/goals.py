@@ -71,6 +71,8 @@ class GoalChange:
 
 
 def _clean_text(text: str) -> str:
+    if "\x00" in text:  # PostgreSQL cannot store it; SQLite would, invisibly
+        raise UserError("Your goal has an invisible control character (U+0000) in it: remove it and try again.")
     cleaned = " ".join(text.split())
     if not cleaned:
         raise UserError("A goal needs some words: say what you want to get done.")

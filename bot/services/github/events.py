@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.base import storable
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
 from bot.services import activity, outbox, share
@@ -292,7 +293,7 @@ async def celebrate_merge(
         )
         if seen is not None:
             continue  # another hook, delivery or radar pass already reported this merge
-        title = str(pr.get("title") or "")[:300]
+        title = storable(str(pr.get("title") or ""))[:300]
         merged = MergedPullRequest(
             guild_id=guild_id,
             user_id=user_id,
@@ -300,7 +301,7 @@ async def celebrate_merge(
             repo=repo,
             number=number,
             title=title,
-            url=str(pr.get("html_url") or f"https://github.com/{repo}/pull/{number}")[:300],
+            url=storable(str(pr.get("html_url") or f"https://github.com/{repo}/pull/{number}"))[:300],
             merged_at=merged_at,
             recorded_at=now,
         )

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
 from bot.services.github import history, nudges
@@ -585,8 +586,8 @@ class Radar:
                         github_id=uid,
                         repo=repo.lower(),
                         number=int(item["number"]),
-                        title=str(item.get("title") or "")[:300],
-                        url=str(item.get("html_url") or "")[:300],
+                        title=storable(str(item.get("title") or ""))[:300],
+                        url=storable(str(item.get("html_url") or ""))[:300],
                         opened_at=opened_at,
                         unreviewed=(repo.lower(), item.get("number")) in waiting,
                         seen_at=now,

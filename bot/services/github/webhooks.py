@@ -213,15 +213,31 @@ def check_delivery(delivery: Delivery) -> None:
             raise InvalidDelivery(f"The {name} header is not valid UTF-8 text")
 
 
+# asyncpg reports nearly every PostgreSQL error as a plain DBAPIError (never an OperationalError, as
+# SQLite's "database is locked" or "no such table" are): its SQLSTATE tells the database's own
+# troubles from one row's. Classes: 08 connection, 40 transaction rollback (serialization failure,
+# deadlock), 53 insufficient resources (disk full, too many connections), 57 operator intervention
+# (shutdown, statement timeout), 58 system (I/O), XX internal. States: lock not available, object
+# in use, read-only transaction, no such database, and the schema behind the code (no such table or
+# column, as on an unmigrated database), or no permission on it.
+_POSTGRES_FAULT_CLASSES = frozenset({"08", "40", "53", "57", "58", "XX"})
+_POSTGRES_FAULT_STATES = frozenset({"55P03", "55006", "25006", "3D000", "42P01", "42703", "42501"})
+
+
 def is_database_fault(exc: BaseException) -> bool:
     """Tell whether an error is the database's own (down, locked, full, gone), not one row's.
 
     Such an error would fail any transaction alike: trying the rows of a failed batch one by one,
     or counting it against one delivery, would only repeat it.
     """
-    return isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
+    if isinstance(exc, OSError):  # asyncpg cannot reach the server: ConnectionRefusedError, TimeoutError
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and (state[:2] in _POSTGRES_FAULT_CLASSES or state in _POSTGRES_FAULT_STATES)
 
 
 async def store_deliveries(
