@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,6 +23,7 @@ def no_busy_wait(engine: AsyncEngine) -> None:
         cursor.close()
 
 
+@pytest.mark.sqlite_only  # PostgreSQL runs writers side by side: there is no lock to queue on
 async def test_writers_of_one_process_queue_instead_of_failing(
     engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
