@@ -118,12 +118,20 @@ needs_postgres = pytest.mark.skipif(
 
 
 @needs_postgres
-def test_postgresql_refusing_the_login_or_missing_the_database_is_one_line(tmp_path: Path) -> None:
+def test_postgresql_refusing_the_login_is_one_line(tmp_path: Path) -> None:
     url = make_url(POSTGRES)
     wrong = url.set(password="not-the-password").render_as_string(hide_password=False)
-    line = one_line(start(tmp_path, "migrate", DATABASE_URL=wrong))
+    result = start(tmp_path, "migrate", DATABASE_URL=wrong)
+    if result.returncode == 0:
+        pytest.skip("this PostgreSQL server trusts loopback logins (as .ci/postgres's does): no password to refuse")
+    line = one_line(result)
     assert "refused the login: check the user and password in DATABASE_URL" in line
     assert "not-the-password" not in line
+
+
+@needs_postgres
+def test_postgresql_missing_the_database_is_one_line(tmp_path: Path) -> None:
+    url = make_url(POSTGRES)
     missing = url.set(database="no_such_database").render_as_string(hide_password=False)
     line = one_line(start(tmp_path, "migrate", DATABASE_URL=missing))
     assert "the database 'no_such_database' does not exist" in line
