@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.bot import Shiplog
 from bot.config import Settings
 from bot.db.session import create_engine, create_sessionmaker
+from bot.playground.fake_discord import FakeDiscord
 from tests.conftest import NOW
-from tests.fake_discord import FakeDiscord
 
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 

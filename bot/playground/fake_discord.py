@@ -87,7 +87,7 @@ __all__ = [
     "RecordedRequest",
 ]
 
-_log = logging.getLogger("tests.fake_discord")
+_log = logging.getLogger("bot.playground.fake_discord")
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000

@@ -1,4 +1,4 @@
-"""Real GitHub webhook payloads (tests/fixtures/github, see its SOURCE.md) and how to sign them."""
+"""Real GitHub webhook payloads (bot/playground/samples/github, see its SOURCE.md) and how to sign them."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).parent / "fixtures" / "github"
+FIXTURES = Path(__file__).parent / "github"
 _UNSET: Any = object()
 
 
