@@ -1,4 +1,4 @@
-"""The `shiplog` command: run, migrate, check."""
+"""The `shiplog` command: run, migrate, check, playground."""
 
 from __future__ import annotations
 
@@ -135,8 +135,16 @@ def check() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `shiplog` console script."""
     parser = argparse.ArgumentParser(prog="shiplog", description="Shiplog, a Discord bot for #BuildInPublic servers.")
-    parser.add_argument("command", choices=["run", "migrate", "check"], nargs="?", default="run")
+    parser.add_argument("command", choices=["run", "migrate", "check", "playground"], nargs="?", default="run")
+    parser.add_argument("--port", type=int, default=8765, help="playground: the page's port on 127.0.0.1")
+    parser.add_argument("--no-browser", action="store_true", help="playground: only print the page's address")
     args = parser.parse_args(argv)
+    if args.command == "playground":
+        # No .env and no token: the playground is its own server, on its own database.
+        from bot.playground.run import main as playground
+
+        setup_logging(logging.WARNING)
+        return playground(args.port, open_browser=not args.no_browser)
     load_dotenv_file()
     if args.command == "check":
         setup_logging(logging.WARNING)

@@ -237,6 +237,16 @@ def _field_error(code: str, message: str) -> dict[str, Any]:
     return {"_errors": [{"code": code, "message": message}]}
 
 
+def _qualified_name(data: Mapping[str, Any]) -> str:
+    """Return an invoked command's full name, its subcommand group and subcommand included."""
+    parts = [str(data.get("name", ""))]
+    options = data.get("options") or []
+    while options and options[0].get("type") in (1, 2):
+        parts.append(options[0]["name"])
+        options = options[0].get("options") or []
+    return " ".join(parts)
+
+
 def _walk_components(components: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
     for comp in components or ():
         yield comp
@@ -2557,7 +2567,8 @@ class FakeDiscord:
                 msg["interaction"] = {
                     "id": str(pi.id),
                     "type": pi.type,
-                    "name": pi.payload["data"].get("name"),
+                    # Discord names the subcommand too: "goal add", not "goal".
+                    "name": _qualified_name(pi.payload["data"]),
                     "user": user,
                 }
         self._messages[mid] = msg
