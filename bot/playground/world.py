@@ -107,7 +107,6 @@ class Playground:
         """Start the stand-ins and the bot, then set the server up; `add_routes(app)` adds the page's routes."""
         await self._exit.enter_async_context(self.fake)
         await self._exit.enter_async_context(self.github)
-        self._build_server()
         self._engine = create_engine(self.database_url)
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), headers={"User-Agent": "shiplog-playground"})
         settings = Settings(

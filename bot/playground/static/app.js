@@ -59,6 +59,8 @@ function person(id) {
   return s.people.find((p) => p.id === id) || null;
 }
 function colorOf(id) {
+  const index = app.state ? app.state.people.findIndex((p) => p.id === id) : -1;
+  if (index >= 0) return COLORS[(index + 1) % COLORS.length];
   let h = 0;
   for (const c of String(id)) h = (h * 31 + c.charCodeAt(0)) >>> 0;
   return COLORS[h % COLORS.length];
@@ -103,8 +105,11 @@ function formatTimestamp(seconds, style) {
 }
 
 function inline(text) {
-  // Code spans first, so nothing inside them is read as markup.
+  // A backslash makes the next character plain (Shiplog escapes what members typed), then code spans:
+  // neither is read as markup. Both are set aside and put back at the end.
+  const plain = [];
   const codes = [];
+  text = text.replace(/\\([\\*_`~|>#\-\[\]()<:])/g, (_, c) => `\u0001${plain.push(c) - 1}\u0001`);
   text = text.replace(/`([^`\n]+)`/g, (_, code) => `\u0000${codes.push(code) - 1}\u0000`);
   let html = escapeHtml(text);
   html = html
@@ -128,7 +133,8 @@ function inline(text) {
     .replace(/&lt;#(\d+)&gt;/g, (_, id) => `<span class="mention channel-mention" data-channel="${id}">#${escapeHtml(channelName(id) || "unknown")}</span>`)
     .replace(/&lt;t:(-?\d+)(?::([tTdDfFR]))?&gt;/g, (_, s, style) => `<span class="timestamp">${escapeHtml(formatTimestamp(s, style || "f"))}</span>`)
     .replace(/&lt;\/([\w -]+):\d+&gt;/g, (_, name) => `<span class="mention">/${escapeHtml(name)}</span>`);
-  return html.replace(/\u0000(\d+)\u0000/g, (_, i) => `<code class="inline-code">${escapeHtml(codes[Number(i)])}</code>`);
+  html = html.replace(/\u0000(\d+)\u0000/g, (_, i) => `<code class="inline-code">${escapeHtml(codes[Number(i)])}</code>`);
+  return html.replace(/\u0001(\d+)\u0001/g, (_, i) => escapeHtml(plain[Number(i)]));
 }
 
 function markdown(text) {
@@ -390,7 +396,13 @@ function onComposerInput() {
     return;
   }
   const typed = text.slice(1).trim().toLowerCase();
-  const found = leaves().filter((l) => l.path.startsWith(typed) || l.path.replace(/ /g, "").startsWith(typed.replace(/ /g, "")) || (typed && l.path.includes(typed)));
+  // Discord's order: the commands the text starts, then the ones it appears in.
+  const rank = (l) => (l.path === typed ? 0 : l.path.startsWith(typed) ? 1 : l.path.split(" ").some((w) => w.startsWith(typed)) ? 2 : l.path.includes(typed) ? 3 : 9);
+  const found = leaves()
+    .map((l) => [rank(l), l])
+    .filter(([r]) => r < 9)
+    .sort((a, b) => a[0] - b[0] || a[1].path.localeCompare(b[1].path))
+    .map(([, l]) => l);
   showPopup(found.slice(0, 25), typed ? `Commands matching /${typed}` : "Shiplog's commands", pickCommand);
 }
 
