@@ -190,6 +190,27 @@ async def test_the_clock_brings_the_weekly_ping_and_digest(page: Page) -> None:
     assert len((await page.post("/api/clock", {"hours": 24 * 7}))[1]["runs"]) == 1
 
 
+async def test_a_streak_at_risk_reaches_the_members_dms_as_the_clock_moves(page: Page) -> None:
+    await page.invoke("carol", "accountability", "checkin", note="fixed a typo upstream")
+    await page.invoke("carol", "accountability", "me streak-dms", enabled=True)
+    _, state = await page.get("/api/state", **{"as": page.id_of("carol")})
+    assert state["dm"] is None
+    await page.post("/api/clock", {"next_run": True})  # a new week: carol hasn't checked in yet
+    await page.post("/api/clock", {"hours": 24 * 6})  # its last day
+
+    async def carols_dm() -> dict | None:
+        _, state = await page.get("/api/state", **{"as": page.id_of("carol")})
+        return state if state["dm"] and state["dm"]["count"] == 1 else None
+
+    state = await eventually(carols_dm)
+    assert state, "no DM reached carol"
+    status, (dm,) = await page.get("/api/messages", **{"as": page.id_of("carol"), "channel": state["dm"]["id"]})
+    assert status == 200 and "1-week streak in **Open Source Builders** is at risk" in dm["content"]
+    # Nobody else reads carol's DMs.
+    status, answer = await page.get("/api/messages", **{"as": page.id_of("bob"), "channel": state["dm"]["id"]})
+    assert status == 400 and "someone else's DMs" in answer["error"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "expected"),
     [
@@ -222,6 +243,8 @@ async def test_what_discords_client_would_refuse_is_refused_and_changes_nothing(
     assert await page.messages("bob", "general") == []
     async with page.session.get(page.base + "/static/..%2Fworld.py") as response:
         assert response.status == 404
+    async with page.session.get(page.base + "/api/people", headers={"Host": "evil.example:80"}) as response:
+        assert response.status == 403  # a rebound DNS name does not reach the playground
 
 
 async def test_the_page_and_a_plain_message(page: Page) -> None:
@@ -265,12 +288,30 @@ async def test_shiplog_playground_starts_with_no_token_and_stops_on_ctrl_c(tmp_p
         async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/api/people") as response:
             assert response.status == 200 and len(await response.json()) == 4
         print(f"playground ready after {time.monotonic() - started:.1f} s")  # shown with -s
+        # A second one on the same port says why it cannot start, without a traceback.
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "playground",
+            "--port",
+            str(port),
+            "--no-browser",
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        _, second_err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in second_err.decode()
+        assert "Traceback" not in second_err.decode()
     finally:
         process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), 30)
     stderr = (await process.stderr.read()).decode()
     assert code == 0, stderr
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr and "voice will NOT be supported" not in stderr
     # Nothing written where it ran (no ./data): its database was a temporary file.
     assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
 

@@ -1,5 +1,9 @@
 """A fake Discord (REST API + gateway) that a *real* discord.py 2.x client can log into.
 
+It is Shiplog's Discord stand-in: the test suite drives the bot through it (``tests/harness.py``),
+and so does ``shiplog playground`` (``bot/playground/world.py``), so what a newcomer tries in the
+page is what the tests check.
+
 The fake is an aiohttp server on ``127.0.0.1`` (random free port).  While it is running,
 ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` point at it, so an
 unmodified ``commands.Bot`` logs in, connects to the gateway (zlib-stream compressed, exactly

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 PLAYGROUND_KEY = web.AppKey("playground", Playground)
 STATIC = resources.files("bot.playground") / "static"
 CONTENT_TYPES = {".html": "text/html", ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -56,9 +57,15 @@ def _text(body: dict[str, Any], key: str) -> str:
 
 
 def polite(handler: Handler) -> Handler:
-    """Answer a PlaygroundError with a 400 and its message (the page shows it), never a 500."""
+    """Answer a PlaygroundError with a 400 and its message (the page shows it), never a 500.
+
+    Only requests addressed to this machine by name are answered: a site whose name was made to
+    point at 127.0.0.1 (DNS rebinding) gets a 403, not the playground.
+    """
 
     async def wrapped(request: web.Request) -> web.StreamResponse:
+        if request.host.rsplit(":", 1)[0] not in LOCAL_HOSTS:
+            return _error(403, "The playground answers only at 127.0.0.1 or localhost.")
         try:
             return await handler(request)
         except PlaygroundError as exc:
@@ -67,15 +74,19 @@ def polite(handler: Handler) -> Handler:
     return wrapped
 
 
+@polite
 async def index(request: web.Request) -> web.StreamResponse:
-    return await static(request, "index.html")
+    return _static("index.html")
 
 
-async def static(request: web.Request, name: str | None = None) -> web.StreamResponse:
-    name = name or request.match_info["name"]
+@polite
+async def static(request: web.Request) -> web.StreamResponse:
+    return _static(request.match_info["name"])
+
+
+def _static(name: str) -> web.Response:
     suffix = name[name.rfind(".") :] if "." in name else ""
-    resource = STATIC / name
-    if "/" in name or suffix not in CONTENT_TYPES or not resource.is_file():
+    if "/" in name or "\\" in name or suffix not in CONTENT_TYPES or not (resource := STATIC / name).is_file():
         return _error(404, "No such file.")
     return web.Response(
         body=resource.read_bytes(),
@@ -91,6 +102,7 @@ async def state(request: web.Request) -> web.Response:
     return web.json_response(playground.state(playground.member(request.query.get("as", ""))))
 
 
+@polite
 async def people(request: web.Request) -> web.Response:
     playground = request.app[PLAYGROUND_KEY]
     return web.json_response([playground.person(m) for m in playground.members.values()])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -42,16 +43,32 @@ async def _serve(database_url: str, port: int, *, open_browser: bool, started: f
             "A pretend server with the real bot behind it; nothing leaves this machine. Ctrl-C stops it.",
             flush=True,
         )
-        if open_browser:
-            # Where no browser exists this does nothing (or opens a text one): the URL is printed anyway.
-            with contextlib.suppress(Exception):
+        if open_browser and _has_desktop():
+            with contextlib.suppress(Exception):  # no browser after all: the address is printed
                 await asyncio.to_thread(webbrowser.open, url)
         await asyncio.Event().wait()
 
 
+def _has_desktop() -> bool:
+    """Whether a graphical browser can open: without a display, `webbrowser` would start a text
+    browser (lynx, w3m) in this terminal, on top of the playground's output."""
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class _NoVoiceWarning(logging.Filter):
+    """The playground has no voice: discord.py's warning that voice is unsupported is no news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
 def main(port: int, *, open_browser: bool = True) -> int:
     """Run the playground until Ctrl-C, on a fresh SQLite file that is deleted at the end."""
+    if not 0 <= port <= 65535:
+        print(f"shiplog playground: --port must be between 0 and 65535, not {port}.", file=sys.stderr)
+        return 2
     started = time.monotonic()
+    logging.getLogger("discord.client").addFilter(_NoVoiceWarning())
     with tempfile.TemporaryDirectory(prefix="shiplog-playground-") as folder:
         url = database_url(Path(folder))
         upgrade(url)

@@ -14,12 +14,15 @@ import copy
 import itertools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import httpx
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.bot import Shiplog
 from bot.config import Settings
@@ -58,6 +61,7 @@ CHANNELS = (
     ("github", f"Events of {REPO}, relayed."),
 )
 MEMBERS = ("alice", "bob", "carol")
+SWEEP_STEP = timedelta(hours=3)  # how often `advance` sweeps for streak DMs on its way
 ISSUE_TITLES = (
     "Typo in the installation guide",
     "Crash when the config file is empty",
@@ -95,7 +99,7 @@ class Playground:
         self.events: list[dict[str, Any]] = []  # the GitHub deliveries and merges sent, newest last
         self._numbers = itertools.count(2)
         self._issues = itertools.count(100)
-        self._engine = None
+        self._engine: AsyncEngine | None = None
         self._http: httpx.AsyncClient | None = None
         self._exit = contextlib.AsyncExitStack()
         # The server exists before the bot connects: it arrives in the gateway's GUILD_CREATE.
@@ -103,7 +107,7 @@ class Playground:
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
-    async def start(self, add_routes: Any = None) -> None:
+    async def start(self, add_routes: Callable[[web.Application], None] | None = None) -> None:
         """Start the stand-ins and the bot, then set the server up; `add_routes(app)` adds the page's routes."""
         await self._exit.enter_async_context(self.fake)
         await self._exit.enter_async_context(self.github)
@@ -391,29 +395,33 @@ class Playground:
             return response.status
 
     async def advance(self, *, hours: float = 0, to_next_run: bool = False) -> dict[str, Any]:
-        """Move the clock forward; every weekly run it passes fires at its time, as APScheduler would fire it."""
+        """Move the clock forward, doing on the way what the scheduler would have done in that time.
+
+        APScheduler keeps real time, so the playground fires its jobs itself: each weekly run at
+        its instant, as its trigger would, and the streak-DM sweep (every 15 minutes in the bot)
+        every SWEEP_STEP, often enough to meet every DM's window (a day before a weekly period
+        ends, six hours before a daily one).
+        """
         bot = self.running_bot
-        cog = bot.get_cog("WeeklyRhythm")
-        scheduler = getattr(cog, "scheduler", None)
+        scheduler = getattr(bot.get_cog("WeeklyRhythm"), "scheduler", None)
         if scheduler is None:
             raise PlaygroundError("The scheduler isn't running.")
-        sessionmaker = bot.sessionmaker
-        schedule = await rhythm.get_schedule(sessionmaker, self.guild.id)
+        schedule = await rhythm.get_schedule(bot.sessionmaker, self.guild.id)
         now = self.clock()
-        upcoming = rhythm.next_run(schedule, now)
-        target = upcoming + timedelta(minutes=1) if to_next_run else now + timedelta(hours=hours)
+        target = rhythm.next_run(schedule, now) + timedelta(minutes=1) if to_next_run else now + timedelta(hours=hours)
         ran = []
-        while upcoming <= target:
-            # The streak-at-risk DMs go out in the day before a run: give them their chance first.
-            self.clock.advance_to(upcoming - timedelta(hours=2))
+        step = now
+        while step < target:
+            upcoming = rhythm.next_run(schedule, step)
+            step = min(step + SWEEP_STEP, target)
+            if upcoming <= step:
+                step = upcoming + timedelta(minutes=1)
+                self.clock.advance_to(step)
+                result = await scheduler.run_guild(self.guild.id, schedule.key)
+                ran.append(upcoming.isoformat())
+                log.info("playground: weekly run of %s: %s", upcoming, result)
+            self.clock.advance_to(step)
             await scheduler.send_streak_dms()
-            self.clock.advance_to(upcoming + timedelta(minutes=1))
-            result = await scheduler.run_guild(self.guild.id, schedule.key)
-            ran.append(upcoming.isoformat())
-            log.info("playground: weekly run of %s: %s", upcoming, result)
-            upcoming = rhythm.next_run(schedule, self.clock())
-        self.clock.advance_to(target)
-        await scheduler.send_streak_dms()
         bot.wake_outbox()
         return {"ok": True, "clock": self.clock().isoformat(), "runs": ran}
 
