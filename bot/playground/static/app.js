@@ -369,7 +369,8 @@ function showPopup(items, title, onPick) {
   app.popupIndex = 0;
   app.popupPick = onPick;
   if (!items.length) {
-    popup.hidden = true;
+    popup.replaceChildren(el("div", { class: "popup-title", text: title }), el("div", { class: "popup-empty", text: app.state?.me.admin ? "No Shiplog command matches." : "No command of yours matches (members don't see the admins' /settings)." }));
+    popup.hidden = false;
     return;
   }
   popup.replaceChildren(
