@@ -99,7 +99,7 @@ def _static(name: str) -> web.Response:
 @polite
 async def state(request: web.Request) -> web.Response:
     playground = request.app[PLAYGROUND_KEY]
-    return web.json_response(playground.state(playground.member(request.query.get("as", ""))))
+    return web.json_response(await playground.state(playground.member(request.query.get("as", ""))))
 
 
 @polite

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
+import discord
 import httpx
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,6 +32,7 @@ from bot.db.session import create_engine, create_sessionmaker
 from bot.playground import samples
 from bot.playground.clock import Clock
 from bot.playground.fake_discord import (
+    ADMINISTRATOR,
     FLAG_EPHEMERAL,
     FakeChannel,
     FakeDiscord,
@@ -45,6 +47,8 @@ from bot.playground.fake_github import FakeUser as GitHubUser
 from bot.services import schedule as rhythm
 
 log = logging.getLogger(__name__)
+
+MANAGE_GUILD = discord.Permissions(manage_guild=True).value
 
 # The playground's own secret: it signs the deliveries it sends, as GitHub would with yours.
 WEBHOOK_SECRET = "playground-webhook-secret"  # noqa: S105 (a pretend secret, for a pretend GitHub)
@@ -218,19 +222,21 @@ class Playground:
             if command.get("type", 1) != 1:
                 continue
             needed = command.get("default_member_permissions")
-            if needed is not None and int(needed) & perms != int(needed) and not perms & 8:
+            if needed is not None and int(needed) & perms != int(needed) and not perms & ADMINISTRATOR:
                 continue
             out.append(command)
         return sorted(out, key=lambda c: c["name"])
 
-    def state(self, viewer: FakeMember) -> dict[str, Any]:
-        """Who is here, the channels and DMs `viewer` sees, the clock and the schedule."""
+    async def state(self, viewer: FakeMember) -> dict[str, Any]:
+        """Who is here, the channels and DMs `viewer` sees, the clock and the next weekly run."""
         channels = [
             {"id": str(c.id), "name": c.name, "topic": c.topic, "count": len(self.fake.messages_in(c))}
             for c in sorted(self.guild.channels.values(), key=lambda c: c.position)
             if c.type == 0
         ]
         dm = self.fake.dm_channel(viewer)
+        schedule = await rhythm.get_schedule(self.running_bot.sessionmaker, self.guild.id)
+        now = self.clock()
         return {
             "server": {"id": str(self.guild.id), "name": self.guild.name},
             "me": self.person(viewer),
@@ -243,7 +249,9 @@ class Playground:
             ],
             "channels": channels,
             "dm": None if dm is None else {"id": str(dm.id), "count": len(self.fake.messages_in(dm))},
-            "clock": self.clock().isoformat(),
+            "clock": now.isoformat(),
+            "next_run": rhythm.next_run(schedule, now).isoformat(),
+            "schedule": schedule.describe(),
             "setup": self.setup_log,
             "events": self.events[-8:],
             "repo": REPO,
@@ -255,7 +263,7 @@ class Playground:
         return {
             "id": str(member.id),
             "name": member.name,
-            "admin": member.id == self.guild.owner_id or bool(perms & (1 << 5)),
+            "admin": member.id == self.guild.owner_id or bool(perms & (MANAGE_GUILD | ADMINISTRATOR)),
         }
 
     def messages(self, viewer: FakeMember, channel: FakeChannel) -> list[dict[str, Any]]:

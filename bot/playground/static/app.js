@@ -315,7 +315,9 @@ function drawState() {
   );
   $("#github-hint").textContent = `Deliveries about ${s.repo}, signed and posted to the bot's /github/webhook. alice is linked to ${s.linked.login}.`;
   $("#events").replaceChildren(...s.events.slice().reverse().map((e) => el("li", { text: e.text })));
-  $("#clock").textContent = `Shiplog's clock: ${new Date(s.clock).toLocaleString("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" })} UTC`;
+  const utc = (iso) => new Date(iso).toLocaleString("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" }) + " UTC";
+  $("#clock").textContent = `Shiplog's clock: ${utc(s.clock)}`;
+  $("#next-run").textContent = `Weekly ping and digest: ${s.schedule}, next ${utc(s.next_run)}.`;
   $("#setup").replaceChildren(...s.setup.map((line) => el("li", {}, el("code", { text: line }))));
 
   const channel = s.channels.find((c) => c.id === app.channel);
