@@ -27,7 +27,18 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 
 from bot.db.migrate import upgrade  # noqa: E402
-from bot.db.models import Activity, CheckIn, Goal, Guild, Kudos, OutboxMessage, WebhookDelivery  # noqa: E402
+from bot.db.models import (  # noqa: E402
+    Activity,
+    CheckIn,
+    GitHubMerge,
+    GitHubProfile,
+    Goal,
+    Guild,
+    Kudos,
+    MergedPullRequest,
+    OutboxMessage,
+    WebhookDelivery,
+)
 from bot.db.session import create_engine, create_sessionmaker, transaction  # noqa: E402
 from bot.services import outbox, retention  # noqa: E402
 
@@ -235,6 +246,40 @@ async def member_tables(db: File, n: int) -> dict[str, float]:
             ],
         ),
     }
+    # The radar's side of a merged PR: the server's row (merged_prs, what celebrations and counts
+    # read) and the account's (github_merges, the history the radar and webhooks share).
+    github = 10_000_000
+    tables["merged_prs"] = (
+        MergedPullRequest,
+        [
+            {
+                "guild_id": GUILD,
+                "user_id": user + i % 500,
+                "github_id": github + i % 500,
+                "repo": "codertocat/hello-world",
+                "number": i + 1,
+                "title": "Update the README with the new installation steps",
+                "url": f"https://github.com/Codertocat/Hello-World/pull/{i + 1}",
+                "merged_at": OLD,
+                "recorded_at": OLD,
+            }
+            for i in range(n)
+        ],
+    )
+    tables["github_merges"] = (
+        GitHubMerge,
+        [
+            {
+                "github_id": github + i % 500,
+                "repo": "codertocat/hello-world",
+                "number": i + 1,
+                "merged_at": OLD,
+                "source": "radar",
+            }
+            for i in range(n)
+        ],
+    )
+    await db.insert(GitHubProfile, [{"id": github + i, "login": f"member{i}"} for i in range(500)])
     out = {}
     for name, (model, rows) in tables.items():
         base = await db.size()
@@ -266,7 +311,7 @@ async def main(path: Path, n_deliveries: int, n_rows: int) -> int:
     slim = sent["checkin.posted"][1]
     year = (
         YEAR["checkins"] * (rows["checkins"] + rows["activity"])
-        + YEAR["prs"] * rows["activity"]
+        + YEAR["prs"] * (rows["activity"] + rows["merged_prs"] + rows["github_merges"])
         + YEAR["goals"] * (rows["goals"] + rows["activity"])
         + YEAR["kudos"] * rows["kudos"]
         + (YEAR["checkins"] + YEAR["prs"] + 2 * YEAR["goals"] + YEAR["kudos"]) * slim

@@ -35,6 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ import webhook_intake  # noqa: E402
 from bot.bot import Shiplog  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
-from bot.db.models import GitHubAccount, GitHubProfile, WebhookDelivery  # noqa: E402
+from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery  # noqa: E402
 from bot.db.session import create_engine, create_sessionmaker, transaction  # noqa: E402
 from bot.playground.fake_discord import FakeDiscord  # noqa: E402
 from bot.playground.samples import merged_pr_payload, sign  # noqa: E402
@@ -221,10 +222,23 @@ async def measure_burst(bench: Bench, http: aiohttp.ClientSession, prs: int) -> 
     """b. `prs` merged PRs POSTed at once, channel limit lifted: POST to post."""
     bench.fake.channel_rate_limit = None
     numbers = list(range(2000, 2000 + prs))
+    wall = datetime.now(UTC)
     posted = dict(zip(numbers, await asyncio.gather(*(bench.post_merge(http, n) for n in numbers)), strict=True))
     await bench.watch(set(numbers), within=30)
     latencies = [bench.seen[n][0] - posted[n] for n in numbers if n in bench.seen]
-    return {"latencies": latencies, "missing": prs - len(latencies)}
+    # Where the time went: POST to queued (intake and GitHub processing), queued to sent (the sender).
+    assert bench.bot is not None
+    async with transaction(bench.bot.sessionmaker) as session:
+        rows = (
+            await session.execute(
+                select(OutboxMessage.created_at, OutboxMessage.sent_at).where(
+                    OutboxMessage.kind == "github.merged", OutboxMessage.created_at >= wall
+                )
+            )
+        ).all()
+    queued = [(created - wall).total_seconds() for created, _ in rows]
+    sending = [(sent - created).total_seconds() for created, sent in rows if sent is not None]
+    return {"latencies": latencies, "missing": prs - len(latencies), "queued": queued, "sending": sending}
 
 
 async def measure_intake(bench: Bench, args: argparse.Namespace, client_cpu: int | None) -> dict[str, Any]:
@@ -288,6 +302,13 @@ async def run(args: argparse.Namespace) -> int:
             (
                 f"p50 {percentile(latencies, 0.5) * 1000:.0f} ms, p99 {percentile(latencies, 0.99) * 1000:.0f} ms, "
                 f"max {max(latencies) * 1000:.0f} ms"
+            )
+            + (
+                f" (queued by p50 {percentile(burst['queued'], 0.5) * 1000:.0f} ms, max "
+                f"{max(burst['queued']) * 1000:.0f} ms; queued to posted p50 "
+                f"{percentile(burst['sending'], 0.5) * 1000:.0f} ms)"
+                if burst["queued"] and burst["sending"]
+                else ""
             )
             if latencies
             else "none posted",

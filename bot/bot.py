@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import json
 import logging
 import pkgutil
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import discord
 import httpx
@@ -21,6 +23,7 @@ from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, transaction
+from bot.health import GatewayWatch
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
@@ -28,11 +31,31 @@ from bot.web import WebServer, build_app
 
 log = logging.getLogger(__name__)
 
+# Webhooks count as "arriving now" for this long after the last one was stored: the GitHub
+# processor then leaves the intake most of the process (see GitHub cog's processing loop).
+INTAKE_QUIET = 0.05
+_heap_frozen = False
+
 # A renderer turns an outbox row's data into the keyword arguments of `Messageable.send`.
 Renderer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
 # An action does something owed other than posting in a channel (a DM, granting a role), given the
 # guild id, the data and the row's nonce (for a post, so that a retry after a crash shows once).
 Action = Callable[[int | None, dict[str, Any], str], Awaitable[None]]
+
+
+# How long a stop waits for work in hand (sends, a batch of deliveries, webhooks in flight) before
+# handing what is left back to the database. Docker's `docker stop` waits 10 s before SIGKILL: the
+# hand-back and the close fit in compose.yaml's stop_grace_period of 15 s.
+STOP_GRACE_SECONDS = 10.0
+
+
+@runtime_checkable
+class Draining(Protocol):
+    """A cog with work in hand: `drain` finishes it without taking more, `hand_back` returns the rest."""
+
+    async def drain(self) -> None: ...
+
+    async def hand_back(self) -> int: ...
 
 
 def extension_names() -> list[str]:
@@ -44,8 +67,12 @@ def extension_names() -> list[str]:
     )
 
 
-class Shiplog(commands.Bot):
-    """The bot. Everything it needs is handed in; nothing is created at import time."""
+class Shiplog(commands.AutoShardedBot):
+    """The bot. Everything it needs is handed in; nothing is created at import time.
+
+    Always an AutoShardedBot: with SHARD_COUNT unset it runs every shard Discord recommends (one,
+    below 2,500 servers), with SHARD_COUNT and SHARD_IDS it is one process of a fleet.
+    """
 
     def __init__(
         self,
@@ -63,26 +90,35 @@ class Shiplog(commands.Bot):
             # Nothing the bot posts may ping anyone unless a message names its users explicitly.
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            shard_count=settings.shard_count,
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
         )
         self.settings = settings
         self.engine = engine
         self.sessionmaker = sessionmaker
         self.http_client = http_client
         self.clock = clock
+        self.gateway = GatewayWatch(clock=clock)
         self.web = WebServer(
             build_app(
                 engine,
                 sessionmaker=sessionmaker,
                 webhook_secret=settings.github_webhook_secret,
                 on_delivery=self.wake_github,
+                gateway=self.gateway,
             ),
             settings.http_host,
             settings.http_port,
+            shutdown_timeout=STOP_GRACE_SECONDS,
         )
+        # Set when a stop begins: the loops take no new work, workers finish what they hold.
+        self.stopping = asyncio.Event()
+        self._shutdown: asyncio.Task[None] | None = None
         self.renderers: dict[str, Renderer] = {}
         self.actions: dict[str, Action] = {}
         self.outbox_wakeup = asyncio.Event()
         self.github_wakeup = asyncio.Event()
+        self.github_last_delivery = float("-inf")  # time.monotonic() of the last stored delivery
         self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
         # The radar (bot/services/github/radar.py), run by the GitHub cog while it is loaded.
         self.radar: Radar | None = None
@@ -93,7 +129,22 @@ class Shiplog(commands.Bot):
 
     def wake_github(self) -> None:
         """Tell the GitHub processor that a delivery was stored."""
+        self.github_last_delivery = time.monotonic()
         self.github_wakeup.set()
+
+    def intake_busy(self) -> bool:
+        """Tell whether webhooks are arriving right now (one stored in the last INTAKE_QUIET seconds)."""
+        return time.monotonic() - self.github_last_delivery < INTAKE_QUIET
+
+    @property
+    def runs_fleet_jobs(self) -> bool:
+        """Tell whether this process runs the work a fleet needs once: the radar (the process holding shard 0).
+
+        Every process of a fleet would otherwise search GitHub for every member, and spend the
+        search budget (per token, or per address without one) as many times over.
+        """
+        shard_ids = self.settings.shard_ids
+        return shard_ids is None or 0 in shard_ids
 
     def wake_radar(self) -> None:
         """Tell the radar to start a pass now (a member just linked: import their history)."""
@@ -104,13 +155,39 @@ class Shiplog(commands.Bot):
         """Tell the delivery loop that new messages were queued."""
         self.outbox_wakeup.set()
 
+    async def login(self, token: str) -> None:
+        """Start the web server, then log in: /healthz answers ("starting") while the bot logs in,
+        and a busy port stops the start before Discord is asked anything."""
+        if not self.web.running:
+            await self.web.start()
+        await super().login(token)
+
     async def setup_hook(self) -> None:
-        """Check the database, load the cogs, start the web server and sync commands."""
+        """Check the database, load the cogs and sync commands."""
         await ping(self.engine)
         for name in extension_names():
             await self.load_extension(name)
-        await self.web.start()
         await self.sync_commands()
+
+    async def on_shard_connect(self, shard_id: int) -> None:
+        self.gateway.connected(shard_id)
+
+    async def on_shard_resumed(self, shard_id: int) -> None:
+        self.gateway.connected(shard_id)
+
+    async def on_shard_disconnect(self, shard_id: int) -> None:
+        self.gateway.disconnected(shard_id)
+
+    async def on_ready(self) -> None:
+        # Freeze what the process holds once the gateway is up (modules, the command tree, the
+        # first member cache): the garbage collector no longer walks it on every full collection.
+        # Those walks stalled the event loop for up to 80 ms under webhook load (bench/pipeline.py).
+        # Once per process only: objects frozen and later dropped in a cycle are never collected.
+        global _heap_frozen
+        if not _heap_frozen:
+            _heap_frozen = True
+            gc.collect()
+            gc.freeze()
 
     async def sync_commands(self) -> None:
         """Sync app commands (to DEV_GUILD_ID if set) only when they changed since the last sync."""
@@ -130,7 +207,52 @@ class Shiplog(commands.Bot):
         async with transaction(self.sessionmaker) as session:
             await session.merge(AppState(key=key, value=digest, updated_at=self.now()))
 
+    async def shutdown(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stop gracefully: refuse new webhooks, finish work in hand for up to `grace` seconds, hand
+        the rest back to the database, then close the gateway. Calling it again waits for the first."""
+        if self._shutdown is None:
+            self._shutdown = asyncio.create_task(self._stop_gracefully(grace), name="shiplog-shutdown")
+        await asyncio.shield(self._shutdown)
+
+    async def _stop_gracefully(self, grace: float) -> None:
+        log.info("stopping: new webhooks get 503; finishing the work in hand for up to %g s", grace)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        # The web server keeps listening while the work drains: a load balancer reads "stopping" on
+        # /healthz, and a webhook arriving now gets a 503 it can be redelivered from, not a refused connection.
+        self.web.drain()
+        self.stopping.set()
+        self.wake_outbox()
+        self.wake_github()
+        cogs = [cog for cog in self.cogs.values() if isinstance(cog, Draining)]
+        work = [asyncio.create_task(cog.drain(), name=f"shiplog-drain-{type(cog).__name__}") for cog in cogs]
+        late: set[asyncio.Task[None]] = set()
+        if work:
+            _, late = await asyncio.wait(work, timeout=grace)
+        for task in late:
+            task.cancel()
+        for result in await asyncio.gather(*work, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("stopping: could not finish some work: %r", result)
+        handed = 0
+        for cog in cogs:
+            try:
+                handed += await cog.hand_back()
+            except Exception:  # the leases then run out by themselves within seconds
+                log.exception("stopping: could not hand %s's work back", type(cog).__name__)
+        # Requests in flight (a webhook being stored) finish within what is left of the grace.
+        self.web.shutdown_timeout = max(deadline - loop.time(), 1.0)
+        await self.web.stop()
+        await self.close()
+        log.info(
+            "stopped cleanly: %s; %d unsent message%s handed back to the database",
+            f"cut off after {grace:g} s" if late else "all work in hand finished",
+            handed,
+            "" if handed == 1 else "s",
+        )
+
     async def close(self) -> None:
         """Stop the web server, then disconnect from Discord."""
+        self.stopping.set()
         await self.web.stop()
         await super().close()

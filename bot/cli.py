@@ -1,13 +1,17 @@
-"""The `shiplog` command: run, migrate, check, playground."""
+"""The `shiplog` command: run, web, migrate, check, playground."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib.metadata import PackageNotFoundError, version
 
+import aiohttp
 import discord
 import httpx
 
@@ -25,16 +29,55 @@ def _settings(require_token: bool) -> Settings | None:
         return None
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def shiplog_version() -> str:
+    """Return the installed version of Shiplog."""
+    try:
+        return version("shiplog")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def migrate(settings: Settings) -> int:
     """Apply pending migrations."""
+    from bot.db import problems
     from bot.db.migrate import upgrade
 
+    missing = problems.missing_driver(settings.database_url)
+    if missing is not None:
+        log.error("%s", missing)
+        return 1
     try:
         upgrade(settings.database_url)
     except Exception as exc:
-        log.error("could not migrate the database at %s: %s", settings.database_url, exc)
+        log.error("could not migrate: %s", problems.describe(exc, settings.database_url))
+        log.debug("migration failure", exc_info=exc)
         return 1
     return 0
+
+
+@contextlib.contextmanager
+def stop_signals(on_signal: Callable[[signal.Signals], None]) -> Iterator[None]:
+    """Call `on_signal` on SIGTERM or SIGINT, through the event loop.
+
+    A handler the process installs itself works as PID 1 in a container too, where the kernel
+    ignores signals left to their default action (so `docker stop` would otherwise wait out its
+    grace period and kill the process).
+    """
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        yield
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+class StartFailure(Exception):
+    """The process could not start; the message is the one line to show, naming the fix."""
 
 
 async def _run_bot(settings: Settings) -> None:
@@ -50,46 +93,179 @@ async def _run_bot(settings: Settings) -> None:
                 sessionmaker=create_sessionmaker(engine),
                 http_client=http_client,
             )
-            async with bot:
-                await bot.start(settings.discord_token or "")
+            stop = asyncio.Event()
+
+            def on_signal(sig: signal.Signals) -> None:
+                if stop.is_set():
+                    log.info("received %s again: already stopping", sig.name)
+                    return
+                log.info("received %s: stopping", sig.name)
+                stop.set()
+
+            with stop_signals(on_signal):
+                async with bot:
+                    started = asyncio.create_task(bot.start(settings.discord_token or ""), name="shiplog-start")
+                    stopped = asyncio.create_task(stop.wait(), name="shiplog-stop-signal")
+                    await asyncio.wait({started, stopped}, return_when=asyncio.FIRST_COMPLETED)
+                    if not stop.is_set():
+                        stopped.cancel()
+                        started.result()  # why the bot stopped by itself, if it failed
+                        return
+                    await bot.shutdown()
+                    # bot.start returns once the bot is closed; cut off while logging in, it may raise.
+                    with contextlib.suppress(Exception, asyncio.CancelledError):
+                        await asyncio.wait_for(started, 5)
     finally:
         await engine.dispose()
 
 
+def _start_failure(exc: BaseException, settings: Settings) -> str | None:
+    """Return the one line naming the fix for a failure while starting, or None for a bug."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.db import problems
+    from bot.web import PortInUse
+
+    if isinstance(exc, PortInUse | StartFailure):
+        return str(exc)
+    if isinstance(exc, SQLAlchemyError):
+        return problems.describe(exc, settings.database_url)
+    if isinstance(exc, discord.LoginFailure):
+        return "Discord refused DISCORD_TOKEN: copy the bot token again from the developer portal (Bot, Reset Token)."
+    if isinstance(exc, discord.PrivilegedIntentsRequired):
+        return (
+            "Discord refused the gateway intents Shiplog asked for: enable them in the developer portal "
+            "(Bot, Privileged Gateway Intents)."
+        )
+    if isinstance(exc, discord.DiscordServerError):
+        return f"Discord is failing ({exc.status}): the start is given up; try again in a few minutes."
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError | TimeoutError):
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"cannot reach Discord ({reason}): check this machine's network, DNS and proxy."
+    return None
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[signal.Signals]]:
+    """Note SIGTERM and SIGINT instead of dying of them, for a step that must not be cut (a migration).
+
+    As PID 1 a signal with no handler would be dropped, and `docker stop` would wait out its grace.
+    """
+    received: list[signal.Signals] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _frame: received.append(signal.Signals(number))) for sig in STOP_SIGNALS
+    }
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run(settings: Settings) -> int:
-    """Apply pending migrations, then run the bot until stopped."""
-    if migrate(settings) != 0:
-        return 1
+    """Apply pending migrations, then run the bot until stopped (SIGTERM or SIGINT: exit 0)."""
+    with signals_deferred() as received:
+        if migrate(settings) != 0:
+            return 1
+    if received:
+        log.info("received %s while migrating: stopping before the bot starts", received[0].name)
+        return 0
     try:
         asyncio.run(_run_bot(settings))
-    except discord.LoginFailure:
-        log.error("Discord refused DISCORD_TOKEN: copy the bot token again from the developer portal.")
+    except Exception as exc:
+        line = _start_failure(exc, settings)
+        if line is None:
+            raise
+        log.error("%s", line)
+        log.debug("start failure", exc_info=exc)
         return 1
-    except discord.PrivilegedIntentsRequired:
-        log.error("Discord refused the gateway intents Shiplog asked for.")
+    return 0
+
+
+async def _run_web(settings: Settings) -> None:
+    from bot.db.migrate import current_revision, head_revision
+    from bot.db.session import create_engine, create_sessionmaker
+    from bot.web import WebServer, build_app
+
+    engine = create_engine(settings.database_url)
+    try:
+        # Several web processes may start at once: none migrates, all need the migrated schema.
+        current, head = await current_revision(engine), head_revision(settings.database_url)
+        if current != head:
+            raise StartFailure(
+                f"the database is at migration {current or 'none'}, the code needs {head}: "
+                "run `shiplog migrate` (or start `shiplog run`) first."
+            )
+        server = WebServer(
+            build_app(engine, sessionmaker=create_sessionmaker(engine), webhook_secret=settings.github_webhook_secret),
+            settings.http_host,
+            settings.http_port,
+        )
+        stop = asyncio.Event()
+
+        def on_signal(sig: signal.Signals) -> None:
+            log.info("received %s: stopping", sig.name)
+            stop.set()
+
+        with stop_signals(on_signal):
+            await server.start()
+            if settings.github_webhook_secret is None:
+                log.warning("GITHUB_WEBHOOK_SECRET is not set: every webhook delivery is refused with 503")
+            log.info("webhook intake only: stored deliveries are processed by `shiplog run`")
+            await stop.wait()
+            server.drain()
+            await server.stop()
+            log.info("stopped cleanly")
+    finally:
+        await engine.dispose()
+
+
+def web(settings: Settings) -> int:
+    """Run the webhook intake and /healthz only, with no gateway, until SIGTERM or SIGINT."""
+    from bot.db import problems
+
+    missing = problems.missing_driver(settings.database_url)
+    if missing is not None:
+        log.error("%s", missing)
         return 1
-    except KeyboardInterrupt:
-        pass
+    try:
+        asyncio.run(_run_web(settings))
+    except Exception as exc:
+        line = _start_failure(exc, settings)
+        if line is None and isinstance(exc, OSError):  # no Discord here: an OSError is the database's
+            line = problems.describe(exc, settings.database_url)
+        if line is None:
+            raise
+        log.error("%s", line)
+        return 1
     return 0
 
 
 async def _check_database(settings: Settings) -> list[str]:
+    from bot.db import problems as db_problems
     from bot.db.migrate import current_revision, head_revision
-    from bot.db.session import create_engine, ping
+    from bot.db.session import create_engine, ping, sqlite_path
 
     problems: list[str] = []
-    engine = create_engine(settings.database_url)
+    missing = db_problems.missing_driver(settings.database_url)
+    if missing is not None:
+        return [missing]
+    head = head_revision(settings.database_url)
+    path = sqlite_path(settings.database_url)
+    if path is not None and not path.exists():
+        # Connecting would create the file (and create_engine its folder): a check changes nothing.
+        return [f"the SQLite file {path} does not exist yet, the code needs migration {head}: run `shiplog migrate`"]
+    engine = create_engine(settings.database_url, create_folder=False)
     try:
         await asyncio.wait_for(ping(engine), 10)
         current = await current_revision(engine)
-        head = head_revision(settings.database_url)
         if current != head:
             problems.append(
                 f"database is at migration {current or 'none'}, the code needs {head}: run `shiplog migrate` "
                 "(`shiplog run` does it too)"
             )
     except Exception as exc:
-        problems.append(f"DATABASE_URL: cannot reach the database: {exc}")
+        problems.append(f"DATABASE_URL: {db_problems.describe(exc, settings.database_url)}")
     finally:
         await engine.dispose()
     return problems
@@ -135,7 +311,16 @@ def check() -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `shiplog` console script."""
     parser = argparse.ArgumentParser(prog="shiplog", description="Shiplog, a Discord bot for #BuildInPublic servers.")
-    parser.add_argument("command", choices=["run", "migrate", "check", "playground"], nargs="?", default="run")
+    parser.add_argument(
+        "command",
+        choices=["run", "web", "migrate", "check", "playground"],
+        nargs="?",
+        default="run",
+        help="run: the bot (default); web: the webhook intake and /healthz only, no gateway; "
+        "migrate: apply migrations; check: validate the configuration and the database; "
+        "playground: the bot on a pretend server in a web page, no token needed",
+    )
+    parser.add_argument("--version", action="version", version=f"shiplog {shiplog_version()}")
     parser.add_argument("--port", type=int, default=8765, help="playground: the page's port on 127.0.0.1")
     parser.add_argument("--no-browser", action="store_true", help="playground: only print the page's address")
     args = parser.parse_args(argv)
@@ -155,6 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(settings.log_level)
     if args.command == "migrate":
         return migrate(settings)
+    if args.command == "web":
+        return web(settings)
     return run(settings)
 
 

@@ -39,15 +39,27 @@ class Settings:
     github_api_url: str = DEFAULT_GITHUB_API_URL
     github_poll_seconds: int = DEFAULT_GITHUB_POLL_SECONDS
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     def __repr__(self) -> str:
-        # Tokens and secrets never reach a log line or a traceback through repr().
+        # Tokens, secrets and the database password never reach a log line or a traceback through repr().
         hidden = {"discord_token", "github_webhook_secret", "github_token"}
-        fields = ", ".join(
-            f"{name}={'***' if name in hidden and getattr(self, name) else repr(getattr(self, name))}"
-            for name in self.__dataclass_fields__
-        )
-        return f"Settings({fields})"
+
+        def shown(name: str) -> str:
+            value = getattr(self, name)
+            if name in hidden and value:
+                return "'***'"
+            if name == "database_url":
+                return repr(safe_url(value))
+            return repr(value)
+
+        return f"Settings({', '.join(f'{name}={shown(name)}' for name in self.__dataclass_fields__)})"
+
+    @property
+    def safe_database_url(self) -> str:
+        """Return DATABASE_URL with its password masked, for log lines and messages."""
+        return safe_url(self.database_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -74,7 +86,7 @@ class Settings:
         try:
             url = make_url(database_url)
         except ArgumentError:
-            raise ConfigError(f"DATABASE_URL is not a database URL: {database_url!r}.") from None
+            raise ConfigError("DATABASE_URL is not a database URL (such as sqlite+aiosqlite:///data/x.db).") from None
         if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
             raise ConfigError(
                 f"DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, not {url.drivername}://."
@@ -112,7 +124,11 @@ class Settings:
         if retention < 1:
             raise ConfigError(f"DELIVERY_RETENTION_DAYS must be 1 or more (days), not {retention}.")
 
+        shard_count, shard_ids = _parse_shards(get("SHARD_COUNT"), get("SHARD_IDS"))
+
         return cls(
+            shard_count=shard_count,
+            shard_ids=shard_ids,
             github_webhook_secret=get("GITHUB_WEBHOOK_SECRET"),
             github_token=get("GITHUB_TOKEN"),
             github_api_url=api_url,
@@ -130,6 +146,46 @@ class Settings:
     def log_level_number(self) -> int:
         """Return the numeric logging level."""
         return logging.getLevelName(self.log_level)
+
+
+def safe_url(url: str) -> str:
+    """Return a database URL with its password replaced by ***, or a placeholder when it does not parse."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<DATABASE_URL that does not parse>"
+
+
+def _parse_shards(count_value: str | None, ids_value: str | None) -> tuple[int | None, tuple[int, ...] | None]:
+    """Read SHARD_COUNT and SHARD_IDS ("0,1,2" or ranges such as "0-3,8"), raising ConfigError."""
+    if count_value is None:
+        if ids_value is not None:
+            raise ConfigError("SHARD_IDS needs SHARD_COUNT: set SHARD_COUNT to the fleet's total number of shards.")
+        return None, None
+    count = _parse_int(count_value, "SHARD_COUNT", default=1)
+    if count < 1:
+        raise ConfigError(f"SHARD_COUNT must be 1 or more (the fleet's total number of shards), not {count}.")
+    if ids_value is None:
+        return count, None
+    ids: list[int] = []
+    for part in ids_value.split(","):
+        part = part.strip()
+        low, dash, high = part.partition("-")
+        try:
+            first, last = (int(low), int(high)) if dash else (int(part), int(part))
+        except ValueError:
+            raise ConfigError(f"SHARD_IDS must be shard numbers such as 0,1 or 0-3, not {ids_value!r}.") from None
+        if first > last:
+            raise ConfigError(f"SHARD_IDS has a backwards range {part!r}: write it low-high, such as 0-3.")
+        ids.extend(range(first, last + 1))
+    outside = sorted({shard for shard in ids if not 0 <= shard < count})
+    if outside:
+        raise ConfigError(
+            f"SHARD_IDS must be between 0 and SHARD_COUNT - 1 ({count - 1}), not {', '.join(map(str, outside))}."
+        )
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"SHARD_IDS names a shard twice: {ids_value!r}.")
+    return count, tuple(ids)
 
 
 def _parse_int(value: str | None, name: str, *, default: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,8 +13,10 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.db import problems
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker, ping
+from bot.health import GatewayWatch
 from bot.services.github import webhooks
 
 log = logging.getLogger(__name__)
@@ -82,18 +85,50 @@ class WebhookIntake:
     body_timeout: float
 
 
+@dataclass
+class ProcessState:
+    """What the web app knows of its process: the gateway (None in `shiplog web`) and whether it is stopping."""
+
+    gateway: GatewayWatch | None = None
+    stopping: bool = False
+
+
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 WEBHOOK_KEY = web.AppKey("webhook", WebhookIntake)
+STATE_KEY = web.AppKey("state", ProcessState)
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Answer 200 when the database answers, 503 when it does not."""
+    """Answer 200 when the database answers and the gateway is connected or logging in; else 503, saying why.
+
+    The status is "ok", "starting" (logging in to Discord), "unhealthy" or "stopping" (a load
+    balancer then sends webhooks elsewhere while this process finishes its work).
+    """
+    state = request.app[STATE_KEY]
+    body: dict[str, str] = {}
+    healthy = True
     try:
         await asyncio.wait_for(ping(request.app[ENGINE_KEY]), HEALTH_TIMEOUT)
+        body["database"] = "ok"
     except Exception as exc:  # any failure to reach the database means unhealthy
-        log.warning("health check: database unreachable: %s", exc)
-        return web.json_response({"status": "unhealthy", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
+        engine = request.app[ENGINE_KEY]
+        log.warning("health check: %s", problems.describe(exc, engine.url.render_as_string(hide_password=False)))
+        body["database"] = "unreachable"
+        healthy = False
+    starting = False
+    if state.gateway is not None:
+        gateway = state.gateway.health()
+        body["gateway"] = gateway.status
+        body["gateway_detail"] = gateway.detail
+        healthy = healthy and gateway.healthy
+        starting = gateway.status == "logging in"
+    if state.stopping:
+        status = "stopping"
+    elif not healthy:
+        status = "unhealthy"
+    else:
+        status = "starting" if starting else "ok"
+    return web.json_response({"status": status, **body}, status=200 if status in ("ok", "starting") else 503)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -170,6 +205,12 @@ async def github_webhook(request: web.Request) -> web.Response:
     database failing to store a valid delivery is a 500.
     """
     intake = request.app[WEBHOOK_KEY]
+    if request.app[STATE_KEY].stopping:
+        # Nothing is read or stored: GitHub shows the 503 in Recent Deliveries, where it can be redelivered.
+        response = _error(503, "Shiplog is restarting; redeliver this in a minute.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Connection"] = "close"
+        return response
     if not intake.secret:
         return _error(503, "GitHub webhooks are not configured on this bot: set GITHUB_WEBHOOK_SECRET.")
     if request.content_type not in webhooks.CONTENT_TYPES:
@@ -230,10 +271,12 @@ def build_app(
     on_delivery: Callable[[], None] | None = None,
     max_unverified_bytes: int = MAX_UNVERIFIED_BYTES,
     body_timeout: float = BODY_TIMEOUT,
+    gateway: GatewayWatch | None = None,
 ) -> web.Application:
     """Build the aiohttp application; without a webhook secret, /github/webhook answers 503."""
     app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
     app[ENGINE_KEY] = engine
+    app[STATE_KEY] = ProcessState(gateway=gateway)
     app[WEBHOOK_KEY] = WebhookIntake(
         secret=webhook_secret or None,
         writer=webhooks.DeliveryWriter(sessionmaker if sessionmaker is not None else create_sessionmaker(engine)),
@@ -246,28 +289,59 @@ def build_app(
     return app
 
 
+class PortInUse(Exception):
+    """HTTP_HOST:HTTP_PORT is taken by another program (or cannot be bound); the message names the fix."""
+
+
 class WebServer:
     """Runs the aiohttp application on host:port inside the bot's event loop."""
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+    def __init__(self, app: web.Application, host: str, port: int, *, shutdown_timeout: float = 10.0) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    @property
+    def state(self) -> ProcessState:
+        return self.app[STATE_KEY]
+
     async def start(self) -> None:
-        """Start listening; with port 0, the chosen port is stored in `self.port`."""
+        """Start listening; with port 0, the chosen port is stored in `self.port`. Raise PortInUse."""
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"HTTP_PORT {self.port} on {self.host} is in use by another program: stop it, "
+                    "or set HTTP_PORT to a free port."
+                ) from None
+            raise PortInUse(
+                f"cannot listen on HTTP_HOST {self.host} port {self.port} ({exc.strerror or exc}): "
+                "set HTTP_HOST to an address of this machine (0.0.0.0 for all)."
+            ) from None
         server = site._server  # aiohttp keeps the asyncio server here; it knows the real port
         if server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
         log.info("web server listening on http://%s:%s", self.host, self.port)
 
+    def drain(self) -> None:
+        """Refuse new webhooks (503) and report "stopping" on /healthz; requests in flight go on."""
+        self.state.stopping = True
+
     async def stop(self) -> None:
-        """Stop listening and finish in-flight requests."""
+        """Stop listening and finish in-flight requests (for up to `shutdown_timeout` seconds)."""
         if self._runner is not None:
+            self._runner._shutdown_timeout = self.shutdown_timeout  # aiohttp reads it here, at cleanup
             await self._runner.cleanup()
             self._runner = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -9,8 +11,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.services import checkins, share
 from bot.services.dates import describe_due, search_timezones
 from bot.services.links import IssueRef
+from bot.services.streak_image import render_streak_png
 
 NO_MENTIONS = discord.AllowedMentions.none()
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -89,3 +93,24 @@ def require_manage_guild(interaction: discord.Interaction[Any]) -> None:
     perms = interaction.permissions
     if not (perms.manage_guild or perms.administrator):
         raise app_commands.MissingPermissions(["manage_guild"])
+
+
+def share_embeds(drafts: dict[str, str]) -> list[discord.Embed]:
+    """One embed per network: its name, how much of its limit the draft uses, and the draft to copy."""
+    return [
+        discord.Embed(title=title, description=body, colour=discord.Colour.blurple())
+        for title, body in share.render(drafts)
+    ]
+
+
+async def streak_file(picture: checkins.StreakPicture, name: str) -> discord.File:
+    """Draw the streak picture (/streak, /me recap) as an attachment named streak.png."""
+    # Drawing is CPU work: keep it off the event loop.
+    png = await asyncio.to_thread(
+        render_streak_png,
+        picture.days,
+        today=picture.today,
+        rests=picture.rests,
+        title=f"{name} · last {checkins.PICTURE_WEEKS} weeks",
+    )
+    return discord.File(io.BytesIO(png), filename="streak.png")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -12,9 +10,9 @@ from discord.ext import commands
 
 from bot.services import checkins
 from bot.services.links import is_web_link
-from bot.services.streak_image import render_streak_png
 from bot.services.streaks import StreakState
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only
+from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, streak_file
+from cogs._share import ShareStreakButton
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -70,9 +68,12 @@ def render_kudos(data: dict[str, Any]) -> dict[str, Any]:
 
 def render_streak_milestone(data: dict[str, Any]) -> dict[str, Any]:
     """Draw a streak milestone."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ShareStreakButton(int(data["user_id"]), int(data["streak"]), data["cadence"]))
     return {
         "content": f"🔥 <@{data['user_id']}> reached a **{unit(data['cadence'], data['streak'])} streak**! "
         "Consistency is a superpower.",
+        "view": view,
         "allowed_mentions": mention_only(data["user_id"]),
     }
 
@@ -94,6 +95,12 @@ class Rhythm(commands.Cog):
         bot.renderers["kudos"] = render_kudos
         bot.renderers["milestone.streak"] = render_streak_milestone
         bot.renderers["milestone.goals"] = render_goal_milestone
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ShareStreakButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ShareStreakButton)
 
     @app_commands.command(name="checkin")
     @app_commands.guild_only()
@@ -120,8 +127,8 @@ class Rhythm(commands.Cog):
             link=link,
             now=self.bot.now(),
         )
-        if result.posted:
-            self.bot.wake_outbox()
+        # Even when nothing is announced here, a milestone may have been queued for the celebrations channel.
+        self.bot.wake_outbox()
         text = f"✅ Checked in. {streak_line(result.streak)}"
         if result.posted:
             text += "\nI'm sharing it in the accountability channel."
@@ -148,14 +155,6 @@ class Rhythm(commands.Cog):
             self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=target.id, now=self.bot.now()
         )
         state = picture.state
-        # Drawing is CPU work: keep it off the event loop.
-        png = await asyncio.to_thread(
-            render_streak_png,
-            picture.days,
-            today=picture.today,
-            rests=picture.rests,
-            title=f"{target.display_name} · last {checkins.PICTURE_WEEKS} weeks",
-        )
         embed = discord.Embed(title=f"{target.display_name}'s streak"[:256], colour=BRAND)
         embed.add_field(name="Current", value=unit(state.cadence, state.current))
         embed.add_field(name="Best", value=unit(state.cadence, state.best))
@@ -163,7 +162,7 @@ class Rhythm(commands.Cog):
         embed.description = streak_line(state) if target.id == interaction.user.id else None
         embed.set_image(url="attachment://streak.png")
         await interaction.response.send_message(
-            embed=embed, file=discord.File(io.BytesIO(png), filename="streak.png"), allowed_mentions=NO_MENTIONS
+            embed=embed, file=await streak_file(picture, target.display_name), allowed_mentions=NO_MENTIONS
         )
 
     @app_commands.command(name="leaderboard")

@@ -9,6 +9,11 @@ come back within seconds.
 
 Every way one message can fail ends for that message alone: a retry with backoff, or `failed`
 with the reason (shown in `/settings show`, which can retry them).
+
+On a graceful stop the dispatcher claims nothing more, each worker finishes the message it is
+sending and gives the rest of its channel back; what is still held when the grace runs out is
+given back too. Given back means due now, with the attempt uncounted: another process, or this one
+at its next start, takes it at once instead of waiting out a lease.
 """
 
 from __future__ import annotations
@@ -72,6 +77,8 @@ class Delivery(commands.Cog):
         self._sends = asyncio.Semaphore(MAX_CONCURRENT_SENDS)
         self._held: set[int] = set()  # rows the workers hold: their leases are renewed together
         self._renewer: asyncio.Task[None] | None = None
+        self._unfinished: set[int] = set()  # rows a cancelled worker held: given back by hand_back
+        self._given_back = 0  # rows the workers gave back themselves since the stop began
         self.sent = 0  # messages posted since the cog loaded
 
     async def cog_load(self) -> None:
@@ -81,10 +88,35 @@ class Delivery(commands.Cog):
         self._renewer = asyncio.create_task(self._renew_leases(), name="shiplog-outbox-leases")
 
     async def cog_unload(self) -> None:
-        tasks = [t for t in [self._task, self._renewer, *self._workers.values()] if t is not None]
+        await self.hand_back()
+
+    async def drain(self) -> None:
+        """Claim nothing more and wait until every worker has finished its message (part of a graceful stop)."""
+        self.bot.wake_outbox()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        while self._workers:
+            await asyncio.gather(*self._workers.values(), return_exceptions=True)
+
+    async def hand_back(self) -> int:
+        """Stop every task and give back the rows still claimed; return how many were given back."""
+        tasks = [t for t in [self._task, *self._workers.values()] if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # The renewer stops last: a cut-off worker's rows stayed leased until it was gone.
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+        ids = sorted(self._unfinished | self._held)
+        self._unfinished.clear()
+        self._held.clear()
+        if ids:
+            await outbox.release(self.bot.sessionmaker, ids, until=self.bot.now())
+        given, self._given_back = self._given_back + len(ids), 0
+        if given:
+            log.info("gave back %d claimed outbox rows: they are due again at once", given)
+        return given
 
     async def delete_message(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """Delete one of the bot's messages (an outbox action, queued by /me forget)."""
@@ -109,7 +141,7 @@ class Delivery(commands.Cog):
     async def _run(self) -> None:
         # No waiting for the gateway's ready event: posting to a channel by its id needs only the
         # HTTP session, which is logged in before the cogs load.
-        while not self.bot.is_closed():
+        while not self.bot.is_closed() and not self.bot.stopping.is_set():
             self.bot.outbox_wakeup.clear()
             try:
                 await self.dispatch()
@@ -129,7 +161,7 @@ class Delivery(commands.Cog):
     async def dispatch(self) -> int:
         """Claim due rows of idle channels and start their workers; return how many units were handed out."""
         handed = 0
-        while True:
+        while not self.bot.stopping.is_set():
             rows = await outbox.claim_due(
                 self.bot.sessionmaker, now=self.bot.now(), limit=CLAIM_BATCH, skip_channels=self.busy_channels
             )
@@ -143,6 +175,7 @@ class Delivery(commands.Cog):
                 handed += len(queue)
             if len(rows) < CLAIM_BATCH:
                 return handed
+        return handed
 
     async def deliver_due(self) -> int:
         """Post every due row and wait for it; return how many messages were posted (tests, tools)."""
@@ -157,8 +190,16 @@ class Delivery(commands.Cog):
         """Post one channel's units in order; a delayed one holds back the rest of its channel only."""
         ids = [row.id for unit in queue for row in unit]
         self._held.update(ids)
+        index = 0
         try:
             for index, unit in enumerate(queue):
+                if self.bot.stopping.is_set():
+                    # Stopping: the rest of this channel goes back, due now, for whoever runs next.
+                    rest = [row.id for later in queue[index:] for row in later]
+                    self._held.difference_update(rest)
+                    await outbox.release(self.bot.sessionmaker, rest, until=self.bot.now())
+                    self._given_back += len(rest)
+                    return
                 async with self._sends:
                     result = await self.deliver(unit)
                 self._held.difference_update(row.id for row in unit)
@@ -169,6 +210,10 @@ class Delivery(commands.Cog):
                     return
                 if result is True:
                     self.sent += 1
+        except asyncio.CancelledError:
+            # Cut off (a stop's grace ran out): what this worker still held is given back by hand_back.
+            self._unfinished.update(row.id for later in queue[index:] for row in later)
+            raise
         except Exception:
             # Should deliver() itself fail (the database is down, say), the leases run out and the
             # rows are claimed again: nothing is lost.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +33,18 @@ from cogs._format import (
     require_manage_guild,
     shorten,
 )
+from cogs._share import send_drafts
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
 
 log = logging.getLogger(__name__)
+
+# Deliveries stored by this process wake the processor at once; those stored by `shiplog web`
+# processes wake nobody here, so the processor also looks on its own this often.
+IDLE_POLL_SECONDS = 5
+# Deliveries the processor takes per transaction while webhooks are arriving (BATCH_SIZE otherwise).
+BUSY_BATCH_SIZE = 4
 
 Login = app_commands.Range[str, 1, 100]
 KIND_WORDS = {
@@ -86,18 +94,7 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
         post = await github_events.share_post(
             interaction.client.sessionmaker, guild_id=guild_id_of(interaction), merged_id=self.merged_id
         )
-        if post.user_id != interaction.user.id:
-            await interaction.response.send_message(
-                f"This one is <@{post.user_id}>'s to share, but you can cheer them on! 🎉",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
-            return
-        await interaction.response.send_message(
-            f"Here's a post ready to copy:\n```\n{post.text.replace('```', '')}\n```",
-            ephemeral=True,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await send_drafts(interaction, post.user_id, post.drafts)
 
 
 def render_merged(data: dict[str, Any]) -> dict[str, Any]:
@@ -231,33 +228,58 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
             poll_seconds=self.bot.settings.github_poll_seconds,
             on_queued=self.bot.wake_outbox,
         )
-        self._tasks = [
-            asyncio.create_task(self._process_loop(), name="shiplog-github"),
-            asyncio.create_task(self.bot.radar.run_forever(), name="shiplog-radar"),
-        ]
+        self._tasks = [asyncio.create_task(self._process_loop(), name="shiplog-github")]
+        if self.bot.runs_fleet_jobs:
+            self._tasks.append(asyncio.create_task(self.bot.radar.run_forever(), name="shiplog-radar"))
+        else:
+            log.info("radar: not run here; the fleet's process holding shard 0 runs it")
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ShareButton)
+        await self.hand_back()
+        self.bot.radar = None
+
+    async def drain(self) -> None:
+        """Stop the radar (a pass cut short is continued by the next) and let the batch in hand finish."""
+        process, *radar = self._tasks or [None]
+        for task in radar:
+            task.cancel()
+        if process is not None:
+            await asyncio.gather(process, *radar, return_exceptions=True)
+
+    async def hand_back(self) -> int:
+        """Cancel what is left: a batch cut off rolls back, its deliveries stay pending for the next start."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self.bot.radar = None
+        return 0
 
     async def _process_loop(self) -> None:
         # Deliveries stored before a crash are still pending: the first round picks them up.
-        while not self.bot.is_closed():
+        while not self.bot.is_closed() and not self.bot.stopping.is_set():
             self.bot.github_wakeup.clear()
             try:
-                while await github_events.process_batch(self.bot.sessionmaker, now=self.bot.now()):
+                while not self.bot.stopping.is_set():
+                    # While webhooks pour in, acking them comes first (GitHub waits for the 2xx, not
+                    # for the celebration): processing takes smaller batches, so an ack never queues
+                    # long behind one on the write lock, and rests as long as each batch took, so it
+                    # keeps at most half the process. It never stops, so a flood cannot starve it.
+                    busy = self.bot.intake_busy()
+                    started = time.perf_counter()
+                    limit = BUSY_BATCH_SIZE if busy else github_events.BATCH_SIZE
+                    if not await github_events.process_batch(self.bot.sessionmaker, now=self.bot.now(), limit=limit):
+                        break
                     # Each batch's messages are committed with it: the outbox can post them now,
                     # not once the whole backlog is processed.
                     self.bot.wake_outbox()
+                    if busy:
+                        await asyncio.sleep(time.perf_counter() - started)
             except Exception:
                 log.exception("processing GitHub deliveries failed; trying again shortly")
                 await asyncio.sleep(5)
                 continue
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.bot.github_wakeup.wait(), 60)
+                await asyncio.wait_for(self.bot.github_wakeup.wait(), IDLE_POLL_SECONDS)
 
     async def grant_role(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """Give a member a milestone role (an outbox action)."""
@@ -456,6 +478,8 @@ class GitHub(commands.GroupCog, group_name="github", group_description="Link Git
         info = await radar_service.status(self.bot.sessionmaker, guild_id_of(interaction))
         now = self.bot.now()
         radar = self.bot.radar
+        if radar is not None and not self.bot.runs_fleet_jobs:
+            await radar.load_state()  # the radar runs in another process of the fleet: read what it stored
         state = radar.state if radar else None
         lines = [
             f"**Radar**: {'on' if info['radar_enabled'] else 'off'} in this server "

@@ -21,6 +21,7 @@ from cogs._format import (
     link_markdown,
     shorten,
 )
+from cogs._share import ShareGoalButton
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -61,7 +62,14 @@ def render_done(data: dict[str, Any]) -> dict[str, Any]:
     embed = discord.Embed(title=f"🎉 Goal #{data['number']} done!", description=escape(data["text"]), colour=BRAND)
     if data.get("link"):
         embed.add_field(name="Link", value=link_markdown(data["link"]))
-    return {"content": f"<@{data['user_id']}> finished a goal.", "embed": embed, "allowed_mentions": NO_MENTIONS}
+    view = discord.ui.View(timeout=None)
+    view.add_item(ShareGoalButton(int(data["number"])))
+    return {
+        "content": f"<@{data['user_id']}> finished a goal.",
+        "embed": embed,
+        "view": view,
+        "allowed_mentions": NO_MENTIONS,
+    }
 
 
 @app_commands.guild_only()
@@ -72,6 +80,12 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
         self.bot = bot
         bot.renderers["goal.added"] = render_added
         bot.renderers["goal.done"] = render_done
+
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(ShareGoalButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(ShareGoalButton)
 
     async def goal_autocomplete(
         self, interaction: discord.Interaction[Shiplog], current: str
@@ -110,8 +124,8 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
             link=link,
             now=self.bot.now(),
         )
-        if change.announced:
-            self.bot.wake_outbox()
+        # Even when nothing is announced here, a milestone may have been queued for the celebrations channel.
+        self.bot.wake_outbox()
         goal = change.goal
         lines = [f"Goal **#{goal.number}** is set: {escape(goal.text)}"]
         if goal.due:
@@ -172,8 +186,8 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
             number=goal,
             now=self.bot.now(),
         )
-        if change.announced:
-            self.bot.wake_outbox()
+        # Even when nothing is announced here, a milestone may have been queued for the celebrations channel.
+        self.bot.wake_outbox()
         await interaction.response.send_message(
             f"🎉 Goal **#{goal}** is done: {escape(change.goal.text)}. Well shipped!",
             ephemeral=True,

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import TYPE_CHECKING, Literal
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, privacy, schedule
+from bot.services import checkins, guilds, privacy, recap, schedule
 from bot.services.github import nudges
 from bot.tree import answer_error
-from cogs._format import NO_MENTIONS, guild_id_of, timezone_choices
+from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
 
 NudgeMode = Literal["off", "ping", "dm"]
+Week = Literal["this", "last"]
 # How long /me forget waits to tell how the removal of the member's messages went.
 CLEANUP_WAIT = 10.0
 
@@ -30,6 +32,75 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
+        bot.actions[schedule.RECAP_DM_KIND] = self.send_recap_dm
+
+    async def send_recap_dm(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+        """DM a member their weekly recap (an outbox action, queued with the digest)."""
+        guild = self.bot.get_guild(guild_id) if guild_id is not None else None
+        channel = await self.bot.create_dm(discord.Object(data["user_id"]))
+        where = f"in **{guild.name}**" if guild else ""
+        intro = (
+            f"🌱 A quieter week {where}, and that's fine. Here's a post if you want to share where you're heading:"
+            if data.get("quiet")
+            else f"📅 Your week {where}, ready to post:"
+        )
+        await channel.send(
+            " ".join(intro.split()), embeds=share_embeds(data["drafts"]), allowed_mentions=NO_MENTIONS, nonce=nonce
+        )
+
+    @app_commands.command(name="recap")
+    async def recap(self, interaction: discord.Interaction[Shiplog], week: Week = "this") -> None:
+        """Get a ready-to-post recap of your week: PRs, goals, check-ins, streak and kudos.
+
+        Parameters
+        ----------
+        week
+            This week so far, or last week.
+        """
+        guild_id = guild_id_of(interaction)
+        summary = await recap.member_week(
+            self.bot.sessionmaker,
+            guild_id=guild_id,
+            user_id=interaction.user.id,
+            now=self.bot.now(),
+            weeks_back=0 if week == "this" else 1,
+        )
+        picture = await checkins.streak_picture(
+            self.bot.sessionmaker, guild_id=guild_id, user_id=interaction.user.id, now=self.bot.now()
+        )
+        first, last = summary.start.date(), (summary.end - timedelta(microseconds=1)).date()
+        intro = (
+            f"🌱 {first:%a %d %b} to {last:%a %d %b}: a quieter week, and that's fine. A post about what's next:"
+            if summary.quiet
+            else f"📅 Your week, {first:%a %d %b} to {last:%a %d %b}, ready to post, with your streak picture:"
+        )
+        await interaction.response.send_message(
+            intro,
+            embeds=share_embeds(summary.drafts),
+            file=await streak_file(picture, interaction.user.display_name),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @app_commands.command(name="recap-dms")
+    async def recap_dms(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:
+        """Get your weekly recap by DM after the weekly digest.
+
+        Parameters
+        ----------
+        enabled
+            True to get it each week.
+        """
+        await recap.set_recap_dms(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=interaction.user.id, enabled=enabled
+        )
+        text = (
+            "📬 After each weekly digest I'll DM you a recap of your week, ready to post (keep DMs from server "
+            "members open). `/me recap` shows it any time."
+            if enabled
+            else "No more recap DMs. `/me recap` still shows yours any time."
+        )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="timezone")
     @app_commands.autocomplete(tz=timezone_choices)

@@ -121,6 +121,15 @@ class WeeklyRhythm(commands.Cog):
             self.scheduler.shutdown()
             self.scheduler = None
 
+    async def drain(self) -> None:
+        """Start no more jobs (a run cut off writes nothing, and is caught up at the next start)."""
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
+            self.scheduler = None
+
+    async def hand_back(self) -> int:
+        return 0
+
     @commands.Cog.listener()
     async def on_schedule_changed(self, guild_id: int) -> None:
         """Follow a schedule changed by /settings schedule."""

@@ -6,6 +6,7 @@ import asyncio
 import os
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from bot.config import DEFAULT_DATABASE_URL
@@ -15,6 +16,8 @@ from bot.db.session import create_engine
 
 config = context.config
 target_metadata = Base.metadata
+# The key of the PostgreSQL advisory lock that one migration at a time holds ("shiplog" in ASCII).
+MIGRATION_LOCK = 0x73686970_6C6F67
 
 
 def database_url() -> str:
@@ -35,6 +38,11 @@ def do_run_migrations(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # A fleet's processes start together and each runs `shiplog run`'s migrations: one
+            # migrates, the others wait here, then find nothing left to do. (SQLite's BEGIN
+            # IMMEDIATE already serialises them.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

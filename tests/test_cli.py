@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,23 @@ def test_check_lists_every_problem(tmp_path: Path) -> None:
     assert "DISCORD_TOKEN is not set" in result.stdout
     assert "shiplog migrate" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_migrate_at_info_says_what_it_applies_and_nothing_else(tmp_path: Path) -> None:
+    result = shiplog(["bot.cli", "migrate"], tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    assert result.returncode == 0, result.stderr
+    assert "Running upgrade  -> 0001" in result.stderr
+    for chatter in ("setup plugin", "Context impl", "Will assume"):
+        assert chatter not in result.stderr
+    debug = shiplog(
+        ["bot.cli", "migrate"], tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/d.db", LOG_LEVEL="DEBUG"
+    )
+    assert "setup plugin" in debug.stderr  # still there when debugging
+
+
+def test_version() -> None:
+    result = subprocess.run(  # noqa: S603
+        [str(Path(sys.executable).parent / "shiplog"), "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0
+    assert re.fullmatch(r"shiplog \d+\.\d+\.\d+\S*\n", result.stdout)

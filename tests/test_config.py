@@ -58,6 +58,14 @@ def test_values_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "-3"}, "DELIVERY_RETENTION_DAYS"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "2.5"}, "DELIVERY_RETENTION_DAYS"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "two weeks"}, "DELIVERY_RETENTION_DAYS"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "0"}, "SHARD_COUNT"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "two"}, "SHARD_COUNT"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_IDS": "0"}, "SHARD_IDS"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "4", "SHARD_IDS": "4"}, "SHARD_IDS"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "4", "SHARD_IDS": "-1"}, "SHARD_IDS"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "4", "SHARD_IDS": "0,x"}, "SHARD_IDS"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "SHARD_IDS"),
+        ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "4", "SHARD_IDS": "0-2,1"}, "SHARD_IDS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -83,6 +91,43 @@ def test_radar_settings_and_a_repr_without_secrets() -> None:
     shown = repr(settings)
     assert TOKEN not in shown and "ghp_secret" not in shown
     assert "github_poll_seconds=5" in shown
+
+
+def test_shards_are_read_as_a_count_and_a_list_of_ids() -> None:
+    assert (
+        Settings.from_env({"DISCORD_TOKEN": TOKEN}).shard_count,
+        Settings.from_env({}, require_token=False).shard_ids,
+    ) == (
+        None,
+        None,
+    )
+    fleet = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "8", "SHARD_IDS": " 0-2, 6 ,7"})
+    assert (fleet.shard_count, fleet.shard_ids) == (8, (0, 1, 2, 6, 7))
+    alone = Settings.from_env({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "3"})
+    assert (alone.shard_count, alone.shard_ids) == (3, None)  # every shard, in this one process
+
+
+def test_repr_hides_every_secret_and_the_database_password() -> None:
+    settings = Settings.from_env(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "GITHUB_TOKEN": "ghp_hidden",
+            "GITHUB_WEBHOOK_SECRET": "webhook-hidden",
+            "DATABASE_URL": "postgresql+asyncpg://shiplog:pg-hidden@db:5432/shiplog",
+        }
+    )
+    shown = repr(settings)
+    for secret in (TOKEN, "ghp_hidden", "webhook-hidden", "pg-hidden"):
+        assert secret not in shown
+    assert "postgresql+asyncpg://shiplog:***@db:5432/shiplog" in shown
+    assert settings.safe_database_url == "postgresql+asyncpg://shiplog:***@db:5432/shiplog"
+    assert settings.database_url.endswith(":pg-hidden@db:5432/shiplog")  # the real value is still there to use
+
+
+def test_an_unparsable_database_url_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "hunter2 is my password"})
+    assert "hunter2" not in str(info.value)
 
 
 def test_delivery_retention_days_is_read_with_a_default_of_14() -> None:

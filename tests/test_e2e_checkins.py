@@ -364,3 +364,20 @@ async def test_the_limits_count_after_locking_the_member_row(w: World) -> None:
     kudos_count = next(i for i, s in enumerate(statements) if "FROM kudos" in s and "created_at >" in s)
     checkin_count = next(i for i, s in enumerate(statements) if "FROM checkins" in s and "posted" in s)
     assert locks[0] < kudos_count < locks[1] < checkin_count
+
+
+async def test_a_streak_milestone_offers_its_member_a_post(w: World) -> None:
+    await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
+    for week in range(4):
+        await w.invoke(w.alice, "checkin", note=f"week {week}")
+        if week < 3:
+            w.clock.advance(timedelta(days=7))
+    (milestone,) = await w.wait_for_posts(w.celebrations, 1)
+    assert "4 weeks streak" in milestone["content"]
+    (button,) = milestone["components"][0]["components"]
+    assert button["custom_id"] == f"shiplog:share-streak:{w.alice.id}:4:w"
+    mine = await w.fake.click(w.guild, w.alice, milestone, button["custom_id"])
+    assert mine.ephemeral and len(mine.embeds) == 4
+    assert all("🔥 4 weeks in a row" in e["description"] and "#BuildInPublic" in e["description"] for e in mine.embeds)
+    theirs = await w.fake.click(w.guild, w.bob, milestone, button["custom_id"])
+    assert theirs.ephemeral and "to share" in theirs.content

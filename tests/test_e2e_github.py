@@ -99,9 +99,16 @@ async def test_share_button_offers_the_author_a_post(w: World) -> None:
     (post,) = await w.wait_for_posts(w.celebrations, 1)
     custom_id = post["components"][0]["components"][0]["custom_id"]
     mine = await w.fake.click(w.guild, w.alice, post, custom_id)
-    assert mine.ephemeral
-    assert "my first merged pull request into octo-org/hello-world" in mine.content
-    assert "#BuildInPublic" in mine.content
+    assert mine.ephemeral and "ready to copy" in mine.content
+    # One draft per network, each in a code block, each within its network's limit.
+    assert [embed["title"].split(" · ")[0] for embed in mine.embeds] == ["X", "Bluesky", "Mastodon", "LinkedIn"]
+    for embed in mine.embeds:
+        used, limit = map(int, embed["title"].split(" · ")[1].split("/"))
+        assert used <= limit
+        body = embed["description"]
+        assert body.startswith("```\n") and body.endswith("\n```")
+        assert "My first open-source pull request just got merged into octo-org/hello-world!" in body
+        assert "https://github.com/" in body and body.rstrip("`\n").endswith("#BuildInPublic #opensource")
     theirs = await w.fake.click(w.guild, w.bob, post, custom_id)
     assert theirs.ephemeral and "to share" in theirs.content
     # After alice asks Shiplog to forget her, the celebration is deleted; where Discord refused that,
@@ -325,3 +332,19 @@ async def test_gfi_lists_issues_and_explains_rate_limits(w: World) -> None:
         )
         res = await w.invoke(w.alice, "gfi", language="rust")
     assert res.ephemeral and "rate limit" in res.content
+
+
+async def test_a_flood_of_webhooks_slows_processing_but_never_stops_it(w: World) -> None:
+    # While webhooks keep arriving, acking them comes first: the processor takes small batches and
+    # rests between them. Here the intake never goes quiet, and every merge is still celebrated once.
+    assert w.bot is not None
+    await link_alice(w)
+    w.bot.intake_busy = lambda: True  # type: ignore[method-assign]
+    numbers = range(10, 20)
+    for number in numbers:
+        assert (await post_delivery(w, merged_pr_payload(number=number, title=f"flood {number}")))[0] == 202
+    posts = await w.wait_for_posts(w.celebrations, len(numbers), timeout=10)
+    titles = sorted(post["embeds"][0]["title"] for post in posts)
+    assert titles == sorted(f"🎉 flood {n}" for n in numbers)
+    await settle(w)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == len(numbers)

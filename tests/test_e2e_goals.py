@@ -199,3 +199,24 @@ async def test_a_goal_link_is_checked_as_strictly_as_a_checkin_link(w: World, li
             assert await stored_goals(w) == []
             await w.invoke(w.alice, "goal add", text="ship it")
     assert await stored_goals(w) == [(1, w.alice.id, "ship it", None, None, "open")]
+
+
+async def test_a_finished_goal_offers_its_owner_a_post_that_fits(w: World) -> None:
+    await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
+    long_goal = "land the async connection pool rewrite " * 6  # 234 characters: too long for X as it is
+    await w.invoke(w.alice, "goal add", text=long_goal, link="encode/httpx#12")
+    await w.invoke(w.alice, "goal done", goal=1)
+    posts = await w.wait_for_posts(w.goals, 2)
+    done = posts[-1]
+    (button,) = done["components"][0]["components"]
+    assert button["custom_id"] == "shiplog:share-goal:1" and "Share" in button["label"]
+
+    mine = await w.fake.click(w.guild, w.alice, done, button["custom_id"])
+    assert mine.ephemeral
+    assert [e["title"].split(" · ")[0] for e in mine.embeds] == ["X", "Bluesky", "Mastodon", "LinkedIn"]
+    x = mine.embeds[0]["description"]
+    assert "✅ Goal done" in x and "…" in x and "https://github.com/encode/httpx/issues/12" in x
+    assert long_goal.strip() in mine.embeds[3]["description"]  # LinkedIn has room for all of it
+
+    theirs = await w.fake.click(w.guild, w.bob, done, button["custom_id"])
+    assert theirs.ephemeral and "to share" in theirs.content and not theirs.embeds

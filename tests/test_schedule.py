@@ -51,6 +51,7 @@ from bot.services.schedule import (
     queue_streak_dms,
     run_weekly,
 )
+from bot.services.streaks import refresh_streaks
 from tests.conftest import NOW
 
 GUILD = 1000
@@ -194,8 +195,13 @@ async def make_guild(sessionmaker, *, created: datetime = NOW - timedelta(days=6
 
 
 async def add_rows(sessionmaker, *rows) -> None:
+    """Store rows; activity among them updates the stored streaks, as recording it does in the bot."""
     async with transaction(sessionmaker) as session:
         session.add_all(rows)
+        active_members = {row.user_id for row in rows if isinstance(row, Activity)}
+        if active_members:
+            await session.flush()
+            await refresh_streaks(session, GUILD, active_members, now=NOW)
 
 
 _numbers = iter(range(1, 10**6))

@@ -30,6 +30,7 @@ from bot.services.streaks import (
     snapshot_streak,
     state_from_snapshot,
     stored_currents,
+    stored_states,
 )
 from tests.conftest import NOW
 
@@ -716,3 +717,37 @@ async def test_forget_removes_the_stored_streak(sessionmaker):
     await privacy.forget(sessionmaker, guild_id=GUILD, user_id=ALICE, now=NOW)
     async with transaction(sessionmaker) as session:
         assert await session.get(MemberStreak, (GUILD, ALICE)) is None
+
+
+@pytest.mark.parametrize("cadence", CADENCES)
+async def test_stored_states_are_what_guild_streaks_computes(sessionmaker, cadence: str):
+    # The weekly ping and digest read the stored streaks: at any later time they must give every
+    # member with activity the same state as walking their activity, at-risk flags included.
+    import random
+
+    await seed_random_guild(sessionmaker, random.Random(f"states-{cadence}"), members=120, cadence=cadence)
+    async with transaction(sessionmaker) as session:
+        await refresh_streaks(session, GUILD, now=NOW)
+    for hours in (0, 11, 30, 24 * 6, 24 * 9, 24 * 16, 24 * 30, 24 * 60):
+        now = NOW + timedelta(hours=hours)
+        async with transaction(sessionmaker) as session:
+            stored = await stored_states(session, GUILD, now=now, yield_every=7)
+            walked = await guild_streaks(session, GUILD, now=now)
+        assert stored
+        assert stored == {uid: walked[uid] for uid in stored}
+        assert not any(state.current or state.at_risk for uid, state in walked.items() if uid not in stored)
+
+
+async def test_stored_states_recompute_a_stale_row(sessionmaker):
+    import random
+
+    await seed_random_guild(sessionmaker, random.Random(5), members=40, cadence="weekly")
+    async with transaction(sessionmaker) as session:
+        await refresh_streaks(session, GUILD, now=NOW)
+        guild = await session.get(Guild, GUILD)
+        guild.cadence = "daily"  # every stored row is now of another cadence
+    async with transaction(sessionmaker) as session:
+        stored = await stored_states(session, GUILD, now=NOW)
+        walked = await guild_streaks(session, GUILD, now=NOW)
+    assert stored and all(state.cadence == "daily" for state in stored.values())
+    assert stored == {uid: walked[uid] for uid in stored}

@@ -83,6 +83,8 @@ class Member(Base):
     streak_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Review-wait nudges for their open PRs: "off", "ping" (a line in the weekly ping) or "dm".
     review_nudges: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
+    # The weekly recap (a ready-to-post draft about their week) by DM after the digest (members opt in).
+    recap_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

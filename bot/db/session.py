@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "shiplog_read_only"
 
+# SQLite has one writer at a time. Writers of this process queue on an asyncio.Lock per engine (and
+# event loop) before BEGIN IMMEDIATE, so they take turns in arrival order, woken the moment the
+# previous one commits. Without it they meet in SQLite's busy handler, which polls in 1-100 ms
+# sleeps: a webhook ack then waited behind GitHub processing for hundreds of ms. Another process on
+# the same file still waits in the busy handler, as before. PostgreSQL takes no such lock.
+_write_locks: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = weakref.WeakKeyDictionary()
+_holding_write_lock: ContextVar[bool] = ContextVar("shiplog_holding_write_lock", default=False)
+
 
 def sqlite_path(url: str) -> Path | None:
     """Return the file a SQLite URL points at (None for other databases or in-memory SQLite)."""
@@ -24,10 +35,10 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the process's one engine; for SQLite, create the folder and tune the connection."""
+def create_engine(url: str, *, echo: bool = False, create_folder: bool = True) -> AsyncEngine:
+    """Build the process's one engine; for SQLite, create the folder (unless told not to) and tune the connection."""
     path = sqlite_path(url)
-    if path is not None:
+    if path is not None and create_folder:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, echo=echo, pool_pre_ping=path is None)
     if make_url(url).drivername.startswith("sqlite"):
@@ -59,11 +70,36 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def _write_lock(sessionmaker: async_sessionmaker[AsyncSession]) -> asyncio.Lock | None:
+    engine = sessionmaker.kw.get("bind")
+    if engine is None or engine.dialect.name != "sqlite" or _holding_write_lock.get():
+        return None  # not SQLite, or a transaction opened inside one: it must not wait for itself
+    per_loop = _write_locks.setdefault(engine.sync_engine, weakref.WeakKeyDictionary())
+    loop = asyncio.get_running_loop()
+    lock = per_loop.get(loop)
+    if lock is None:
+        lock = per_loop[loop] = asyncio.Lock()
+    return lock
+
+
 @asynccontextmanager
 async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """Open a session in one transaction: commit on success, roll back on any error."""
-    async with sessionmaker() as session, session.begin():
-        yield session
+    """Open a session in one transaction: commit on success, roll back on any error.
+
+    On SQLite the transaction first queues for this process's write lock (see `_write_locks`).
+    """
+    lock = _write_lock(sessionmaker)
+    if lock is None:
+        async with sessionmaker() as session, session.begin():
+            yield session
+        return
+    async with lock:
+        token = _holding_write_lock.set(True)
+        try:
+            async with sessionmaker() as session, session.begin():
+                yield session
+        finally:
+            _holding_write_lock.reset(token)
 
 
 @asynccontextmanager
@@ -72,6 +108,22 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
     async with sessionmaker() as session:
         await session.connection(execution_options={READ_ONLY: True})
         yield session  # closing the session ends (rolls back) the transaction, keeping loaded objects
+
+
+# Rows per chunk of `chunks`: fetched and converted in about a millisecond or two.
+CHUNK_ROWS = 1000
+
+
+async def chunks(session: AsyncSession, statement: Any, *, size: int = CHUNK_ROWS) -> AsyncIterator[Sequence[Any]]:
+    """Run a query and yield its rows a chunk at a time, giving the event loop a turn between chunks.
+
+    For reads of a whole big server (50,000 members): fetched at once, converting the rows held the
+    loop for 50-90 ms; streamed, no chunk holds it more than a few.
+    """
+    result = await session.stream(statement, execution_options={"yield_per": size})
+    async for part in result.partitions(size):
+        yield part
+        await asyncio.sleep(0)
 
 
 async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:

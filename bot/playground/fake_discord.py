@@ -880,6 +880,8 @@ class FakeDiscord:
         # event is set (the bot logs in over REST, but is not ready).
         self.gateway_hold: asyncio.Event | None = None
         self.channel_rate_limit = channel_rate_limit
+        # What GET /gateway/bot recommends: an AutoShardedClient without shard_count runs this many.
+        self.recommended_shards = 1
         self._channel_windows: dict[str, tuple[float, int]] = {}  # channel id -> (window start, posts)
         self.rate_limited = 0  # posts answered 429 by channel_rate_limit
 
@@ -2635,7 +2637,27 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ internals: gateway
 
+    @staticmethod
+    def shard_of(guild_id: int, shard_count: int) -> int:
+        """The shard Discord gives a guild: ``(guild_id >> 22) % shard_count``."""
+        return (guild_id >> 22) % shard_count
+
+    def _for_session(self, session: _Session, event: str, data: Mapping[str, Any]) -> bool:
+        """Like Discord, send a guild's events only to the shard that holds the guild, and DMs to shard 0."""
+        if session.shard is None or event in ("READY", "RESUMED"):
+            return True
+        shard_id, shard_count = int(session.shard[0]), int(session.shard[1])
+        if "guild_id" in data and data["guild_id"] is not None:
+            return self.shard_of(int(data["guild_id"]), shard_count) == shard_id
+        if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") and "id" in data:
+            return self.shard_of(int(data["id"]), shard_count) == shard_id
+        if event in ("INTERACTION_CREATE", "MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"):
+            return shard_id == 0  # no guild: a DM
+        return True
+
     async def _dispatch_to(self, session: _Session, event: str, data: dict[str, Any]) -> None:
+        if not self._for_session(session, event, data):
+            return
         async with session.lock:
             session.seq += 1
             payload = {"op": 0, "t": event, "s": session.seq, "d": data}
@@ -2755,7 +2777,11 @@ class FakeDiscord:
         ready: dict[str, Any] = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [
+                {"id": str(g), "unavailable": True}
+                for g in self.guilds
+                if session.shard is None or self.shard_of(g, int(session.shard[1])) == int(session.shard[0])
+            ],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,
@@ -3069,7 +3095,7 @@ class FakeDiscord:
         return _json_response(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.recommended_shards,
                 "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000, "max_concurrency": 1},
             }
         )

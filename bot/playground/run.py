@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -16,6 +17,7 @@ from pathlib import Path
 from bot.db.migrate import upgrade
 from bot.playground.page import add_routes
 from bot.playground.world import Playground
+from bot.web import PortInUse
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ async def _serve(database_url: str, port: int, *, open_browser: bool, started: f
         await asyncio.Event().wait()
 
 
+def _in_use(exc: BaseException) -> bool:
+    return "in use" in str(exc) or getattr(exc, "errno", None) == errno.EADDRINUSE
+
+
 def _has_desktop() -> bool:
     """Whether a graphical browser can open: without a display, `webbrowser` would start a text
     browser (lynx, w3m) in this terminal, on top of the playground's output."""
@@ -76,7 +82,11 @@ def main(port: int, *, open_browser: bool = True) -> int:
             asyncio.run(_serve(url, port, open_browser=open_browser, started=started))
         except KeyboardInterrupt:
             pass
-        except OSError as exc:
-            print(f"shiplog playground: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
+        except (PortInUse, OSError) as exc:
+            why = "it is in use by another program" if _in_use(exc) else str(getattr(exc, "strerror", None) or exc)
+            print(
+                f"shiplog playground: cannot listen on 127.0.0.1:{port}: {why}. Pick another port with --port.",
+                file=sys.stderr,
+            )
             return 1
     return 0

@@ -137,6 +137,8 @@ class Playground:
         )
         if add_routes is not None:
             add_routes(self.bot.web.app)  # the page is served by the bot's own web server
+        # Entered as `shiplog run` enters it: a bot whose start fails (a busy port) still closes.
+        await self._exit.enter_async_context(self.bot)
         await self.fake.start_bot(self.bot, timeout=30)
         self.port = self.bot.web.port
         await self._set_up()

@@ -272,11 +272,12 @@ async def next_due(
 
 
 async def release(sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, until: datetime) -> None:
-    """Give back claimed rows without counting an attempt, to wait for an earlier message's retry."""
+    """Give back claimed rows without counting an attempt: due at `until` (an earlier message's retry, or now
+    when the sender stops). Rows sent or failed meanwhile are left as they are."""
     async with transaction(sessionmaker) as session:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
             .values(next_attempt_at=until, attempts=OutboxMessage.attempts - 1)
         )
 

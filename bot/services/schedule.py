@@ -28,9 +28,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest, OutboxMessage
-from bot.db.session import reading, transaction
+from bot.db.session import chunks, reading, transaction
 from bot.errors import UserError
-from bot.services import outbox, streaks
+from bot.services import outbox, recap, streaks
 from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
@@ -444,35 +444,37 @@ async def due_members(
     opted_out = set(
         await session.scalars(select(Member.user_id).where(Member.guild_id == guild_id, Member.reminders.is_(False)))
     )
-    open_count: dict[int, int] = {
-        user_id: count
-        for user_id, count in await session.execute(
-            select(Goal.user_id, func.count())
-            .where(Goal.guild_id == guild_id, Goal.status == "open")
-            .group_by(Goal.user_id)
-        )
-    }
+    # Streamed in chunks: a big server has tens of thousands of members with open goals.
+    open_count: dict[int, int] = {}
+    open_goals = (
+        select(Goal.user_id, func.count())
+        .where(Goal.guild_id == guild_id, Goal.status == "open")
+        .group_by(Goal.user_id)
+    )
+    async for rows in chunks(session, open_goals):
+        open_count.update(rows)
     at_risk = {user_id: state.current for user_id, state in states.items() if state.at_risk}
     waiting = await nudges.waiting(session, guild_id, now=now, mode="ping")
     checked_in: set[int] = set()
     if quiet_since is not None:
-        checked_in = set(
-            await session.scalars(
-                select(CheckIn.user_id)
-                .where(CheckIn.guild_id == guild_id, CheckIn.created_at >= quiet_since)
-                .distinct()
+        recent = (
+            select(CheckIn.user_id).where(CheckIn.guild_id == guild_id, CheckIn.created_at >= quiet_since).distinct()
+        )
+        async for rows in chunks(session, recent):
+            checked_in.update(user_id for (user_id,) in rows)
+    due: list[DueMember] = []
+    for done, user_id in enumerate(open_count.keys() | at_risk.keys() | waiting.keys(), 1):
+        if user_id not in opted_out and user_id not in checked_in:
+            due.append(
+                DueMember(
+                    user_id=user_id,
+                    open_goals=open_count.get(user_id, 0),
+                    streak_at_risk=at_risk.get(user_id, 0),
+                    waiting=tuple(waiting.get(user_id, ())),
+                )
             )
-        )
-    due = [
-        DueMember(
-            user_id=user_id,
-            open_goals=open_count.get(user_id, 0),
-            streak_at_risk=at_risk.get(user_id, 0),
-            waiting=tuple(waiting.get(user_id, ())),
-        )
-        for user_id in open_count.keys() | at_risk.keys() | waiting.keys()
-        if user_id not in opted_out and user_id not in checked_in
-    ]
+        if done % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
     due.sort(key=lambda m: (-m.streak_at_risk, m.user_id))
     return due
 
@@ -622,6 +624,7 @@ class _Planned:
     reason: str = ""
     payloads: tuple[dict[str, Any], ...] = ()
     nudged: tuple[DueMember, ...] = ()  # mentioned members whose waiting PRs the ping marks
+    dms: tuple[dict[str, Any], ...] = ()  # recap DMs sent after the digest (outbox data, one per member)
 
 
 async def _run_weekly(
@@ -667,6 +670,19 @@ async def _run_weekly(
                 )
                 for n, data in enumerate(plan.payloads)
             ]
+            # After the digest: the same transaction, so each opted-in member gets it once a week.
+            rows += [
+                _outbox_row(
+                    guild_id,
+                    None,
+                    "recap",
+                    data,
+                    now=now,
+                    dedupe_key=f"rhythm:{guild_id}:{period}:recap:{data['user_id']}",
+                )
+                | {"kind": RECAP_DM_KIND}
+                for data in plan.dms
+            ]
             outcomes.append(JobOutcome(plan.job, "done", messages=len(plan.payloads)))
         await session.flush()
         if rows:
@@ -710,7 +726,7 @@ async def _plan_jobs(
             )
             continue
         if states is None:
-            states = await streaks.guild_streaks(session, guild.id, now=now, yield_every=YIELD_EVERY)
+            states = await streaks.stored_states(session, guild.id, now=now, yield_every=YIELD_EVERY)
         # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
         week_start = previous_run(schedule, scheduled_for - timedelta(microseconds=1))
         if job == "ping":
@@ -724,9 +740,25 @@ async def _plan_jobs(
             plans.append(_Planned(job, channel_id, payloads=tuple(ping_payload(m) for m in messages), nudged=nudged))
         else:
             data = await build_digest(session, guild.id, start=week_start, end=scheduled_for, states=states)
-            plans.append(_Planned(job, channel_id, payloads=(data | {"period": period},)))
+            dms = await _recap_dms(session, guild, start=week_start, end=scheduled_for, now=now)
+            plans.append(_Planned(job, channel_id, payloads=(data | {"period": period},), dms=dms))
         await asyncio.sleep(0)
     return plans
+
+
+RECAP_DM_KIND = "dm.recap"
+
+
+async def _recap_dms(
+    session: AsyncSession, guild: Guild, *, start: datetime, end: datetime, now: datetime
+) -> tuple[dict[str, Any], ...]:
+    """The recap DMs of the week that ends with this digest, for the members who asked for them."""
+    dms = []
+    for user_id in await recap.recap_members(session, guild.id):
+        week = await recap.build(session, guild_id=guild.id, user_id=user_id, start=start, end=end, now=now)
+        dms.append({"user_id": user_id, "start": start.isoformat(), "quiet": week.quiet, "drafts": week.drafts})
+        await asyncio.sleep(0)
+    return tuple(dms)
 
 
 def _outbox_row(

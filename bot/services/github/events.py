@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import activity, outbox
+from bot.services import activity, outbox, share
 from bot.services.github import history, webhooks
 from bot.services.goals import close as close_goal
 
@@ -450,14 +450,14 @@ def ordinal(n: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SharePost:
-    """A ready-to-copy #BuildInPublic post about a merge, for its author."""
+    """Ready-to-copy #BuildInPublic drafts about a merge, for its author: one per network (share.NETWORKS)."""
 
     user_id: int
-    text: str
+    drafts: dict[str, str]
 
 
 async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, merged_id: int) -> SharePost:
-    """Write the #BuildInPublic post a member can copy about one of their merged PRs."""
+    """Write the #BuildInPublic drafts a member can copy about one of their merged PRs, one per network."""
     from bot.errors import NotFoundError
 
     async with transaction(sessionmaker) as session:
@@ -472,17 +472,13 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
             repo=merged.repo,
             number=merged.number,
         )
-    if not counted.known:
-        which = "a pull request merged"
-    elif not counted.exact:
-        which = f"another pull request merged ({counted.total}+ so far)"
-    elif counted.total == 1:
-        which = "my first merged pull request"
-    else:
-        which = f"my {ordinal(counted.total)} merged pull request"
-    text = (
-        f"🚢 Just got {which} into {merged.repo}!\n\n"
-        f"\u201c{merged.title}\u201d\n{merged.url}\n\n"
-        "Learning in public, one PR at a time. #BuildInPublic #OpenSource"
+    drafts = share.merged_pr(
+        repo=merged.repo,
+        title=merged.title,
+        url=merged.url,
+        total=counted.total,
+        in_repo=counted.in_repo,
+        known=counted.known,
+        exact=counted.exact,
     )
-    return SharePost(merged.user_id, text)
+    return SharePost(merged.user_id, drafts)

@@ -1,0 +1,323 @@
+"""#BuildInPublic posts that fit: one builder for every share button and for the weekly recap.
+
+A draft is made of parts: fixed ones (the link, the hashtags, the words around them) and flexible
+ones (a PR title, a goal, a repository name: member or GitHub text of any length). Each network
+measures a post its own way (`Network.fits`); when a draft does not fit, the flexible parts are cut,
+the lowest-priority first, at a word boundary, with an ellipsis, until it does. A cut never splits
+a URL (cuts happen at spaces only), an emoji or any other grapheme (text is handled as grapheme
+clusters), and the link and hashtags are never cut.
+
+How each network counts, on the safe side where it is unclear:
+- X: 280, weighted as twitter-text v3 does: a link counts 23; code points of Latin, common
+  punctuation and the like count 1, others (CJK, most symbols) 2; an emoji counts 2. Anything in
+  member text that X might read as a link ("README.md" has a TLD) counts at least 23.
+- Bluesky: 300 graphemes, and 3,000 bytes of UTF-8.
+- Mastodon: 500, a link counts 23; every code point counts 1 (graphemes would be fewer).
+- LinkedIn: 3,000 UTF-16 code units, room for a short story.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import regex
+
+__all__ = [
+    "HASHTAGS",
+    "NETWORKS",
+    "Network",
+    "Part",
+    "build",
+    "clean",
+    "goal_done",
+    "graphemes",
+    "merged_pr",
+    "streak_milestone",
+    "weekly_recap",
+]
+
+HASHTAGS = "#BuildInPublic #opensource"
+ELLIPSIS = "…"
+URL_LENGTH = 23  # X and Mastodon count every link as 23 characters
+
+_GRAPHEME = regex.compile(r"\X")
+_LINK = regex.compile(r"https?://\S+")
+# What X's parser may take for a bare domain (name.tld, maybe with a path): counted as a link at least.
+_MAYBE_LINK = regex.compile(r"[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)*\.\p{L}{2,}(?:/\S*)?")
+# twitter-text v3: these code point ranges weigh 1 (of a 280 limit); everything else weighs 2.
+_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+# Controls and invisible formatting, but not what emoji are made of (ZWJ, the tags of flag sequences).
+_CONTROL = regex.compile(r"[[\p{Cc}\p{Cf}\p{Co}\p{Cs}]--[\u200d\n\U000E0020-\U000E007F]]", regex.V1)
+
+
+def graphemes(text: str) -> list[str]:
+    """Split text into user-perceived characters (extended grapheme clusters)."""
+    return _GRAPHEME.findall(text)
+
+
+def clean(text: str) -> str:
+    """Make member or GitHub text safe in a one-line part: no line breaks, controls or code fences."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).replace("```", "'''")
+    return " ".join(text.split())
+
+
+def _is_emoji(cluster: str) -> bool:
+    return any(0x1F000 <= ord(c) <= 0x1FAFF or 0x2600 <= ord(c) <= 0x27BF or c in "\u200d\ufe0f" for c in cluster)
+
+
+def _weight(cluster: str) -> int:
+    if _is_emoji(cluster):
+        return 2
+    return sum(1 if any(lo <= ord(c) <= hi for lo, hi in _LIGHT) else 2 for c in cluster)
+
+
+def _split_links(text: str) -> list[tuple[str, bool]]:
+    """Split text into (piece, is_link) runs."""
+    out, at = [], 0
+    for match in _LINK.finditer(text):
+        out += [(text[at : match.start()], False), (match.group(), True)]
+        at = match.end()
+    return [*out, (text[at:], False)]
+
+
+def x_length(text: str) -> int:
+    """Return the length X gives a post, or more (never less)."""
+    total = 0
+    for piece, is_link in _split_links(unicodedata.normalize("NFC", text)):
+        if is_link:
+            total += URL_LENGTH
+            continue
+        at = 0
+        for match in _MAYBE_LINK.finditer(piece):
+            total += sum(map(_weight, graphemes(piece[at : match.start()])))
+            total += max(URL_LENGTH, sum(map(_weight, graphemes(match.group()))))
+            at = match.end()
+        total += sum(map(_weight, graphemes(piece[at:])))
+    return total
+
+
+def mastodon_length(text: str) -> int:
+    """Return the length Mastodon gives a post, or more."""
+    return sum(URL_LENGTH if is_link else len(piece) for piece, is_link in _split_links(text))
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Where a draft goes, and how it measures a post."""
+
+    key: str
+    name: str
+    limit: int
+    length: Callable[[str], int]
+    max_bytes: int | None = None
+
+    def fits(self, text: str) -> bool:
+        if self.max_bytes is not None and len(text.encode()) > self.max_bytes:
+            return False
+        return self.length(text) <= self.limit
+
+
+NETWORKS: tuple[Network, ...] = (
+    Network("x", "X", 280, x_length),
+    Network("bluesky", "Bluesky", 300, lambda text: len(graphemes(text)), max_bytes=3000),
+    Network("mastodon", "Mastodon", 500, mastodon_length),
+    Network("linkedin", "LinkedIn", 3000, lambda text: len(text.encode("utf-16-le")) // 2),
+)
+LONG = frozenset({"mastodon", "linkedin"})  # room for the story lines
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A piece of a draft. `cut` > 0 makes it flexible: parts with the highest `cut` shrink first.
+
+    `before` and `after` wrap the text (quotes around a title) and go with it when it is cut away;
+    `sep` comes before it (a space, or line breaks) unless it is the first part shown.
+    """
+
+    text: str
+    cut: int = 0
+    before: str = ""
+    after: str = ""
+    sep: str = " "
+
+
+def _compose(parts: Sequence[Part]) -> str:
+    out = []
+    for part in parts:
+        if not part.text:
+            continue
+        out.append(("" if not out else part.sep) + part.before + part.text + part.after)
+    return "".join(out)
+
+
+def _shortened(text: str, keep: int) -> str:
+    """The first `keep` graphemes of text, back to the last space, with an ellipsis; '' if no word fits."""
+    clusters = graphemes(text)
+    if keep >= len(clusters):
+        return text
+    head = clusters[:keep]
+    spaces = [i for i, cluster in enumerate(head) if cluster.isspace()]
+    if keep < len(clusters) and not clusters[keep].isspace():
+        head = head[: spaces[-1]] if spaces else []
+    kept = "".join(head).rstrip(" ,.;:-–—")
+    return kept + ELLIPSIS if kept else ""
+
+
+def build(network: Network, parts: Sequence[Part]) -> str:
+    """Compose the parts, cutting flexible ones until the post fits the network."""
+    parts = list(parts)
+    text = _compose(parts)
+    for rank in sorted({part.cut for part in parts if part.cut > 0}, reverse=True):
+        if network.fits(text):
+            return text
+        for index in [i for i, part in enumerate(parts) if part.cut == rank]:
+            original = parts[index].text
+            # The longest prefix that fits (binary search), then back to a word boundary.
+            low, high = 0, len(graphemes(original))
+            while low < high:
+                middle = (low + high + 1) // 2
+                trial = [*parts[:index], replace(parts[index], text=_shortened(original, middle)), *parts[index + 1 :]]
+                if network.fits(_compose(trial)):
+                    low = middle
+                else:
+                    high = middle - 1
+            keep = low
+            while True:  # cutting back to a space shortens it further, but a measure may not be monotone
+                parts[index] = replace(parts[index], text=_shortened(original, keep))
+                text = _compose(parts)
+                if network.fits(text) or keep == 0:
+                    break
+                keep -= 1
+            if network.fits(text):
+                return text
+    return text
+
+
+def _drafts(short: Sequence[Part], long: Sequence[Part]) -> dict[str, str]:
+    return {network.key: build(network, long if network.key in LONG else short) for network in NETWORKS}
+
+
+def _tail(url: str | None) -> list[Part]:
+    link = [Part(url, sep="\n")] if url else []
+    return [*link, Part(HASHTAGS, sep="\n\n")]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def merged_pr(
+    *, repo: str, title: str, url: str, total: int, in_repo: int, known: bool = True, exact: bool = True
+) -> dict[str, str]:
+    """Drafts about a merged pull request: the first ever, the first in a repository, or one more."""
+    repo, title = clean(repo), clean(title)
+    first = known and exact and total == 1
+    if not known:
+        head = [Part("🚢 Got a pull request merged"), Part(repo, cut=1, before="into ", after="!")]
+    elif not exact:
+        head = [Part(f"🚢 Another pull request merged ({total}+ so far)"), Part(repo, cut=1, before="into ", after="!")]
+    elif first:
+        head = [
+            Part("🥇 My first open-source pull request just got merged"),
+            Part(repo, cut=1, before="into ", after="!"),
+        ]
+    elif in_repo == 1:
+        head = [
+            Part(f"🚢 My {_ordinal(total)} merged pull request, and my first"),
+            Part(repo, cut=1, before="in ", after="!"),
+        ]
+    else:
+        head = [
+            Part(f"🚢 My {_ordinal(total)} merged pull request, the {_ordinal(in_repo)}"),
+            Part(repo, cut=1, before="in ", after="!"),
+        ]
+    # Cut first: the story lines, then the title; the repository's name last (it is in the link too).
+    title_part = Part(title, cut=2, before="“", after="”", sep="\n\n")
+    story: list[Part] = []
+    if known and exact and in_repo >= 2:
+        line = f"That makes {in_repo} in {repo}. Five to ten merged PRs in one project is how maintainers are made."
+        story.append(Part(line, cut=3, sep="\n\n"))
+    elif first:
+        story.append(
+            Part("Every maintainer started with one. Learning in public, one PR at a time.", cut=3, sep="\n\n")
+        )
+    return _drafts([*head, title_part, *_tail(url)], [*head, title_part, *story, *_tail(url)])
+
+
+def goal_done(*, goal: str, url: str | None = None, days: int | None = None) -> dict[str, str]:
+    """Drafts about a finished goal (`days`: how long it took, when known)."""
+    took = f" after {days} day{'s' if days != 1 else ''}" if days else ""
+    head = [Part(f"✅ Goal done{took}:")]
+    goal_part = Part(clean(goal), cut=1, before="“", after="”")
+    story = [Part("I set it in public, checked in every week, and shipped it.", cut=2, sep="\n\n")]
+    return _drafts([*head, goal_part, *_tail(url)], [*head, goal_part, *story, *_tail(url)])
+
+
+def streak_milestone(*, length: int, cadence: str) -> dict[str, str]:
+    """Drafts about a streak milestone (`length` periods of the `cadence`)."""
+    unit = "week" if cadence == "weekly" else "day"
+    head = [Part(f"🔥 {length} {unit}s in a row of shipping in public.")]
+    story = [Part(f"Not one {unit} without progress on open source. Small steps, every {unit}.", cut=1, sep="\n\n")]
+    return _drafts([*head, *_tail(None)], [*head, *story, *_tail(None)])
+
+
+def render(drafts: dict[str, str]) -> list[tuple[str, str]]:
+    """Return (title, code-block body) per network, in NETWORKS' order: what the ephemeral reply shows."""
+    out = []
+    for network in NETWORKS:
+        text = drafts[network.key]
+        out.append((f"{network.name} · {network.length(text)}/{network.limit}", f"```\n{text}\n```"))
+    return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def weekly_recap(
+    *,
+    prs: Sequence[tuple[str, int]],
+    goals_finished: Sequence[str],
+    goals_set: int,
+    checkins: int,
+    streak: int,
+    cadence: str,
+    kudos: int,
+    next_step: str | None = None,
+) -> dict[str, str]:
+    """Drafts about a member's week: merged PRs by repository, goals, check-ins, streak and kudos.
+
+    A quiet week is not a failure: the draft then says what comes next (`next_step`) instead.
+    """
+    merged = sum(count for _, count in prs)
+    unit = "week" if cadence == "weekly" else "day"
+    facts = []
+    if merged:
+        facts.append(_plural(merged, "PR") + " merged")
+    if goals_finished:
+        facts.append(_plural(len(goals_finished), "goal") + " done")
+    if checkins:
+        facts.append(_plural(checkins, "check-in"))
+    if kudos:
+        facts.append(f"{kudos} kudos received")
+    if streak:
+        facts.append(f"🔥 {_plural(streak, unit)} streak")
+    quiet = not (merged or goals_finished or checkins)
+    if quiet:
+        head = [Part("📅 A quieter week in open source, and that's fine: rest is part of the work.")]
+        step = [Part(clean(next_step), cut=1, before="Next up: ", sep="\n\n")] if next_step else []
+        return _drafts([*head, *step, *_tail(None)], [*head, *step, *_tail(None)])
+    head = [Part("📅 My week in open source: " + ", ".join(facts) + ".")]
+    repos = ", ".join(f"{clean(repo)}{f' ×{count}' if count > 1 else ''}" for repo, count in prs)
+    short = [*head, Part(repos, cut=1, before="Merged in ", sep="\n\n")] if repos else [*head]
+    long = list(short)
+    for index, goal in enumerate(goals_finished[:5]):
+        long.append(Part(clean(goal), cut=2 + index, before="✅ ", sep="\n"))
+    if goals_set:
+        long.append(Part(f"🎯 {_plural(goals_set, 'new goal')} set, in public.", cut=8, sep="\n"))
+    if next_step:
+        long.append(Part(clean(next_step), cut=9, before="Next up: ", sep="\n\n"))
+    return _drafts([*short, *_tail(None)], [*long, *_tail(None)])

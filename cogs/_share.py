@@ -1,0 +1,95 @@
+"""Share buttons: a ready-to-copy #BuildInPublic post for the member a message is about.
+
+Not an extension (the walker skips `_` modules): the cog that draws a message registers its button
+(`bot.add_dynamic_items`). Each button's custom id holds what it needs, so it works after a
+restart, and answers only the member it is about; others are invited to cheer instead.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.services import goals, share
+from bot.tree import answer_error
+from cogs._format import NO_MENTIONS, guild_id_of, share_embeds
+
+if TYPE_CHECKING:
+    from bot.bot import Shiplog
+
+LABEL = "Share it (#BuildInPublic)"
+
+
+async def send_drafts(interaction: discord.Interaction[Shiplog], owner_id: int, drafts: dict[str, str]) -> None:
+    """Answer the member the drafts are about with them (ephemeral); anyone else with an invitation to cheer."""
+    if interaction.user.id != owner_id:
+        await interaction.response.send_message(
+            f"This one is <@{owner_id}>'s to share, but you can cheer them on! 🎉",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+        return
+    await interaction.response.send_message(
+        "Here's a post ready to copy, cut to fit each network:",
+        embeds=share_embeds(drafts),
+        ephemeral=True,
+        allowed_mentions=NO_MENTIONS,
+    )
+
+
+def _button(custom_id: str) -> discord.ui.Button:
+    return discord.ui.Button(label=LABEL, emoji="📣", style=discord.ButtonStyle.secondary, custom_id=custom_id)
+
+
+class ShareGoalButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:share-goal:(?P<number>[0-9]{1,10})"
+):
+    """Under a finished goal's announcement."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(_button(f"shiplog:share-goal:{number}"))
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+    ) -> ShareGoalButton:
+        return cls(int(match["number"]))
+
+    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+        # discord.py only logs a dynamic item's errors: answer them here, as the tree does for commands.
+        try:
+            goal = await goals.finished_goal(
+                interaction.client.sessionmaker, guild_id=guild_id_of(interaction), number=self.number
+            )
+            took = (goal.closed_at - goal.created_at).days if goal.closed_at else None
+            url = f"https://github.com/{goal.link.repo}/issues/{goal.link.number}" if goal.link else None
+            await send_drafts(interaction, goal.user_id, share.goal_done(goal=goal.text, url=url, days=took))
+        except Exception as exc:
+            await answer_error(interaction, exc, "the share button")
+
+
+class ShareStreakButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"shiplog:share-streak:(?P<user>[0-9]{1,20}):(?P<length>[0-9]{1,7}):(?P<cadence>[dw])",
+):
+    """Under a streak milestone."""
+
+    def __init__(self, user_id: int, length: int, cadence: str) -> None:
+        super().__init__(_button(f"shiplog:share-streak:{user_id}:{length}:{cadence[0]}"))
+        self.user_id, self.length, self.cadence = user_id, length, cadence
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+    ) -> ShareStreakButton:
+        return cls(int(match["user"]), int(match["length"]), "weekly" if match["cadence"] == "w" else "daily")
+
+    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+        try:
+            drafts = share.streak_milestone(length=self.length, cadence=self.cadence)
+            await send_drafts(interaction, self.user_id, drafts)
+        except Exception as exc:
+            await answer_error(interaction, exc, "the share button")

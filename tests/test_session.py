@@ -1,0 +1,83 @@
+"""The engine's transactions: on SQLite, this process's writers take turns on a lock, not in the busy handler."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.db.models import AppState
+from bot.db.session import reading, transaction
+from tests.conftest import NOW
+
+
+def no_busy_wait(engine: AsyncEngine) -> None:
+    """Make SQLite fail at once ("database is locked") instead of waiting for another writer."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout=0")
+        cursor.close()
+
+
+async def test_writers_of_one_process_queue_instead_of_failing(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    no_busy_wait(engine)
+    await engine.dispose()  # connections opened from now on get the listener
+    order: list[str] = []
+    holding = asyncio.Event()
+
+    async def first() -> None:
+        async with transaction(sessionmaker) as session:
+            session.add(AppState(key="first", value="1", updated_at=NOW))
+            await session.flush()
+            holding.set()
+            await asyncio.sleep(0.2)  # the write lock is held here
+            order.append("first")
+
+    async def second() -> None:
+        await holding.wait()
+        async with transaction(sessionmaker) as session:  # would raise "database is locked" without the queue
+            order.append("second")
+            session.add(AppState(key="second", value="2", updated_at=NOW))
+
+    await asyncio.gather(first(), second())
+    assert order == ["first", "second"]
+    async with reading(sessionmaker) as session:
+        assert set(await session.scalars(select(AppState.key))) == {"first", "second"}
+
+
+async def test_a_reader_does_not_queue_behind_a_writer(
+    engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    holding, done = asyncio.Event(), asyncio.Event()
+
+    async def writer() -> None:
+        async with transaction(sessionmaker) as session:
+            session.add(AppState(key="slow", value="1", updated_at=NOW))
+            await session.flush()
+            holding.set()
+            await done.wait()  # held until the reader has read
+
+    task = asyncio.create_task(writer())
+    await holding.wait()
+    async with reading(sessionmaker) as session:
+        assert await asyncio.wait_for(session.scalar(text("SELECT 1")), 2) == 1
+    done.set()
+    await task
+
+
+async def test_a_failed_transaction_hands_the_lock_on(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    try:
+        async with transaction(sessionmaker) as session:
+            session.add(AppState(key="lost", value="1", updated_at=NOW))
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    async with asyncio.timeout(2), transaction(sessionmaker) as session:
+        session.add(AppState(key="kept", value="1", updated_at=NOW))
+    async with reading(sessionmaker) as session:
+        assert list(await session.scalars(select(AppState.key))) == ["kept"]
