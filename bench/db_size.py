@@ -6,7 +6,7 @@
 On a temporary migrated SQLite file (the real schema, indexes included), through the real services
 where they decide what is stored: rows are inserted in bulk, then the file is VACUUMed and its size
 compared with the VACUUMed size before, so every figure is whole pages of a real file, divided by
-the rows. Deliveries are the real fixture payloads of tests/fixtures/github with the headers the
+the rows. Deliveries are the real fixture payloads of bot/playground/samples/github with the headers the
 intake keeps; retention.prune then runs with its real rules. Member-table rows carry realistic
 text lengths (a 200-character check-in note, an 80-character goal, a 100-character kudos reason).
 """
@@ -42,7 +42,7 @@ from bot.db.models import (  # noqa: E402
 from bot.db.session import create_engine, create_sessionmaker, transaction  # noqa: E402
 from bot.services import outbox, retention  # noqa: E402
 
-FIXTURES = ROOT / "tests" / "fixtures" / "github"
+FIXTURES = ROOT / "bot" / "playground" / "samples" / "github"
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=30)
 GUILD = 1000

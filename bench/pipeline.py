@@ -4,7 +4,7 @@
     python bench/pipeline.py --quick      # CI: small sizes, a few seconds, checks what it promises
 
 The real bot (discord.py included, built as tests/harness.py builds it) runs against the fake
-Discord of tests/fake_discord.py, on a temporary migrated SQLite file. discord.py's sleeps are not
+Discord of bot/playground/fake_discord.py, on a temporary migrated SQLite file. discord.py's sleeps are not
 scaled: a 429 or a rate-limit wait costs its real time. The fake enforces Discord's per-channel
 limit of 5 messages per 5 seconds (learned by discord.py from the `X-RateLimit-*` headers, and
 answered with 429 past it). Three measurements:
@@ -55,9 +55,9 @@ from bot.config import Settings  # noqa: E402
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery  # noqa: E402
 from bot.db.session import create_engine, create_sessionmaker, transaction  # noqa: E402
+from bot.playground.fake_discord import FakeDiscord  # noqa: E402
+from bot.playground.samples import merged_pr_payload, sign  # noqa: E402
 from bot.services import outbox  # noqa: E402
-from tests.fake_discord import FakeDiscord  # noqa: E402
-from tests.github_fixtures import merged_pr_payload, sign  # noqa: E402
 
 OCTO_ID = 21031067  # the fixtures' PR author, Codertocat
 CHANNEL_LIMIT = (5, 5.0)  # Discord: about 5 messages per 5 seconds per channel

@@ -7,7 +7,7 @@
 Two runs, the same data, one with GITHUB_TOKEN and one without, printed side by side. Each run has
 a temporary migrated SQLite file with one server (a celebrations channel, the radar on) and
 `--members` linked members, each with an imported history (`history_status="done"`, cursor at the
-start), and a fake GitHub on 127.0.0.1 (`tests/fake_github.py`) that holds the same members, their
+start), and a fake GitHub on 127.0.0.1 (`bot/playground/fake_github.py`) that holds the same members, their
 merged, closed and open PRs, enforces search's rate limit (10 a minute without a token, 30 with one;
 403 past it) and checks each query (256 characters, five operators, known authors, 1,000 results).
 
@@ -70,9 +70,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the fake GitHub 
 from bot.db.migrate import upgrade
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubProfile, Guild, Member, OutboxMessage
 from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.playground.fake_github import FakeGitHub, FakePR, FakeUser, SearchRecord
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import PassReport, Radar
-from tests.fake_github import FakeGitHub, FakePR, FakeUser, SearchRecord
 
 GUILD = 1
 CELEBRATIONS = 2

@@ -42,7 +42,9 @@ from bot.web import MAX_WEBHOOK_BODY, WebServer, build_app
 HOST = "127.0.0.1"
 PATH = "/github/webhook"
 SECRET = "bench-secret"  # noqa: S105 - a throwaway secret shared with the load generator
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "github" / "issues" / "opened.payload.json"
+FIXTURE = (
+    Path(__file__).resolve().parents[1] / "bot" / "playground" / "samples" / "github" / "issues" / "opened.payload.json"
+)
 BODY_SIZE = 15 * 1024
 PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 

@@ -224,7 +224,9 @@ async def seed(sessionmaker, *, members: int, goals: int, weeks: int, rng: rando
 SECRET = "bench-secret"  # noqa: S105 - a throwaway secret shared with the load generator
 WEBHOOK_EVERY = 0.020
 TICK = 0.005
-FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "github" / "issues" / "opened.payload.json"
+FIXTURE = (
+    Path(__file__).resolve().parents[1] / "bot" / "playground" / "samples" / "github" / "issues" / "opened.payload.json"
+)
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -1,4 +1,4 @@
-"""The `shiplog` command: run, web, migrate, check."""
+"""The `shiplog` command: run, web, migrate, check, playground."""
 
 from __future__ import annotations
 
@@ -313,14 +313,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="shiplog", description="Shiplog, a Discord bot for #BuildInPublic servers.")
     parser.add_argument(
         "command",
-        choices=["run", "web", "migrate", "check"],
+        choices=["run", "web", "migrate", "check", "playground"],
         nargs="?",
         default="run",
         help="run: the bot (default); web: the webhook intake and /healthz only, no gateway; "
-        "migrate: apply migrations; check: validate the configuration and the database",
+        "migrate: apply migrations; check: validate the configuration and the database; "
+        "playground: the bot on a pretend server in a web page, no token needed",
     )
     parser.add_argument("--version", action="version", version=f"shiplog {shiplog_version()}")
+    parser.add_argument("--port", type=int, default=8765, help="playground: the page's port on 127.0.0.1")
+    parser.add_argument("--no-browser", action="store_true", help="playground: only print the page's address")
     args = parser.parse_args(argv)
+    if args.command == "playground":
+        # No .env and no token: the playground is its own server, on its own database.
+        from bot.playground.run import main as playground
+
+        setup_logging(logging.WARNING)
+        return playground(args.port, open_browser=not args.no_browser)
     load_dotenv_file()
     if args.command == "check":
         setup_logging(logging.WARNING)

@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.bot import Shiplog
 from bot.config import Settings
 from bot.db.session import create_engine, create_sessionmaker
+from bot.playground.clock import Clock
+from bot.playground.fake_discord import FakeDiscord
 from tests.conftest import NOW
-from tests.fake_discord import FakeDiscord
 
 WEBHOOK_SECRET = "It's a Secret to Everybody"
 
@@ -34,21 +35,6 @@ async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
         if result or time.monotonic() > deadline:
             return result
         await asyncio.sleep(0.02)
-
-
-class Clock:
-    """Starts at NOW and runs with real time; a test can jump it forward."""
-
-    def __init__(self, start: datetime = NOW) -> None:
-        self._start = start
-        self._origin = time.monotonic()
-        self._offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return self._start + self._offset + timedelta(seconds=time.monotonic() - self._origin)
-
-    def advance(self, delta: timedelta) -> None:
-        self._offset += delta
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 `python -m tests.shiplog_process run` is the `shiplog` command itself (bot.cli.main), except that
 discord.py's REST base and gateway address come from SHIPLOG_TEST_DISCORD_URL, the address of a
-`tests.fake_discord.FakeDiscord` served by the test process (or of a closed port: Discord
+`bot.playground.fake_discord.FakeDiscord` served by the test process (or of a closed port: Discord
 unreachable). Nothing else differs: signals, migrations, the web server and the exit code are the
 real ones.
 """

@@ -18,8 +18,8 @@ from sqlalchemy import delete, select, text
 
 from bot.db.models import OutboxMessage
 from bot.db.session import transaction
+from bot.playground.samples import load, merged_pr_payload
 from bot.services import outbox
-from tests.github_fixtures import load, merged_pr_payload
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import count, link_alice, post_delivery, settle
 

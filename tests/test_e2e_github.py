@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
+from bot.playground.fake_discord import FakeDiscordError
+from bot.playground.samples import load, merged_pr_payload, sign
 from bot.services.github import links as github_links
-from tests.fake_discord import FakeDiscordError
-from tests.github_fixtures import load, merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 
 OCTO_ID = 21031067

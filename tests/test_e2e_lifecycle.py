@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.db.models import OutboxMessage
 from bot.db.session import transaction
+from bot.playground.samples import merged_pr_payload
 from bot.services import guilds, outbox
-from tests.github_fixtures import merged_pr_payload
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import post_delivery
 

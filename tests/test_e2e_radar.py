@@ -36,9 +36,9 @@ from bot.db.models import (
     WebhookDelivery,
 )
 from bot.db.session import reading, transaction
+from bot.playground.samples import merged_pr_payload
 from bot.services.github import links as github_links
 from bot.services.github.radar import MAX_RATE_LIMITED, Radar
-from tests.github_fixtures import merged_pr_payload
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import post_delivery
 

@@ -10,8 +10,8 @@ from datetime import timedelta
 import aiohttp
 import pytest
 
+from bot.playground.samples import merged_pr_payload, sign
 from bot.services.share import NETWORKS
-from tests.github_fixtures import merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 from tests.test_e2e_github import link_alice
 from tests.test_e2e_rhythm import scheduler_of

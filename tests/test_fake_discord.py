@@ -14,7 +14,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from tests.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout
+from bot.playground.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout
 
 GOALS = ["ship it", "ship the docs", "shave the yak", "write tests"]
 

@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from bot.db.models import GitHubAccount, GitHubProfile, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
+from bot.playground.samples import load, merged_pr_payload
 from bot.services import goals, guilds
 from bot.services.github import events as github_events
 from bot.services.github import subscriptions
 from bot.services.github.events import closing_issues, ordinal
 from tests.conftest import NOW
-from tests.github_fixtures import load, merged_pr_payload
 
 GUILD = 1000
 ALICE = 11

@@ -22,10 +22,10 @@ from sqlalchemy import select
 from bot.db.base import utcnow
 from bot.db.models import OutboxMessage, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, reading, transaction
+from bot.playground.fake_discord import FakeDiscord
+from bot.playground.samples import merged_pr_payload, sign
 from bot.services import guilds, outbox
 from cogs.github import IDLE_POLL_SECONDS
-from tests.fake_discord import FakeDiscord
-from tests.github_fixtures import merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, eventually, world
 from tests.shiplog_process import AS_PID_ONE, URL_VARIABLE, free_port, shiplog_process
 from tests.test_e2e_github import link_alice

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.fake_discord import FakeDiscord
+from bot.playground.fake_discord import FakeDiscord
 from tests.shiplog_process import URL_VARIABLE, environment, free_port, shiplog_process
 from tests.test_config import TOKEN
 

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.models import GitHubAccount, GitHubProfile, MergedPullRequest, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.playground.samples import load, merged_pr_payload, sign
 from bot.services import guilds, retention
 from bot.services.github import events, webhooks
 from bot.web import MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY, WEBHOOK_KEY, build_app
 from tests.conftest import NOW, add_poison_trigger, database_locked, impatient_engine
-from tests.github_fixtures import load, merged_pr_payload, sign
 from tests.harness import eventually
 
 SECRET = "test-webhook-secret"

@@ -1,7 +1,8 @@
 """A fake GitHub REST API on ``127.0.0.1``: issue search, with its query language and rate limits, and users.
 
 It is an aiohttp server that answers what the radar and the history import ask
-(``GET /search/issues``) and who a user is (``GET /users/{login}``, ``GET /user/{id}``), from users
+(``GET /search/issues``), who a user is (``GET /users/{login}``, ``GET /user/{id}``) and whether a
+repository exists (``GET /repos/{owner}/{name}``, for ``add_repo``), from users
 and pull requests the caller adds. Typical use::
 
     async with FakeGitHub(now=clock.now) as gh:
@@ -402,6 +403,7 @@ class FakeGitHub:
     def __post_init__(self) -> None:
         self.users: dict[str, FakeUser] = {}  # by lower-case login
         self.users_by_id: dict[int, FakeUser] = {}
+        self.repos: dict[str, str] = {}  # public repositories, full name by lower-case full name
         self.prs_by_author: defaultdict[int, list[FakePR]] = defaultdict(list)
         self.searches: list[SearchRecord] = []
         self.limited = 0
@@ -421,6 +423,11 @@ class FakeGitHub:
         self.users[login.lower()] = user
         self.users_by_id[user.id] = user
         return user
+
+    def add_repo(self, full_name: str) -> str:
+        """Add a public repository (what `GET /repos/{owner}/{name}` finds)."""
+        self.repos[full_name.lower()] = full_name
+        return full_name
 
     def add_pr(
         self,
@@ -465,6 +472,7 @@ class FakeGitHub:
         app.router.add_get("/search/issues", self._search)
         app.router.add_get("/users/{login}", self._user_by_login)
         app.router.add_get("/user/{id}", self._user_by_id)
+        app.router.add_get("/repos/{owner}/{name}", self._repo)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -628,6 +636,19 @@ class FakeGitHub:
         except ValueError:
             user = None
         return await self._user(request, user)
+
+    async def _repo(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        allowed, headers = self._take(request, "core")
+        if not allowed:
+            return self._refuse(headers)
+        full_name = self.repos.get(f"{request.match_info['owner']}/{request.match_info['name']}".lower())
+        if full_name is None:
+            return web.json_response({"message": "Not Found"}, status=404, headers=headers)
+        owner, _, name = full_name.partition("/")
+        return web.json_response(
+            {"full_name": full_name, "name": name, "owner": {"login": owner}, "private": False}, headers=headers
+        )
 
     async def _not_found(self, request: web.Request) -> web.Response:
         self.requests += 1

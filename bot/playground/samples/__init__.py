@@ -1,4 +1,7 @@
-"""Real GitHub webhook payloads (tests/fixtures/github, see its SOURCE.md) and how to sign them."""
+"""Real GitHub webhook payloads (in `github/`, see its SOURCE.md), deliveries built from them, and their signature.
+
+The tests send these, and so does the playground: they ship with the package.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).parent / "fixtures" / "github"
+FIXTURES = Path(__file__).parent / "github"
 _UNSET: Any = object()
 
 
@@ -69,4 +72,28 @@ def merged_pr_payload(
             repository["html_url"] = f"https://github.com/{repo}"
     full_name = payload["repository"]["full_name"]
     pr["html_url"] = f"https://github.com/{full_name}/pull/{pr['number']}"
+    return json.dumps(payload, indent=2).encode()
+
+
+def _move_repository(payload: dict[str, Any], repo: str) -> None:
+    owner, _, name = repo.partition("/")
+    repository = payload["repository"]
+    repository["full_name"] = repo
+    repository["name"] = name
+    repository["owner"]["login"] = owner
+    repository["html_url"] = f"https://github.com/{repo}"
+
+
+def issue_payload(*, number: int, title: str, repo: str | None = None) -> bytes:
+    """Return an `issues` "opened" delivery for issue `number` called `title` (in octo-org/Hello-World by default)."""
+    repo = repo or "octo-org/Hello-World"
+    payload = json.loads(load("issues/opened.payload.json"))
+    _move_repository(payload, repo)
+    issue = payload["issue"]
+    issue["number"] = number
+    issue["id"] = issue["id"] + number
+    issue["node_id"] = f"{issue['node_id']}{number}"
+    issue["title"] = title
+    issue["html_url"] = f"https://github.com/{repo}/issues/{number}"
+    issue["url"] = f"https://api.github.com/repos/{repo}/issues/{number}"
     return json.dumps(payload, indent=2).encode()

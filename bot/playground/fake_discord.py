@@ -1,5 +1,9 @@
 """A fake Discord (REST API + gateway) that a *real* discord.py 2.x client can log into.
 
+It is Shiplog's Discord stand-in: the test suite drives the bot through it (``tests/harness.py``),
+and so does ``shiplog playground`` (``bot/playground/world.py``), so what a newcomer tries in the
+page is what the tests check.
+
 The fake is an aiohttp server on ``127.0.0.1`` (random free port).  While it is running,
 ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` point at it, so an
 unmodified ``commands.Bot`` logs in, connects to the gateway (zlib-stream compressed, exactly
@@ -87,7 +91,7 @@ __all__ = [
     "RecordedRequest",
 ]
 
-_log = logging.getLogger("tests.fake_discord")
+_log = logging.getLogger("bot.playground.fake_discord")
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
@@ -235,6 +239,16 @@ def _form_error(errors: Mapping[str, Any]) -> web.Response:
 
 def _field_error(code: str, message: str) -> dict[str, Any]:
     return {"_errors": [{"code": code, "message": message}]}
+
+
+def _qualified_name(data: Mapping[str, Any]) -> str:
+    """Return an invoked command's full name, its subcommand group and subcommand included."""
+    parts = [str(data.get("name", ""))]
+    options = data.get("options") or []
+    while options and options[0].get("type") in (1, 2):
+        parts.append(options[0]["name"])
+        options = options[0].get("options") or []
+    return " ".join(parts)
 
 
 def _walk_components(components: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
@@ -2559,7 +2573,8 @@ class FakeDiscord:
                 msg["interaction"] = {
                     "id": str(pi.id),
                     "type": pi.type,
-                    "name": pi.payload["data"].get("name"),
+                    # Discord names the subcommand too: "goal add", not "goal".
+                    "name": _qualified_name(pi.payload["data"]),
                     "user": user,
                 }
         self._messages[mid] = msg

@@ -1,0 +1,6 @@
+"""The playground: Shiplog against a Discord stand-in in the same process, driven from a web page.
+
+`fake_discord.py` is the stand-in (Discord's REST API and gateway on loopback, which the real
+discord.py client logs into), `fake_github.py` a loopback GitHub for the radar, and `samples/` real
+GitHub webhook payloads. The test suite drives the bot through the same modules.
+"""

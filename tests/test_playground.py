@@ -1,0 +1,365 @@
+"""`shiplog playground`: the real bot on the Discord stand-in, driven through the page's endpoints and in a browser."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot.playground.run import running
+from bot.playground.world import Playground
+from tests.harness import eventually
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+# The README's picture: `SHIPLOG_SCREENSHOT=docs/playground.png pytest tests/test_playground.py -k browser`
+# renews it. By default it goes to a temporary folder, so a test run leaves the checkout clean.
+SCREENSHOT_ENV = "SHIPLOG_SCREENSHOT"
+# No network: Chromium's own update, sync and field-trial requests are off.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class Page:
+    """The page's JSON endpoints, called as the page calls them."""
+
+    def __init__(self, playground: Playground, session: aiohttp.ClientSession) -> None:
+        self.playground = playground
+        self.session = session
+        self.base = f"http://127.0.0.1:{playground.port}"
+
+    def id_of(self, name: str) -> str:
+        guild = self.playground.guild
+        return str(guild.member_named(name).id)
+
+    def channel_id(self, name: str) -> str:
+        return str(self.playground.guild.channel_named(name).id)
+
+    async def get(self, path: str, **params: str) -> tuple[int, Any]:
+        async with self.session.get(self.base + path, params=params) as response:
+            return response.status, await response.json()
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        async with self.session.post(self.base + path, json=body) as response:
+            return response.status, await response.json()
+
+    async def invoke(self, who: str, channel: str, command: str, **options: Any) -> tuple[int, Any]:
+        body = {"as": self.id_of(who), "channel": self.channel_id(channel), "command": command, "options": options}
+        return await self.post("/api/invoke", body)
+
+    async def messages(self, who: str, channel: str) -> list[dict[str, Any]]:
+        status, messages = await self.get(
+            "/api/messages", **{"as": self.id_of(who), "channel": self.channel_id(channel)}
+        )
+        assert status == 200, messages
+        return messages
+
+    async def wait_for(self, who: str, channel: str, text: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until `who` sees a message in `channel` whose content or embeds hold `text`; return it."""
+
+        async def found() -> dict[str, Any] | None:
+            for message in await self.messages(who, channel):
+                if text in repr((message["content"], message["embeds"])):
+                    return message
+            return None
+
+        message = await eventually(found, timeout=timeout)
+        assert message, f"{who} sees no {text!r} in #{channel}: {await self.messages(who, channel)}"
+        return message
+
+
+@pytest.fixture
+async def page(db_url: str) -> AsyncIterator[Page]:
+    async with running(db_url, 0) as playground, aiohttp.ClientSession() as session:
+        yield Page(playground, session)
+
+
+async def test_the_server_is_set_up_by_its_admin_with_the_bots_own_commands(page: Page) -> None:
+    status, people = await page.get("/api/people")
+    assert status == 200
+    assert [(p["name"], p["admin"]) for p in people] == [
+        ("ada", True),
+        ("alice", False),
+        ("bob", False),
+        ("carol", False),
+    ]
+    status, state = await page.get("/api/state", **{"as": page.id_of("alice")})
+    assert [c["name"] for c in state["channels"]] == [
+        "general",
+        "goals",
+        "accountability",
+        "celebrations",
+        "digest",
+        "github",
+    ]
+    assert "/github-admin link-member member:@alice username:Codertocat" in state["setup"]
+    # A member is offered the commands they may use; /settings is the admin's.
+    _, alices = await page.get("/api/commands", **{"as": page.id_of("alice")})
+    _, adas = await page.get("/api/commands", **{"as": page.id_of("ada")})
+    assert "goal" in [c["name"] for c in alices] and "settings" not in [c["name"] for c in alices]
+    assert "settings" in [c["name"] for c in adas]
+
+
+async def test_a_member_sets_a_goal_and_their_merged_pr_is_celebrated(page: Page) -> None:
+    status, answer = await page.invoke(
+        "alice", "general", "goal add", text="Get PR 2 merged", link="https://github.com/octo-org/Hello-World/pull/2"
+    )
+    assert status == 200 and answer["ephemeral"], answer
+    # The private answer is alice's alone; the announcement is everyone's.
+    mine = await page.wait_for("alice", "general", "is set: Get PR 2 merged")
+    assert mine["flags"] & 64 and mine["interaction"]["name"] == "goal add"
+    assert not [m for m in await page.messages("bob", "general") if m["flags"] & 64]
+    announcement = await page.wait_for("bob", "goals", "Get PR 2 merged")
+    assert announcement["content"] == f"<@{page.id_of('alice')}> set a new goal."
+
+    status, answer = await page.post("/api/github", {"kind": "merged_pr"})
+    assert status == 200, answer
+    celebration = await page.wait_for("bob", "celebrations", "Congratulations")
+    assert celebration["content"] == f"🎉 Congratulations <@{page.id_of('alice')}>!"
+    assert "first merged pull request" in celebration["embeds"][0]["description"]
+    assert "Get PR 2 merged" in celebration["embeds"][0]["description"]  # the linked goal finished itself
+    # The share button answers alice privately.
+    share = celebration["components"][0]["components"][0]["custom_id"]
+    status, _ = await page.post(
+        "/api/click", {"as": page.id_of("alice"), "message": celebration["id"], "custom_id": share}
+    )
+    assert status == 200
+    shared = await page.wait_for("alice", "celebrations", "#BuildInPublic")
+    assert shared["flags"] & 64
+    _, state = await page.get("/api/state", **{"as": page.id_of("alice")})
+    assert "HTTP 202" in state["events"][-1]["text"]  # the delivery went through the real intake
+
+
+async def test_an_issue_burst_is_relayed_as_one_summary(page: Page) -> None:
+    status, _ = await page.post("/api/github", {"kind": "issue_burst"})
+    assert status == 200
+    post = await page.wait_for("carol", "github", "GitHub events in octo-org/hello-world")
+    assert "Typo in the installation guide" in repr(post["embeds"])
+
+
+async def test_an_upstream_merge_is_found_by_the_radar(page: Page) -> None:
+    status, _ = await page.post("/api/github", {"kind": "upstream_merge"})
+    assert status == 200
+    post = await page.wait_for("alice", "celebrations", "Clarify an error message")
+    assert "python/cpython" in repr(post["embeds"])
+
+
+async def test_autocomplete_offers_the_members_own_goals(page: Page) -> None:
+    await page.invoke("alice", "goals", "goal add", text="Write the changelog")
+    status, choices = await page.post(
+        "/api/autocomplete",
+        {
+            "as": page.id_of("alice"),
+            "channel": page.channel_id("goals"),
+            "command": "goal done",
+            "option": "goal",
+            "options": {"goal": "change"},
+        },
+    )
+    assert status == 200
+    assert [c["value"] for c in choices] == [1] and "Write the changelog" in choices[0]["name"]
+
+
+async def test_the_clock_brings_the_weekly_ping_and_digest(page: Page) -> None:
+    await page.invoke("bob", "accountability", "goal add", text="Review two PRs")
+    status, answer = await page.post("/api/clock", {"next_run": True})
+    assert status == 200 and len(answer["runs"]) == 1, answer
+    ping = await page.wait_for("bob", "accountability", "Weekly check-in")
+    assert f"<@{page.id_of('bob')}>" in ping["content"]
+    await page.wait_for("bob", "digest", "Weekly digest")
+    # A day later nothing more runs; a week later the next one does, once.
+    assert (await page.post("/api/clock", {"hours": 24}))[1]["runs"] == []
+    assert len((await page.post("/api/clock", {"hours": 24 * 7}))[1]["runs"]) == 1
+
+
+async def test_a_streak_at_risk_reaches_the_members_dms_as_the_clock_moves(page: Page) -> None:
+    await page.invoke("carol", "accountability", "checkin", note="fixed a typo upstream")
+    await page.invoke("carol", "accountability", "me streak-dms", enabled=True)
+    _, state = await page.get("/api/state", **{"as": page.id_of("carol")})
+    assert state["dm"] is None
+    await page.post("/api/clock", {"next_run": True})  # a new week: carol hasn't checked in yet
+    await page.post("/api/clock", {"hours": 24 * 6})  # its last day
+
+    async def carols_dm() -> dict | None:
+        _, state = await page.get("/api/state", **{"as": page.id_of("carol")})
+        return state if state["dm"] and state["dm"]["count"] == 1 else None
+
+    state = await eventually(carols_dm)
+    assert state, "no DM reached carol"
+    status, (dm,) = await page.get("/api/messages", **{"as": page.id_of("carol"), "channel": state["dm"]["id"]})
+    assert status == 200 and "1-week streak in **Open Source Builders** is at risk" in dm["content"]
+    # Nobody else reads carol's DMs.
+    status, answer = await page.get("/api/messages", **{"as": page.id_of("bob"), "channel": state["dm"]["id"]})
+    assert status == 400 and "someone else's DMs" in answer["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/api/invoke", {"as": "1", "channel": "1", "command": "goal add"}, "Pick who you are first"),
+        ("/api/github", {"kind": "force_push"}, "no sample GitHub event"),
+        ("/api/clock", {"hours": -5}, "Move the clock forward"),
+        ("/api/clock", {"hours": "soon"}, "Move the clock forward"),
+        ("/api/click", {"as": "alice", "message": "12345", "custom_id": "x"}, "That message is gone"),
+    ],
+)
+async def test_bad_requests_are_refused_politely(page: Page, path: str, body: dict, expected: str) -> None:
+    if body.get("as") == "alice":
+        body["as"] = page.id_of("alice")
+    status, answer = await page.post(path, body)
+    assert status == 400
+    assert expected in answer["error"]
+
+
+async def test_what_discords_client_would_refuse_is_refused_and_changes_nothing(page: Page) -> None:
+    status, answer = await page.invoke("bob", "general", "settings cadence", cadence="daily")
+    assert status == 400 and answer["error"] == "You don't have permission to use this command."
+    status, answer = await page.invoke("bob", "general", "goal add")
+    assert status == 400 and "required option 'text' missing" in answer["error"]
+    async with page.session.post(page.base + "/api/say", data="text=hi") as response:
+        assert response.status == 400 and "Send JSON" in (await response.json())["error"]
+    async with page.session.post(
+        page.base + "/api/say", data="{nope", headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400
+    assert await page.messages("bob", "general") == []
+    async with page.session.get(page.base + "/static/..%2Fworld.py") as response:
+        assert response.status == 404
+    async with page.session.get(page.base + "/api/people", headers={"Host": "evil.example:80"}) as response:
+        assert response.status == 403  # a rebound DNS name does not reach the playground
+
+
+async def test_the_page_and_a_plain_message(page: Page) -> None:
+    async with page.session.get(page.base + "/") as response:
+        assert response.status == 200 and "Shiplog playground" in await response.text()
+    status, _ = await page.post(
+        "/api/say", {"as": page.id_of("carol"), "channel": page.channel_id("general"), "text": "hi!"}
+    )
+    assert status == 200
+    (message,) = await page.messages("alice", "general")
+    assert message["content"] == "hi!" and message["author"]["username"] == "carol"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_shiplog_playground_starts_with_no_token_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "DATABASE_URL", "DEV_GUILD_ID"}}
+    env["PYTHONPATH"] = str(ROOT)
+    started = time.monotonic()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "playground",
+        "--port",
+        str(port),
+        "--no-browser",
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        assert f"open http://127.0.0.1:{port}/" in line.decode(), line
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{port}/api/people") as response:
+            assert response.status == 200 and len(await response.json()) == 4
+        print(f"playground ready after {time.monotonic() - started:.1f} s")  # shown with -s
+        # A second one on the same port says why it cannot start, without a traceback.
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "playground",
+            "--port",
+            str(port),
+            "--no-browser",
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        _, second_err = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}: it is in use by another program" in second_err.decode()
+        assert "Traceback" not in second_err.decode()
+    finally:
+        process.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(process.wait(), 30)
+    stderr = (await process.stderr.read()).decode()
+    assert code == 0, stderr
+    assert "Traceback" not in stderr and "voice will NOT be supported" not in stderr
+    # Nothing written where it ran (no ./data): its database was a temporary file.
+    assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or shutil.which("chromium") is None,
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium fonts-noto-color-emoji)",
+)
+async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated(page: Page, tmp_path: Path) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api", reason="needs playwright (the dev extra)")
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            tab = await browser.new_page(viewport={"width": 1440, "height": 900})
+            errors: list[str] = []
+            tab.on("pageerror", lambda error: errors.append(str(error)))
+            await tab.goto(page.base + "/")
+            await tab.click(".person[data-name=alice]")
+            await tab.click(".channel[data-name=goals]")
+            # Type the command as a member would: "/" opens the command list, Enter picks the first match.
+            await tab.locator("#composer").press_sequentially("/goal ad")
+            await tab.wait_for_selector(".popup-item[data-name='goal add']")
+            await tab.keyboard.press("Enter")
+            await tab.fill("[data-option=text]", "Get my README fix merged")
+            await tab.fill("[data-option=link]", "https://github.com/octo-org/Hello-World/pull/2")
+            await tab.keyboard.press("Enter")
+            await tab.get_by_text("set a new goal").wait_for()
+            await tab.get_by_text("Only you can see this").wait_for()
+            # The announcement is drawn the way Discord draws it: the mention as a name, the goal in an embed.
+            announcement = tab.locator(".message", has_text="set a new goal")
+            assert await announcement.locator(".mention").inner_text() == "@alice"
+            assert "Get my README fix merged" in await announcement.locator(".embed").inner_text()
+
+            await tab.click("button[data-github=merged_pr]")
+            await tab.wait_for_selector(".channel[data-name=celebrations].unread")
+            await tab.click(".channel[data-name=celebrations]")
+            celebration = tab.locator(".message", has_text="Congratulations")
+            await celebration.wait_for()
+            assert await celebration.locator(".mention").first.inner_text() == "@alice"
+            assert "first merged pull request" in await celebration.locator(".embed").inner_text()
+            # The README's picture: the celebration, before the share drafts fill the channel.
+            screenshot = ROOT / os.environ[SCREENSHOT_ENV] if os.environ.get(SCREENSHOT_ENV) else tmp_path / "page.png"
+            await tab.screenshot(path=str(screenshot))
+            assert screenshot.read_bytes().startswith(b"\x89PNG")
+            await celebration.locator("button.component").click()
+            shared = tab.locator(".message.ephemeral", has_text="#BuildInPublic")
+            await shared.wait_for()
+            assert "Only you can see this" in await shared.inner_text()
+            assert errors == []
+        finally:
+            await browser.close()
