@@ -31,7 +31,7 @@ CARD_SIZE = (1200, 630)
 # No script runs, nothing loads from elsewhere, no one frames the page: even text that slipped past
 # escaping could do nothing.
 CSP = (
-    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; "
+    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
 # A closed page must be gone at once: no cache (or CDN in front) may keep serving it.
@@ -48,6 +48,11 @@ class PageSite:
 
 
 SITE_KEY = web.AppKey("pages", PageSite)
+# A ship as the tab's icon, inline: browsers otherwise ask for /favicon.ico, which is not served.
+FAVICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 100 100'%3E"
+    "%3Ctext y='.9em' font-size='90'%3E%F0%9F%9A%A2%3C/text%3E%3C/svg%3E"
+)
 
 CSS = """
 :root{--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--card:#fff;--green:#1a7f37;--accent:#2da44e}
@@ -190,6 +195,7 @@ def render_page(page: pages.PublicPage, *, url: str, streak_src: str) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title>
+<link rel="icon" href="{FAVICON}">
 <meta name="description" content="{description}">
 <meta property="og:type" content="profile">
 <meta property="og:site_name" content="Shiplog">

@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -15,6 +16,7 @@ import pytest
 from PIL import Image
 
 from bot.db.models import MemberPage
+from tests.conftest import NOW
 from tests.github_fixtures import merged_pr_payload, sign
 from tests.harness import WEBHOOK_SECRET, World, world
 from tests.test_e2e_github import count, link_alice
@@ -31,9 +33,9 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def page_world(db_url: str, *, public: bool = True) -> AsyncIterator[World]:
+async def page_world(db_url: str, *, public: bool = True, now: datetime = NOW) -> AsyncIterator[World]:
     """The usual server, with the bot's web server at a known port that PUBLIC_URL names."""
-    async with world(db_url, start=False) as w:
+    async with world(db_url, start=False, now=now) as w:
         port = free_port()
         await w.start_bot(http_port=port, public_url=f"http://127.0.0.1:{port}" if public else None)
         await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
@@ -47,10 +49,11 @@ async def w(db_url: str) -> AsyncIterator[World]:
         yield w
 
 
-async def merge(w: World, number: int, title: str) -> None:
+async def merge(w: World, number: int, title: str, repo: str | None = None) -> None:
     """Deliver a signed merged-PR webhook for alice (linked to Codertocat) to the bot's web server."""
     assert w.bot is not None
-    body = merged_pr_payload(number=number, title=title)
+    merged_at = w.clock().isoformat(timespec="seconds").replace("+00:00", "Z")
+    body = merged_pr_payload(number=number, title=title, repo=repo, merged_at=merged_at)
     headers = {
         "Content-Type": "application/json",
         "X-GitHub-Event": "pull_request",
