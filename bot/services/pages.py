@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -249,44 +249,48 @@ async def load_page(
         if found is None:
             return None
         guild_id, user_id = found.guild_id, found.user_id
-        mine = (Goal.guild_id == guild_id, Goal.user_id == user_id)
+        # Each query filters by the member alone and sorts in Python: ordering or grouping in SQL lets
+        # SQLite pick the server-wide indexes (by goal number, by repository) and read the whole
+        # server's rows, 160 ms for a member of a 100,000-PR server where this takes 2 ms.
+        goals = list(
+            await session.scalars(
+                select(Goal).where(
+                    Goal.guild_id == guild_id, Goal.user_id == user_id, Goal.status.in_(("open", "done"))
+                )
+            )
+        )
         open_goals = [
             PageGoal(public_text(g.text), g.due, g.created_at)
-            for g in await session.scalars(select(Goal).where(*mine, Goal.status == "open").order_by(Goal.number))
+            for g in sorted((g for g in goals if g.status == "open"), key=lambda g: g.number)
         ]
+        done = sorted(
+            (g for g in goals if g.status == "done"),
+            key=lambda g: (g.closed_at or g.updated_at, g.number),
+            reverse=True,
+        )
         finished_goals = [
-            PageGoal(public_text(g.text), g.due, g.closed_at or g.updated_at)
-            for g in await session.scalars(
-                select(Goal)
-                .where(*mine, Goal.status == "done")
-                .order_by(Goal.closed_at.desc(), Goal.number.desc())
-                .limit(MAX_FINISHED_GOALS)
-            )
+            PageGoal(public_text(g.text), g.due, g.closed_at or g.updated_at) for g in done[:MAX_FINISHED_GOALS]
         ]
-        goals_finished = await session.scalar(select(func.count()).where(*mine, Goal.status == "done")) or 0
+        goals_finished = len(done)
 
-        theirs = (MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
-        merged = func.count().label("merged")
-        counts = (
+        merged = list(
             await session.execute(
-                select(MergedPullRequest.repo, merged)
-                .where(*theirs)
-                .group_by(MergedPullRequest.repo)
-                .order_by(merged.desc(), MergedPullRequest.repo)
+                select(
+                    MergedPullRequest.repo,
+                    MergedPullRequest.number,
+                    MergedPullRequest.title,
+                    MergedPullRequest.url,
+                    MergedPullRequest.merged_at,
+                ).where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
             )
-        ).all()
-        shown = [repo for repo, _ in counts[:MAX_REPOS]]
-        prs: dict[str, list[PagePR]] = defaultdict(list)
-        if shown:
-            rows = await session.scalars(
-                select(MergedPullRequest)
-                .where(*theirs, MergedPullRequest.repo.in_(shown))
-                .order_by(MergedPullRequest.merged_at.desc(), MergedPullRequest.number.desc())
-            )
-            for pr in rows:
-                if len(prs[pr.repo]) < MAX_PRS_PER_REPO:
-                    prs[pr.repo].append(PagePR(pr.number, public_text(pr.title), _safe_url(pr.url), pr.merged_at))
-        repos = [PageRepo(repo, count, prs[repo]) for repo, count in counts[:MAX_REPOS]]
+        )
+        counts = Counter(row.repo for row in merged)
+        shown = sorted(counts, key=lambda repo: (-counts[repo], repo))[:MAX_REPOS]
+        latest: dict[str, list[PagePR]] = defaultdict(list)
+        for row in sorted(merged, key=lambda row: (row.merged_at, row.number), reverse=True):
+            if len(latest[row.repo]) < MAX_PRS_PER_REPO:
+                latest[row.repo].append(PagePR(row.number, public_text(row.title), _safe_url(row.url), row.merged_at))
+        repos = [PageRepo(repo, counts[repo], latest[repo]) for repo in shown]
 
         kudos = (
             await session.scalar(select(func.count()).where(Kudos.guild_id == guild_id, Kudos.to_user_id == user_id))
@@ -300,7 +304,7 @@ async def load_page(
         finished_goals=finished_goals,
         goals_finished=goals_finished,
         repos=repos,
-        prs_merged=sum(count for _, count in counts),
+        prs_merged=len(merged),
         kudos=kudos,
         streak=state.current,
         best_streak=state.best,
