@@ -23,11 +23,15 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.services import checkins, pages
-from bot.services.streak_image import render_streak_png
+from bot.services.streak_image import image_size, render_streak_png
 
 log = logging.getLogger(__name__)
 
 CARD_SIZE = (1200, 630)
+# A phone's screen shows 13 weeks of the streak graph at about its own size (26 would be drawn at
+# half size, too small to read); the page picks the picture by the screen's width.
+PHONE_WEEKS = 13
+PHONE_MEDIA = "(max-width: 600px)"
 # No script runs, nothing loads from elsewhere, no one frames the page: even text that slipped past
 # escaping could do nothing.
 CSP = (
@@ -83,7 +87,7 @@ ul.list li:first-child{border-top:0}
 white-space:nowrap}
 a{color:#0969da;text-decoration:none}
 a:hover{text-decoration:underline}
-.streak img{display:block;width:100%;max-width:574px;height:auto}
+.streak img{display:block;width:auto;max-width:100%;height:auto}
 .empty{color:var(--muted);margin:0}
 footer{color:var(--muted);font-size:.85rem;text-align:center;margin-top:24px}
 @media (max-width:560px){
@@ -165,8 +169,13 @@ def _prs(page: pages.PublicPage) -> str:
 
 
 def render_page(page: pages.PublicPage, *, url: str, streak_src: str) -> str:
-    """Return the page's HTML; `url` is its public address (previews need absolute ones)."""
+    """Return the page's HTML; `url` is its public address (previews need absolute ones).
+
+    `streak_src` is the address of the page's pictures, relative to the page: the member's slug.
+    """
     name, server = escape(page.display_name), escape(page.server_name)
+    graph_width, graph_height = image_size(checkins.PICTURE_WEEKS)
+    phone_width = image_size(PHONE_WEEKS)[0]
     title = f"{name} · building in public"
     description = escape(describe(page))
     card = escape(f"{url}/card.png")
@@ -224,8 +233,12 @@ def render_page(page: pages.PublicPage, *, url: str, streak_src: str) -> str:
 <section class="streak" id="streak">
 <h2>Streak</h2>
 <p>{streak_line}</p>
-<img src="{escape(streak_src)}" alt="{name}'s activity over the last {checkins.PICTURE_WEEKS} weeks"
- width="574" height="200">
+<picture>
+<source media="{PHONE_MEDIA}" srcset="{escape(streak_src)}/streak-phone.png"
+ width="{phone_width}" height="{graph_height}">
+<img src="{escape(streak_src)}/streak.png" alt="{name}'s activity over the last weeks"
+ width="{graph_width}" height="{graph_height}">
+</picture>
 </section>
 <section id="goals">
 <h2>Goals</h2>
@@ -363,9 +376,9 @@ def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> byte
     return out.getvalue()
 
 
-def _streak_png(picture: checkins.StreakPicture, name: str) -> bytes:
+def _streak_png(picture: checkins.StreakPicture, name: str, weeks: int = checkins.PICTURE_WEEKS) -> bytes:
     return render_streak_png(
-        picture.days, today=picture.today, rests=picture.rests, title=f"{name} · last {checkins.PICTURE_WEEKS} weeks"
+        picture.days, today=picture.today, rests=picture.rests, title=f"{name} · last {weeks} weeks", weeks=weeks
     )
 
 
@@ -387,11 +400,11 @@ async def page(request: web.Request) -> web.Response:
     if found is None:
         return not_found()
     url = pages.page_url(site.public_url, server, member)
-    return _html_response(render_page(found, url=url, streak_src=f"{member}/streak.png"))
+    return _html_response(render_page(found, url=url, streak_src=member))
 
 
 async def streak(request: web.Request) -> web.Response:
-    """Serve the page's streak graph as a PNG."""
+    """Serve the page's streak graph as a PNG: 26 weeks, or the last 13 for a phone's narrow screen."""
     site = request.app[SITE_KEY]
     server, member = _slugs(request)
     if site.public_url is None or not (pages.valid_slug(server) and pages.valid_slug(member)):
@@ -400,7 +413,8 @@ async def streak(request: web.Request) -> web.Response:
         found = await pages.load_streak(site.sessionmaker, server, member, now=site.now())
         if found is None:
             return not_found()
-        return _png(await asyncio.to_thread(_streak_png, found.picture, found.display_name))
+        weeks = PHONE_WEEKS if request.path.endswith("/streak-phone.png") else checkins.PICTURE_WEEKS
+        return _png(await asyncio.to_thread(_streak_png, found.picture, found.display_name, weeks))
     except Exception:
         log.exception("could not draw a public page's streak")
         return _unavailable()
@@ -440,4 +454,5 @@ def add_routes(
     app[SITE_KEY] = PageSite(sessionmaker, public_url, now)
     app.router.add_get("/u/{server}/{member}", page)
     app.router.add_get("/u/{server}/{member}/streak.png", streak)
+    app.router.add_get("/u/{server}/{member}/streak-phone.png", streak)
     app.router.add_get("/u/{server}/{member}/card.png", card)

@@ -145,6 +145,9 @@ async def test_an_opted_in_members_page_shows_what_they_show_in_the_server(w: Wo
     status, kind, graph, _ = await get(f"{url}/streak.png")
     assert (status, kind) == (200, "image/png") and graph.startswith(b"\x89PNG")
     assert 'src="' + url.rsplit("/", 1)[1] + '/streak.png"' in html
+    assert 'srcset="' + url.rsplit("/", 1)[1] + '/streak-phone.png"' in html
+    status, kind, narrow, _ = await get(f"{url}/streak-phone.png")
+    assert (status, kind) == (200, "image/png") and Image.open(io.BytesIO(narrow)).width == 360
 
     # Running it again keeps the address and refreshes the name.
     w.alice.nick = "Alice <the builder>"
@@ -156,7 +159,7 @@ async def test_an_opted_in_members_page_shows_what_they_show_in_the_server(w: Wo
     # Opting out: the page, its card and its graph are gone at once.
     off = await w.invoke(w.alice, "me page", enabled=False)
     assert off.ephemeral and "gone" in off.content
-    for address in (url, f"{url}/card.png", f"{url}/streak.png"):
+    for address in (url, f"{url}/card.png", f"{url}/streak.png", f"{url}/streak-phone.png"):
         status, kind, body, _ = await get(address)
         assert (status, kind) == (404, "text/html") and b"isn't here" in body
     nothing = await w.invoke(w.alice, "me page", enabled=False)
