@@ -1,10 +1,11 @@
 """Members' public pages on the bot's web server: the HTML, the preview card image and their routes.
 
 `GET /u/<server>/<member>` is the page, server-rendered HTML with its own small CSS and no script;
-`…/streak.png` is the streak graph it shows and `…/card.png` the 1200x630 picture link previews
-show (OpenGraph and Twitter-card tags point at it). The data comes from `bot.services.pages`, which
-holds no id; every text a member or GitHub wrote is escaped here. A page that does not exist, or
-no longer does, answers 404 with a short page; a database that does not answer, 503. Never 500.
+`…/streak.png` (and `…/streak-phone.png`, 13 weeks) is the streak graph it shows, and `…/card.png`
+the 1200x630 picture link previews show (OpenGraph and Twitter-card tags point at it). The data
+comes from `bot.services.pages`, which holds no id; every text a member or GitHub wrote is escaped
+here. A page that does not exist, or no longer does, answers 404 with a short page; a database that
+does not answer, 503. Never 500.
 """
 
 from __future__ import annotations
