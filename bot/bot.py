@@ -106,6 +106,8 @@ class Shiplog(commands.AutoShardedBot):
                 webhook_secret=settings.github_webhook_secret,
                 on_delivery=self.wake_github,
                 gateway=self.gateway,
+                public_url=settings.public_url,
+                now=self.now,
             ),
             settings.http_host,
             settings.http_port,

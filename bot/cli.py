@@ -197,7 +197,12 @@ async def _run_web(settings: Settings) -> None:
                 "run `shiplog migrate` (or start `shiplog run`) first."
             )
         server = WebServer(
-            build_app(engine, sessionmaker=create_sessionmaker(engine), webhook_secret=settings.github_webhook_secret),
+            build_app(
+                engine,
+                sessionmaker=create_sessionmaker(engine),
+                webhook_secret=settings.github_webhook_secret,
+                public_url=settings.public_url,
+            ),
             settings.http_host,
             settings.http_port,
         )
@@ -212,6 +217,8 @@ async def _run_web(settings: Settings) -> None:
             if settings.github_webhook_secret is None:
                 log.warning("GITHUB_WEBHOOK_SECRET is not set: every webhook delivery is refused with 503")
             log.info("webhook intake only: stored deliveries are processed by `shiplog run`")
+            if settings.public_url is not None:
+                log.info("members' public pages are served too, at %s/u/…", settings.public_url)
             await stop.wait()
             server.drain()
             await server.stop()

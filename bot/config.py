@@ -41,6 +41,8 @@ class Settings:
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS
     shard_count: int | None = None
     shard_ids: tuple[int, ...] | None = None
+    # The public HTTPS address of the web server (no trailing slash); None: no public pages.
+    public_url: str | None = None
 
     def __repr__(self) -> str:
         # Tokens, secrets and the database password never reach a log line or a traceback through repr().
@@ -125,6 +127,7 @@ class Settings:
             raise ConfigError(f"DELIVERY_RETENTION_DAYS must be 1 or more (days), not {retention}.")
 
         shard_count, shard_ids = _parse_shards(get("SHARD_COUNT"), get("SHARD_IDS"))
+        public_url = _parse_public_url(get("PUBLIC_URL"))
 
         return cls(
             shard_count=shard_count,
@@ -140,6 +143,7 @@ class Settings:
             http_port=port,
             log_level=level,
             dev_guild_id=dev_guild_id,
+            public_url=public_url,
         )
 
     @property
@@ -154,6 +158,33 @@ def safe_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<DATABASE_URL that does not parse>"
+
+
+def _parse_public_url(value: str | None) -> str | None:
+    """Read PUBLIC_URL: an http(s) address with a host and no query or fragment, without its trailing slash."""
+    if value is None:
+        return None
+    url = value.rstrip("/")
+    parts = urlsplit(url)
+    try:
+        port_ok = parts.port != 0
+    except ValueError:  # a port that is not a number, or past 65535
+        port_ok = False
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or "#" in url
+        or any(c.isspace() for c in url)
+        or not port_ok
+    ):
+        raise ConfigError(
+            "PUBLIC_URL must be the http(s) address the bot's web server is reached at, such as "
+            f"https://shiplog.example.com, with no ?query or #fragment, not {value!r}."
+        )
+    return url
 
 
 def _parse_shards(count_value: str | None, ids_value: str | None) -> tuple[int | None, tuple[int, ...] | None]:

@@ -1,4 +1,4 @@
-"""The bot's own web server: health checks and GitHub webhook intake."""
+"""The bot's own web server: health checks, GitHub webhook intake and members' public pages."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import public_page
 from bot.db import problems
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker, ping
@@ -272,20 +274,28 @@ def build_app(
     max_unverified_bytes: int = MAX_UNVERIFIED_BYTES,
     body_timeout: float = BODY_TIMEOUT,
     gateway: GatewayWatch | None = None,
+    public_url: str | None = None,
+    now: Callable[[], datetime] = utcnow,
 ) -> web.Application:
-    """Build the aiohttp application; without a webhook secret, /github/webhook answers 503."""
+    """Build the aiohttp application; without a webhook secret, /github/webhook answers 503.
+
+    Members' public pages are served under /u/ (see bot.public_page); without `public_url` each is a 404.
+    """
     app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
+    if sessionmaker is None:
+        sessionmaker = create_sessionmaker(engine)
     app[ENGINE_KEY] = engine
     app[STATE_KEY] = ProcessState(gateway=gateway)
     app[WEBHOOK_KEY] = WebhookIntake(
         secret=webhook_secret or None,
-        writer=webhooks.DeliveryWriter(sessionmaker if sessionmaker is not None else create_sessionmaker(engine)),
+        writer=webhooks.DeliveryWriter(sessionmaker),
         on_delivery=on_delivery,
         budget=BodyBudget(max_unverified_bytes),
         body_timeout=body_timeout,
     )
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/github/webhook", github_webhook)
+    public_page.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)
     return app
 
 

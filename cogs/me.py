@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, privacy, recap, schedule
+from bot.services import checkins, guilds, pages, privacy, recap, schedule
 from bot.services.github import nudges
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices
@@ -101,6 +101,43 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             else "No more recap DMs. `/me recap` still shows yours any time."
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="page")
+    async def page(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:
+        """Get (or remove) a public page of your goals, merged PRs, streak and kudos, to share anywhere.
+
+        Parameters
+        ----------
+        enabled
+            True to get the page's link (run it again to refresh your name on it); False removes it at once.
+        """
+        guild_id = guild_id_of(interaction)
+        if not enabled:
+            closed = await pages.close_page(self.bot.sessionmaker, guild_id=guild_id, user_id=interaction.user.id)
+            text = (
+                "Your public page is gone: its link now shows nothing. `/me page enabled:true` makes a new one "
+                "(with a new link) whenever you like."
+                if closed
+                else "You have no public page here, so there's nothing to remove."
+            )
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        link = await pages.open_page(
+            self.bot.sessionmaker,
+            guild_id=guild_id,
+            user_id=interaction.user.id,
+            display_name=interaction.user.display_name,
+            public_url=self.bot.settings.public_url,
+        )
+        first = "🌐 Your public page is ready" if link.created else "🌐 Your public page (your name on it is refreshed)"
+        await interaction.response.send_message(
+            f"{first}: {link.url}\n"
+            "It shows your goals, your merged PRs by repository, your streak and how many kudos you received "
+            "here, as the server sees them; no Discord ids, nothing private. Links to it preview with a card on "
+            "X, LinkedIn and Bluesky. `/me page enabled:false` removes it at once.",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
 
     @app_commands.command(name="timezone")
     @app_commands.autocomplete(tz=timezone_choices)
@@ -219,8 +256,8 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         """Delete everything Shiplog stores about you in this server (asks first)."""
         view = ForgetView(self.bot, interaction.user.id)
         await interaction.response.send_message(
-            "This deletes your goals, check-ins, streak, kudos, GitHub link and merged-PR history in this "
-            "server, for good. (Only the times of your last day's kudos and of your last shared check-in stay, "
+            "This deletes your goals, check-ins, streak, kudos, GitHub link, merged-PR history and public page "
+            "in this server, for good. (Only the times of your last day's kudos and of your last shared check-in stay, "
             "without your name, until the limits on them have passed.) Are you sure?",
             view=view,
             ephemeral=True,

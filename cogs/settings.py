@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
-from bot.services import guilds, outbox
+from bot.services import guilds, outbox, pages
 from bot.services import schedule as rhythm
 from bot.tree import answer_error
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, require_manage_guild, shorten, timezone_choices
@@ -304,6 +304,41 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
         await interaction.response.send_message(
             f"Streaks now count **{cadence}**: {CADENCE_HELP[cadence]}.", ephemeral=True, allowed_mentions=NO_MENTIONS
         )
+
+    @app_commands.command(name="pages")
+    async def pages_setting(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:
+        """Allow members to opt in to a public page of their goals, merged PRs and streak (off by default).
+
+        Parameters
+        ----------
+        enabled
+            True to let members make one with /me page; False removes every member's page at once.
+        """
+        result = await pages.set_server_pages(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            enabled=enabled,
+            server_name=interaction.guild.name if interaction.guild is not None else "",
+        )
+        if enabled:
+            text = (
+                "🌐 Public pages are **on**: members can opt in with `/me page enabled:true` to get a page of "
+                "their goals, merged PRs, streak and kudos received, with this server's name on it. "
+                "It holds no Discord ids, and turning pages off removes every one of them at once."
+            )
+            if self.bot.settings.public_url is None:
+                text += (
+                    "\n⚠️ This Shiplog has no `PUBLIC_URL` yet, so no page can be made until whoever runs it sets "
+                    "the address its web server is reached at."
+                )
+        else:
+            text = "Public pages are **off**."
+            if result.removed:
+                text += (
+                    f" I removed {result.removed} member page{'s' if result.removed != 1 else ''}: "
+                    "their links now show nothing. If you turn pages back on, members opt in again, with new links."
+                )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def setup(bot: Shiplog) -> None:

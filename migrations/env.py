@@ -6,7 +6,7 @@ import asyncio
 import os
 
 from alembic import context
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
 from bot.config import DEFAULT_DATABASE_URL
@@ -44,10 +44,31 @@ def do_run_migrations(connection: Connection) -> None:
             # IMMEDIATE already serialises them.)
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(
+                    f"a migration left rows pointing at nothing (PRAGMA foreign_key_check): {broken[:5]}"
+                )
+
+
+def _migrate_without_sqlite_foreign_keys(engine) -> None:
+    # SQLite's batch mode rebuilds a table it cannot ALTER: a copy, then DROP TABLE of the old one.
+    # With foreign keys enforced, that DROP deletes, by ON DELETE CASCADE, every row that points at
+    # the table (rebuilding guilds emptied members, goals, streaks...). So migrations run with them
+    # off, as Alembic's batch docs advise (the PRAGMA only works outside a transaction: at connect),
+    # and check them before committing instead (PRAGMA foreign_key_check above).
+    @event.listens_for(engine.sync_engine, "connect")
+    def foreign_keys_off(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
 
 
 async def run_async_migrations() -> None:
     engine = create_engine(database_url())
+    if engine.dialect.name == "sqlite":
+        _migrate_without_sqlite_foreign_keys(engine)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(do_run_migrations)

@@ -58,6 +58,12 @@ def test_values_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "-3"}, "DELIVERY_RETENTION_DAYS"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "2.5"}, "DELIVERY_RETENTION_DAYS"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "two weeks"}, "DELIVERY_RETENTION_DAYS"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "shiplog.example.com"}, "PUBLIC_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "ftp://shiplog.example.com"}, "PUBLIC_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://shiplog.example.com/?x=1"}, "PUBLIC_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://shiplog.example.com/#top"}, "PUBLIC_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://shiplog.example.com:http"}, "PUBLIC_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://"}, "PUBLIC_URL"),
         ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "0"}, "SHARD_COUNT"),
         ({"DISCORD_TOKEN": TOKEN, "SHARD_COUNT": "two"}, "SHARD_COUNT"),
         ({"DISCORD_TOKEN": TOKEN, "SHARD_IDS": "0"}, "SHARD_IDS"),
@@ -91,6 +97,16 @@ def test_radar_settings_and_a_repr_without_secrets() -> None:
     shown = repr(settings)
     assert TOKEN not in shown and "ghp_secret" not in shown
     assert "github_poll_seconds=5" in shown
+
+
+def test_public_url_loses_its_trailing_slash_and_keeps_a_path() -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN}).public_url is None
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "  "}).public_url is None
+    read = Settings.from_env({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://example.com/shiplog/"})
+    assert read.public_url == "https://example.com/shiplog"
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "http://127.0.0.1:8080"}).public_url == (
+        "http://127.0.0.1:8080"
+    )
 
 
 def test_shards_are_read_as_a_count_and_a_list_of_ids() -> None:

@@ -8,12 +8,12 @@ from datetime import date, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from bot.db.base import Base
 from bot.db.migrate import current_revision, head_revision, upgrade
-from bot.db.models import Activity, Guild, MemberStreak, RestPeriod
-from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.db.models import Activity, MemberStreak, RestPeriod
+from bot.db.session import create_engine, create_sessionmaker, reading, transaction
 from bot.services.streaks import refresh_streaks
 from tests.conftest import NOW
 
@@ -94,8 +94,12 @@ async def test_the_streaks_migration_backfills_what_the_code_would_store(empty_d
         sessionmaker = create_sessionmaker(engine)
         monday = date(2026, 9, 7)
         async with transaction(sessionmaker) as session:
-            session.add_all([Guild(id=1, cadence="weekly"), Guild(id=2, cadence="daily")])
-            await session.flush()
+            # Plain SQL: the models know columns that later migrations add (guilds.pages_enabled, ...).
+            for guild_id, cadence in ((1, "weekly"), (2, "daily")):
+                await session.execute(
+                    text("INSERT INTO guilds (id, cadence, created_at) VALUES (:id, :cadence, :at)"),
+                    {"id": guild_id, "cadence": cadence, "at": NOW},
+                )
             for guild_id in (1, 2):
                 for user_id, gaps in ((11, (0, 1, 7, 8, 15, 30)), (12, (0, 3, 4, 5, 6, 21))):
                     session.add_all(
@@ -125,5 +129,39 @@ async def test_the_streaks_migration_backfills_what_the_code_would_store(empty_d
             recomputed = stored((await session.scalars(select(MemberStreak))).all())
         assert len(backfilled) == 4
         assert backfilled == recomputed
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrading_keeps_every_row_of_the_tables_that_point_at_a_rebuilt_one(empty_db_url: str) -> None:
+    # On SQLite, a migration that changes a table ALTER TABLE cannot (0011 adds a unique constraint
+    # to guilds) rebuilds it: a new table, a copy, and DROP TABLE guilds. With foreign keys enforced,
+    # that DROP cascaded to every row pointing at a guild (members, goals, streaks...): all deleted.
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0010")
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await session.execute(
+                text("INSERT INTO guilds (id, cadence, created_at) VALUES (1, 'weekly', :at)"), {"at": NOW}
+            )
+            await session.execute(
+                text("INSERT INTO members (guild_id, user_id, created_at) VALUES (1, 11, :at)"), {"at": NOW}
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO goals (guild_id, number, user_id, text, status, created_at, updated_at) "
+                    "VALUES (1, 1, 11, 'ship it', 'open', :at, :at)"
+                ),
+                {"at": NOW},
+            )
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with reading(create_sessionmaker(engine)) as session:
+            counts = [
+                await session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                for table in ("guilds", "members", "goals")
+            ]
+        assert counts == [1, 1, 1]
     finally:
         await engine.dispose()

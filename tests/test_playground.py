@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -19,23 +18,13 @@ import pytest
 
 from bot.playground.run import running
 from bot.playground.world import Playground
+from tests.browser import chromium, skip_without_chromium
 from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 # The README's picture: `SHIPLOG_SCREENSHOT=docs/playground.png pytest tests/test_playground.py -k browser`
 # renews it. By default it goes to a temporary folder, so a test run leaves the checkout clean.
 SCREENSHOT_ENV = "SHIPLOG_SCREENSHOT"
-# No network: Chromium's own update, sync and field-trial requests are off.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 class Page:
@@ -316,50 +305,42 @@ async def test_shiplog_playground_starts_with_no_token_and_stops_on_ctrl_c(tmp_p
     assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists() or shutil.which("chromium") is None,
-    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install -y chromium fonts-noto-color-emoji)",
-)
+@skip_without_chromium()
 async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated(page: Page, tmp_path: Path) -> None:
-    playwright_api = pytest.importorskip("playwright.async_api", reason="needs playwright (the dev extra)")
-    async with playwright_api.async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            tab = await browser.new_page(viewport={"width": 1440, "height": 900})
-            errors: list[str] = []
-            tab.on("pageerror", lambda error: errors.append(str(error)))
-            await tab.goto(page.base + "/")
-            await tab.click(".person[data-name=alice]")
-            await tab.click(".channel[data-name=goals]")
-            # Type the command as a member would: "/" opens the command list, Enter picks the first match.
-            await tab.locator("#composer").press_sequentially("/goal ad")
-            await tab.wait_for_selector(".popup-item[data-name='goal add']")
-            await tab.keyboard.press("Enter")
-            await tab.fill("[data-option=text]", "Get my README fix merged")
-            await tab.fill("[data-option=link]", "https://github.com/octo-org/Hello-World/pull/2")
-            await tab.keyboard.press("Enter")
-            await tab.get_by_text("set a new goal").wait_for()
-            await tab.get_by_text("Only you can see this").wait_for()
-            # The announcement is drawn the way Discord draws it: the mention as a name, the goal in an embed.
-            announcement = tab.locator(".message", has_text="set a new goal")
-            assert await announcement.locator(".mention").inner_text() == "@alice"
-            assert "Get my README fix merged" in await announcement.locator(".embed").inner_text()
+    async with chromium() as browser:
+        tab = await browser.new_page(viewport={"width": 1440, "height": 900})
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        await tab.goto(page.base + "/")
+        await tab.click(".person[data-name=alice]")
+        await tab.click(".channel[data-name=goals]")
+        # Type the command as a member would: "/" opens the command list, Enter picks the first match.
+        await tab.locator("#composer").press_sequentially("/goal ad")
+        await tab.wait_for_selector(".popup-item[data-name='goal add']")
+        await tab.keyboard.press("Enter")
+        await tab.fill("[data-option=text]", "Get my README fix merged")
+        await tab.fill("[data-option=link]", "https://github.com/octo-org/Hello-World/pull/2")
+        await tab.keyboard.press("Enter")
+        await tab.get_by_text("set a new goal").wait_for()
+        await tab.get_by_text("Only you can see this").wait_for()
+        # The announcement is drawn the way Discord draws it: the mention as a name, the goal in an embed.
+        announcement = tab.locator(".message", has_text="set a new goal")
+        assert await announcement.locator(".mention").inner_text() == "@alice"
+        assert "Get my README fix merged" in await announcement.locator(".embed").inner_text()
 
-            await tab.click("button[data-github=merged_pr]")
-            await tab.wait_for_selector(".channel[data-name=celebrations].unread")
-            await tab.click(".channel[data-name=celebrations]")
-            celebration = tab.locator(".message", has_text="Congratulations")
-            await celebration.wait_for()
-            assert await celebration.locator(".mention").first.inner_text() == "@alice"
-            assert "first merged pull request" in await celebration.locator(".embed").inner_text()
-            # The README's picture: the celebration, before the share drafts fill the channel.
-            screenshot = ROOT / os.environ[SCREENSHOT_ENV] if os.environ.get(SCREENSHOT_ENV) else tmp_path / "page.png"
-            await tab.screenshot(path=str(screenshot))
-            assert screenshot.read_bytes().startswith(b"\x89PNG")
-            await celebration.locator("button.component").click()
-            shared = tab.locator(".message.ephemeral", has_text="#BuildInPublic")
-            await shared.wait_for()
-            assert "Only you can see this" in await shared.inner_text()
-            assert errors == []
-        finally:
-            await browser.close()
+        await tab.click("button[data-github=merged_pr]")
+        await tab.wait_for_selector(".channel[data-name=celebrations].unread")
+        await tab.click(".channel[data-name=celebrations]")
+        celebration = tab.locator(".message", has_text="Congratulations")
+        await celebration.wait_for()
+        assert await celebration.locator(".mention").first.inner_text() == "@alice"
+        assert "first merged pull request" in await celebration.locator(".embed").inner_text()
+        # The README's picture: the celebration, before the share drafts fill the channel.
+        screenshot = ROOT / os.environ[SCREENSHOT_ENV] if os.environ.get(SCREENSHOT_ENV) else tmp_path / "page.png"
+        await tab.screenshot(path=str(screenshot))
+        assert screenshot.read_bytes().startswith(b"\x89PNG")
+        await celebration.locator("button.component").click()
+        shared = tab.locator(".message.ephemeral", has_text="#BuildInPublic")
+        await shared.wait_for()
+        assert "Only you can see this" in await shared.inner_text()
+        assert errors == []

@@ -60,6 +60,12 @@ class Guild(Base):
     # set, is mentioned instead). None: no cap.
     ping_cap: Mapped[int | None] = mapped_column(Integer)
     ping_role_id: Mapped[int | None] = mapped_column(Snowflake)
+    # Public pages (/settings pages): off until an admin allows them. The slug is the server's part
+    # of every page's address, random and kept when pages are turned off and on again; the name is
+    # the server's, stored when pages are turned on (the bot stores no other names).
+    pages_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    page_slug: Mapped[str | None] = mapped_column(String(32), unique=True)
+    page_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def channel_for(self, purpose: str) -> int | None:
@@ -86,6 +92,25 @@ class Member(Base):
     # The weekly recap (a ready-to-post draft about their week) by DM after the digest (members opt in).
     recap_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemberPage(Base):
+    """A member's public page (/me page), where their server allows pages: the row exists while they opt in.
+
+    The slug is random and is the member's part of the address; the display name is theirs, as it
+    was when they last ran /me page. Opting out deletes the row, so the address is dead for good.
+    """
+
+    __tablename__ = "member_pages"
+
+    guild_id: Mapped[int] = mapped_column(
+        Snowflake, ForeignKey("guilds.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    user_id: Mapped[int] = mapped_column(Snowflake, primary_key=True, autoincrement=False)
+    slug: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class Goal(Base):

@@ -23,6 +23,7 @@ from bot.db.models import (
     JobRun,
     Kudos,
     Member,
+    MemberPage,
     MemberStreak,
     MergedPullRequest,
     OutboxMessage,
@@ -40,6 +41,7 @@ SUBJECT_KEYS = ("user_id", "from_user_id", "to_user_id")
 # Tables whose rows belong to one member through a user_id column.
 OWNED = (
     Member,
+    MemberPage,
     Goal,
     CheckIn,
     Activity,

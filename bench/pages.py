@@ -1,0 +1,147 @@
+"""Benchmark a member's public page over HTTP on a temporary migrated SQLite file.
+
+    python bench/pages.py [--runs 30]
+    python bench/pages.py --quick     # small sizes, no timing judged; exits 1 when a check fails (CI)
+
+Seeds a server of 2,000 members with 50 merged PRs, 10 goals and 100 activity rows each (100,000
+merged PRs in all), and one heavy member among them with 3,000 merged PRs in 80 repositories, 300
+goals, 1,500 activity rows and 400 kudos received. Starts the real app (`bot.web.build_app`) on
+loopback, then times, as medians (and worst) of `--runs` requests one at a time, each until its
+body is read: the heavy member's page, its streak PNG and its 1200x630 card, and a light member's
+page. Checks every answer is a 200 of the right type, an unknown slug a 404, and a page is a 404
+right after the member closes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import insert
+
+from bot.db.migrate import upgrade
+from bot.db.models import Activity, Goal, Guild, Kudos, Member, MergedPullRequest
+from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.services import pages
+from bot.web import WebServer, build_app
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+GUILD = 1_300_000_000_000_000_000
+HEAVY = 1_300_000_000_000_000_001
+PUBLIC = "http://127.0.0.1"
+
+
+async def seed(sessionmaker, *, members: int, heavy_prs: int) -> None:
+    rng = random.Random(12)
+    async with transaction(sessionmaker) as session:
+        await session.execute(insert(Guild), [{"id": GUILD}])
+        users = [HEAVY + i for i in range(members)]
+        await session.execute(insert(Member), [{"guild_id": GUILD, "user_id": u} for u in users])
+        prs, goals, activity, kudos = [], [], [], []
+        number = 0
+        for user in users:
+            heavy = user == HEAVY
+            for i in range(heavy_prs if heavy else 50):
+                number += 1
+                repo = f"org{rng.randrange(80 if heavy else 500)}/repo"
+                prs.append(
+                    {"guild_id": GUILD, "user_id": user, "repo": repo, "number": number,
+                     "title": f"Fix the thing number {i} <&>", "url": f"https://github.com/{repo}/pull/{number}",
+                     "merged_at": NOW - timedelta(hours=rng.randrange(24 * 700))}
+                )  # fmt: skip
+            for i in range(300 if heavy else 10):
+                done = i % 4 != 0
+                goals.append(
+                    {"guild_id": GUILD, "user_id": user, "number": len(goals) + 1, "text": f"goal {i} <script>",
+                     "status": "done" if done else "open", "created_at": NOW - timedelta(days=400 - i),
+                     "updated_at": NOW, "closed_at": NOW - timedelta(days=300 - i) if done else None}
+                )  # fmt: skip
+            days = sorted(rng.sample(range(1, 1500), 1500 // (1 if heavy else 15) - 1))
+            activity.extend(
+                {"guild_id": GUILD, "user_id": user, "kind": "checkin", "ref": str(d),
+                 "local_date": (NOW - timedelta(days=d)).date()}
+                for d in days
+            )  # fmt: skip
+        for i in range(400):
+            kudos.append(
+                {"guild_id": GUILD, "from_user_id": users[1 + i % (len(users) - 1)], "to_user_id": HEAVY,
+                 "reason": "thanks", "local_date": NOW.date(), "created_at": NOW - timedelta(hours=i)}
+            )  # fmt: skip
+        for table, rows in ((MergedPullRequest, prs), (Goal, goals), (Activity, activity), (Kudos, kudos)):
+            for start in range(0, len(rows), 5000):
+                await session.execute(insert(table), rows[start : start + 5000])
+
+
+async def timed(session: aiohttp.ClientSession, url: str, runs: int, kind: str) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        async with session.get(url) as response:
+            await response.read()
+            if response.status != 200 or response.content_type != kind:
+                raise SystemExit(f"FAIL: {url} answered {response.status} {response.content_type}")
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def main(runs: int, quick: bool) -> int:
+    members, heavy_prs = (50, 300) if quick else (2000, 3000)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        await asyncio.to_thread(upgrade, url)
+        engine = create_engine(url)
+        sessionmaker = create_sessionmaker(engine)
+        try:
+            started = time.perf_counter()
+            await seed(sessionmaker, members=members, heavy_prs=heavy_prs)
+            print(f"seeded {members:,} members in {time.perf_counter() - started:.1f} s")
+            await pages.set_server_pages(sessionmaker, guild_id=GUILD, enabled=True, server_name="Bench")
+            server = WebServer(build_app(engine, public_url=PUBLIC, now=lambda: NOW), "127.0.0.1", 0)
+            await server.start()
+            public = f"{PUBLIC}:{server.port}"
+            heavy = await pages.open_page(
+                sessionmaker, guild_id=GUILD, user_id=HEAVY, display_name="heavy", public_url=public
+            )
+            light = await pages.open_page(
+                sessionmaker, guild_id=GUILD, user_id=HEAVY + 7, display_name="light", public_url=public
+            )
+            try:
+                async with aiohttp.ClientSession() as session:
+                    for label, address, kind in (
+                        (f"page, {heavy_prs:,} PRs / 300 goals", heavy.url, "text/html"),
+                        ("streak.png", f"{heavy.url}/streak.png", "image/png"),
+                        ("card.png (1200x630)", f"{heavy.url}/card.png", "image/png"),
+                        ("page, 50 PRs / 10 goals", light.url, "text/html"),
+                    ):
+                        await timed(session, address, 2, kind)  # warm up
+                        times = await timed(session, address, runs, kind)
+                        print(f"{label:<36} median {statistics.median(times):7.1f} ms   worst {max(times):7.1f} ms")
+                    async with session.get(f"{public}/u/{'A' * 16}/{'B' * 16}") as response:
+                        if response.status != 404:
+                            raise SystemExit(f"FAIL: an unknown page answered {response.status}")
+                    await pages.close_page(sessionmaker, guild_id=GUILD, user_id=HEAVY)
+                    async with session.get(heavy.url) as response:
+                        if response.status != 404:
+                            raise SystemExit(f"FAIL: a closed page answered {response.status}")
+            finally:
+                await server.stop()
+        finally:
+            await engine.dispose()
+    print("ok: every page 200, unknown and closed pages 404")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few runs (CI)")
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(3 if args.quick else args.runs, args.quick)))
