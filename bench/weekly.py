@@ -399,10 +399,12 @@ def check_ping(messages, members, problems: list[str]) -> None:
 async def main(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     problems: list[str] = []
-    old = old_schedule() if not args.quick else None
+    old = old_schedule() if not args.quick and not args.database_url else None
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "weekly.db"
-        url = f"sqlite+aiosqlite:///{path}"
+        url = args.database_url or f"sqlite+aiosqlite:///{path}"
+        if args.database_url:
+            await empty_postgres(url)
         await asyncio.to_thread(upgrade, url)
         engine = create_engine(url)
         sessionmaker = create_sessionmaker(engine)
@@ -544,6 +546,19 @@ async def main(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+async def empty_postgres(url: str) -> None:
+    """Drop every table of the PostgreSQL database at `url` (the bench seeds it from scratch)."""
+    from sqlalchemy import text
+
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await engine.dispose()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=10_000)
@@ -554,6 +569,11 @@ if __name__ == "__main__":
         "--quick",
         action="store_true",
         help="CI: 200 members, 8 weeks, no old code, no timing judged; exit 1 on a problem",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL database to run on instead of a temporary SQLite file: EVERYTHING IN IT IS DROPPED; "
+        "no old code side by side",
     )
     arguments = parser.parse_args()
     if arguments.quick:
