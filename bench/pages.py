@@ -30,7 +30,7 @@ from sqlalchemy import insert
 from bot.db.migrate import upgrade
 from bot.db.models import Activity, Goal, Guild, Kudos, Member, MergedPullRequest
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.services import pages
+from bot.services.sharing import pages
 from bot.web import WebServer, build_app
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)

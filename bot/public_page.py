@@ -3,7 +3,7 @@
 `GET /u/<server>/<member>` is the page, server-rendered HTML with its own small CSS and no script;
 `…/streak.png` (and `…/streak-phone.png`, 13 weeks) is the streak graph it shows, and `…/card.png`
 the 1200x630 picture link previews show (OpenGraph and Twitter-card tags point at it). The data
-comes from `bot.services.pages`, which holds no id; every text a member or GitHub wrote is escaped
+comes from `bot.services.sharing.pages`, which holds no id; every text a member or GitHub wrote is escaped
 here. A page that does not exist, or no longer does, answers 404 with a short page; a database that
 does not answer, 503. Never 500.
 """
@@ -23,7 +23,8 @@ from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.services import checkins, pages
+from bot.services import checkins
+from bot.services.sharing import pages
 from bot.services.streak_image import image_size, render_streak_png
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.services import checkins, share
+from bot.services import checkins
 from bot.services.dates import describe_due, search_timezones
 from bot.services.links import IssueRef
+from bot.services.sharing import share
 from bot.services.streak_image import render_streak_png
 
 NO_MENTIONS = discord.AllowedMentions.none()

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.services import goals, share
+from bot.services import goals
+from bot.services.sharing import share
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds
 

@@ -12,8 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, pages, privacy, recap, schedule
+from bot.services import checkins, guilds, privacy, schedule
 from bot.services.github import nudges
+from bot.services.sharing import pages, recap
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices
 

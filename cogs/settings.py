@@ -10,8 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
-from bot.services import guilds, outbox, pages
+from bot.services import guilds, outbox
 from bot.services import schedule as rhythm
+from bot.services.sharing import pages
 from bot.tree import answer_error
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, require_manage_guild, shorten, timezone_choices
 

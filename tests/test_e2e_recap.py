@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from bot.playground.samples import merged_pr_payload, sign
-from bot.services.share import NETWORKS
+from bot.services.sharing.share import NETWORKS
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 from tests.test_e2e_github import link_alice
 from tests.test_e2e_rhythm import scheduler_of

@@ -9,7 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.errors import UserError
-from bot.services import goals, pages
+from bot.services import goals
+from bot.services.sharing import pages
 from bot.web import build_app
 from tests.conftest import NOW
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.services import share
-from bot.services.share import ELLIPSIS, HASHTAGS, NETWORKS
+from bot.services.sharing import share
+from bot.services.sharing.share import ELLIPSIS, HASHTAGS, NETWORKS
 
 # Any text a member or GitHub can send: every plane, emoji sequences, combining marks, RTL, spaces.
 EMOJI = ["👩‍👩‍👧", "🇫🇷", "🏴󠁧󠁢󠁳󠁣󠁴󠁿", "👍🏽", "❤️", "e\u0301", "🧑‍💻", "ﷺ", "𝕏", "字"]

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import activity, outbox, share
+from bot.services import activity, outbox
 from bot.services.github import history, webhooks
 from bot.services.goals import close as close_goal
+from bot.services.sharing import share
 
 log = logging.getLogger(__name__)
 

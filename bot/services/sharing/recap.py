@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CheckIn, Goal, Kudos, Member, MergedPullRequest
 from bot.db.session import reading, transaction
-from bot.services import share
 from bot.services.dates import member_today
 from bot.services.guilds import ensure_member, member_zone
+from bot.services.sharing import share
 from bot.services.streaks import member_streak
 
 __all__ = ["Recap", "build", "member_week", "recap_members", "set_recap_dms", "week_of"]
