@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import webhook_intake  # noqa: E402
+from weekly import empty_postgres  # noqa: E402
 
 from bot.db.migrate import upgrade  # noqa: E402
 from bot.db.models import WebhookDelivery  # noqa: E402
@@ -48,15 +49,9 @@ def free_port() -> int:
 
 
 async def prepare(url: str) -> None:
-    """Empty the database (PostgreSQL: drop the schema) and migrate it."""
+    """Empty the database (PostgreSQL: drop the schema, as bench/weekly.py does) and migrate it."""
     if url.startswith("postgresql"):
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-        finally:
-            await engine.dispose()
+        await empty_postgres(url)
     await asyncio.to_thread(upgrade, url)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import re
 import socket
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -16,10 +15,10 @@ import pytest
 from PIL import Image
 
 from bot.db.models import MemberPage
-from bot.playground.samples import merged_pr_payload, sign
 from tests.conftest import NOW
-from tests.harness import WEBHOOK_SECRET, World, world
+from tests.harness import World, world
 from tests.test_e2e_github import count, link_alice
+from tests.test_e2e_recap import merge
 
 PAGE_URL = re.compile(r"https?://[^\s)]+/u/[A-Za-z0-9_-]{16}/[A-Za-z0-9_-]{16}")
 SCRIPT_GOAL = "<script>alert(1)</script> ship the parser"
@@ -47,22 +46,6 @@ async def page_world(db_url: str, *, public: bool = True, now: datetime = NOW) -
 async def w(db_url: str) -> AsyncIterator[World]:
     async with page_world(db_url) as w:
         yield w
-
-
-async def merge(w: World, number: int, title: str, repo: str | None = None) -> None:
-    """Deliver a signed merged-PR webhook for alice (linked to Codertocat) to the bot's web server."""
-    assert w.bot is not None
-    merged_at = w.clock().isoformat(timespec="seconds").replace("+00:00", "Z")
-    body = merged_pr_payload(number=number, title=title, repo=repo, merged_at=merged_at)
-    headers = {
-        "Content-Type": "application/json",
-        "X-GitHub-Event": "pull_request",
-        "X-GitHub-Delivery": str(uuid.uuid4()),
-        "X-Hub-Signature-256": sign(WEBHOOK_SECRET, body),
-    }
-    url = f"http://127.0.0.1:{w.bot.web.port}/github/webhook"
-    async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as response:
-        assert response.status == 202
 
 
 async def fill_alice(w: World) -> None:

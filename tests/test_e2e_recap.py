@@ -29,10 +29,11 @@ async def w(db_url: str) -> AsyncIterator[World]:
         yield w
 
 
-async def merge(w: World, number: int) -> None:
+async def merge(w: World, number: int, title: str | None = None, repo: str | None = None) -> None:
+    """Deliver a signed merged-PR webhook for alice (linked to Codertocat), merged now, to the bot's web server."""
     assert w.bot is not None
     merged_at = w.clock().isoformat(timespec="seconds").replace("+00:00", "Z")
-    body = merged_pr_payload(number=number, title=f"Recap PR {number}", merged_at=merged_at)
+    body = merged_pr_payload(number=number, title=title or f"Recap PR {number}", repo=repo, merged_at=merged_at)
     headers = {
         "Content-Type": "application/json",
         "X-GitHub-Event": "pull_request",
