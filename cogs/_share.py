@@ -8,14 +8,15 @@ restart, and answers only the member it is about; others are invited to cheer in
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.services import goals
+from bot.services import checkins, goals
 from bot.services.sharing import share
 from bot.tree import answer_error
-from cogs._format import NO_MENTIONS, guild_id_of, share_embeds
+from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -23,8 +24,17 @@ if TYPE_CHECKING:
 LABEL = "Share it (#BuildInPublic)"
 
 
-async def send_drafts(interaction: discord.Interaction[Shiplog], owner_id: int, drafts: dict[str, str]) -> None:
-    """Answer the member the drafts are about with them (ephemeral); anyone else with an invitation to cheer."""
+async def send_drafts(
+    interaction: discord.Interaction[Shiplog],
+    owner_id: int,
+    drafts: dict[str, str],
+    *,
+    picture: Callable[[], Awaitable[discord.File]] | None = None,
+) -> None:
+    """Answer the member the drafts are about with them (ephemeral); anyone else with an invitation to cheer.
+
+    `picture` draws an image to attach where it helps the post (the streak picture), for the owner only.
+    """
     if interaction.user.id != owner_id:
         await interaction.response.send_message(
             f"This one is <@{owner_id}>'s to share, but you can cheer them on! 🎉",
@@ -32,11 +42,14 @@ async def send_drafts(interaction: discord.Interaction[Shiplog], owner_id: int, 
             allowed_mentions=NO_MENTIONS,
         )
         return
+    extra = {"file": await picture()} if picture is not None else {}
     await interaction.response.send_message(
-        "Here's a post ready to copy, cut to fit each network:",
+        "Here's a post ready to copy, cut to fit each network:"
+        + (" The picture goes well with it." if picture is not None else ""),
         embeds=share_embeds(drafts),
         ephemeral=True,
         allowed_mentions=NO_MENTIONS,
+        **extra,
     )
 
 
@@ -91,6 +104,16 @@ class ShareStreakButton(
     async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
         try:
             drafts = share.streak_milestone(length=self.length, cadence=self.cadence)
-            await send_drafts(interaction, self.user_id, drafts)
+
+            async def picture() -> discord.File:
+                drawn = await checkins.streak_picture(
+                    interaction.client.sessionmaker,
+                    guild_id=guild_id_of(interaction),
+                    user_id=self.user_id,
+                    now=interaction.client.now(),
+                )
+                return await streak_file(drawn, interaction.user.display_name)
+
+            await send_drafts(interaction, self.user_id, drafts, picture=picture)
         except Exception as exc:
             await answer_error(interaction, exc, "the share button")

@@ -381,6 +381,7 @@ async def test_a_streak_milestone_offers_its_member_a_post(w: World) -> None:
     assert button["custom_id"] == f"shiplog:share-streak:{w.alice.id}:4:w"
     mine = await w.fake.click(w.guild, w.alice, milestone, button["custom_id"])
     assert mine.ephemeral and len(mine.embeds) == 4
+    assert [f.filename for f in mine.files] == ["streak.png"] and mine.files[0].data.startswith(b"\x89PNG")
     assert all("🔥 4 weeks in a row" in e["description"] and "#BuildInPublic" in e["description"] for e in mine.embeds)
     theirs = await w.fake.click(w.guild, w.bob, milestone, button["custom_id"])
-    assert theirs.ephemeral and "to share" in theirs.content
+    assert theirs.ephemeral and "to share" in theirs.content and not theirs.files
