@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,10 +42,27 @@ async def post(session: aiohttp.ClientSession, port: int, body: bytes, delivery:
         return response.status
 
 
-async def two_web_processes(db_url: str, tmp_path: Path):
-    ports = [free_port(), free_port()]
-    env = {"DATABASE_URL": db_url, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    return ports, [shiplog_process(["web"], tmp_path, HTTP_PORT=str(port), **env) for port in ports]
+@asynccontextmanager
+async def bot_and_two_web_processes(db_url: str, tmp_path: Path) -> AsyncIterator[tuple[World, list[int]]]:
+    """The bot (in this process) with a celebrations channel and alice linked, and two `shiplog web` on its database.
+
+    Yields the world and the two web processes' ports; at the end both get SIGTERM and must exit 0.
+    """
+    async with world(db_url) as w:
+        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
+        await link_alice(w)
+        ports = [free_port(), free_port()]
+        env = {"DATABASE_URL": db_url, "GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET}
+        with (
+            shiplog_process(["web"], tmp_path, HTTP_PORT=str(ports[0]), **env) as a,
+            shiplog_process(["web"], tmp_path, HTTP_PORT=str(ports[1]), **env) as b,
+        ):
+            for process, port in zip((a, b), ports, strict=True):
+                await process.wait_healthy(port)
+            yield w, ports
+            for process in (a, b):
+                process.signal(signal.SIGTERM)
+            assert [await a.wait(20), await b.wait(20)] == [0, 0]
 
 
 def celebrated(w: World) -> list[str]:
@@ -51,57 +70,32 @@ def celebrated(w: World) -> list[str]:
 
 
 async def test_one_delivery_sent_to_two_web_processes_is_celebrated_once(db_url: str, tmp_path: Path) -> None:
-    async with world(db_url) as w:
-        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
-        await link_alice(w)
-        ports, processes = await two_web_processes(db_url, tmp_path)
-        with processes[0] as a, processes[1] as b:
-            for process, port in zip((a, b), ports, strict=True):
-                await process.wait_healthy(port)
-            body, delivery = merged_pr_payload(title="Sent twice"), str(uuid.uuid4())
-            async with aiohttp.ClientSession() as session:
-                # The same delivery to both at once (a retry that raced the first), then once more to each.
-                statuses = await asyncio.gather(*(post(session, port, body, delivery) for port in ports))
-                again = [await post(session, port, body, delivery) for port in ports]
-            assert sorted(statuses) in ([200, 202], [202, 202]) and again == [200, 200]
-            await w.wait_for_posts(w.celebrations, 1, timeout=IDLE_POLL_SECONDS + 10)
-            await asyncio.sleep(1.5)
-            assert celebrated(w) == ["🎉 Sent twice"]
-            async with reading(w.sessionmaker) as session:
-                rows = (await session.scalars(select(WebhookDelivery.delivery_id))).all()
-            assert rows == [delivery]
-            for process in (a, b):
-                process.signal(signal.SIGTERM)
-            assert [await a.wait(20), await b.wait(20)] == [0, 0]
+    async with bot_and_two_web_processes(db_url, tmp_path) as (w, ports):
+        body, delivery = merged_pr_payload(title="Sent twice"), str(uuid.uuid4())
+        async with aiohttp.ClientSession() as session:
+            # The same delivery to both at once (a retry that raced the first), then once more to each.
+            statuses = await asyncio.gather(*(post(session, port, body, delivery) for port in ports))
+            again = [await post(session, port, body, delivery) for port in ports]
+        assert sorted(statuses) in ([200, 202], [202, 202]) and again == [200, 200]
+        await w.wait_for_posts(w.celebrations, 1, timeout=IDLE_POLL_SECONDS + 10)
+        await asyncio.sleep(1.5)
+        assert celebrated(w) == ["🎉 Sent twice"]
+        async with reading(w.sessionmaker) as session:
+            rows = (await session.scalars(select(WebhookDelivery.delivery_id))).all()
+        assert rows == [delivery]
 
 
 async def test_fifty_merges_spread_over_two_web_processes_give_fifty_celebrations(db_url: str, tmp_path: Path) -> None:
-    async with world(db_url) as w:
-        await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
-        await link_alice(w)
-        ports, processes = await two_web_processes(db_url, tmp_path)
-        with processes[0] as a, processes[1] as b:
-            for process, port in zip((a, b), ports, strict=True):
-                await process.wait_healthy(port)
-            async with aiohttp.ClientSession() as session:
-                statuses = await asyncio.gather(
-                    *(
-                        post(
-                            session,
-                            ports[n % 2],
-                            merged_pr_payload(number=100 + n, title=f"Fleet {n}"),
-                            str(uuid.uuid4()),
-                        )
-                        for n in range(50)
-                    )
-                )
-            assert statuses == [202] * 50
-            await w.wait_for_posts(w.celebrations, 50, timeout=IDLE_POLL_SECONDS + 30)
-            await asyncio.sleep(1.5)
-            assert sorted(celebrated(w)) == sorted(f"🎉 Fleet {n}" for n in range(50))
-            for process in (a, b):
-                process.signal(signal.SIGTERM)
-            assert [await a.wait(20), await b.wait(20)] == [0, 0]
+    async with bot_and_two_web_processes(db_url, tmp_path) as (w, ports):
+        bodies = [merged_pr_payload(number=100 + n, title=f"Fleet {n}") for n in range(50)]
+        async with aiohttp.ClientSession() as session:
+            statuses = await asyncio.gather(
+                *(post(session, ports[n % 2], body, str(uuid.uuid4())) for n, body in enumerate(bodies))
+            )
+        assert statuses == [202] * 50
+        await w.wait_for_posts(w.celebrations, 50, timeout=IDLE_POLL_SECONDS + 30)
+        await asyncio.sleep(1.5)
+        assert sorted(celebrated(w)) == sorted(f"🎉 Fleet {n}" for n in range(50))
 
 
 async def test_kill_9_of_a_bot_mid_send_gives_each_owed_message_exactly_once(db_url: str, tmp_path: Path) -> None:
