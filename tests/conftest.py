@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
@@ -60,6 +61,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip_sqlite)
         if not ON_POSTGRES and "postgres_only" in item.keywords:
             item.add_marker(skip_postgres)
+
+
+@pytest.fixture(autouse=True)
+async def _sqlite_threads_finish_on_the_test_loop() -> AsyncIterator[None]:
+    """Let the aiosqlite threads a test started end while its event loop is still open.
+
+    An aiosqlite connection that fails to open, or is closed without being awaited, stops its
+    thread without waiting for it. That thread then reports to the test's loop; if the loop has
+    closed by then, the thread dies with "Event loop is closed", and the run fails on the next
+    test. Waiting here, for up to two seconds, is what the bot gets for free: its loop outlives
+    every connection.
+    """
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        started = [t for t in threading.enumerate() if t not in before and "_connection_worker_thread" in t.name]
+        if not started:
+            return
+        await asyncio.sleep(0.005)
 
 
 # --- PostgreSQL housekeeping, on a connection of its own in a thread of its own: no test's event loop.
