@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.session import create_engine
 from bot.errors import UserError
 from bot.services import goals
 from bot.services.sharing import pages
@@ -75,10 +74,8 @@ async def test_the_web_process_app_serves_pages_from_its_engine_alone(engine, se
         assert (await client.get(path)).status == 404
 
 
-async def test_a_database_that_does_not_answer_is_a_503_never_a_500(tmp_path: Path) -> None:
-    blocker = tmp_path / "a-file"
-    blocker.write_text("not a folder")
-    engine = create_async_engine(f"sqlite+aiosqlite:///{blocker}/shiplog.db")
+async def test_a_database_that_does_not_answer_is_a_503_never_a_500(unreachable_db_url: str) -> None:
+    engine = create_engine(unreachable_db_url, create_folder=False)  # as `shiplog web` builds it
     try:
         async with TestClient(TestServer(build_app(engine, public_url=PUBLIC))) as client:
             for suffix in ("", "/streak.png", "/card.png"):

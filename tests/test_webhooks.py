@@ -14,7 +14,6 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.db.models import GitHubAccount, GitHubProfile, MergedPullRequest, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
@@ -403,7 +402,7 @@ async def test_on_delivery_is_called_once_per_stored_delivery(client: TestClient
 
 
 async def test_a_storage_failure_is_500_with_a_json_error(unreachable_db_url: str, wakeups) -> None:
-    broken = create_async_engine(unreachable_db_url)
+    broken = create_engine(unreachable_db_url, create_folder=False)
     body = load("issues/opened.payload.json")
     try:
         app = build_app(broken, webhook_secret=SECRET, on_delivery=wakeups)
@@ -564,7 +563,7 @@ async def test_writer_does_not_retry_one_by_one_when_the_database_itself_fails(e
 
 async def test_writer_does_not_retry_one_by_one_when_the_database_cannot_be_reached(unreachable_db_url: str) -> None:
     # No connection, so no transaction to count: a retry one by one would answer each its own error.
-    broken = create_async_engine(unreachable_db_url)
+    broken = create_engine(unreachable_db_url, create_folder=False)
     try:
         writer = webhooks.DeliveryWriter(create_sessionmaker(broken))
         results = await asyncio.gather(
