@@ -31,11 +31,17 @@ def database_url() -> str:
 
 
 def do_run_migrations(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
+        # Alembic assumes SQLite cannot roll DDL back, and commits after each migration. It can: so
+        # an upgrade is one transaction there too. Two processes starting on one new file then take
+        # turns (BEGIN IMMEDIATE) instead of interleaving their steps and failing on each other's
+        # version rows, and a failed upgrade leaves the file as it found it.
+        transactional_ddl=True if sqlite else None,
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import time
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -16,6 +19,8 @@ from bot.db.models import Activity, MemberStreak, RestPeriod
 from bot.db.session import create_engine, create_sessionmaker, reading, transaction
 from bot.services.streaks import refresh_streaks
 from tests.conftest import NOW
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def test_upgrade_from_empty_database_reaches_head(empty_db_url: str) -> None:
@@ -165,3 +170,48 @@ async def test_upgrading_keeps_every_row_of_the_tables_that_point_at_a_rebuilt_o
         assert counts == [1, 1, 1]
     finally:
         await engine.dispose()
+
+
+async def test_an_upgrade_that_fails_leaves_the_database_as_it_found_it(empty_db_url: str) -> None:
+    # A table in the way of 0011: every step before it runs, then 0011 fails. In one transaction, so
+    # nothing of the steps before stays either (on SQLite, Alembic would commit after each step).
+    url = empty_db_url
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE member_pages (x INTEGER)"))
+        with pytest.raises(Exception, match="member_pages"):
+            await asyncio.to_thread(upgrade, url)
+        async with engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert tables == {"member_pages"}
+        assert await current_revision(engine) is None
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.sqlite_only  # PostgreSQL's fleets take an advisory lock (migrations/env.py); tests/test_fleet.py
+async def test_two_processes_migrating_one_new_file_at_once_both_succeed(tmp_path: Path) -> None:
+    # `shiplog run` and `shiplog web` started together on a new SQLite file both migrate it.
+    # Both wait for the same instant after their imports, so their upgrades really start together.
+    script = (
+        "import sys, time; from bot.db.migrate import upgrade; "
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time())); upgrade(sys.argv[1])"
+    )
+    for round_ in range(3):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'new-{round_}.db'}"
+        start_at = str(time.time() + 2.0)
+        processes = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", script, url, start_at, cwd=ROOT, stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(2)
+        ]
+        for process in processes:
+            _, stderr = await process.communicate()
+            assert process.returncode == 0, stderr.decode()[-2000:]
+        engine = create_engine(url)
+        try:
+            assert await current_revision(engine) == head_revision(url)
+        finally:
+            await engine.dispose()
