@@ -7,9 +7,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from bot.db.models import Guild, Member, MemberPage, OutboxMessage
+from bot.db.models import GitHubAccount, GitHubProfile, Guild, Member, MemberPage, OutboxMessage
 from bot.db.session import reading, transaction
 from bot.services import departures, outbox
+from bot.services.github.radar import Radar
 from bot.services.schedule import all_schedules, catch_up, due_members, queue_streak_dms, run_weekly
 from bot.services.sharing import pages, recap
 from tests.conftest import NOW
@@ -182,3 +183,27 @@ async def test_a_member_with_goals_but_no_preferences_is_marked_and_a_stranger_i
     await departures.member_left(sessionmaker, GUILD, 999, now=NOW)  # never used Shiplog
     async with reading(sessionmaker) as session:
         assert list(await session.scalars(select(Member.user_id))) == [CAROL]
+
+
+async def test_the_radar_leaves_a_removed_servers_members_alone_and_restarts_from_the_return(sessionmaker) -> None:
+    await make_guild(sessionmaker)
+    long_ago = NOW - timedelta(days=40)
+    async with transaction(sessionmaker) as session:
+        session.add(GitHubProfile(id=77, login="alice", checked_through=long_ago))
+        await session.flush()
+        session.add(GitHubAccount(guild_id=GUILD, user_id=ALICE, github_id=77, login="alice", login_lower="alice"))
+
+    async def watched() -> list[int]:
+        async with reading(sessionmaker) as session:
+            return list(await session.scalars(Radar._watched_ids()))
+
+    assert await watched() == [77]
+    await departures.guild_left(sessionmaker, GUILD, now=long_ago)
+    assert await watched() == []  # no search budget spent on a server Shiplog is not in
+    await departures.guild_joined(sessionmaker, GUILD, now=NOW)
+    assert await watched() == [77]
+    async with reading(sessionmaker) as session:
+        guild = await session.get(Guild, GUILD)
+        profile = await session.get(GitHubProfile, 77)
+    # What merged while Shiplog was away is not celebrated on its return, as when the radar is turned back on.
+    assert (guild.radar_since, profile.checked_through) == (NOW, NOW)

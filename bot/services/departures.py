@@ -10,8 +10,9 @@ weekly ping leaves them out, they get no streak or recap DMs, and their public p
 once, as if they had opted out. Their goals and history stay; rejoining clears the mark (their page
 stays closed until they open it again).
 
-Writes `guilds.left_at`, `members.left_at`, the status of a gone server's outbox rows, JobRun rows
-(a run missed while gone, recorded as skipped), and deletes a departing member's `member_pages` row.
+Writes `guilds.left_at` (and the radar's restart point on a return), `members.left_at`, the status
+of a gone server's outbox rows, JobRun rows (a run missed while gone, recorded as skipped), and
+deletes a departing member's `member_pages` row.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, Goal, Guild, JobRun, Member, MemberStreak, OutboxMessage
 from bot.db.session import insert_ignore, reading, transaction
 from bot.services import schedule as rhythm
+from bot.services.guilds import restart_radar_cursors
 from bot.services.outbox import GONE_ERROR
 from bot.services.sharing import pages
 
@@ -73,13 +75,19 @@ async def guild_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
     """Clear the server's gone mark (a re-invite); return whether it was gone.
 
     The weekly run whose time fell while Shiplog was away is recorded as skipped: a re-invite must
-    not post last Monday's ping hours late. The next one goes out as usual.
+    not post last Monday's ping hours late. The next one goes out as usual. The radar starts again
+    from now, as when an admin turns it back on (the radar does not search for a gone server's
+    members meanwhile).
     """
     async with transaction(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
         if guild is None or guild.left_at is None:
             return False
         left_at, guild.left_at = guild.left_at, None
+        if guild.radar_enabled:
+            # As when the radar is turned back on: what merged while Shiplog was away is not celebrated now.
+            guild.radar_since = now
+            await restart_radar_cursors(session, guild_id, now)
         schedule = rhythm.Schedule.of(guild)
         last = rhythm.previous_run(schedule, now)
         if last >= left_at:
