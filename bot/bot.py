@@ -83,9 +83,15 @@ class Shiplog(commands.AutoShardedBot):
         http_client: httpx.AsyncClient,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        intents = discord.Intents.default()
+        # Privileged, opt-in (MEMBERS_INTENT): member leaves and rejoins (cogs/departures.py).
+        intents.members = settings.members_intent
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=discord.Intents.default(),
+            intents=intents,
+            # The members intent is only for leave and join events: no member list of every server
+            # is fetched at start (as without the intent), which would slow the start of a big bot.
+            chunk_guilds_at_startup=False,
             tree_cls=ShiplogTree,
             # Nothing the bot posts may ping anyone unless a message names its users explicitly.
             allowed_mentions=discord.AllowedMentions.none(),

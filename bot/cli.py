@@ -133,9 +133,10 @@ def _start_failure(exc: BaseException, settings: Settings) -> str | None:
     if isinstance(exc, discord.LoginFailure):
         return "Discord refused DISCORD_TOKEN: copy the bot token again from the developer portal (Bot, Reset Token)."
     if isinstance(exc, discord.PrivilegedIntentsRequired):
+        # The one privileged intent Shiplog can ask for is the members intent (MEMBERS_INTENT=true).
         return (
-            "Discord refused the gateway intents Shiplog asked for: enable them in the developer portal "
-            "(Bot, Privileged Gateway Intents)."
+            "Discord refused the Server Members intent that MEMBERS_INTENT=true asks for: turn on Server "
+            "Members Intent in the developer portal (Bot, Privileged Gateway Intents), or set MEMBERS_INTENT=false."
         )
     if isinstance(exc, discord.DiscordServerError):
         return f"Discord is failing ({exc.status}): the start is given up; try again in a few minutes."

@@ -43,6 +43,8 @@ class Settings:
     shard_ids: tuple[int, ...] | None = None
     # The public HTTPS address of the web server (no trailing slash); None: no public pages.
     public_url: str | None = None
+    # The privileged members intent (enabled in the developer portal too): member leaves and rejoins.
+    members_intent: bool = False
 
     def __repr__(self) -> str:
         # Tokens, secrets and the database password never reach a log line or a traceback through repr().
@@ -128,6 +130,7 @@ class Settings:
 
         shard_count, shard_ids = _parse_shards(get("SHARD_COUNT"), get("SHARD_IDS"))
         public_url = _parse_public_url(get("PUBLIC_URL"))
+        members_intent = _parse_bool(get("MEMBERS_INTENT"), "MEMBERS_INTENT", default=False)
 
         return cls(
             shard_count=shard_count,
@@ -144,6 +147,7 @@ class Settings:
             log_level=level,
             dev_guild_id=dev_guild_id,
             public_url=public_url,
+            members_intent=members_intent,
         )
 
     @property
@@ -217,6 +221,17 @@ def _parse_shards(count_value: str | None, ids_value: str | None) -> tuple[int |
     if len(set(ids)) != len(ids):
         raise ConfigError(f"SHARD_IDS names a shard twice: {ids_value!r}.")
     return count, tuple(ids)
+
+
+def _parse_bool(value: str | None, name: str, *, default: bool) -> bool:
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")
 
 
 def _parse_int(value: str | None, name: str, *, default: int) -> int:

@@ -20,7 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
-from bot.services import retention
+from bot.services import departures, retention
 from bot.services import schedule as rhythm
 from bot.services.schedule import RunResult, Schedule, StreakDM
 
@@ -124,8 +124,12 @@ class Scheduler:
         """Return the server's weekly job, if scheduled."""
         return self.aps.get_job(weekly_job_id(guild_id))
 
-    async def reschedule(self, guild_id: int) -> Job:
-        """Follow a changed schedule at once."""
+    async def reschedule(self, guild_id: int) -> Job | None:
+        """Follow a changed schedule at once; a server Shiplog was removed from loses its job (None)."""
+        if await departures.is_gone(self.sessionmaker, guild_id):
+            if (job := self.job(guild_id)) is not None:
+                job.remove()
+            return None
         return self.schedule_guild(guild_id, await rhythm.get_schedule(self.sessionmaker, guild_id))
 
     async def run_guild(

@@ -132,10 +132,13 @@ class WeeklyRhythm(commands.Cog):
 
     @commands.Cog.listener()
     async def on_schedule_changed(self, guild_id: int) -> None:
-        """Follow a schedule changed by /settings schedule."""
+        """Follow a schedule changed by /settings schedule, or Shiplog's removal from a server or its return."""
         if self.scheduler is not None:
             job = await self.scheduler.reschedule(guild_id)
-            log.info("guild %s: weekly job now %s, next at %s", guild_id, job.name, job.next_run_time)
+            if job is None:
+                log.info("guild %s: no weekly job while Shiplog is not in the server", guild_id)
+            else:
+                log.info("guild %s: weekly job now %s, next at %s", guild_id, job.name, job.next_run_time)
 
     async def send_streak_dm(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
         """Send the streak-at-risk DM (an outbox action); Discord's errors go back to the sender to retry."""

@@ -146,6 +146,14 @@ def test_an_unparsable_database_url_is_not_echoed() -> None:
     assert "hunter2" not in str(info.value)
 
 
+def test_members_intent_is_off_unless_asked_for() -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN}).members_intent is False
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "MEMBERS_INTENT": "true"}).members_intent is True
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "MEMBERS_INTENT": "False"}).members_intent is False
+    with pytest.raises(ConfigError, match="MEMBERS_INTENT must be true or false"):
+        Settings.from_env({"DISCORD_TOKEN": TOKEN, "MEMBERS_INTENT": "sometimes"})
+
+
 def test_delivery_retention_days_is_read_with_a_default_of_14() -> None:
     assert Settings.from_env({"DISCORD_TOKEN": TOKEN}).delivery_retention_days == 14
     assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": " 30 "}).delivery_retention_days == 30

@@ -432,3 +432,45 @@ async def test_channel_rate_limit_is_opt_in_and_answers_429_with_retry_after_lik
         await asyncio.sleep(0.55)
         assert (await post(one)).status == 200
         assert fake.rate_limited == 1 and len(fake.messages_in(one)) == 3
+
+
+async def test_the_bot_removed_and_invited_back_and_a_member_leaving_and_rejoining(
+    fake: FakeDiscord, world: SimpleNamespace
+) -> None:
+    events: list[tuple[str, int]] = []
+
+    class Watcher(DemoBot):
+        async def on_guild_remove(self, guild: discord.Guild) -> None:
+            events.append(("remove", guild.id))
+
+        async def on_guild_unavailable(self, guild: discord.Guild) -> None:
+            events.append(("unavailable", guild.id))
+
+        async def on_guild_join(self, guild: discord.Guild) -> None:
+            events.append(("join", guild.id))
+
+        async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+            events.append(("member_remove", payload.user.id))
+
+    bot = Watcher(world.guild.id)
+    async with fake.running(bot):
+        await fake.remove_bot(world.guild)
+        await fake.sync()
+        assert events == [("remove", world.guild.id)]  # a removal, not an outage
+        assert bot.get_guild(world.guild.id) is None
+        with pytest.raises(discord.NotFound):  # its channels are gone for the bot
+            await bot.get_partial_messageable(world.goals.id).send("anyone?")
+
+        await fake.invite_bot(world.guild)
+        for _ in range(100):  # the members intent: discord.py fetches the member list before on_guild_join
+            if events[-1][0] == "join":
+                break
+            await asyncio.sleep(0.02)
+        assert events[-1] == ("join", world.guild.id)
+        assert bot.get_guild(world.guild.id) is not None
+        await bot.get_partial_messageable(world.goals.id).send("back")
+
+        await fake.member_leave(world.alice)
+        assert events[-1] == ("member_remove", world.alice.id)
+        back = await fake.member_rejoin(world.alice)
+        assert back.id == world.alice.id and [m.id for m in bot.joined] == [world.alice.id]

@@ -215,3 +215,48 @@ async def test_two_processes_migrating_one_new_file_at_once_both_succeed(tmp_pat
             assert await current_revision(engine) == head_revision(url)
         finally:
             await engine.dispose()
+
+
+async def test_the_departures_migration_keeps_every_row_and_leaves_everyone_present(empty_db_url: str) -> None:
+    # 0012 adds guilds.left_at and members.left_at: on SQLite batch mode may rebuild both tables,
+    # and nothing pointing at them may go; every server and member starts as present (NULL).
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0011")
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await session.execute(
+                text("INSERT INTO guilds (id, cadence, created_at) VALUES (1, 'weekly', :at)"), {"at": NOW}
+            )
+            await session.execute(
+                text("INSERT INTO members (guild_id, user_id, created_at) VALUES (1, 11, :at)"), {"at": NOW}
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO member_pages (guild_id, user_id, slug, display_name, created_at, updated_at) "
+                    "VALUES (1, 11, 'abcdefghijklmnop', 'alice', :at, :at)"
+                ),
+                {"at": NOW},
+            )
+            await session.execute(
+                text(
+                    "INSERT INTO goals (guild_id, number, user_id, text, status, created_at, updated_at) "
+                    "VALUES (1, 1, 11, 'ship it', 'open', :at, :at)"
+                ),
+                {"at": NOW},
+            )
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with reading(create_sessionmaker(engine)) as session:
+            counts = [
+                await session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                for table in ("guilds", "members", "member_pages", "goals")
+            ]
+            left = [
+                await session.scalar(text(f"SELECT left_at FROM {table}"))  # noqa: S608
+                for table in ("guilds", "members")
+            ]
+        assert counts == [1, 1, 1, 1]
+        assert left == [None, None]
+    finally:
+        await engine.dispose()

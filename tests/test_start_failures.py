@@ -176,3 +176,16 @@ async def test_a_token_discord_refuses_says_to_copy_it_again(tmp_path: Path) -> 
         lines = bot.output.strip().splitlines()
         assert len(lines) == 1, bot.output
         assert "Discord refused DISCORD_TOKEN: copy the bot token again from the developer portal" in lines[0]
+
+
+async def test_members_intent_refused_by_the_portal_says_where_to_turn_it_on(tmp_path: Path) -> None:
+    async with FakeDiscord(privileged_intents=()) as fake:  # no privileged intent enabled in the portal
+        env = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/shiplog.db", "HTTP_PORT": "0", "LOG_LEVEL": "WARNING"}
+        with shiplog_process(
+            ["run"], tmp_path, DISCORD_TOKEN=fake.token, MEMBERS_INTENT="true", **env, **{URL_VARIABLE: fake.base_url}
+        ) as bot:
+            assert await bot.wait(30) == 1
+        lines = bot.output.strip().splitlines()
+        assert len(lines) == 1, bot.output
+        assert "Discord refused the Server Members intent that MEMBERS_INTENT=true asks for" in lines[0]
+        assert "Privileged Gateway Intents" in lines[0]

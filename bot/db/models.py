@@ -66,6 +66,9 @@ class Guild(Base):
     pages_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     page_slug: Mapped[str | None] = mapped_column(String(32), unique=True)
     page_name: Mapped[str | None] = mapped_column(String(100))
+    # Set while Shiplog is not in the server (removed, kicked): no runs, no posts, pages answer 404.
+    # A re-invite clears it; everything else is kept for that.
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def channel_for(self, purpose: str) -> int | None:
@@ -91,6 +94,9 @@ class Member(Base):
     review_nudges: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     # The weekly recap (a ready-to-post draft about their week) by DM after the digest (members opt in).
     recap_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Set while the member is not in the server (seen only with MEMBERS_INTENT): not mentioned, no DMs.
+    # Rejoining clears it; their goals and history stay (/me forget is for erasing).
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -857,6 +857,8 @@ class FakeDiscord:
         self.patch_ready_timeout = patch_ready_timeout
 
         self.guilds: dict[int, FakeGuild] = {}
+        # Guilds the bot was removed from (remove_bot): kept for invite_bot, unknown to the API meanwhile.
+        self.departed_guilds: dict[int, FakeGuild] = {}
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user, self.app_owner.id: self.app_owner}
         self.dm_channels: dict[int, FakeChannel] = {}  # user id -> DM channel
 
@@ -1616,6 +1618,36 @@ class FakeDiscord:
             {"guild_id": str(guild.id), "user": member.user.to_payload()},
             intent=INTENT_GUILD_MEMBERS,
         )
+
+    async def remove_bot(self, guild: FakeGuild | int) -> None:
+        """Kick the bot from a guild: GUILD_DELETE without ``unavailable`` (a removal, not an outage)
+        to sessions with the guilds intent. From then on the guild and its channels are unknown to
+        the bot's REST calls (404), and a new connection's READY no longer lists it."""
+        guild = self._guild(guild)
+        self.guilds.pop(guild.id, None)
+        self.departed_guilds[guild.id] = guild
+        await self.dispatch("GUILD_DELETE", {"id": str(guild.id)}, intent=INTENT_GUILDS)
+
+    async def invite_bot(self, guild: FakeGuild | int) -> None:
+        """Add the bot to a guild (again): GUILD_CREATE without ``unavailable``, which discord.py
+        reads as a join (``on_guild_join``), to sessions with the guilds intent."""
+        gid = _id_of(guild)
+        found = self.departed_guilds.pop(gid, None) or (guild if isinstance(guild, FakeGuild) else None)
+        if found is None:
+            raise FakeDiscordError(f"unknown guild {guild!r}")
+        self.guilds[found.id] = found
+        found.members.setdefault(
+            self.bot_user.id, FakeMember(user=self.bot_user, guild_id=found.id, role_ids=[self._bot_role(found).id])
+        )
+        for session in [s for s in self._sessions.values() if s.intents & INTENT_GUILDS]:
+            payload = self.guild_payload(found, intents=session.intents)
+            payload.pop("unavailable", None)
+            await self._dispatch_to(session, "GUILD_CREATE", payload)
+        await self.sync()
+
+    async def member_rejoin(self, member: FakeMember) -> FakeMember:
+        """A member who left joins again (same user): GUILD_MEMBER_ADD to sessions with the members intent."""
+        return await self.member_join(member.guild_id, user=member.user)
 
     async def user_message(
         self, channel: FakeChannel | int, author: FakeMember | FakeUser, content: str = "", **fields: Any

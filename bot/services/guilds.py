@@ -113,7 +113,7 @@ async def set_radar(
         guild = await ensure_guild(session, guild_id)
         if enabled and not guild.radar_enabled:
             guild.radar_since = now or utcnow()
-            await _restart_radar_cursors(session, guild_id, guild.radar_since)
+            await restart_radar_cursors(session, guild_id, guild.radar_since)
         if enabled is not None:
             guild.radar_enabled = enabled
         if own_repos is not None:
@@ -123,13 +123,21 @@ async def set_radar(
         return RadarSettings(guild.radar_enabled, guild.celebrate_own_repos, guild.review_wait_days)
 
 
-async def _restart_radar_cursors(session: AsyncSession, guild_id: int, now: datetime) -> None:
-    # Turned back on, the radar celebrates what merges from now on, not what merged while it was off:
-    # members watched by no other server start their search from now.
+async def restart_radar_cursors(session: AsyncSession, guild_id: int, now: datetime) -> None:
+    """Start the server's members' radar searches from `now` (the radar turned back on, Shiplog back in the server).
+
+    The radar then celebrates what merges from now on, not what merged while it was off: members
+    watched by no other server (with the radar on, and Shiplog in it) start their search from now.
+    """
     elsewhere = (
         select(GitHubAccount.github_id)
         .join(Guild, Guild.id == GitHubAccount.guild_id)
-        .where(Guild.radar_enabled.is_(True), Guild.id != guild_id, GitHubAccount.github_id.is_not(None))
+        .where(
+            Guild.radar_enabled.is_(True),
+            Guild.left_at.is_(None),
+            Guild.id != guild_id,
+            GitHubAccount.github_id.is_not(None),
+        )
     )
     here = select(GitHubAccount.github_id).where(GitHubAccount.guild_id == guild_id)
     await session.execute(

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import OutboxMessage
+from bot.db.models import Guild, OutboxMessage
 from bot.db.session import reading, transaction
 
 # How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it;
@@ -34,6 +34,9 @@ MAX_ATTEMPTS = 50
 # A message that fails with an error nobody expected (a bug, bad data) is tried this often, then failed.
 MAX_UNEXPECTED_ATTEMPTS = 5
 MAX_FOLD = 1000
+# Why a message of a server Shiplog was removed from is settled unsent (a re-invited server's admins
+# can still retry it from /settings show).
+GONE_ERROR = "Shiplog was removed from the server before this message could be sent"
 
 
 def new_nonce() -> str:
@@ -184,6 +187,7 @@ async def claim_due(
                 and (row.attempts == 0 or row.next_attempt_at <= now)
             ]
             rows = sorted([*rows, *joining], key=lambda row: row.id)
+        rows = await _settle_gone(session, rows)
         claimed = []
         for row in rows:
             row.next_attempt_at = now + CLAIM_LEASE
@@ -201,6 +205,24 @@ async def claim_due(
                 )
             )
     return claimed
+
+
+async def _settle_gone(session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Fail the rows of servers Shiplog was removed from (queued after it left, by a webhook say):
+    posting them could only meet 403s and 404s. Return the others."""
+    guild_ids = {row.guild_id for row in rows if row.guild_id is not None}
+    if not guild_ids:
+        return rows
+    gone = set(await session.scalars(select(Guild.id).where(Guild.id.in_(guild_ids), Guild.left_at.is_not(None))))
+    if not gone:
+        return rows
+    kept = []
+    for row in rows:
+        if row.guild_id in gone:
+            row.status, row.last_error = "failed", GONE_ERROR
+        else:
+            kept.append(row)
+    return kept
 
 
 async def renew(sessionmaker: async_sessionmaker[AsyncSession], ids: Sequence[int], *, now: datetime) -> None:

@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -211,9 +211,10 @@ async def get_schedule(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
 
 
 async def all_schedules(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, Schedule]:
-    """Return every server's schedule."""
+    """Return the schedule of every server Shiplog is in (none for a server it was removed from)."""
     async with transaction(sessionmaker) as session:
-        return {guild.id: Schedule.of(guild) for guild in await session.scalars(select(Guild))}
+        present = await session.scalars(select(Guild).where(Guild.left_at.is_(None)))
+        return {guild.id: Schedule.of(guild) for guild in present}
 
 
 async def set_cadence(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, cadence: str) -> str:
@@ -447,8 +448,13 @@ async def due_members(
 
     Members whose streak is at risk come first (longest streak first), then the rest by id.
     """
+    # Members who turned reminders off, and members who left the server (MEMBERS_INTENT).
     opted_out = set(
-        await session.scalars(select(Member.user_id).where(Member.guild_id == guild_id, Member.reminders.is_(False)))
+        await session.scalars(
+            select(Member.user_id).where(
+                Member.guild_id == guild_id, or_(Member.reminders.is_(False), Member.left_at.is_not(None))
+            )
+        )
     )
     # Streamed in chunks: a big server has tens of thousands of members with open goals.
     open_count: dict[int, int] = {}
@@ -638,7 +644,7 @@ async def _run_weekly(
 ) -> RunResult:
     async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
-        if guild is None:
+        if guild is None or guild.left_at is not None:  # Shiplog was removed: nothing runs, nothing is recorded
             return RunResult(guild_id, "", scheduled_for, ())
         schedule = Schedule.of(guild)
         period = period_of(schedule, scheduled_for)
@@ -805,7 +811,7 @@ async def catch_up(sessionmaker: async_sessionmaker[AsyncSession], *, now: datet
     """
     async with transaction(sessionmaker) as session:
         wanted: dict[int, tuple[datetime, str]] = {}
-        for guild in await session.scalars(select(Guild)):
+        for guild in await session.scalars(select(Guild).where(Guild.left_at.is_(None))):
             schedule = Schedule.of(guild)
             last = previous_run(schedule, now)
             if guild.created_at <= last:
@@ -847,7 +853,9 @@ async def queue_streak_dms(sessionmaker: async_sessionmaker[AsyncSession], *, no
     period ends within DM_LEAD."""
     async with transaction(sessionmaker) as session:
         rows = await session.execute(
-            select(Member.guild_id, Member.user_id, Member.timezone).where(Member.streak_dms.is_(True))
+            select(Member.guild_id, Member.user_id, Member.timezone)
+            .join(Guild, Guild.id == Member.guild_id)
+            .where(Member.streak_dms.is_(True), Member.left_at.is_(None), Guild.left_at.is_(None))
         )
         members: defaultdict[int, dict[int, str]] = defaultdict(dict)
         for guild_id, user_id, zone_name in rows:

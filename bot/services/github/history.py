@@ -139,14 +139,14 @@ async def counts(
 
 
 async def _watched(session: AsyncSession, github_id: int) -> bool:
-    """Tell whether a server with the radar on links this user (so their merges are all seen)."""
+    """Tell whether a server with the radar on (and Shiplog in it) links this user (so their merges are all seen)."""
     from bot.db.models import Guild
 
     return (
         await session.scalar(
             select(GitHubAccount.id)
             .join(Guild, Guild.id == GitHubAccount.guild_id)
-            .where(GitHubAccount.github_id == github_id, Guild.radar_enabled.is_(True))
+            .where(GitHubAccount.github_id == github_id, Guild.radar_enabled.is_(True), Guild.left_at.is_(None))
             .limit(1)
         )
     ) is not None

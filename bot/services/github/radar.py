@@ -252,11 +252,11 @@ class Radar:
 
     @staticmethod
     def _watched_ids() -> Any:
-        """The GitHub ids linked in a server with the radar on (a subquery)."""
+        """The GitHub ids linked in a server with the radar on and Shiplog in it (a subquery)."""
         return (
             select(GitHubAccount.github_id)
             .join(Guild, Guild.id == GitHubAccount.guild_id)
-            .where(Guild.radar_enabled.is_(True), GitHubAccount.github_id.is_not(None))
+            .where(Guild.radar_enabled.is_(True), Guild.left_at.is_(None), GitHubAccount.github_id.is_not(None))
         )
 
     async def resolve_unknown_ids(self) -> int:

@@ -176,14 +176,20 @@ class _Found:
 
 
 async def find(session: AsyncSession, server_slug: str, member_slug: str) -> _Found | None:
-    """Return whose page the slugs name, or None: unknown, opted out, or pages off in that server."""
+    """Return whose page the slugs name, or None: unknown, opted out, pages off in that server, or
+    Shiplog removed from it."""
     if not (valid_slug(server_slug) and valid_slug(member_slug)):
         return None
     row = (
         await session.execute(
             select(MemberPage.guild_id, MemberPage.user_id, Guild.page_name, MemberPage.display_name)
             .join(Guild, Guild.id == MemberPage.guild_id)
-            .where(MemberPage.slug == member_slug, Guild.page_slug == server_slug, Guild.pages_enabled.is_(True))
+            .where(
+                MemberPage.slug == member_slug,
+                Guild.page_slug == server_slug,
+                Guild.pages_enabled.is_(True),
+                Guild.left_at.is_(None),  # Shiplog was removed: its admins can't turn pages off any more
+            )
         )
     ).first()
     if row is None:

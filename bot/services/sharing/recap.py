@@ -150,11 +150,11 @@ async def set_recap_dms(
 
 
 async def recap_members(session: AsyncSession, guild_id: int) -> list[int]:
-    """Return the members of a server who get the weekly recap by DM."""
+    """Return the members of a server who get the weekly recap by DM (not those who left it)."""
     return list(
         await session.scalars(
             select(Member.user_id)
-            .where(Member.guild_id == guild_id, Member.recap_dms.is_(True))
+            .where(Member.guild_id == guild_id, Member.recap_dms.is_(True), Member.left_at.is_(None))
             .order_by(Member.user_id)
         )
     )
