@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
@@ -70,6 +72,28 @@ async def _connected(connection: aiosqlite.Connection) -> aiosqlite.Connection:
         raise
 
 
+def _use_wal(cursor: Any) -> None:
+    """Put the file in WAL mode (it stays so: after the first connection this only reads the mode).
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once, without
+    its busy handler, while another connection holds a lock: two processes starting together on a
+    new file (`shiplog run` beside `shiplog web`) met exactly that. So the switch is tried again
+    for a while. It blocks the loop, but only on a file not yet in WAL mode, at its first connects.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        cursor.execute("PRAGMA journal_mode")
+        if cursor.fetchone()[0].lower() == "wal":
+            return
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return  # in WAL mode now (or, for an in-memory database, in the only mode it has)
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def _tune_sqlite(engine: AsyncEngine) -> None:
     if engine.dialect.driver == "aiosqlite":
 
@@ -83,9 +107,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     def on_connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
