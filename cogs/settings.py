@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserError
-from bot.services import guilds, outbox
+from bot.services import departures, guilds, outbox
 from bot.services import schedule as rhythm
 from bot.services.sharing import pages
 from bot.tree import answer_error
@@ -339,6 +339,42 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
                     f" I removed {result.removed} member page{'s' if result.removed != 1 else ''}: "
                     "their links now show nothing. If you turn pages back on, members opt in again, with new links."
                 )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="member-left")
+    async def member_left(
+        self, interaction: discord.Interaction[Shiplog], member: discord.User, left: bool = True
+    ) -> None:
+        """Tell me a member has left, so I stop mentioning and messaging them (or that they are back).
+
+        Parameters
+        ----------
+        member
+            The member (if Discord no longer suggests them, paste their user id).
+        left
+            False if they are back in the server: I mention and message them again.
+        """
+        guild_id = guild_id_of(interaction)
+        name = escape(member.display_name)
+        if left and isinstance(member, discord.Member):  # Discord resolved them as one of the server's members
+            text = f"{name} is still in this server, so I'll keep mentioning them. Run this again once they have left."
+        elif left:
+            closed = await departures.member_left(self.bot.sessionmaker, guild_id, member.id, now=self.bot.now())
+            if await departures.has_left(self.bot.sessionmaker, guild_id, member.id):
+                text = (
+                    f"Noted: I'll no longer mention {name} in the weekly ping or send them DMs"
+                    + (", and their public page is closed" if closed else "")
+                    + ". Their goals and history stay. If they come back, run this with `left:False`."
+                )
+            else:
+                text = f"I have nothing stored for {name} that would mention or message them: nothing to change."
+        elif await departures.member_joined(self.bot.sessionmaker, guild_id, member.id):
+            text = (
+                f"Welcome back to {name}: I'll mention them in the weekly ping and message them again. "
+                "Their public page stays closed until they open it with `/me page enabled:true`."
+            )
+        else:
+            text = f"{name} isn't marked as gone: nothing to change."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 

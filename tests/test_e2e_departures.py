@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.db.models import Guild, JobRun, Member, OutboxMessage
 from bot.db.session import reading, transaction
-from bot.playground.fake_discord import INTENT_GUILD_MEMBERS
+from bot.playground.fake_discord import INTENT_GUILD_MEMBERS, FakeDiscordError
 from bot.services import guilds
 from bot.services.outbox import GONE_ERROR
 from tests.conftest import NOW
@@ -196,3 +197,39 @@ async def test_without_the_members_intent_a_leave_never_arrives_and_nothing_chan
         await fire_weekly(w)
         (ping,) = await eventually(lambda: pings(w))
         assert f"<@{w.alice.id}>" in ping["content"]
+
+
+async def test_without_the_intent_an_admin_tells_shiplog_a_member_left_and_that_they_are_back(db_url: str) -> None:
+    async with departures_world(db_url) as w:
+        await w.invoke(w.alice, "goal add", text="ship the beta")
+        await w.invoke(w.bob, "goal add", text="bob's goal")
+        url = await open_page(w, w.alice)
+
+        with pytest.raises(FakeDiscordError, match="cannot see /settings member-left"):  # hidden from members
+            await w.invoke(w.bob, "settings member-left", member=w.alice)
+        still_here = await w.invoke(w.admin, "settings member-left", member=w.alice)
+        assert still_here.ephemeral and "still in this server" in still_here.content
+        assert (await get(url))[0] == 200
+
+        await w.fake.member_leave(w.alice)  # no event reaches the bot without the intent
+        stranger = w.fake.add_user("stranger")
+        nothing = await w.invoke(w.admin, "settings member-left", member=stranger)
+        assert "nothing stored for stranger" in nothing.content
+        noted = await w.invoke(w.admin, "settings member-left", member=w.alice)
+        assert noted.ephemeral and "no longer mention alice" in noted.content and "page is closed" in noted.content
+        assert noted.allowed_mentions["parse"] == []  # a display name never pings anyone
+        assert (await get(url))[0] == 404
+
+        w.clock.advance(timedelta(hours=1, minutes=1))  # Monday 13:01
+        await fire_weekly(w)
+        (ping,) = await eventually(lambda: pings(w))
+        assert f"<@{w.bob.id}>" in ping["content"] and f"<@{w.alice.id}>" not in ping["content"]
+
+        back = await w.invoke(w.admin, "settings member-left", member=w.alice, left=False)
+        assert "Welcome back to alice" in back.content
+        again = await w.invoke(w.admin, "settings member-left", member=w.alice, left=False)
+        assert "isn't marked as gone" in again.content
+        w.clock.advance(timedelta(weeks=1))
+        await fire_weekly(w)
+        later = await eventually(lambda: len(pings(w)) == 2 and pings(w))
+        assert f"<@{w.alice.id}>" in later[1]["content"]

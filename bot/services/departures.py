@@ -5,10 +5,10 @@ caught up for it, its pending messages are settled as failed (they could only me
 and its public pages answer 404. Nothing is deleted: a re-invite clears the mark and everything
 resumes, pages at their old addresses included.
 
-A member who left (heard only with the members intent) is marked gone (`members.left_at`): the
-weekly ping leaves them out, they get no streak or recap DMs, and their public page is closed at
-once, as if they had opted out. Their goals and history stay; rejoining clears the mark (their page
-stays closed until they open it again).
+A member who left (heard with the members intent, or told by an admin's `/settings member-left`)
+is marked gone (`members.left_at`): the weekly ping leaves them out, they get no streak or recap
+DMs, and their public page is closed at once, as if they had opted out. Their goals and history
+stay; rejoining clears the mark (their page stays closed until they open it again).
 
 Writes `guilds.left_at` (and the radar's restart point on a return), `members.left_at`, the status
 of a gone server's outbox rows, JobRun rows (a run missed while gone, recorded as skipped), and
@@ -34,6 +34,7 @@ from bot.services.sharing import pages
 __all__ = [
     "guild_joined",
     "guild_left",
+    "has_left",
     "is_gone",
     "member_joined",
     "member_left",
@@ -168,6 +169,15 @@ async def member_left(
         if member is not None and member.left_at is None:
             member.left_at = now
     return closed
+
+
+async def has_left(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, user_id: int) -> bool:
+    """Whether the member is marked as gone from the server."""
+    async with reading(sessionmaker) as session:
+        left_at = await session.scalar(
+            select(Member.left_at).where(Member.guild_id == guild_id, Member.user_id == user_id)
+        )
+    return left_at is not None
 
 
 async def member_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, user_id: int) -> bool:
