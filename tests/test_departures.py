@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from bot.db.models import GitHubAccount, GitHubProfile, Guild, Member, MemberPage, OutboxMessage
 from bot.db.session import reading, transaction
-from bot.services import departures, outbox
+from bot.services import checkins, departures, outbox
 from bot.services.github.radar import Radar
-from bot.services.schedule import all_schedules, catch_up, due_members, queue_streak_dms, run_weekly
+from bot.services.schedule import all_schedules, build_digest, catch_up, due_members, queue_streak_dms, run_weekly
 from bot.services.sharing import pages, recap
+from bot.services.streaks import guild_streaks
 from tests.conftest import NOW
 from tests.test_schedule import (
     ALICE,
@@ -207,3 +208,38 @@ async def test_the_radar_leaves_a_removed_servers_members_alone_and_restarts_fro
         profile = await session.get(GitHubProfile, 77)
     # What merged while Shiplog was away is not celebrated on its return, as when the radar is turned back on.
     assert (guild.radar_since, profile.checked_through) == (NOW, NOW)
+
+
+async def test_a_departed_member_holds_no_place_on_the_leaderboards_nor_the_digests_streaks(sessionmaker) -> None:
+    await make_guild(sessionmaker)
+    await add_rows(
+        sessionmaker,
+        goal(ALICE, status="done", closed_at=NOW - timedelta(days=1)),
+        goal(ALICE, status="done", closed_at=NOW - timedelta(days=1)),
+        goal(BOB, status="done", closed_at=NOW - timedelta(days=1)),
+        active(ALICE, date(2026, 11, 18)),
+        active(BOB, date(2026, 11, 18)),
+    )
+
+    async def board(name: str) -> list[int]:
+        result = await checkins.leaderboard(sessionmaker, guild_id=GUILD, board=name, user_id=BOB, now=NOW)
+        return [user_id for user_id, _ in result.top]
+
+    async def digest_streaks() -> list[int]:
+        async with reading(sessionmaker) as session:
+            states = await guild_streaks(session, GUILD, now=NOW)
+            digest = await build_digest(session, GUILD, start=NOW - timedelta(days=7), end=NOW, states=states)
+        return [row["user_id"] for row in digest["streaks"]]
+
+    assert (await board("goals"), await board("streaks"), await digest_streaks()) == (
+        [ALICE, BOB],
+        [ALICE, BOB],
+        [ALICE, BOB],
+    )
+    await departures.member_left(sessionmaker, GUILD, ALICE, now=NOW)
+    assert (await board("goals"), await board("streaks"), await digest_streaks()) == ([BOB], [BOB], [BOB])
+    async with reading(sessionmaker) as session:  # the week's finished goals are history and stay listed
+        digest = await build_digest(session, GUILD, start=NOW - timedelta(days=7), end=NOW, states={})
+    assert sorted(g["user_id"] for g in digest["goals"]["latest_finished"]) == [ALICE, ALICE, BOB]
+    await departures.member_joined(sessionmaker, GUILD, ALICE)
+    assert await board("goals") == [ALICE, BOB]

@@ -13,7 +13,7 @@ from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import activity, limits, outbox
 from bot.services.dates import member_today
-from bot.services.guilds import ensure_guild, ensure_member, member_zone
+from bot.services.guilds import departed, ensure_guild, ensure_member, member_zone
 from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
 from bot.services.links import clean_web_link
 from bot.services.streaks import (
@@ -237,6 +237,9 @@ async def leaderboard(
                 query = select(Kudos.to_user_id, func.count()).where(Kudos.guild_id == guild_id)
                 query = query.group_by(Kudos.to_user_id)
             values = dict((await session.execute(query)).all())
+    async with reading(sessionmaker) as session:
+        gone = await departed(session, guild_id)  # a member who left holds no place on the board
+    values = {uid: value for uid, value in values.items() if uid not in gone}
     ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))
     # Standard competition ranking: equal values share a place.
     my_rank = None

@@ -34,7 +34,7 @@ from bot.services import outbox, streaks
 from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
-from bot.services.guilds import ensure_guild, ensure_member
+from bot.services.guilds import departed, ensure_guild, ensure_member
 from bot.services.sharing import recap
 from bot.services.streaks import StreakState
 
@@ -544,8 +544,14 @@ async def build_digest(
         .limit(DIGEST_TOP_KUDOS)
     )
 
+    # The week's PRs and goals are history and stay listed; the longest streaks are of members still here.
+    gone = await departed(session, guild_id)
     longest = sorted(
-        ((state.current, user_id, state.cadence) for user_id, state in states.items() if state.current > 0),
+        (
+            (state.current, user_id, state.cadence)
+            for user_id, state in states.items()
+            if state.current > 0 and user_id not in gone
+        ),
         key=lambda item: (-item[0], item[1]),
     )[:DIGEST_LISTED]
     return {
