@@ -23,6 +23,23 @@ from tests.conftest import NOW
 ROOT = Path(__file__).resolve().parent.parent
 
 
+async def seed_a_server(session, *, with_page: bool = False) -> None:
+    """Store, in raw SQL (as at an older revision), a server with a member, their goal and maybe their page."""
+    statements = [
+        "INSERT INTO guilds (id, cadence, created_at) VALUES (1, 'weekly', :at)",
+        "INSERT INTO members (guild_id, user_id, created_at) VALUES (1, 11, :at)",
+        "INSERT INTO goals (guild_id, number, user_id, text, status, created_at, updated_at) "
+        "VALUES (1, 1, 11, 'ship it', 'open', :at, :at)",
+    ]
+    if with_page:
+        statements.append(
+            "INSERT INTO member_pages (guild_id, user_id, slug, display_name, created_at, updated_at) "
+            "VALUES (1, 11, 'abcdefghijklmnop', 'alice', :at, :at)"
+        )
+    for statement in statements:
+        await session.execute(text(statement), {"at": NOW})
+
+
 async def test_upgrade_from_empty_database_reaches_head(empty_db_url: str) -> None:
     url = empty_db_url  # on SQLite, in a folder that does not exist yet
     await asyncio.to_thread(upgrade, url)
@@ -147,19 +164,7 @@ async def test_upgrading_keeps_every_row_of_the_tables_that_point_at_a_rebuilt_o
     engine = create_engine(url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            await session.execute(
-                text("INSERT INTO guilds (id, cadence, created_at) VALUES (1, 'weekly', :at)"), {"at": NOW}
-            )
-            await session.execute(
-                text("INSERT INTO members (guild_id, user_id, created_at) VALUES (1, 11, :at)"), {"at": NOW}
-            )
-            await session.execute(
-                text(
-                    "INSERT INTO goals (guild_id, number, user_id, text, status, created_at, updated_at) "
-                    "VALUES (1, 1, 11, 'ship it', 'open', :at, :at)"
-                ),
-                {"at": NOW},
-            )
+            await seed_a_server(session)
         await engine.dispose()
         await asyncio.to_thread(upgrade, url)
         async with reading(create_sessionmaker(engine)) as session:
@@ -225,26 +230,7 @@ async def test_the_departures_migration_keeps_every_row_and_leaves_everyone_pres
     engine = create_engine(url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            await session.execute(
-                text("INSERT INTO guilds (id, cadence, created_at) VALUES (1, 'weekly', :at)"), {"at": NOW}
-            )
-            await session.execute(
-                text("INSERT INTO members (guild_id, user_id, created_at) VALUES (1, 11, :at)"), {"at": NOW}
-            )
-            await session.execute(
-                text(
-                    "INSERT INTO member_pages (guild_id, user_id, slug, display_name, created_at, updated_at) "
-                    "VALUES (1, 11, 'abcdefghijklmnop', 'alice', :at, :at)"
-                ),
-                {"at": NOW},
-            )
-            await session.execute(
-                text(
-                    "INSERT INTO goals (guild_id, number, user_id, text, status, created_at, updated_at) "
-                    "VALUES (1, 1, 11, 'ship it', 'open', :at, :at)"
-                ),
-                {"at": NOW},
-            )
+            await seed_a_server(session, with_page=True)
         await engine.dispose()
         await asyncio.to_thread(upgrade, url)
         async with reading(create_sessionmaker(engine)) as session:
