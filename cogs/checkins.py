@@ -10,6 +10,7 @@ from discord.ext import commands
 
 from bot.services import checkins
 from bot.services.links import is_web_link
+from bot.services.schedule import streak_words
 from bot.services.streaks import StreakState
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, streak_file
 from cogs._share import ShareStreakButton
@@ -25,19 +26,26 @@ BOARD_TITLES = {
 }
 
 
-def unit(cadence: str, n: int) -> str:
-    """Say '3 weeks' or '1 day'."""
+def unit(cadence: str, n: int, *, before: str = "") -> str:
+    """Say '3 weeks' or '1 day' (with `before`: '3 active weeks')."""
     word = "week" if cadence == "weekly" else "day"
-    return f"{n} {word}{'s' if n != 1 else ''}"
+    return f"{n} {before + ' ' if before else ''}{word}{'s' if n != 1 else ''}"
+
+
+def streak_of(cadence: str, n: int) -> str:
+    """Say '3-week streak' or '1-day streak'."""
+    return f"{streak_words(n, cadence)} streak"
 
 
 def streak_line(state: StreakState) -> str:
     """Describe a streak in one friendly line."""
     if state.resting_now:
-        return f"🌴 Resting: your {unit(state.cadence, state.current)} streak is frozen, not broken."
+        if state.current == 0:
+            return "🌴 Resting: nothing to lose while you rest; your next check-in starts a streak."
+        return f"🌴 Resting: your {streak_of(state.cadence, state.current)} is frozen, not broken."
     if state.current == 0:
         return "Your streak starts with your next check-in."
-    line = f"🔥 {unit(state.cadence, state.current)} streak"
+    line = f"🔥 {streak_of(state.cadence, state.current)}"
     if state.at_risk:
         line += f" (check in this {'week' if state.cadence == 'weekly' else 'day'} to keep it!)"
     if state.freezes:
@@ -52,7 +60,7 @@ def render_checkin(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("link") and is_web_link(data["link"], limit=checkins.MAX_LINK):
         embed.add_field(name="Link", value=data["link"])
     if data.get("streak"):
-        embed.set_footer(text=f"🔥 {unit(data.get('cadence', 'weekly'), data['streak'])} streak")
+        embed.set_footer(text=f"🔥 {streak_of(data.get('cadence', 'weekly'), data['streak'])}")
     return {"content": f"📝 <@{data['user_id']}> checked in.", "embed": embed, "allowed_mentions": NO_MENTIONS}
 
 
@@ -71,7 +79,7 @@ def render_streak_milestone(data: dict[str, Any]) -> dict[str, Any]:
     view = discord.ui.View(timeout=None)
     view.add_item(ShareStreakButton(int(data["user_id"]), int(data["streak"]), data["cadence"]))
     return {
-        "content": f"🔥 <@{data['user_id']}> reached a **{unit(data['cadence'], data['streak'])} streak**! "
+        "content": f"🔥 <@{data['user_id']}> reached a **{streak_of(data['cadence'], data['streak'])}**! "
         "Consistency is a superpower.",
         "view": view,
         "allowed_mentions": mention_only(data["user_id"]),
@@ -158,7 +166,7 @@ class Rhythm(commands.Cog):
         embed = discord.Embed(title=f"{target.display_name}'s streak"[:256], colour=BRAND)
         embed.add_field(name="Current", value=unit(state.cadence, state.current))
         embed.add_field(name="Best", value=unit(state.cadence, state.best))
-        embed.add_field(name="Total", value=f"{state.total} active {'weeks' if state.cadence == 'weekly' else 'days'}")
+        embed.add_field(name="Total", value=unit(state.cadence, state.total, before="active"))
         embed.description = streak_line(state) if target.id == interaction.user.id else None
         embed.set_image(url="attachment://streak.png")
         await interaction.response.send_message(

@@ -36,13 +36,13 @@ async def test_checkin_shows_the_streak_and_posts_in_accountability(w: World) ->
     accountability = await w.fake.create_channel(w.guild, "accountability")
     await w.invoke(w.admin, "settings channel", purpose="accountability", channel=accountability)
     res = await w.invoke(w.alice, "checkin", note="Opened my first PR @everyone", link="https://github.com/a/b/pull/1")
-    assert res.ephemeral and "1 week streak" in res.content
+    assert res.ephemeral and "1-week streak" in res.content
     (post,) = await w.wait_for_posts(accountability, 1)
     assert post["mentions"] == [] and post["allowed_mentions"]["parse"] == []
     assert "Opened my first PR" in post["embeds"][0]["description"]
     w.clock.advance(timedelta(days=7))
     res = await w.invoke(w.alice, "checkin", note="Reviewed a PR")
-    assert "2 weeks streak" in res.content
+    assert "2-week streak" in res.content
 
 
 async def test_a_month_with_a_rest_week_keeps_the_streak(w: World) -> None:
@@ -54,7 +54,14 @@ async def test_a_month_with_a_rest_week_keeps_the_streak(w: World) -> None:
             await w.invoke(w.alice, "checkin", note=f"week {week}")
         w.clock.advance(timedelta(days=7))
     res = await w.invoke(w.alice, "checkin", note="back")
-    assert "4 weeks streak" in res.content  # weeks 0, 1, 3 and now; the rest week froze it
+    assert "4-week streak" in res.content  # weeks 0, 1, 3 and now; the rest week froze it
+
+
+async def test_resting_with_no_streak_yet_says_so_plainly(w: World) -> None:
+    await w.invoke(w.bob, "me rest", weeks=2)
+    res = await w.invoke(w.bob, "streak")
+    assert "your next check-in starts a streak" in res.embeds[0]["description"]
+    assert "0-week" not in res.embeds[0]["description"]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +80,8 @@ async def test_streak_shows_numbers_and_a_picture(w: World) -> None:
     res = await w.invoke(w.bob, "streak", member=w.alice)
     embed = res.embeds[0]
     assert embed["title"] == "alice's streak"
-    assert {f["name"]: f["value"] for f in embed["fields"]}["Current"] == "1 week"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert (fields["Current"], fields["Total"]) == ("1 week", "1 active week")
     assert embed["image"]["url"] == "attachment://streak.png"
     (png,) = res.files
     assert png.filename == "streak.png" and png.data.startswith(PNG)
@@ -157,18 +165,18 @@ async def test_a_weekly_streak_survives_a_month_with_a_rest_week_and_a_dst_chang
     start = datetime(2026, 10, 11, 19, 30, tzinfo=UTC)  # Sunday 11 Oct, 21:30 CEST (ISO week 41)
     async with world(db_url, now=start) as w:
         await w.invoke(w.alice, "me timezone", tz="Europe/Berlin")
-        assert "1 week streak" in (await w.invoke(w.alice, "checkin", note="week 41")).content
+        assert "1-week streak" in (await w.invoke(w.alice, "checkin", note="week 41")).content
         w.clock.advance(timedelta(days=7))  # Sunday 18 Oct, 21:30 CEST (week 42)
-        assert "2 weeks streak" in (await w.invoke(w.alice, "checkin", note="week 42")).content
+        assert "2-week streak" in (await w.invoke(w.alice, "checkin", note="week 42")).content
         w.clock.advance(timedelta(hours=12))  # Monday 19 Oct, 09:30 CEST: a week off (week 43, with the switch)
         res = await w.invoke(w.alice, "me rest", weeks=1)
         assert "Mon 19 Oct" in res.content and "Sun 25 Oct" in res.content
         w.clock.advance(timedelta(days=13, hours=13))  # Sunday 1 Nov, 21:30 CET = 20:30 UTC (week 44)
         res = await w.invoke(w.alice, "checkin", note="week 44, late on Sunday")
-        assert "3 weeks streak" in res.content  # the rest week froze it
+        assert "3-week streak" in res.content  # the rest week froze it
         w.clock.advance(timedelta(hours=3))  # Monday 2 Nov, 00:30 CET: week 45 in Berlin, still Sunday in UTC
         res = await w.invoke(w.alice, "checkin", note="week 45, just after midnight")
-        assert "4 weeks streak" in res.content
+        assert "4-week streak" in res.content
         fields = {f["name"]: f["value"] for f in (await w.invoke(w.alice, "streak")).embeds[0]["fields"]}
         assert (fields["Current"], fields["Best"]) == ("4 weeks", "4 weeks")
 
@@ -269,7 +277,7 @@ async def test_a_burst_of_checkins_is_posted_once_but_every_one_counts(w: World)
     assert "sharing it in the accountability channel" in first.content
     for n in range(1, 30):
         res = await w.invoke(w.alice, "checkin", note=f"check-in {n}")
-        assert res.ephemeral and "1 week streak" in res.content
+        assert res.ephemeral and "1-week streak" in res.content
         assert "isn't posted again" in res.content and "sharing it" not in res.content
     await w.invoke(w.bob, "checkin", note="bob's own check-in is posted")  # the limit is per member
     assert len(await w.wait_for_posts(accountability, 3, timeout=1)) == 2
@@ -376,7 +384,7 @@ async def test_a_streak_milestone_offers_its_member_a_post(w: World) -> None:
         if week < 3:
             w.clock.advance(timedelta(days=7))
     (milestone,) = await w.wait_for_posts(w.celebrations, 1)
-    assert "4 weeks streak" in milestone["content"]
+    assert "4-week streak" in milestone["content"]
     (button,) = milestone["components"][0]["components"]
     assert button["custom_id"] == f"shiplog:share-streak:{w.alice.id}:4:w"
     mine = await w.fake.click(w.guild, w.alice, milestone, button["custom_id"])

@@ -304,7 +304,7 @@ def weekly_recap(
     if kudos:
         facts.append(f"{kudos} kudos received")
     if streak:
-        facts.append(f"🔥 {_plural(streak, unit)} streak")
+        facts.append(f"🔥 {streak}-{unit} streak")
     quiet = not (merged or goals_finished or checkins)
     if quiet:
         head = [Part("📅 A quieter week in open source, and that's fine: rest is part of the work.")]
