@@ -32,6 +32,11 @@ def escape(text: str) -> str:
     return "\\[".join(discord.utils.escape_mentions(discord.utils.escape_markdown(part)) for part in text.split("["))
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """Say '1 linked member' or '3 linked members' (`many` for words that do not just take an s)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def shorten(text: str, limit: int) -> str:
     """Cut `text` to `limit` characters, marking the cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -11,7 +11,7 @@ from discord.ext import commands
 import bot as shiplog
 from bot.services import guilds
 from bot.services import schedule as rhythm
-from cogs._format import BRAND, NO_MENTIONS, guild_id_of
+from cogs._format import BRAND, NO_MENTIONS, guild_id_of, plural
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -35,8 +35,9 @@ def describe(summary: guilds.ServerSummary) -> list[tuple[str, str]]:
             "GitHub",
             f"radar {'on' if radar.enabled else 'off'}"
             + (", own repositories celebrated" if radar.own_repos else "")
-            + f"; review nudges after {radar.review_wait_days} days; {summary.linked_members} linked members; "
-            f"{summary.relayed_repos} relayed repositories",
+            + f"; review nudges after {plural(radar.review_wait_days, 'day')}; "
+            f"{plural(summary.linked_members, 'linked member')}; "
+            f"{plural(summary.relayed_repos, 'relayed repository', 'relayed repositories')}",
         ),
     ]
 

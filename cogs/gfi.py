@@ -44,13 +44,11 @@ class GoodFirstIssues(commands.Cog):
         name = parse_repo(repo) if repo else None
         await interaction.response.defer(thinking=True)
         issues = await self.bot.github.good_first_issues(language=language, label=label, repo=name, limit=10)
-        what = " ".join(
-            part for part in (f"`{escape(language)}`" if language else "", f"in {escape(name)}" if name else "") if part
-        )
+        where = (f" in `{escape(language)}`" if language else "") + (f" in {escape(name)}" if name else "")
         if not issues:
             await interaction.followup.send(
-                f"No open, unassigned {escape(label or 'good first issue')} issues {what} right now. "
-                "Try another search!",
+                f"No open, unassigned issues labelled **{escape(label or 'good first issue')}**{where} right now. "
+                "Try another language or label!",
                 allowed_mentions=NO_MENTIONS,
             )
             return
@@ -60,7 +58,7 @@ class GoodFirstIssues(commands.Cog):
             for i in issues
         ]
         embed = discord.Embed(
-            title=shorten(f"Good first issues {what}".strip(), 256), description=join_lines(lines), colour=BRAND
+            title=shorten(f"Good first issues{where}", 256), description=join_lines(lines), colour=BRAND
         )
         embed.set_footer(text="From GitHub search, refreshed every few minutes. Comment on an issue before starting!")
         await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)

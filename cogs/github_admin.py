@@ -114,7 +114,12 @@ class GitHubAdmin(
         for resource in ("search", "core"):
             bucket = limits.buckets[resource]
             if bucket.remaining is not None:
-                reset = f", resets {_ago(bucket.reset_at, now)}" if bucket.reset_at else ""
+                if bucket.reset_at is None:
+                    reset = ""
+                elif bucket.reset_at > now:
+                    reset = f", resets {_ago(bucket.reset_at, now)}"
+                else:  # the figure is from the last call, and the budget has been reset since
+                    reset = f", as of the last call (reset {_ago(bucket.reset_at, now)})"
                 lines.append(f"**GitHub {resource} budget**: {bucket.remaining} of {bucket.limit} left{reset}.")
         lines.append(
             "**Token**: " + ("set (30 searches a minute)" if limits.has_token else "none (10 searches a minute)")
@@ -240,7 +245,7 @@ class GitHubAdmin(
         """
         if role is not None and (role.is_default() or role.managed):
             raise UserError("That role can't be given to members: pick a normal role (not @everyone or a bot's role).")
-        await subscriptions.set_milestone_role(
+        before = await subscriptions.set_milestone_role(
             self.bot.sessionmaker,
             guild_id=guild_id_of(interaction),
             milestone=milestone,
@@ -248,7 +253,11 @@ class GitHubAdmin(
         )
         label = subscriptions.MILESTONES[milestone]
         if role is None:
-            text = f"No role for reaching {label} any more."
+            text = (
+                f"Members who reach {label} no longer get <@&{before}>."
+                if before
+                else f"No role was set for reaching {label}: nothing to change."
+            )
         else:
             text = f"Members who reach {label} get {role.mention}."
             me = interaction.guild.me if interaction.guild else None

@@ -42,7 +42,8 @@ async def test_about_shows_the_version_the_source_and_the_defaults(w: World) -> 
 async def test_about_follows_the_settings(w: World) -> None:
     await w.invoke(w.admin, "settings channel", purpose="goals", channel=w.goals)
     await w.invoke(w.admin, "settings schedule", weekday="friday", time="17:30", timezone="Europe/Berlin")
-    await w.invoke(w.admin, "settings radar", enabled=False, own_repos=True)
+    await w.invoke(w.admin, "settings radar", enabled=False, own_repos=True, review_wait_days=1)
+    await w.invoke(w.admin, "github-admin link-member", member=w.alice, username="octocat")
     await w.invoke(w.admin, "settings ping", who="quiet", cap=50)
     await w.invoke(w.admin, "settings cadence", cadence="daily")
     res = await w.invoke(w.bob, "about")
@@ -53,4 +54,6 @@ async def test_about_follows_the_settings(w: World) -> None:
         == "Fridays at 17:30 (Europe/Berlin); mentions quiet members with open goals, at most 50"
     )
     assert shown["Streaks"] == "daily, in each member's time zone"
-    assert shown["GitHub"].startswith("radar off, own repositories celebrated; review nudges after 7 days")
+    assert shown["GitHub"] == (
+        "radar off, own repositories celebrated; review nudges after 1 day; 1 linked member; 0 relayed repositories"
+    )

@@ -216,6 +216,16 @@ async def test_milestone_role_is_granted(w: World) -> None:
     assert w.fake.requests_to("PUT", rf"/guilds/{w.guild.id}/members/{w.alice.id}/roles/{role.id}")
 
 
+async def test_a_milestone_role_is_taken_off_and_removing_none_says_so(w: World) -> None:
+    role = await w.fake.create_role(w.guild, "Five PRs")
+    await w.invoke(w.admin, "github-admin milestone-role", milestone="prs:5", role=role)
+    off = await w.invoke(w.admin, "github-admin milestone-role", milestone="prs:5")
+    assert off.ephemeral and off.content == f"Members who reach 5 merged PRs no longer get <@&{role.id}>."
+    assert off.allowed_mentions["parse"] == [] and not off.allowed_mentions.get("roles")  # named, not pinged
+    never = await w.invoke(w.admin, "github-admin milestone-role", milestone="prs:1")
+    assert never.content == "No role was set for reaching 1 merged PR: nothing to change."
+
+
 async def test_link_and_verify_through_the_github_api(w: World) -> None:
     with w.mock_github() as gh:
         res = await w.invoke(w.alice, "github link", username="@Codertocat")
@@ -334,6 +344,13 @@ async def test_gfi_lists_issues_and_explains_rate_limits(w: World) -> None:
         )
         res = await w.invoke(w.alice, "gfi", language="python")
         assert "Improve docs" in res.embeds[0]["description"]
+        assert res.embeds[0]["title"] == "Good first issues in `python`"
+    with w.mock_github() as gh:
+        gh.get("/search/issues").respond(200, json={"total_count": 0, "incomplete_results": False, "items": []})
+        res = await w.invoke(w.alice, "gfi", language="go", label="help wanted")
+    assert res.content == (
+        "No open, unassigned issues labelled **help wanted** in `go` right now. Try another language or label!"
+    )
     with w.mock_github() as gh:
         gh.get("/search/issues").respond(
             403,

@@ -134,13 +134,14 @@ async def list_subscriptions(
 
 async def set_milestone_role(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, milestone: str, role_id: int | None
-) -> None:
-    """Attach a role to a milestone (or detach it with None)."""
+) -> int | None:
+    """Attach a role to a milestone (or detach it with None); return the role it had before, if any."""
     if milestone not in MILESTONES:
         raise UserError(f"`{milestone[:40]}` isn't a milestone. Pick one from the list.")
     async with transaction(sessionmaker) as session:
         await ensure_guild(session, guild_id)
         row = await session.get(MilestoneRole, (guild_id, milestone))
+        before = row.role_id if row is not None else None
         if role_id is None:
             if row is not None:
                 await session.delete(row)
@@ -148,6 +149,7 @@ async def set_milestone_role(
             session.add(MilestoneRole(guild_id=guild_id, milestone=milestone, role_id=role_id))
         else:
             row.role_id = role_id
+    return before
 
 
 async def milestone_roles(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int) -> dict[str, int]:

@@ -252,7 +252,7 @@ def goal_done(*, goal: str, url: str | None = None, days: int | None = None) -> 
     took = f" after {days} day{'s' if days != 1 else ''}" if days else ""
     head = [Part(f"✅ Goal done{took}:")]
     goal_part = Part(clean(goal), cut=1, before="“", after="”")
-    story = [Part("I set it in public, checked in every week, and shipped it.", cut=2, sep="\n\n")]
+    story = [Part("I set it in public, kept at it, and shipped it.", cut=2, sep="\n\n")]
     return _drafts([*head, goal_part, *_tail(url)], [*head, goal_part, *story, *_tail(url)])
 
 
