@@ -98,7 +98,8 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
 
 def render_merged(data: dict[str, Any]) -> dict[str, Any]:
     """Draw a merge celebration."""
-    user_id, repo, number = data["user_id"], data["repo"], data["number"]
+    # `repo` is lowercased for matching; `repo_name` is as GitHub spells it (rows queued before it had none).
+    user_id, repo, number = data["user_id"], data.get("repo_name") or data["repo"], data["number"]
     total, in_repo = data["total"], data["in_repo"]
     if not data.get("known", True):
         # The member's history isn't imported yet (GitHub was away): claim no "first".
@@ -118,10 +119,11 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
             lines.append(f"🛤️ {ordinal(int(value))} in {escape(repo)}: on the path to maintainer!")
         elif value != "1":
             lines.append(f"🏆 Milestone: {value} merged PRs!")
-    goals = data.get("goals", [])
-    if goals:
-        lines.append("✅ Goal" + ("s" if len(goals) > 1 else "") + " finished: ")
-        lines += [f"`#{g['number']}` {escape(shorten(g['text'], 150))}" for g in goals]
+    finished = [f"`#{g['number']}` {escape(shorten(g['text'], 150))}" for g in data.get("goals", [])]
+    if len(finished) == 1:
+        lines.append(f"✅ Goal finished: {finished[0]}")
+    elif finished:
+        lines += ["✅ Goals finished:", *finished]
     embed = discord.Embed(
         title=shorten(f"🎉 {escape(data['title'])}", 256),
         url=data.get("url"),

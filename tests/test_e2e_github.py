@@ -83,7 +83,8 @@ async def test_merged_pr_is_celebrated_once_within_a_second(w: World) -> None:
     embed = post["embeds"][0]
     assert "Update the README with new information." in embed["title"]
     assert "first merged pull request" in embed["description"]
-    assert "`#1` get PR 2 merged" in embed["description"]  # the linked goal finished itself
+    assert "✅ Goal finished: `#1` get PR 2 merged" in embed["description"]  # the linked goal finished itself
+    assert "[octo-org/Hello-World#2](" in embed["description"]  # spelt as GitHub spells it
     assert post["components"][0]["components"][0]["custom_id"].startswith("shiplog:share:")
 
     # Redelivery of the same delivery, and the org hook's own delivery of the same merge: nothing more.

@@ -540,7 +540,7 @@ async def test_goals_linked_to_an_upstream_pr_or_the_issue_it_fixes_finish_on_a_
     await settle(0.3)
     by_number = {re.search(r"encode/httpx#(\d+)", description(p))[1]: description(p) for p in posts(w)}
     assert set(by_number) == {"77", "80"}
-    assert "Goal finished" in by_number["77"] and "`#1` land the HTTP/2 fix" in by_number["77"]
+    assert "✅ Goal finished: `#1` land the HTTP/2 fix" in by_number["77"]  # one line, no stray break
     assert "Goal finished" in by_number["80"] and "`#2` close the docs issue" in by_number["80"]
     async with reading(w.sessionmaker) as session:
         status = dict((await session.execute(select(Goal.number, Goal.status))).all())
