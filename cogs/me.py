@@ -70,10 +70,11 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             self.bot.sessionmaker, guild_id=guild_id, user_id=interaction.user.id, now=self.bot.now()
         )
         first, last = summary.start.date(), (summary.end - timedelta(microseconds=1)).date()
+        days = f"{first:%a %d %b}" if first == last else f"{first:%a %d %b} to {last:%a %d %b}"
         intro = (
-            f"🌱 {first:%a %d %b} to {last:%a %d %b}: a quieter week, and that's fine. A post about what's next:"
+            f"🌱 {days}: a quieter week, and that's fine. A post about what's next:"
             if summary.quiet
-            else f"📅 Your week, {first:%a %d %b} to {last:%a %d %b}, ready to post, with your streak picture:"
+            else f"📅 Your week, {days}, ready to post, with your streak picture:"
         )
         await interaction.response.send_message(
             intro,

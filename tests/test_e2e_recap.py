@@ -83,6 +83,9 @@ async def test_a_quiet_week_is_never_shamed_and_suggests_a_next_step(w: World) -
     w.clock.advance(timedelta(weeks=1))
     res = await w.invoke(w.alice, "me recap", week="last")
     assert res.ephemeral and "quieter week" in res.content and "that's fine" in res.content
+    assert res.content.startswith("🌱 Mon 23 Nov to Sun 29 Nov: ")
+    today = await w.invoke(w.alice, "me recap", week="this")  # a Monday: the week so far is one day
+    assert today.content.startswith("🌱 Mon 30 Nov: ")
     for text in assert_drafts(res.embeds):
         assert "Next up: goal #1, “fix the flaky test”" in text
         assert "0 " not in text.split("\n")[0]  # no zero counts held against anyone
