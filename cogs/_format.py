@@ -11,7 +11,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.services import checkins
+from bot.services import checkins, guilds
+from bot.services import schedule as rhythm
 from bot.services.dates import describe_due, search_timezones
 from bot.services.links import IssueRef
 from bot.services.sharing import share
@@ -120,3 +121,28 @@ async def streak_file(picture: checkins.StreakPicture, name: str) -> discord.Fil
         title=f"{name} · last {checkins.PICTURE_WEEKS} weeks",
     )
     return discord.File(io.BytesIO(png), filename="streak.png")
+
+
+def settings_lines(summary: guilds.ServerSummary) -> list[tuple[str, str]]:
+    """Turn a server's settings into (name, value) lines for an embed (/about, /settings show)."""
+    channels = " · ".join(
+        f"{purpose} <#{channel_id}>" if channel_id else f"{purpose} not set"
+        for purpose, channel_id in summary.channels.items()
+    )
+    when = rhythm.Schedule.read(summary.schedule_weekday, summary.schedule_time, summary.schedule_timezone)
+    who = "quiet members with open goals" if summary.ping_quiet_only else "members with open goals"
+    cap = f", at most {summary.ping_cap:,}" if summary.ping_cap else ""
+    radar = summary.radar
+    return [
+        ("Channels", channels),
+        ("Weekly ping and digest", f"{when.describe()}; mentions {who}{cap}"),
+        ("Streaks", f"{summary.cadence}, in each member's time zone"),
+        (
+            "GitHub",
+            f"radar {'on' if radar.enabled else 'off'}"
+            + (", own repositories celebrated" if radar.own_repos else "")
+            + f"; review nudges after {plural(radar.review_wait_days, 'day')}; "
+            f"{plural(summary.linked_members, 'linked member')}; "
+            f"{plural(summary.relayed_repos, 'relayed repository', 'relayed repositories')}",
+        ),
+    ]

@@ -14,7 +14,16 @@ from bot.services import departures, guilds, outbox
 from bot.services import schedule as rhythm
 from bot.services.sharing import pages
 from bot.tree import answer_error
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, require_manage_guild, shorten, timezone_choices
+from cogs._format import (
+    BRAND,
+    NO_MENTIONS,
+    escape,
+    guild_id_of,
+    require_manage_guild,
+    settings_lines,
+    shorten,
+    timezone_choices,
+)
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -136,6 +145,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
     async def show(self, interaction: discord.Interaction[Shiplog]) -> None:
         """Show this server's Shiplog settings and any messages I could not deliver."""
         settings = await guilds.get_settings(self.bot.sessionmaker, guild_id_of(interaction))
+        summary = await guilds.summary(self.bot.sessionmaker, guild_id_of(interaction))
         embed = discord.Embed(title="Shiplog settings", colour=BRAND)
         embed.add_field(
             name="Channels",
@@ -145,6 +155,9 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             ),
             inline=False,
         )
+        for name, value in settings_lines(summary):
+            if name != "Channels":  # shown above, with what each is for
+                embed.add_field(name=name, value=value, inline=False)
         if settings.pending_messages:
             embed.add_field(name="Waiting to be posted", value=str(settings.pending_messages), inline=False)
         if settings.failed:

@@ -160,10 +160,14 @@ async def test_timezone_with_autocomplete_changes_due_dates(w: World) -> None:
 async def test_settings_for_admins(w: World) -> None:
     res = await w.invoke(w.admin, "settings channel", purpose="celebrations", channel=w.celebrations)
     assert res.ephemeral and f"<#{w.celebrations.id}>" in res.content
+    await w.invoke(w.admin, "settings schedule", weekday="friday", time="17:30", timezone="Europe/Berlin")
     res = await w.invoke(w.admin, "settings show")
-    value = res.embeds[0]["fields"][0]["value"]
-    assert f"**celebrations**: <#{w.celebrations.id}>" in value
-    assert "**goals**: not set" in value
+    fields = {f["name"]: f["value"] for f in res.embeds[0]["fields"]}
+    assert f"**celebrations**: <#{w.celebrations.id}>" in fields["Channels"]
+    assert "**goals**: not set" in fields["Channels"]
+    # Everything /settings changes is shown here too, as /about shows it.
+    assert fields["Weekly ping and digest"].startswith("Fridays at 17:30 (Europe/Berlin)")
+    assert {"Streaks", "GitHub"} <= fields.keys()
 
 
 async def test_unexpected_error_gives_a_reference(w: World, monkeypatch: pytest.MonkeyPatch, caplog) -> None:
