@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import aiohttp
 import pytest
 
 from bot.playground.run import running
-from bot.playground.world import Playground
+from bot.playground.world import SWEEP_STEP, Playground
 from tests.browser import chromium, skip_without_chromium
 from tests.harness import eventually
 
@@ -36,8 +38,7 @@ class Page:
         self.base = f"http://127.0.0.1:{playground.port}"
 
     def id_of(self, name: str) -> str:
-        guild = self.playground.guild
-        return str(guild.member_named(name).id)
+        return str(next(m.id for m in self.playground.members.values() if m.name == name))  # in the server or not
 
     def channel_id(self, name: str) -> str:
         return str(self.playground.guild.channel_named(name).id)
@@ -72,6 +73,14 @@ class Page:
 
         message = await eventually(found, timeout=timeout)
         assert message, f"{who} sees no {text!r} in #{channel}: {await self.messages(who, channel)}"
+        return message
+
+    async def wait_for_attachment(self, who: str, channel: str, timeout: float = 10.0) -> dict[str, Any]:
+        async def found() -> dict[str, Any] | None:
+            return next((m for m in await self.messages(who, channel) if m.get("attachments")), None)
+
+        message = await eventually(found, timeout=timeout)
+        assert message, f"{who} sees no attachment in #{channel}: {await self.messages(who, channel)}"
         return message
 
 
@@ -216,6 +225,126 @@ async def test_bad_requests_are_refused_politely(page: Page, path: str, body: di
     status, answer = await page.post(path, body)
     assert status == 400
     assert expected in answer["error"]
+
+
+async def test_junk_in_an_option_or_a_field_is_a_polite_400_never_a_500(page: Page) -> None:
+    ada, bob, general = page.id_of("ada"), page.id_of("bob"), page.channel_id("general")
+    cases = [
+        ("settings member-left", {"member": "notanid"}),
+        ("settings member-left", {"member": "123456789"}),  # a number, but nobody's
+        ("settings member-left", {"member": {"id": "x"}}),
+        ("settings channel", {"purpose": "goals", "channel": "notanid"}),
+        ("settings channel", {"purpose": "goals", "channel": ["x"]}),
+        ("settings ping", {"role": "notanid"}),
+        ("settings ping", {"cap": "many"}),
+        ("settings ping", {"cap": 1.5}),
+        ("goal done", {"goal": "first"}),
+    ]
+    for command, options in cases:
+        status, answer = await page.post(
+            "/api/invoke", {"as": ada, "channel": general, "command": command, "options": options}
+        )
+        assert status == 400 and answer["error"].startswith("Discord would not send that"), (command, options, answer)
+    bodies = [
+        ("/api/invoke", {"as": ["x"], "channel": general, "command": "goal add"}),
+        ("/api/invoke", {"as": bob, "channel": {"id": 1}, "command": "goal add"}),
+        ("/api/invoke", {"as": bob, "channel": general, "command": ["goal add"]}),
+        ("/api/invoke", {"as": bob, "channel": general, "command": "no such command"}),
+        ("/api/invoke", {"as": bob, "channel": general, "command": "goal add", "options": {"nope": 1}}),
+        ("/api/autocomplete", {"as": bob, "channel": general, "command": "goal done", "option": "nope"}),
+        ("/api/autocomplete", {"as": bob, "channel": general, "command": "nope", "option": "goal"}),
+        ("/api/click", {"as": bob, "message": "notanid", "custom_id": "x"}),
+        ("/api/click", {"as": {}, "message": "1", "custom_id": "x"}),
+        ("/api/say", {"as": bob, "channel": None, "text": "hi"}),
+        ("/api/clock", {"hours": None}),
+        ("/api/github", {"kind": ["merged_pr"]}),
+        ("/api/membership", {"member": "notanid", "action": "leave"}),
+        ("/api/membership", {"member": bob, "action": "vanish"}),
+        ("/api/membership", {"member": ada, "action": "leave"}),
+    ]
+    for path, body in bodies:
+        status, answer = await page.post(path, body)
+        assert status == 400 and answer["ok"] is False and answer["error"], (path, body, answer)
+    for path, params in [
+        ("/api/state", {"as": "x"}),
+        ("/api/commands", {"as": ""}),
+        ("/api/messages", {"as": bob, "channel": "x"}),
+    ]:
+        status, answer = await page.get(path, **params)
+        assert status == 400 and answer["error"], (path, params, answer)
+    assert await page.messages("bob", "general") == []
+
+
+async def test_a_member_leaves_and_rejoins_and_the_admin_tells_shiplog(page: Page) -> None:
+    """The playground's bot has no members intent: the admin says who left with /settings member-left."""
+    await page.invoke("bob", "accountability", "goal add", text="Review two PRs")
+    await page.invoke("alice", "accountability", "goal add", text="Write the changelog")
+    bob = page.id_of("bob")
+    status, answer = await page.post("/api/membership", {"member": bob, "action": "leave"})
+    assert status == 200 and answer["person"]["here"] is False
+    _, people = await page.get("/api/people")
+    assert [p["name"] for p in people if not p["here"]] == ["bob"]
+    status, answer = await page.invoke("bob", "general", "goal list")  # who left can do nothing here
+    assert status == 400 and "bob has left the server" in answer["error"]
+    status, answer = await page.invoke("ada", "general", "settings member-left", member=bob)  # the id, pasted
+    assert status == 200, answer
+    await page.wait_for("ada", "general", "no longer mention bob")
+    status, answer = await page.post("/api/clock", {"next_run": True})
+    ping = await page.wait_for("alice", "accountability", "Weekly check-in")
+    assert f"<@{page.id_of('alice')}>" in ping["content"] and f"<@{bob}>" not in ping["content"]
+
+    status, answer = await page.post("/api/membership", {"member": bob, "action": "rejoin"})
+    assert status == 200 and answer["person"]["here"] is True
+    status, _ = await page.invoke("ada", "general", "settings member-left", member=bob, left=False)
+    assert status == 200
+    await page.wait_for("ada", "general", "Welcome back to bob")
+    status, answer = await page.invoke("bob", "general", "goal list")
+    assert status == 200, answer
+
+
+async def test_a_streak_dm_is_delivered_on_the_way_at_the_time_it_fell_due(page: Page) -> None:
+    await page.invoke("bob", "accountability", "checkin", note="reviewed a PR")
+    await page.invoke("bob", "accountability", "me streak-dms", enabled=True)
+    await page.post("/api/clock", {"next_run": True})
+    for _ in range(5):
+        await page.post("/api/clock", {"hours": 24})
+    _, state = await page.get("/api/state", **{"as": page.id_of("bob")})
+    assert state["dm"] is None  # the week has more than a day to go: no warning yet
+    status, answer = await page.post("/api/clock", {"next_run": True})  # through the week's last day
+    assert status == 200 and len(answer["runs"]) == 1
+    _, state = await page.get("/api/state", **{"as": page.id_of("bob")})
+    status, (dm,) = await page.get("/api/messages", **{"as": page.id_of("bob"), "channel": state["dm"]["id"]})
+    assert "is at risk" in dm["content"]
+    sent = datetime.fromisoformat(dm["timestamp"])
+    ends = datetime.fromtimestamp(int(re.search(r"<t:(\d+)", dm["content"])[1]), UTC)
+    # Sent as the last day began (stamped with the playground's clock, by the sweep that queued it),
+    # not later in the jump, nor at its end after the streak had broken.
+    assert timedelta(days=1) - SWEEP_STEP < ends - sent <= timedelta(days=1), (sent, ends, dm["content"])
+    assert sent < datetime.fromisoformat(answer["clock"]) - timedelta(hours=1)
+
+
+async def test_messages_are_stamped_with_the_playgrounds_clock(page: Page) -> None:
+    await page.invoke("bob", "accountability", "goal add", text="Review two PRs")
+    _, answer = await page.post("/api/clock", {"next_run": True})
+    ping = await page.wait_for("bob", "accountability", "Weekly check-in")
+    run = datetime.fromisoformat(answer["runs"][0])
+    assert (
+        run
+        <= datetime.fromisoformat(ping["timestamp"])
+        <= datetime.fromisoformat(answer["clock"]) + timedelta(seconds=30)
+    )
+    assert run > datetime.now(UTC)  # the weekly run is ahead of the real time: the stamp is the playground's
+
+
+async def test_the_streak_picture_is_an_image_the_page_can_draw(page: Page) -> None:
+    await page.invoke("carol", "general", "checkin", note="first one")
+    status, answer = await page.invoke("carol", "general", "streak")
+    assert status == 200, answer
+    message = await page.wait_for_attachment("carol", "general")
+    (attachment,) = message["attachments"]
+    assert attachment["content_type"] == "image/png", attachment
+    async with page.session.get(attachment["url"]) as response:
+        assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
 
 
 async def test_what_discords_client_would_refuse_is_refused_and_changes_nothing(page: Page) -> None:
