@@ -20,7 +20,7 @@ import pytest
 
 from bot.playground.run import running
 from bot.playground.world import SWEEP_STEP, Playground
-from tests.browser import chromium, skip_without_chromium
+from tests.browser import DESKTOP, PHONE, chromium, skip_without_chromium
 from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -472,4 +472,95 @@ async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated
         shared = tab.locator(".message.ephemeral", has_text="#BuildInPublic")
         await shared.wait_for()
         assert "Only you can see this" in await shared.inner_text()
+        assert errors == []
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+@skip_without_chromium()
+async def test_in_a_browser_the_page_fits_a_phone_and_a_desktop(page: Page, tmp_path: Path) -> None:
+    long_goal = "Write the long-awaited migration guide for every plugin author in the ecosystem, with examples"
+    await page.invoke("alice", "general", "goal add", text=long_goal)
+    async with chromium() as browser:
+        for size, name in [(PHONE, "phone"), (DESKTOP, "desktop")]:
+            tab = await browser.new_page(viewport=size)
+            await tab.goto(page.base + "/")
+            await tab.click(".person[data-name=alice]")
+            await tab.wait_for_selector(".person.selected[data-name=alice]")
+            messages = await tab.locator("#messages").bounding_box()
+            composer = await tab.locator("#composer-form").bounding_box()
+            panel = await tab.locator(".panel").bounding_box()
+            chat = await tab.locator(".chat").bounding_box()
+            assert messages and messages["height"] > 200 and messages["width"] > 300, (name, messages)
+            assert not _overlap(composer, panel), (name, composer, panel)
+            assert composer["x"] >= chat["x"] and composer["x"] + composer["width"] <= chat["x"] + chat["width"] + 1
+            # The goal's choices stay inside the chat column.
+            await tab.locator("#composer").press_sequentially("/goal don")
+            await tab.wait_for_selector(".popup-item[data-name='goal done']")
+            await tab.keyboard.press("Enter")
+            await tab.locator("[data-option=goal]").press_sequentially("migration")
+            await tab.locator(".choice", has_text="migration guide").wait_for()
+            # Each key asks again and redraws the list: measure the one left once the answers are in.
+            choices = tab.locator(".choices")
+            box = await eventually(choices.bounding_box)
+            assert box, name
+            assert chat["x"] <= box["x"] and box["x"] + box["width"] <= chat["x"] + chat["width"] + 1, (name, box, chat)
+            # SHIPLOG_SHOTS=/some/folder keeps the two pictures, to look at them.
+            shot = Path(os.environ.get("SHIPLOG_SHOTS", tmp_path)) / f"{name}.png"
+            await tab.screenshot(path=str(shot), full_page=True)
+            assert shot.read_bytes().startswith(b"\x89PNG")
+            await tab.close()
+
+
+@skip_without_chromium()
+async def test_in_a_browser_a_member_leaves_the_admin_tells_shiplog_and_notices_clear(page: Page) -> None:
+    await page.invoke("carol", "general", "checkin", note="first one")
+    await page.invoke("bob", "goals", "goal add", text="Review two PRs")
+    async with chromium() as browser:
+        tab = await browser.new_page(viewport=DESKTOP)
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        await tab.goto(page.base + "/")
+        await tab.click(".person[data-name=carol]")
+        await tab.wait_for_selector(".person.selected[data-name=carol]")
+        # The streak picture is drawn inline, not offered as a download.
+        await tab.locator("#composer").press_sequentially("/streak")
+        await tab.wait_for_selector(".popup-item[data-name='streak']")
+        await tab.keyboard.press("Enter")
+        await tab.keyboard.press("Enter")
+        await tab.locator("img[src*='streak.png']").wait_for()
+
+        # A notice goes when you switch channel, and when you switch person.
+        await tab.click("button[data-github=upstream_merge]")
+        notice = tab.locator("#notice")
+        await tab.get_by_text("Merged on GitHub").wait_for()
+        await tab.click(".channel[data-name=goals]")
+        assert await notice.is_hidden()
+        await tab.click("button[data-github=upstream_merge]")
+        await tab.get_by_text("Merged on GitHub").wait_for()
+        await tab.click(".person[data-name=ada]")
+        await tab.wait_for_selector(".person.selected[data-name=ada]")
+        assert await notice.is_hidden()
+
+        # bob leaves; the admin picks him (no longer a member) for /settings member-left.
+        await tab.click(".person[data-name=bob] button.membership")
+        await tab.wait_for_selector(".person.gone[data-name=bob]")
+        assert "left the server" in await tab.locator(".person[data-name=bob]").inner_text()
+        await tab.locator("#composer").press_sequentially("/settings member-l")
+        await tab.wait_for_selector(".popup-item[data-name='settings member-left']")
+        await tab.keyboard.press("Enter")
+        await tab.select_option("[data-option=member]", label="bob (left)")
+        await tab.click("#send")
+        await tab.get_by_text("no longer mention bob").wait_for()
+        await tab.click(".person[data-name=bob] button.membership")
+        await tab.wait_for_selector(".person:not(.gone)[data-name=bob]")
+        await tab.click(".person[data-name=bob]")
+        await tab.wait_for_selector(".person.selected[data-name=bob]")
         assert errors == []
