@@ -371,6 +371,9 @@ async def test_file_upload_option_and_context_menus(fake: FakeDiscord, world: Si
         res = await fake.invoke(world.guild, world.alice, "upload", attachment=FakeFile("in.txt", b"abc"))
         assert res.content == "got in.txt"
         assert [(f.filename, f.data) for f in res.files] == [("upper.txt", b"ABC")]
+        for junk in ("junk", ["a.txt"], 7):  # only an uploaded file fills an attachment option
+            with pytest.raises(FakeDiscordError, match="expected an uploaded file|not a valid file"):
+                await fake.invoke(world.guild, world.alice, "upload", attachment=junk)
 
         five = await fake.invoke_context_menu(world.guild, world.alice, "High five", world.ada)
         assert five.content == f"alice high-fived <@{world.ada.id}>"
