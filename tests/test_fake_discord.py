@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import aiohttp
@@ -14,7 +15,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.playground.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout
+from bot.playground.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout, snowflake
 
 GOALS = ["ship it", "ship the docs", "shave the yak", "write tests"]
 
@@ -372,7 +373,7 @@ async def test_file_upload_option_and_context_menus(fake: FakeDiscord, world: Si
         assert res.content == "got in.txt"
         assert [(f.filename, f.data) for f in res.files] == [("upper.txt", b"ABC")]
         for junk in ("junk", ["a.txt"], 7):  # only an uploaded file fills an attachment option
-            with pytest.raises(FakeDiscordError, match="expected an uploaded file|not a valid file"):
+            with pytest.raises(FakeDiscordError, match=r"expected an uploaded file|not a valid file"):
                 await fake.invoke(world.guild, world.alice, "upload", attachment=junk)
 
         five = await fake.invoke_context_menu(world.guild, world.alice, "High five", world.ada)
@@ -518,8 +519,6 @@ async def test_a_departed_members_pasted_id_resolves_as_a_user_without_member_da
 async def test_an_upload_without_a_type_gets_one_from_its_name_and_a_clock_stamps_messages(
     world: SimpleNamespace,
 ) -> None:
-    from datetime import UTC, datetime
-
     when = datetime(2030, 1, 7, 8, 1, tzinfo=UTC)
     async with FakeDiscord(clock=lambda: when) as fake:
         guild = fake.add_guild(name="Later")
@@ -536,6 +535,9 @@ async def test_an_upload_without_a_type_gets_one_from_its_name_and_a_clock_stamp
         assert blob["attachments"][0]["content_type"] == "application/octet-stream"
         assert datetime.fromisoformat(picture["timestamp"]) == when  # the given clock, not the wall clock
         assert discord.utils.snowflake_time(int(picture["id"])) == when
+        assert int(blob["id"]) > int(picture["id"])
+    # A clock years ahead leaves the process's other ids at the real time (their time bits pick shards).
+    assert abs(discord.utils.snowflake_time(snowflake()) - datetime.now(UTC)) < timedelta(minutes=1)
     # Without a clock: the real time.
     async with FakeDiscord() as fake:
         guild = fake.add_guild(name="Now")

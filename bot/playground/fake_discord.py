@@ -190,11 +190,18 @@ _last_snowflake = 0
 _snowflake_increment = itertools.count()
 
 
-def snowflake(at: datetime | None = None) -> int:
-    """A realistic, strictly increasing Discord snowflake (timestamp << 22 | worker | increment), made now or `at`."""
+def snowflake(at: datetime | None = None, *, after: int = 0) -> int:
+    """A realistic, strictly increasing Discord snowflake (timestamp << 22 | worker | increment).
+
+    Made at `at` (a clock's time, after the id `after`), it does not move the process's sequence:
+    one playground clock pushed weeks ahead would otherwise leave every later id of every fake in
+    the process with the same time bits (and so on the same shard).
+    """
     global _last_snowflake
     ms = int((at.timestamp() if at is not None else time.time()) * 1000) - DISCORD_EPOCH_MS
     candidate = (ms << 22) | (1 << 17) | (next(_snowflake_increment) & 0xFFF)
+    if at is not None:
+        return max(candidate, after + 1)
     if candidate <= _last_snowflake:
         candidate = _last_snowflake + 1
     _last_snowflake = candidate
@@ -855,6 +862,7 @@ class FakeDiscord:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.clock = clock
+        self._last_clocked_id = 0  # message ids made at the clock's time only increase
         self.token = f"FAKE.{secrets.token_urlsafe(18)}.{secrets.token_urlsafe(8)}"
         self.bot_user = FakeUser(id=snowflake(), name=bot_name, bot=True)
         self.app_owner = FakeUser(id=snowflake(), name="app-owner")
@@ -2596,7 +2604,10 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         guild = self.guilds.get(channel.guild_id) if channel.guild_id else None
         now = self._now()
-        mid = snowflake(now)
+        if self.clock is None:
+            mid = snowflake()
+        else:
+            mid = self._last_clocked_id = snowflake(now, after=self._last_clocked_id)
         content = str(body.get("content") or "")
         allowed = body.get("allowed_mentions")
         mentions, mention_roles, mention_everyone = self._compute_mentions(content, allowed, guild)
