@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import aiohttp
@@ -14,7 +15,7 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.playground.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout
+from bot.playground.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout, snowflake
 
 GOALS = ["ship it", "ship the docs", "shave the yak", "write tests"]
 
@@ -371,6 +372,9 @@ async def test_file_upload_option_and_context_menus(fake: FakeDiscord, world: Si
         res = await fake.invoke(world.guild, world.alice, "upload", attachment=FakeFile("in.txt", b"abc"))
         assert res.content == "got in.txt"
         assert [(f.filename, f.data) for f in res.files] == [("upper.txt", b"ABC")]
+        for junk in ("junk", ["a.txt"], 7):  # only an uploaded file fills an attachment option
+            with pytest.raises(FakeDiscordError, match=r"expected an uploaded file|not a valid file"):
+                await fake.invoke(world.guild, world.alice, "upload", attachment=junk)
 
         five = await fake.invoke_context_menu(world.guild, world.alice, "High five", world.ada)
         assert five.content == f"alice high-fived <@{world.ada.id}>"
@@ -474,3 +478,69 @@ async def test_the_bot_removed_and_invited_back_and_a_member_leaving_and_rejoini
         assert events[-1] == ("member_remove", world.alice.id)
         back = await fake.member_rejoin(world.alice)
         assert back.id == world.alice.id and [m.id for m in bot.joined] == [world.alice.id]
+
+
+async def test_an_option_value_that_names_nothing_is_refused_as_discords_client_would(
+    fake: FakeDiscord, world: SimpleNamespace, bot: DemoBot
+) -> None:
+    """Junk in a user, channel, integer option is a FakeDiscordError (the playground's 400), not a TypeError."""
+    for command, options in [
+        ("demo who", {"member": "notanid"}),
+        ("demo who", {"member": {"nope": 1}}),
+        ("demo who", {"member": 12345}),  # a number, but nobody's
+        ("demo where", {"channel": "notanid"}),
+        ("demo where", {"channel": [1, 2]}),
+        ("demo pick", {"goal": "ship it", "times": "many"}),
+    ]:
+        with pytest.raises(FakeDiscordError):
+            await fake.invoke(world.guild, world.alice, command, **options)
+    assert fake.messages_in(world.guild.channel_named("general")) == []
+
+
+async def test_a_departed_members_pasted_id_resolves_as_a_user_without_member_data(
+    fake: FakeDiscord, world: SimpleNamespace, bot: DemoBot
+) -> None:
+    """Discord resolves any existing user in a user option; who left comes without member data."""
+
+    @bot.tree.command(name="whois", description="A user, in the server or not", guild=discord.Object(world.guild.id))
+    async def whois(interaction: discord.Interaction, user: discord.User) -> None:
+        await interaction.response.send_message(f"{user.name} is a {type(user).__name__}")
+
+    await bot.tree.sync(guild=discord.Object(world.guild.id))
+    await fake.member_leave(world.alice)
+    assert world.alice.id in fake.users  # still a Discord user
+    res = await fake.invoke(world.guild, world.ada, "whois", user=str(world.alice.id))  # pasted, as a string
+    assert res.content == "alice is a User"
+    assert str(world.alice.id) not in res.interaction["data"]["resolved"].get("members", {})
+    res = await fake.invoke(world.guild, world.ada, "whois", user=str(world.ada.id))
+    assert res.content == "ada is a Member"
+
+
+async def test_an_upload_without_a_type_gets_one_from_its_name_and_a_clock_stamps_messages(
+    world: SimpleNamespace,
+) -> None:
+    when = datetime(2030, 1, 7, 8, 1, tzinfo=UTC)
+    async with FakeDiscord(clock=lambda: when) as fake:
+        guild = fake.add_guild(name="Later")
+        channel = fake.add_text_channel(guild, "pics")
+        bot = DemoBot(guild.id)
+        async with fake.running(bot):
+            # discord.py sends application/octet-stream for every file; Discord infers it from the name.
+            await bot.get_partial_messageable(channel.id).send(
+                file=discord.File(io.BytesIO(b"\x89PNG\r\n\x1a\n"), filename="streak.png")
+            )
+            await bot.get_partial_messageable(channel.id).send(file=discord.File(io.BytesIO(b"x"), filename="notes"))
+        picture, blob = fake.messages_in(channel)
+        assert picture["attachments"][0]["content_type"] == "image/png"
+        assert blob["attachments"][0]["content_type"] == "application/octet-stream"
+        assert datetime.fromisoformat(picture["timestamp"]) == when  # the given clock, not the wall clock
+        assert discord.utils.snowflake_time(int(picture["id"])) == when
+        assert int(blob["id"]) > int(picture["id"])
+    # A clock years ahead leaves the process's other ids at the real time (their time bits pick shards).
+    assert abs(discord.utils.snowflake_time(snowflake()) - datetime.now(UTC)) < timedelta(minutes=1)
+    # Without a clock: the real time.
+    async with FakeDiscord() as fake:
+        guild = fake.add_guild(name="Now")
+        member = fake.add_member(guild, "bea")
+        message = await fake.user_message(guild.channel_named("general"), member, "hi")
+        assert abs((datetime.fromisoformat(message["timestamp"]) - datetime.now(UTC)).total_seconds()) < 60

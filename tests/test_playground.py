@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,8 @@ import aiohttp
 import pytest
 
 from bot.playground.run import running
-from bot.playground.world import Playground
-from tests.browser import chromium, skip_without_chromium
+from bot.playground.world import SWEEP_STEP, Playground
+from tests.browser import DESKTOP, PHONE, chromium, skip_without_chromium
 from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,8 +38,7 @@ class Page:
         self.base = f"http://127.0.0.1:{playground.port}"
 
     def id_of(self, name: str) -> str:
-        guild = self.playground.guild
-        return str(guild.member_named(name).id)
+        return str(next(m.id for m in self.playground.members.values() if m.name == name))  # in the server or not
 
     def channel_id(self, name: str) -> str:
         return str(self.playground.guild.channel_named(name).id)
@@ -72,6 +73,14 @@ class Page:
 
         message = await eventually(found, timeout=timeout)
         assert message, f"{who} sees no {text!r} in #{channel}: {await self.messages(who, channel)}"
+        return message
+
+    async def wait_for_attachment(self, who: str, channel: str, timeout: float = 10.0) -> dict[str, Any]:
+        async def found() -> dict[str, Any] | None:
+            return next((m for m in await self.messages(who, channel) if m.get("attachments")), None)
+
+        message = await eventually(found, timeout=timeout)
+        assert message, f"{who} sees no attachment in #{channel}: {await self.messages(who, channel)}"
         return message
 
 
@@ -218,6 +227,126 @@ async def test_bad_requests_are_refused_politely(page: Page, path: str, body: di
     assert expected in answer["error"]
 
 
+async def test_junk_in_an_option_or_a_field_is_a_polite_400_never_a_500(page: Page) -> None:
+    ada, bob, general = page.id_of("ada"), page.id_of("bob"), page.channel_id("general")
+    cases = [
+        ("settings member-left", {"member": "notanid"}),
+        ("settings member-left", {"member": "123456789"}),  # a number, but nobody's
+        ("settings member-left", {"member": {"id": "x"}}),
+        ("settings channel", {"purpose": "goals", "channel": "notanid"}),
+        ("settings channel", {"purpose": "goals", "channel": ["x"]}),
+        ("settings ping", {"role": "notanid"}),
+        ("settings ping", {"cap": "many"}),
+        ("settings ping", {"cap": 1.5}),
+        ("goal done", {"goal": "first"}),
+    ]
+    for command, options in cases:
+        status, answer = await page.post(
+            "/api/invoke", {"as": ada, "channel": general, "command": command, "options": options}
+        )
+        assert status == 400 and answer["error"].startswith("Discord would not send that"), (command, options, answer)
+    bodies = [
+        ("/api/invoke", {"as": ["x"], "channel": general, "command": "goal add"}),
+        ("/api/invoke", {"as": bob, "channel": {"id": 1}, "command": "goal add"}),
+        ("/api/invoke", {"as": bob, "channel": general, "command": ["goal add"]}),
+        ("/api/invoke", {"as": bob, "channel": general, "command": "no such command"}),
+        ("/api/invoke", {"as": bob, "channel": general, "command": "goal add", "options": {"nope": 1}}),
+        ("/api/autocomplete", {"as": bob, "channel": general, "command": "goal done", "option": "nope"}),
+        ("/api/autocomplete", {"as": bob, "channel": general, "command": "nope", "option": "goal"}),
+        ("/api/click", {"as": bob, "message": "notanid", "custom_id": "x"}),
+        ("/api/click", {"as": {}, "message": "1", "custom_id": "x"}),
+        ("/api/say", {"as": bob, "channel": None, "text": "hi"}),
+        ("/api/clock", {"hours": None}),
+        ("/api/github", {"kind": ["merged_pr"]}),
+        ("/api/membership", {"member": "notanid", "action": "leave"}),
+        ("/api/membership", {"member": bob, "action": "vanish"}),
+        ("/api/membership", {"member": ada, "action": "leave"}),
+    ]
+    for path, body in bodies:
+        status, answer = await page.post(path, body)
+        assert status == 400 and answer["ok"] is False and answer["error"], (path, body, answer)
+    for path, params in [
+        ("/api/state", {"as": "x"}),
+        ("/api/commands", {"as": ""}),
+        ("/api/messages", {"as": bob, "channel": "x"}),
+    ]:
+        status, answer = await page.get(path, **params)
+        assert status == 400 and answer["error"], (path, params, answer)
+    assert await page.messages("bob", "general") == []
+
+
+async def test_a_member_leaves_and_rejoins_and_the_admin_tells_shiplog(page: Page) -> None:
+    """The playground's bot has no members intent: the admin says who left with /settings member-left."""
+    await page.invoke("bob", "accountability", "goal add", text="Review two PRs")
+    await page.invoke("alice", "accountability", "goal add", text="Write the changelog")
+    bob = page.id_of("bob")
+    status, answer = await page.post("/api/membership", {"member": bob, "action": "leave"})
+    assert status == 200 and answer["person"]["here"] is False
+    _, people = await page.get("/api/people")
+    assert [p["name"] for p in people if not p["here"]] == ["bob"]
+    status, answer = await page.invoke("bob", "general", "goal list")  # who left can do nothing here
+    assert status == 400 and "bob has left the server" in answer["error"]
+    status, answer = await page.invoke("ada", "general", "settings member-left", member=bob)  # the id, pasted
+    assert status == 200, answer
+    await page.wait_for("ada", "general", "no longer mention bob")
+    status, answer = await page.post("/api/clock", {"next_run": True})
+    ping = await page.wait_for("alice", "accountability", "Weekly check-in")
+    assert f"<@{page.id_of('alice')}>" in ping["content"] and f"<@{bob}>" not in ping["content"]
+
+    status, answer = await page.post("/api/membership", {"member": bob, "action": "rejoin"})
+    assert status == 200 and answer["person"]["here"] is True
+    status, _ = await page.invoke("ada", "general", "settings member-left", member=bob, left=False)
+    assert status == 200
+    await page.wait_for("ada", "general", "Welcome back to bob")
+    status, answer = await page.invoke("bob", "general", "goal list")
+    assert status == 200, answer
+
+
+async def test_a_streak_dm_is_delivered_on_the_way_at_the_time_it_fell_due(page: Page) -> None:
+    await page.invoke("bob", "accountability", "checkin", note="reviewed a PR")
+    await page.invoke("bob", "accountability", "me streak-dms", enabled=True)
+    await page.post("/api/clock", {"next_run": True})
+    for _ in range(5):
+        await page.post("/api/clock", {"hours": 24})
+    _, state = await page.get("/api/state", **{"as": page.id_of("bob")})
+    assert state["dm"] is None  # the week has more than a day to go: no warning yet
+    status, answer = await page.post("/api/clock", {"next_run": True})  # through the week's last day
+    assert status == 200 and len(answer["runs"]) == 1
+    _, state = await page.get("/api/state", **{"as": page.id_of("bob")})
+    status, (dm,) = await page.get("/api/messages", **{"as": page.id_of("bob"), "channel": state["dm"]["id"]})
+    assert "is at risk" in dm["content"]
+    sent = datetime.fromisoformat(dm["timestamp"])
+    ends = datetime.fromtimestamp(int(re.search(r"<t:(\d+)", dm["content"])[1]), UTC)
+    # Sent as the last day began (stamped with the playground's clock, by the sweep that queued it),
+    # not later in the jump, nor at its end after the streak had broken.
+    assert timedelta(days=1) - SWEEP_STEP < ends - sent <= timedelta(days=1), (sent, ends, dm["content"])
+    assert sent < datetime.fromisoformat(answer["clock"]) - timedelta(hours=1)
+
+
+async def test_messages_are_stamped_with_the_playgrounds_clock(page: Page) -> None:
+    await page.invoke("bob", "accountability", "goal add", text="Review two PRs")
+    _, answer = await page.post("/api/clock", {"next_run": True})
+    ping = await page.wait_for("bob", "accountability", "Weekly check-in")
+    run = datetime.fromisoformat(answer["runs"][0])
+    assert (
+        run
+        <= datetime.fromisoformat(ping["timestamp"])
+        <= datetime.fromisoformat(answer["clock"]) + timedelta(seconds=30)
+    )
+    assert run > datetime.now(UTC)  # the weekly run is ahead of the real time: the stamp is the playground's
+
+
+async def test_the_streak_picture_is_an_image_the_page_can_draw(page: Page) -> None:
+    await page.invoke("carol", "general", "checkin", note="first one")
+    status, answer = await page.invoke("carol", "general", "streak")
+    assert status == 200, answer
+    message = await page.wait_for_attachment("carol", "general")
+    (attachment,) = message["attachments"]
+    assert attachment["content_type"] == "image/png", attachment
+    async with page.session.get(attachment["url"]) as response:
+        assert response.status == 200 and (await response.read()).startswith(b"\x89PNG")
+
+
 async def test_what_discords_client_would_refuse_is_refused_and_changes_nothing(page: Page) -> None:
     status, answer = await page.invoke("bob", "general", "settings cadence", cadence="daily")
     assert status == 400 and answer["error"] == "You don't have permission to use this command."
@@ -343,4 +472,95 @@ async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated
         shared = tab.locator(".message.ephemeral", has_text="#BuildInPublic")
         await shared.wait_for()
         assert "Only you can see this" in await shared.inner_text()
+        assert errors == []
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and b["y"] < a["y"] + a["height"]
+    )
+
+
+@skip_without_chromium()
+async def test_in_a_browser_the_page_fits_a_phone_and_a_desktop(page: Page, tmp_path: Path) -> None:
+    long_goal = "Write the long-awaited migration guide for every plugin author in the ecosystem, with examples"
+    await page.invoke("alice", "general", "goal add", text=long_goal)
+    async with chromium() as browser:
+        for size, name in [(PHONE, "phone"), (DESKTOP, "desktop")]:
+            tab = await browser.new_page(viewport=size)
+            await tab.goto(page.base + "/")
+            await tab.click(".person[data-name=alice]")
+            await tab.wait_for_selector(".person.selected[data-name=alice]")
+            messages = await tab.locator("#messages").bounding_box()
+            composer = await tab.locator("#composer-form").bounding_box()
+            panel = await tab.locator(".panel").bounding_box()
+            chat = await tab.locator(".chat").bounding_box()
+            assert messages and messages["height"] > 200 and messages["width"] > 300, (name, messages)
+            assert not _overlap(composer, panel), (name, composer, panel)
+            assert composer["x"] >= chat["x"] and composer["x"] + composer["width"] <= chat["x"] + chat["width"] + 1
+            # The goal's choices stay inside the chat column.
+            await tab.locator("#composer").press_sequentially("/goal don")
+            await tab.wait_for_selector(".popup-item[data-name='goal done']")
+            await tab.keyboard.press("Enter")
+            await tab.locator("[data-option=goal]").press_sequentially("migration")
+            await tab.locator(".choice", has_text="migration guide").wait_for()
+            # Each key asks again and redraws the list: measure the one left once the answers are in.
+            choices = tab.locator(".choices")
+            box = await eventually(choices.bounding_box)
+            assert box, name
+            assert chat["x"] <= box["x"] and box["x"] + box["width"] <= chat["x"] + chat["width"] + 1, (name, box, chat)
+            # SHIPLOG_SHOTS=/some/folder keeps the two pictures, to look at them.
+            shot = Path(os.environ.get("SHIPLOG_SHOTS", tmp_path)) / f"{name}.png"
+            await tab.screenshot(path=str(shot), full_page=True)
+            assert shot.read_bytes().startswith(b"\x89PNG")
+            await tab.close()
+
+
+@skip_without_chromium()
+async def test_in_a_browser_a_member_leaves_the_admin_tells_shiplog_and_notices_clear(page: Page) -> None:
+    await page.invoke("carol", "general", "checkin", note="first one")
+    await page.invoke("bob", "goals", "goal add", text="Review two PRs")
+    async with chromium() as browser:
+        tab = await browser.new_page(viewport=DESKTOP)
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        await tab.goto(page.base + "/")
+        await tab.click(".person[data-name=carol]")
+        await tab.wait_for_selector(".person.selected[data-name=carol]")
+        # The streak picture is drawn inline, not offered as a download.
+        await tab.locator("#composer").press_sequentially("/streak")
+        await tab.wait_for_selector(".popup-item[data-name='streak']")
+        await tab.keyboard.press("Enter")
+        await tab.keyboard.press("Enter")
+        await tab.locator("img[src*='streak.png']").wait_for()
+
+        # A notice goes when you switch channel, and when you switch person.
+        await tab.click("button[data-github=upstream_merge]")
+        notice = tab.locator("#notice")
+        await tab.get_by_text("Merged on GitHub").wait_for()
+        await tab.click(".channel[data-name=goals]")
+        assert await notice.is_hidden()
+        await tab.click("button[data-github=upstream_merge]")
+        await tab.get_by_text("Merged on GitHub").wait_for()
+        await tab.click(".person[data-name=ada]")
+        await tab.wait_for_selector(".person.selected[data-name=ada]")
+        assert await notice.is_hidden()
+
+        # bob leaves; the admin picks him (no longer a member) for /settings member-left.
+        await tab.click(".person[data-name=bob] button.membership")
+        await tab.wait_for_selector(".person.gone[data-name=bob]")
+        assert "left the server" in await tab.locator(".person[data-name=bob]").inner_text()
+        await tab.locator("#composer").press_sequentially("/settings member-l")
+        await tab.wait_for_selector(".popup-item[data-name='settings member-left']")
+        await tab.keyboard.press("Enter")
+        await tab.select_option("[data-option=member]", label="bob (left)")
+        await tab.click("#send")
+        await tab.get_by_text("no longer mention bob").wait_for()
+        await tab.click(".person[data-name=bob] button.membership")
+        await tab.wait_for_selector(".person:not(.gone)[data-name=bob]")
+        await tab.click(".person[data-name=bob]")
+        await tab.wait_for_selector(".person.selected[data-name=bob]")
         assert errors == []

@@ -190,11 +190,18 @@ _last_snowflake = 0
 _snowflake_increment = itertools.count()
 
 
-def snowflake() -> int:
-    """A realistic, strictly increasing Discord snowflake (timestamp << 22 | worker | increment)."""
+def snowflake(at: datetime | None = None, *, after: int = 0) -> int:
+    """A realistic, strictly increasing Discord snowflake (timestamp << 22 | worker | increment).
+
+    Made at `at` (a clock's time, after the id `after`), it does not move the process's sequence:
+    one playground clock pushed weeks ahead would otherwise leave every later id of every fake in
+    the process with the same time bits (and so on the same shard).
+    """
     global _last_snowflake
-    ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
+    ms = int((at.timestamp() if at is not None else time.time()) * 1000) - DISCORD_EPOCH_MS
     candidate = (ms << 22) | (1 << 17) | (next(_snowflake_increment) & 0xFFF)
+    if at is not None:
+        return max(candidate, after + 1)
     if candidate <= _last_snowflake:
         candidate = _last_snowflake + 1
     _last_snowflake = candidate
@@ -215,6 +222,15 @@ def _id_of(obj: Any) -> int:
     if hasattr(obj, "id"):
         return int(obj.id)
     raise TypeError(f"cannot get a Discord id from {obj!r}")
+
+
+_OPTION_TYPE_NAMES = {4: "integer", 6: "user", 7: "channel", 8: "role", 9: "user or role", 10: "number", 11: "file"}
+
+
+def _content_type(file: FakeFile) -> str | None:
+    if file.content_type and file.content_type != "application/octet-stream":
+        return file.content_type
+    return mimetypes.guess_type(file.filename)[0] or file.content_type
 
 
 def _json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -821,6 +837,9 @@ class FakeDiscord:
         ``(5, 5.0)``.  Each channel has a window that starts at its first post; past the limit
         the fake answers 429 with ``retry_after`` (and the ``X-RateLimit-*`` headers on every
         post, like Discord).  ``None`` (the default) enforces nothing.
+    clock:
+        What time it is for the messages' timestamps (and their ids, which carry the time), e.g.
+        the playground's movable clock.  ``None`` (the default) uses the real time.
     guild_ready_timeout:
         discord.py waits this long after the last GUILD_CREATE before firing ``on_ready``
         (its default of 2 s slows tests down).  Applied to bots started with
@@ -840,7 +859,10 @@ class FakeDiscord:
         guild_ready_timeout: float = 0.1,
         patch_ready_timeout: bool = True,
         channel_rate_limit: tuple[int, float] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
+        self.clock = clock
+        self._last_clocked_id = 0  # message ids made at the clock's time only increase
         self.token = f"FAKE.{secrets.token_urlsafe(18)}.{secrets.token_urlsafe(8)}"
         self.bot_user = FakeUser(id=snowflake(), name=bot_name, bot=True)
         self.app_owner = FakeUser(id=snowflake(), name="app-owner")
@@ -1935,6 +1957,10 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ internals: lookups
 
+    def _now(self) -> datetime:
+        """The time messages are stamped with: the given clock's, or the real one."""
+        return self.clock() if self.clock is not None else datetime.now(UTC)
+
     def _guild(self, guild: FakeGuild | int | None) -> FakeGuild:
         if isinstance(guild, FakeGuild):
             return guild
@@ -2103,6 +2129,23 @@ class FakeDiscord:
         value: Any,
         resolved: dict[str, Any],
     ) -> Any:
+        try:
+            return self._checked_option_value(guild, channel, label, odef, value, resolved)
+        except (TypeError, ValueError, KeyError):
+            # Discord's client only sends what its pickers offer: an id that names nothing is refused.
+            raise FakeDiscordError(
+                f"{label} {odef['name']}: {value!r} is not a valid {_OPTION_TYPE_NAMES.get(odef['type'], 'value')}"
+            ) from None
+
+    def _checked_option_value(
+        self,
+        guild: FakeGuild,
+        channel: FakeChannel,
+        label: str,
+        odef: Mapping[str, Any],
+        value: Any,
+        resolved: dict[str, Any],
+    ) -> Any:
         otype = odef["type"]
         oname = odef["name"]
         if otype == 3:  # string
@@ -2144,7 +2187,17 @@ class FakeDiscord:
                 return str(rid)
             return self._resolve_user(guild, channel, value, resolved)
         elif otype == 11:  # attachment
-            file = value if isinstance(value, FakeFile) else FakeFile(*value)
+            if isinstance(value, FakeFile):
+                file = value
+            elif (
+                isinstance(value, tuple | list)
+                and len(value) >= 2
+                and isinstance(value[0], str)
+                and isinstance(value[1], bytes)
+            ):
+                file = FakeFile(*value)
+            else:
+                raise FakeDiscordError(f"{label} {oname}: expected an uploaded file, got {value!r}")
             att = self._make_attachment(channel.id, file)
             att["ephemeral"] = True
             resolved.setdefault("attachments", {})[att["id"]] = att
@@ -2396,7 +2449,9 @@ class FakeDiscord:
             "size": len(file.data),
             "url": url,
             "proxy_url": url,
-            "content_type": file.content_type or mimetypes.guess_type(file.filename)[0],
+            # Discord reads the type from the file name when the upload names none (discord.py sends
+            # application/octet-stream for every file): a .png is an image, drawn inline.
+            "content_type": _content_type(file),
             "flags": 0,
         }
         desc = description if description is not None else file.description
@@ -2548,7 +2603,11 @@ class FakeDiscord:
         store_in_channel: bool = True,
     ) -> dict[str, Any]:
         guild = self.guilds.get(channel.guild_id) if channel.guild_id else None
-        mid = snowflake()
+        now = self._now()
+        if self.clock is None:
+            mid = snowflake()
+        else:
+            mid = self._last_clocked_id = snowflake(now, after=self._last_clocked_id)
         content = str(body.get("content") or "")
         allowed = body.get("allowed_mentions")
         mentions, mention_roles, mention_everyone = self._compute_mentions(content, allowed, guild)
@@ -2559,7 +2618,7 @@ class FakeDiscord:
             "type": 0,
             "content": content,
             "author": author.to_payload(),
-            "timestamp": _now_iso(),
+            "timestamp": now.isoformat(),
             "edited_timestamp": None,
             "tts": bool(body.get("tts", False)),
             "mention_everyone": mention_everyone,
@@ -2638,7 +2697,7 @@ class FakeDiscord:
             msg["attachments"] = attachments
         mentions, roles, everyone = self._compute_mentions(msg["content"], msg.get("allowed_mentions"), guild)
         msg.update(mentions=mentions, mention_roles=roles, mention_everyone=everyone)
-        msg["edited_timestamp"] = _now_iso()
+        msg["edited_timestamp"] = self._now().isoformat()
 
     def _delete_message(self, mid: int) -> dict[str, Any] | None:
         msg = self._messages.pop(mid, None)

@@ -161,6 +161,14 @@ async def say(request: web.Request) -> web.Response:
 
 
 @polite
+async def membership(request: web.Request) -> web.Response:
+    playground = request.app[PLAYGROUND_KEY]
+    body = await _body(request)
+    member = playground.person_named_by(body.get("member", ""))
+    return web.json_response(await playground.membership(member, _text(body, "action")))
+
+
+@polite
 async def github(request: web.Request) -> web.Response:
     playground = request.app[PLAYGROUND_KEY]
     body = await _body(request)
@@ -193,4 +201,5 @@ def add_routes(app: web.Application, playground: Playground) -> None:
     app.router.add_post("/api/click", click)
     app.router.add_post("/api/say", say)
     app.router.add_post("/api/github", github)
+    app.router.add_post("/api/membership", membership)
     app.router.add_post("/api/clock", clock)

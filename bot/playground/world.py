@@ -93,10 +93,12 @@ class Playground:
         self.database_url = database_url
         self.port = port
         self.clock = Clock(start or utcnow())
-        self.fake = FakeDiscord(retry_sleep_scale=None, guild_ready_timeout=0.1)
+        # Messages are stamped with the playground's clock: a ping sent at "Mon 08:01" says 08:01.
+        self.fake = FakeDiscord(retry_sleep_scale=None, guild_ready_timeout=0.1, clock=self.clock)
         # A generous pretend GitHub: the radar paces itself by the limit GitHub announces, so it looks in seconds.
         self.github = FakeGitHub(now=self.clock, search_limits={False: 600, True: 600})
         self.members: dict[int, FakeMember] = {}
+        self.departed: set[int] = set()  # members who left the server (still Discord users)
         self.bot: Shiplog | None = None
         self.viewers: dict[int, Viewer] = {}
         self.setup_log: list[str] = []
@@ -202,13 +204,21 @@ class Playground:
     # --- what the page shows -------------------------------------------------------------------
 
     def member(self, user_id: int | str) -> FakeMember:
+        """Someone in the server, to act as; who left must rejoin first."""
+        member = self.person_named_by(user_id)
+        if member.id in self.departed:
+            raise PlaygroundError(f"{member.name} has left the server: make them rejoin first.")
+        return member
+
+    def person_named_by(self, user_id: Any) -> FakeMember:
+        """One of the playground's people, in the server or not."""
         try:
             return self.members[int(user_id)]
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):
             raise PlaygroundError("Pick who you are first: that person isn't in this server.") from None
 
     def channel(self, channel_id: int | str) -> FakeChannel:
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, TypeError):
             wanted = int(channel_id)
             dms = (c for c in self.fake.dm_channels.values() if c.id == wanted)
             channel = self.guild.channels.get(wanted) or next(dms, None)
@@ -240,7 +250,7 @@ class Playground:
         schedule = await rhythm.get_schedule(self.running_bot.sessionmaker, self.guild.id)
         now = self.clock()
         return {
-            "server": {"id": str(self.guild.id), "name": self.guild.name},
+            "server": {"id": str(self.guild.id), "name": self.guild.name, "owner": str(self.guild.owner_id)},
             "me": self.person(viewer),
             "people": [self.person(m) for m in self.members.values()],
             "bot": {"id": str(self.fake.bot_user.id), "name": self.fake.bot_user.name},
@@ -261,11 +271,13 @@ class Playground:
         }
 
     def person(self, member: FakeMember) -> dict[str, Any]:
-        perms = self.fake.permissions_for(member, guild=self.guild)
+        here = member.id not in self.departed
+        perms = self.fake.permissions_for(member, guild=self.guild) if here else 0
         return {
             "id": str(member.id),
             "name": member.name,
             "admin": member.id == self.guild.owner_id or bool(perms & (MANAGE_GUILD | ADMINISTRATOR)),
+            "here": here,
         }
 
     def messages(self, viewer: FakeMember, channel: FakeChannel) -> list[dict[str, Any]]:
@@ -325,7 +337,7 @@ class Playground:
 
     async def click(self, member: FakeMember, message_id: str, custom_id: str) -> dict[str, Any]:
         """Click a button on a message as `member`."""
-        message = self.fake.get_message(message_id)
+        message = self.fake.get_message(message_id) if message_id.isdigit() else None
         if message is None:
             raise PlaygroundError("That message is gone.")
         try:
@@ -345,6 +357,26 @@ class Playground:
             raise PlaygroundError("Messages are at most 2000 characters.")
         await self.fake.user_message(channel, member, text)
         return {"ok": True}
+
+    async def membership(self, member: FakeMember, action: str) -> dict[str, Any]:
+        """`member` leaves the server or joins it again (GUILD_MEMBER_REMOVE / ADD, which only a bot
+        with the members intent hears: the playground's bot has it not, so an admin tells Shiplog
+        with /settings member-left)."""
+        if member.id == self.guild.owner_id:
+            raise PlaygroundError("The server's owner cannot leave it.")
+        if action == "leave":
+            if member.id in self.departed:
+                raise PlaygroundError(f"{member.name} has already left.")
+            await self.fake.member_leave(member)
+            self.departed.add(member.id)
+        elif action == "rejoin":
+            if member.id not in self.departed:
+                raise PlaygroundError(f"{member.name} is in the server.")
+            self.members[member.id] = await self.fake.member_rejoin(member)
+            self.departed.discard(member.id)
+        else:
+            raise PlaygroundError("`action` is leave or rejoin.")
+        return {"ok": True, "person": self.person(self.members[member.id])}
 
     async def send_github(self, kind: str) -> dict[str, Any]:
         """Send a sample GitHub delivery (signed with the webhook secret) or make an upstream merge."""
@@ -419,6 +451,9 @@ class Playground:
         schedule = await rhythm.get_schedule(bot.sessionmaker, self.guild.id)
         now = self.clock()
         target = rhythm.next_run(schedule, now) + timedelta(minutes=1) if to_next_run else now + timedelta(hours=hours)
+        delivery = bot.get_cog("Delivery")
+        if delivery is None:
+            raise PlaygroundError("The delivery loop isn't running.")
         ran = []
         step = now
         while step < target:
@@ -432,7 +467,9 @@ class Playground:
                 log.info("playground: weekly run of %s: %s", upcoming, result)
             self.clock.advance_to(step)
             await scheduler.send_streak_dms()
-        bot.wake_outbox()
+            # What fell due is posted now, at this step's time: a streak DM queued on the way must
+            # not arrive at the end of the jump, after the streak it warns about has broken.
+            await delivery.deliver_due()
         return {"ok": True, "clock": self.clock().isoformat(), "runs": ran}
 
 

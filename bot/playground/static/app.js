@@ -287,6 +287,7 @@ function drawState() {
     app.channel = id;
     app.drawn = "";
     cancelCommand();
+    notice("");
     refresh();
   };
   $("#channels").replaceChildren(
@@ -310,7 +311,14 @@ function drawState() {
   $("#me-role").textContent = s.me.admin ? "Admin (Manage Server)" : "Member";
   $("#people").replaceChildren(
     ...s.people.map((p) =>
-      el("li", { class: `person${p.id === s.me.id ? " selected" : ""}`, "data-name": p.name, onclick: () => become(p.id) }, avatar(p, true), p.name, el("span", { class: `role${p.admin ? " admin" : ""}`, text: p.admin ? "admin" : p.name === s.linked.member ? `GitHub: ${s.linked.login}` : "member" })),
+      el(
+        "li",
+        { class: `person${p.id === s.me.id ? " selected" : ""}${p.here ? "" : " gone"}`, "data-name": p.name, onclick: () => (p.here ? become(p.id) : notice(`${p.name} has left the server: rejoin first.`)) },
+        avatar(p, true),
+        p.name,
+        el("span", { class: `role${p.admin ? " admin" : ""}`, text: !p.here ? "left the server" : p.admin ? "admin" : p.name === s.linked.member ? `GitHub: ${s.linked.login}` : "member" }),
+        p.id === s.server.owner ? null : el("button", { class: "membership", "data-action": p.here ? "leave" : "rejoin", title: p.here ? `${p.name} leaves the server` : `${p.name} joins the server again`, text: p.here ? "Leave" : "Rejoin", onclick: (e) => (e.stopPropagation(), membership(p, e.target)) }),
+      ),
     ),
   );
   $("#github-hint").textContent = `Deliveries about ${s.repo}, signed and posted to the bot's /github/webhook. alice is linked to ${s.linked.login}.`;
@@ -328,7 +336,25 @@ function drawState() {
   $("#composer").disabled = !channel;
 }
 
-async function become(id) {
+async function membership(p, button) {
+  const action = p.here ? "leave" : "rejoin";
+  // Who leaves can do nothing here: the page becomes the admin, who can tell Shiplog with /settings member-left.
+  const admin = app.state.people.find((q) => q.admin && q.here);
+  button.disabled = true;
+  try {
+    await api("/api/membership", { member: p.id, action });
+    notice(action === "leave" ? `${p.name} left the server. Shiplog's bot has no members intent here: as ${admin.name}, tell it with /settings member-left.` : `${p.name} joined the server again.`, "info");
+  } catch (error) {
+    notice(error.message);
+  } finally {
+    button.disabled = false;
+  }
+  if (action === "leave" && p.id === app.me) await become(admin.id, true);
+  else await refresh();
+}
+
+async function become(id, keepNotice = false) {
+  if (!keepNotice) notice("");
   app.me = id;
   localStorage.setItem("shiplog-playground-me", id);
   app.drawn = "";
@@ -444,7 +470,7 @@ function optionField(option) {
   let input;
   if (option.choices?.length) input = selectOf(option, option.choices.map((c) => [JSON.stringify(c.value), c.name]));
   else if (option.type === OPTION.BOOLEAN) input = selectOf(option, [["true", "True"], ["false", "False"]]);
-  else if (option.type === OPTION.USER) input = selectOf(option, s.people.map((p) => [p.id, `@${p.name}`]));
+  else if (option.type === OPTION.USER) input = selectOf(option, s.people.map((p) => [p.id, p.here ? `@${p.name}` : `${p.name} (left)`]));
   else if (option.type === OPTION.CHANNEL) input = selectOf(option, s.channels.map((c) => [c.id, `#${c.name}`]));
   else if (option.type === OPTION.ROLE) input = selectOf(option, s.roles.map((r) => [r.id, `@${r.name}`]));
   else if (option.type === OPTION.MENTIONABLE) input = selectOf(option, [...s.people.map((p) => [p.id, `@${p.name}`]), ...s.roles.map((r) => [r.id, `@${r.name}`])]);
@@ -624,7 +650,7 @@ async function start() {
 async function boot() {
   // Ids change every run: whoever was picked last time may not be here. Then be alice, who is linked to GitHub.
   const people = await api("/api/people");
-  if (!people.some((p) => p.id === app.me)) {
+  if (!people.some((p) => p.id === app.me && p.here)) {
     app.me = (people.find((p) => p.name === "alice") || people[0]).id;
     localStorage.setItem("shiplog-playground-me", app.me);
   }
