@@ -544,3 +544,14 @@ async def test_an_upload_without_a_type_gets_one_from_its_name_and_a_clock_stamp
         member = fake.add_member(guild, "bea")
         message = await fake.user_message(guild.channel_named("general"), member, "hi")
         assert abs((datetime.fromisoformat(message["timestamp"]) - datetime.now(UTC)).total_seconds()) < 60
+
+
+async def test_heartbeats_are_acknowledged_after_a_round_trip_not_at_once() -> None:
+    # An ACK handled before discord.py's keep-alive thread noted its send read as a whole interval
+    # of latency: "Can't keep up, shard ID 0 websocket is 41.3s behind" in the playground's log.
+    async with FakeDiscord(heartbeat_interval=0.2) as fake:
+        guild = fake.add_guild(name="Beats")
+        bot = DemoBot(guild.id)
+        async with fake.running(bot):
+            await asyncio.sleep(0.5)  # the heartbeat at HELLO, then two of the keep-alive thread's
+            assert fake.heartbeat_ack_delay <= bot.latency < 10

@@ -840,6 +840,10 @@ class FakeDiscord:
     clock:
         What time it is for the messages' timestamps (and their ids, which carry the time), e.g.
         the playground's movable clock.  ``None`` (the default) uses the real time.
+    heartbeat_ack_delay:
+        Seconds before a heartbeat is acknowledged: a network's round trip.  At once, the ACK can
+        beat discord.py's keep-alive thread to noting when it sent, which it reads as a latency of
+        a whole heartbeat interval.
     guild_ready_timeout:
         discord.py waits this long after the last GUILD_CREATE before firing ``on_ready``
         (its default of 2 s slows tests down).  Applied to bots started with
@@ -856,6 +860,7 @@ class FakeDiscord:
         retry_sleep_scale: float | None = 0.01,
         interaction_deadline: float | None = 3.0,
         heartbeat_interval: float = 41.25,
+        heartbeat_ack_delay: float = 0.05,
         guild_ready_timeout: float = 0.1,
         patch_ready_timeout: bool = True,
         channel_rate_limit: tuple[int, float] | None = None,
@@ -875,6 +880,8 @@ class FakeDiscord:
         self.retry_sleep_scale = retry_sleep_scale
         self.interaction_deadline = interaction_deadline
         self.heartbeat_interval = heartbeat_interval
+        self.heartbeat_ack_delay = heartbeat_ack_delay
+        self._acks: set[asyncio.Task[None]] = set()
         self.guild_ready_timeout = guild_ready_timeout
         self.patch_ready_timeout = patch_ready_timeout
 
@@ -1003,6 +1010,8 @@ class FakeDiscord:
             discord.state.ConnectionState.__init__ = __init__  # type: ignore[method-assign]
 
     async def close(self) -> None:
+        for ack in list(self._acks):
+            ack.cancel()
         for bot in list(self._bots):
             with contextlib.suppress(Exception):
                 await self.stop_bot(bot)
@@ -2814,11 +2823,21 @@ class FakeDiscord:
             self._notify()
         return ws
 
+    async def _ack_heartbeat(self, conn: _GatewayConnection) -> None:
+        await asyncio.sleep(self.heartbeat_ack_delay)
+        await conn.send({"op": 11, "s": None, "t": None, "d": None})
+
     async def _on_gateway_payload(self, conn: _GatewayConnection, payload: Mapping[str, Any]) -> None:
         op = payload.get("op")
         d = payload.get("d")
         if op == 1:  # heartbeat
-            await conn.send({"op": 11, "s": None, "t": None, "d": None})
+            # Acknowledged after a network's round trip, not at once. discord.py's keep-alive thread
+            # notes the time of its heartbeat only once the send has returned; an ACK handled before
+            # that (easy in one process on a busy machine) reads as a whole interval of latency:
+            # "Can't keep up, shard ID 0 websocket is 41.3s behind" in the playground's log.
+            ack = asyncio.create_task(self._ack_heartbeat(conn), name="fake-discord-heartbeat-ack")
+            self._acks.add(ack)
+            ack.add_done_callback(self._acks.discard)
             waiters, conn.heartbeat_waiters = conn.heartbeat_waiters, []
             for fut in waiters:
                 if not fut.done():
