@@ -1,6 +1,6 @@
 """Benchmark the webhook intake of one against two `shiplog web` processes on one database.
 
-    python bench/fleet.py --database-url postgresql+asyncpg://shiplog:shiplog@127.0.0.1:55432/shiplog_bench
+    python bench/fleet.py --database-url postgresql+asyncpg://shiplog:shiplog@127.0.0.1:25432/shiplog_bench
     python bench/fleet.py --quick [--database-url ...]   # CI: short rounds; exit 1 unless every 202 is a row
 
 Real `shiplog web` processes (the console script's code, `python -m bot.cli web`), each on its
