@@ -554,4 +554,4 @@ async def test_heartbeats_are_acknowledged_after_a_round_trip_not_at_once() -> N
         bot = DemoBot(guild.id)
         async with fake.running(bot):
             await asyncio.sleep(0.5)  # the heartbeat at HELLO, then two of the keep-alive thread's
-            assert fake.heartbeat_ack_delay <= bot.latency < 10
+            assert 0.04 <= bot.latency < 10  # a round trip (50 ms), neither 0 nor a whole interval
