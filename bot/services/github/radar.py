@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
+from bot.services import audience
 from bot.services.github import history, nudges
 from bot.services.github.api import (
     BACKGROUND_SHARE,
@@ -510,6 +511,7 @@ class Radar:
                     repo_of(item, self.api.base_url).lower(),
                     as_pull_request(item),
                     now=self.now(),
+                    private=audience.search_item_private(item, authenticated=self.api.limits.has_token),
                     source="radar",
                 )
                 report.celebrations += celebrated
