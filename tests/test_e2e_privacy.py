@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import discord
 import pytest
 from sqlalchemy import select
 
@@ -43,9 +44,15 @@ async def w(db_url: str) -> AsyncIterator[World]:
         yield w
 
 
-def private_merge(number: int, title: str = SECRET_TITLE, repo: str = SECRET_REPO) -> bytes:
+def merged_now(w: World, number: int, title: str, repo: str | None = None) -> bytes:
+    """A merged-PR delivery by alice (Codertocat), merged now: in this week's recap."""
+    merged_at = w.clock().isoformat(timespec="seconds").replace("+00:00", "Z")
+    return merged_pr_payload(number=number, title=title, repo=repo, merged_at=merged_at)
+
+
+def private_merge(w: World, number: int, title: str = SECRET_TITLE, repo: str = SECRET_REPO) -> bytes:
     """A merged-PR delivery from a private repository, as an organisation-wide webhook sends it."""
-    payload = json.loads(merged_pr_payload(number=number, title=title, repo=repo))
+    payload = json.loads(merged_now(w, number, title, repo))
     for repository in (payload["repository"], payload["pull_request"]["base"]["repo"]):
         repository["private"] = True
         repository["visibility"] = "private"
@@ -59,9 +66,9 @@ def share_ids(post: dict[str, Any]) -> list[str]:
 async def test_a_private_repository_merge_is_celebrated_in_the_server_but_never_published(w: World) -> None:
     await link_alice(w)
     url = await open_page(w, w.alice)
-    assert (await post_delivery(w, merged_pr_payload(number=7, title="Fix the pool")))[0] == 202
+    assert (await post_delivery(w, merged_now(w, 7, "Fix the pool")))[0] == 202
     public_post, *_ = await w.wait_for_posts(w.celebrations, 1)
-    assert (await post_delivery(w, private_merge(8)))[0] == 202
+    assert (await post_delivery(w, private_merge(w, 8)))[0] == 202
     posts = await w.wait_for_posts(w.celebrations, 2)
     assert len(posts) == 2
     private_post = posts[1]
@@ -85,7 +92,7 @@ async def test_a_private_repository_merge_is_celebrated_in_the_server_but_never_
     recap = await w.invoke(w.alice, "me recap")
     for text in assert_drafts(shared.embeds) + assert_drafts(recap.embeds):
         assert "stealth" not in text.lower() and SECRET_TITLE not in text
-    assert any("octo-org/hello-world" in text for text in assert_drafts(recap.embeds))
+    assert all("1 PR merged" in text and "octo-org/hello-world" in text for text in assert_drafts(recap.embeds))
 
     # Stored as private, with the public one public.
     async with reading(w.sessionmaker) as session:
@@ -162,3 +169,27 @@ async def test_without_the_members_intent_nobody_is_judged_at_start(db_url: str)
         assert (await get(url))[0] == 200
         member = await stored_member(w)
         assert member is None or member.left_at is None
+
+
+async def test_nobody_is_marked_when_the_member_list_cannot_be_read(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with privacy_world(db_url, members_intent=True) as w:
+        await w.invoke(w.alice, "goal add", text="ship the beta")
+        url = await open_page(w, w.alice)
+        w.guild.members.pop(w.alice.id)  # gone from the server, no event heard
+        departures = w.bot.get_cog("Departures")
+        guild = w.bot.get_guild(w.guild.id)
+
+        async def times_out(*args: Any, **kwargs: Any) -> Any:
+            raise TimeoutError
+
+        with monkeypatch.context() as patched:
+            patched.setattr(discord.Guild, "query_members", times_out)
+            assert await departures.reconcile_members(guild) is None
+        assert (await get(url))[0] == 200
+        member = await stored_member(w)
+        assert member is None or member.left_at is None
+
+        assert await departures.reconcile_members(guild) == [w.alice.id]  # the list read: she is found gone
+        assert (await get(url))[0] == 404
