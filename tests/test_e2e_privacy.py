@@ -181,6 +181,10 @@ async def test_nobody_is_marked_when_the_member_list_cannot_be_read(
         departures = w.bot.get_cog("Departures")
         guild = w.bot.get_guild(w.guild.id)
 
+        guild.unavailable = True  # an outage: Discord lists nobody
+        assert await departures.reconcile_members(guild) is None
+        guild.unavailable = False
+
         async def times_out(*args: Any, **kwargs: Any) -> Any:
             raise TimeoutError
 
