@@ -10,24 +10,40 @@ that no publisher feeds, or a call to a draft builder outside a publisher fails 
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import inspect
 import pkgutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import bot.services
-from bot.db.models import Activity, Goal, Guild, Member, MemberPage, MergedPullRequest
+from bot.db.models import (
+    Activity,
+    GitHubAccount,
+    GitHubMerge,
+    GitHubProfile,
+    Goal,
+    Guild,
+    Member,
+    MemberPage,
+    MergedPullRequest,
+)
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
+from bot.playground.fake_github import FakeGitHub
 from bot.services import audience
 from bot.services.github import events
+from bot.services.github.api import GitHubAPI
+from bot.services.github.radar import Radar
 from bot.services.sharing import pages, posts, recap, share
 from tests.conftest import NOW
 
@@ -268,3 +284,55 @@ def test_which_search_results_may_be_private(item: dict[str, Any], authenticated
 )
 def test_which_webhook_merges_are_private(payload: dict[str, Any], private: bool) -> None:
     assert audience.merge_is_private(payload) is private
+
+
+class _VirtualTime:
+    """The GitHub client's clock: a sleep (its pacing between background requests) passes at once."""
+
+    def __init__(self) -> None:
+        self.current = NOW
+
+    def now(self) -> datetime:
+        return self.current
+
+    async def sleep(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+        await asyncio.sleep(0)
+
+
+async def test_the_radar_asks_github_which_repositories_a_tokens_results_are_in(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # A search made with a token may return merges in private repositories, and its items don't say
+    # so: the radar asks GitHub about each repository (once) and records the merge as it answers.
+    time = _VirtualTime()
+    async with FakeGitHub(now=time.now, search_limits={False: 600, True: 600}) as gh, httpx.AsyncClient() as client:
+        ada = gh.add_user("ada-builds")
+        gh.add_repo("octo-org/stealth-engine", private=True)
+        for repo in ("octo-org/engine", "octo-org/stealth-engine", "octo-org/engine"):
+            gh.add_pr(ada, repo, created_at=NOW - timedelta(minutes=50), merged_at=NOW - timedelta(minutes=40))
+        async with transaction(sessionmaker) as session:
+            session.add(Guild(id=GUILD, celebrations_channel_id=5))
+            await session.flush()
+            session.add(
+                GitHubProfile(
+                    id=ada.id, login=ada.login, history_status="done", checked_through=NOW - timedelta(hours=1)
+                )
+            )
+            session.add(
+                GitHubAccount(
+                    guild_id=GUILD, user_id=ALICE, github_id=ada.id, login=ada.login, login_lower=ada.login.lower(),
+                    linked_at=NOW - timedelta(hours=2),
+                )
+            )  # fmt: skip
+        api = GitHubAPI(client, token="t", base_url=gh.url, now=time.now, sleep=time.sleep)
+        radar = Radar(sessionmaker, api, now=time.now)
+        report = await radar.run_pass()
+        assert report.celebrations == 3, report
+        assert radar._repo_private == {"octo-org/engine": False, "octo-org/stealth-engine": True}
+
+    async with reading(sessionmaker) as session:
+        rows = (await session.execute(select(MergedPullRequest.repo, MergedPullRequest.private))).all()
+        history = set((await session.execute(select(GitHubMerge.repo, GitHubMerge.private))).all())
+    assert sorted(rows) == [("octo-org/engine", False), ("octo-org/engine", False), ("octo-org/stealth-engine", True)]
+    assert history == {("octo-org/engine", False), ("octo-org/stealth-engine", True)}

@@ -7,8 +7,9 @@ pictures, the #BuildInPublic share drafts, the weekly recap):
   organisation-wide webhook sends these, and a search made with a token may find them) may be
   celebrated inside the server that heard of it, but never appears on a public page, in a share
   draft or in anything else meant to leave Discord. Such merges are stored with `private` set
-  (`merged_prs`, `github_merges`); `merge_is_private` and `search_item_private` decide it, and
-  `public_merges` is the filter every published query adds.
+  (`merged_prs`, `github_merges`); `merge_is_private` (webhooks), `search_item_private` and
+  `search_results_private` (the radar's searches) decide it, and `public_merges` is the filter
+  every published query adds.
 - **A member is published only while they may be.** Not when Shiplog was removed from the server,
   not once they left it (`members.left_at`), and not after they opted out or asked to be
   forgotten (their page row, and everything else, is gone then): `may_publish_member`.
@@ -20,14 +21,18 @@ never get through, and fails when a new one is added without being walked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import GitHubMerge, Guild, Member, MergedPullRequest
 from bot.errors import UserError
+from bot.services.github.api import repo_of
+
+if TYPE_CHECKING:
+    from bot.services.github.api import GitHubAPI
 
 __all__ = [
     "PUBLISHERS",
@@ -39,6 +44,7 @@ __all__ = [
     "publisher",
     "require_public_merge",
     "search_item_private",
+    "search_results_private",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,12 +84,40 @@ def search_item_private(item: Mapping[str, Any], *, authenticated: bool) -> bool
     An item that carries its repository says so (`repository.private`). Otherwise: a search made
     without a token sees public repositories only; one made with a token may see private ones the
     token can read, and GitHub's issue search items do not say which, so such an item is not
-    known to be public and is treated as private.
+    known to be public and is treated as private (`search_results_private` asks GitHub instead).
     """
     repository = item.get("repository")
     if isinstance(repository, Mapping) and isinstance(repository.get("private"), bool):
         return bool(repository["private"])
     return authenticated
+
+
+async def search_results_private(
+    items: Sequence[Mapping[str, Any]], *, api: GitHubAPI, known: dict[str, bool]
+) -> dict[str, bool]:
+    """Return, for each repository (owner/name in lower case) of some search results, whether it is private.
+
+    What `search_item_private` can tell from an item is believed. A result of a search made with a
+    token that does not say is asked of GitHub, once per repository (`GET /repos/{repo}` with the
+    same token; `known` remembers the answers): public only when GitHub shows it as not private. A
+    repository GitHub does not find counts as private; GitHub not answering raises its GitHubError
+    (the radar then stops its pass and asks again at the next one).
+    """
+    authenticated = api.limits.has_token
+    out: dict[str, bool] = {}
+    for item in items:
+        repo = repo_of(item, api.base_url).lower()
+        if repo in out:
+            continue
+        private = search_item_private(item, authenticated=authenticated)
+        repository = item.get("repository")
+        said = isinstance(repository, Mapping) and isinstance(repository.get("private"), bool)
+        if private and not said:
+            if repo not in known:
+                known[repo] = await api.repo_private(repo, background=True)
+            private = known[repo]
+        out[repo] = private
+    return out
 
 
 def public_merges(model: type[MergedPullRequest] | type[GitHubMerge] = MergedPullRequest) -> ColumnElement[bool]:
