@@ -13,8 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.services import checkins, goals
-from bot.services.sharing import share
+from bot.services.sharing import posts
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file
 
@@ -75,12 +74,10 @@ class ShareGoalButton(
     async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
         # discord.py only logs a dynamic item's errors: answer them here, as the tree does for commands.
         try:
-            goal = await goals.finished_goal(
+            post = await posts.goal_post(
                 interaction.client.sessionmaker, guild_id=guild_id_of(interaction), number=self.number
             )
-            took = (goal.closed_at - goal.created_at).days if goal.closed_at else None
-            url = f"https://github.com/{goal.link.repo}/issues/{goal.link.number}" if goal.link else None
-            await send_drafts(interaction, goal.user_id, share.goal_done(goal=goal.text, url=url, days=took))
+            await send_drafts(interaction, post.user_id, post.drafts)
         except Exception as exc:
             await answer_error(interaction, exc, "the share button")
 
@@ -103,10 +100,16 @@ class ShareStreakButton(
 
     async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
         try:
-            drafts = share.streak_milestone(length=self.length, cadence=self.cadence)
+            post = await posts.streak_post(
+                interaction.client.sessionmaker,
+                guild_id=guild_id_of(interaction),
+                user_id=self.user_id,
+                length=self.length,
+                cadence=self.cadence,
+            )
 
             async def picture() -> discord.File:
-                drawn = await checkins.streak_picture(
+                drawn = await posts.public_streak_picture(
                     interaction.client.sessionmaker,
                     guild_id=guild_id_of(interaction),
                     user_id=self.user_id,
@@ -114,6 +117,6 @@ class ShareStreakButton(
                 )
                 return await streak_file(drawn, interaction.user.display_name)
 
-            await send_drafts(interaction, self.user_id, drafts, picture=picture)
+            await send_drafts(interaction, post.user_id, post.drafts, picture=picture)
         except Exception as exc:
             await answer_error(interaction, exc, "the share button")

@@ -3,7 +3,9 @@
 Only listeners: what each event changes lives in bot/services/departures.py. The server events come
 with the default intents: GUILD_DELETE without `unavailable` is a removal (`on_guild_remove`); an
 outage is `on_guild_unavailable`, which changes nothing here. Member events need the privileged
-members intent; `on_raw_member_remove` arrives whether or not the member was cached.
+members intent; `on_raw_member_remove` arrives whether or not the member was cached. A leave that
+happened while no process was connected is found at start (`on_ready`): the members Shiplog stores
+are looked up in each server, and those no longer there are marked as left.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ if TYPE_CHECKING:
     from bot.bot import Shiplog
 
 log = logging.getLogger(__name__)
+
+# Discord answers a request for members by id with at most 100 of them.
+MEMBERS_PER_REQUEST = 100
 
 
 class Departures(commands.Cog):
@@ -43,7 +48,8 @@ class Departures(commands.Cog):
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
-        """Mark gone the servers this process's shards no longer list (removed while it was offline).
+        """Mark gone the servers this process's shards no longer list (removed while it was offline),
+        and (with MEMBERS_INTENT) the members who left a server meanwhile.
 
         The bot's on_ready fires once every shard of this process is ready: READY then listed each
         shard's servers, unavailable ones included, so a server missing from the cache was removed.
@@ -63,6 +69,33 @@ class Departures(commands.Cog):
             self.bot.dispatch("schedule_changed", guild_id)
         if gone:
             log.info("Shiplog was removed from %d server(s) while offline: %s", len(gone), gone)
+        if self.bot.intents.members:
+            for guild in list(self.bot.guilds):
+                await self.reconcile_members(guild)
+
+    async def reconcile_members(self, guild: discord.Guild) -> list[int] | None:
+        """Mark as left the stored members a server no longer lists (they left while Shiplog was offline).
+
+        Only the members Shiplog stores something about are asked for, a hundred per gateway request
+        (the whole member list of a big server is not needed). Nobody is marked when the list is not
+        known: the server unavailable, or a request that failed or timed out. Return who was marked,
+        or None when the server could not be checked.
+        """
+        if guild.unavailable:
+            return None
+        stored = await departures.stored_members(self.bot.sessionmaker, guild.id)
+        present: set[int] = set()
+        try:
+            for start in range(0, len(stored), MEMBERS_PER_REQUEST):
+                batch = stored[start : start + MEMBERS_PER_REQUEST]
+                found = await guild.query_members(user_ids=batch, limit=len(batch), cache=False)
+                present.update(member.id for member in found)
+        except (TimeoutError, discord.ClientException, discord.HTTPException) as exc:
+            log.warning("guild %s: could not read the member list (%r); nobody is marked as left", guild.id, exc)
+            return None
+        return await departures.reconcile_members(
+            self.bot.sessionmaker, guild.id, checked=stored, present=present, now=self.bot.now()
+        )
 
     @commands.Cog.listener()
     async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:

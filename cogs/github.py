@@ -132,7 +132,7 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
     )
     embed.set_footer(text=f"{data['repo_name']} · #{number}"[:2048])
     view = discord.ui.View(timeout=None)
-    if data.get("merged_id"):
+    if data.get("merged_id") and not data.get("private"):  # a private repository's merge is not for posting
         view.add_item(ShareButton(int(data["merged_id"])))
     return {
         "content": f"🎉 Congratulations <@{user_id}>!",

@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.services import checkins, guilds, privacy, schedule
 from bot.services.github import nudges
-from bot.services.sharing import pages, recap
+from bot.services.sharing import pages, posts, recap
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices
 
@@ -66,7 +66,8 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             now=self.bot.now(),
             weeks_back=0 if week == "this" else 1,
         )
-        picture = await checkins.streak_picture(
+        # The picture goes with drafts meant for outside Discord: drawn as it may be published.
+        picture = await posts.public_streak_picture(
             self.bot.sessionmaker, guild_id=guild_id, user_id=interaction.user.id, now=self.bot.now()
         )
         first, last = summary.start.date(), (summary.end - timedelta(microseconds=1)).date()

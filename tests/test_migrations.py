@@ -246,3 +246,51 @@ async def test_the_departures_migration_keeps_every_row_and_leaves_everyone_pres
         assert left == [None, None]
     finally:
         await engine.dispose()
+
+
+async def test_the_private_merges_migration_keeps_every_merge_public_and_goes_back(empty_db_url: str) -> None:
+    # 0013 adds merged_prs.private and github_merges.private: every merge stored before stays, and
+    # public, as it was treated; going back to 0012 drops the columns and keeps the rows.
+    from alembic import command
+
+    from bot.db.migrate import alembic_config
+
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0012")
+    engine = create_engine(url)
+    merges = (
+        "INSERT INTO merged_prs (guild_id, user_id, github_id, repo, number, title, url, merged_at, recorded_at) "
+        "VALUES (1, 11, 7, 'octo/engine', 1, 'Fix', 'https://github.com/octo/engine/pull/1', :at, :at)",
+        "INSERT INTO github_profiles (id, login, history_status, history_total, history_read) "
+        "VALUES (7, 'alice', 'done', 1, 1)",
+        "INSERT INTO github_merges (github_id, repo, number, merged_at, source) "
+        "VALUES (7, 'octo/engine', 1, :at, 'webhook')",
+    )
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await seed_a_server(session)
+            for statement in merges:
+                await session.execute(text(statement), {"at": NOW})
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with reading(create_sessionmaker(engine)) as session:
+            private = [
+                list(await session.scalars(text(f"SELECT private FROM {table}")))  # noqa: S608
+                for table in ("merged_prs", "github_merges")
+            ]
+        assert private == [[False], [False]]
+        await engine.dispose()
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0012")
+        async with reading(create_sessionmaker(engine)) as session:
+            counts = [
+                await session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                for table in ("guilds", "members", "goals", "merged_prs", "github_merges")
+            ]
+            columns = await session.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync.connection()).get_columns("merged_prs")}
+            )
+        assert counts == [1, 1, 1, 1, 1]
+        assert "private" not in columns
+    finally:
+        await engine.dispose()

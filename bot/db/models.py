@@ -274,6 +274,8 @@ class GitHubMerge(Base):
     number: Mapped[int] = mapped_column(Integer)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source: Mapped[str] = mapped_column(String(16))  # history, radar, webhook
+    # From a private repository (or one not known to be public): counted, never published (audience.py).
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class GitHubOpenPR(Base):
@@ -343,6 +345,8 @@ class MergedPullRequest(Base):
     url: Mapped[str] = mapped_column(String(300))
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # From a private repository: celebrated in the server, never on a public page or in a share draft.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Subscription(Base):

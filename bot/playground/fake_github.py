@@ -404,6 +404,7 @@ class FakeGitHub:
         self.users: dict[str, FakeUser] = {}  # by lower-case login
         self.users_by_id: dict[int, FakeUser] = {}
         self.repos: dict[str, str] = {}  # public repositories, full name by lower-case full name
+        self.private_repos: set[str] = set()  # lower-case full names of the private ones among them
         self.prs_by_author: defaultdict[int, list[FakePR]] = defaultdict(list)
         self.searches: list[SearchRecord] = []
         self.limited = 0
@@ -424,9 +425,12 @@ class FakeGitHub:
         self.users_by_id[user.id] = user
         return user
 
-    def add_repo(self, full_name: str) -> str:
-        """Add a public repository (what `GET /repos/{owner}/{name}` finds)."""
+    def add_repo(self, full_name: str, *, private: bool = False) -> str:
+        """Add a repository, public unless said (what `GET /repos/{owner}/{name}` finds); a pull
+        request's repository is added, public, with it."""
         self.repos[full_name.lower()] = full_name
+        if private:
+            self.private_repos.add(full_name.lower())
         return full_name
 
     def add_pr(
@@ -463,6 +467,7 @@ class FakeGitHub:
             archived=archived,
         )
         self.prs_by_author[author.id].append(pr)
+        self.repos.setdefault(repo.lower(), repo)
         return pr
 
     # --- running ----------------------------------------------------------------------------------
@@ -646,8 +651,9 @@ class FakeGitHub:
         if full_name is None:
             return web.json_response({"message": "Not Found"}, status=404, headers=headers)
         owner, _, name = full_name.partition("/")
+        private = full_name.lower() in self.private_repos
         return web.json_response(
-            {"full_name": full_name, "name": name, "owner": {"login": owner}, "private": False}, headers=headers
+            {"full_name": full_name, "name": name, "owner": {"login": owner}, "private": private}, headers=headers
         )
 
     async def _not_found(self, request: web.Request) -> web.Response:

@@ -5,7 +5,8 @@ caught up for it, its pending messages are settled as failed (they could only me
 and its public pages answer 404. Nothing is deleted: a re-invite clears the mark and everything
 resumes, pages at their old addresses included.
 
-A member who left (heard with the members intent, or told by an admin's `/settings member-left`)
+A member who left (heard with the members intent, found missing from the server's member list at
+start with it (`reconcile_members`), or told by an admin's `/settings member-left`)
 is marked gone (`members.left_at`): the weekly ping leaves them out, they get no streak or recap
 DMs, and their public page is closed at once, as if they had opted out. Their goals and history
 stay; rejoining clears the mark (their page stays closed until they open it again).
@@ -24,7 +25,7 @@ from datetime import datetime
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import GitHubAccount, Goal, Guild, JobRun, Member, MemberStreak, OutboxMessage
+from bot.db.models import GitHubAccount, Goal, Guild, JobRun, Member, MemberPage, MemberStreak, OutboxMessage
 from bot.db.session import insert_ignore, reading, transaction
 from bot.services import schedule as rhythm
 from bot.services.guilds import restart_radar_cursors
@@ -39,6 +40,8 @@ __all__ = [
     "member_joined",
     "member_left",
     "reconcile_guilds",
+    "reconcile_members",
+    "stored_members",
 ]
 
 log = logging.getLogger(__name__)
@@ -124,6 +127,51 @@ async def reconcile_guilds(
     gone = [guild_id for guild_id in known if holds(guild_id) and guild_id not in present]
     for guild_id in gone:
         await guild_left(sessionmaker, guild_id, now=now)
+    return gone
+
+
+async def stored_members(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> list[int]:
+    """Return the members of a server Shiplog stores something about and does not know to have left.
+
+    These are the ones it could mention, message or publish: to check against the server's member
+    list when it was not listening (`reconcile_members`).
+    """
+    async with reading(sessionmaker) as session:
+        left = select(Member.user_id).where(Member.guild_id == guild_id, Member.left_at.is_not(None))
+        ids: set[int] = set()
+        for model in (Member, MemberPage, Goal, MemberStreak, GitHubAccount):
+            ids.update(
+                await session.scalars(
+                    select(model.user_id)  # type: ignore[attr-defined]
+                    .where(model.guild_id == guild_id, model.user_id.not_in(left))  # type: ignore[attr-defined]
+                    .distinct()
+                )
+            )
+    return sorted(ids)
+
+
+async def reconcile_members(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    guild_id: int,
+    *,
+    checked: Collection[int],
+    present: Collection[int],
+    now: datetime,
+) -> list[int]:
+    """Mark as left the members who left while no process was listening; return their ids.
+
+    `checked` are the members whose presence was asked of Discord (from `stored_members`) and
+    `present` those it found in the server: only a member asked about and not found is marked, as
+    if their leave had been heard live (`member_left`: their public page closes). The caller must
+    not call this when the member list could not be read (no members intent, the server
+    unavailable, a request that failed): nobody is judged on a list that is not known.
+    """
+    found = set(present)
+    gone = [user_id for user_id in checked if user_id not in found]
+    for user_id in gone:
+        await member_left(sessionmaker, guild_id, user_id, now=now)
+    if gone:
+        log.info("guild %s: %d member(s) left while Shiplog was offline", guild_id, len(gone))
     return gone
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, inspect, or_, select
+from sqlalchemy import delete, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import (
@@ -29,10 +29,12 @@ from bot.db.models import (
     OutboxMessage,
     RestPeriod,
     ReviewNudge,
+    WebhookDelivery,
 )
 from bot.db.session import reading, transaction
 from bot.services import limits, outbox
 from bot.services.github.history import drop_orphans
+from bot.services.github.webhooks import decode_payload
 
 # Keys of an outbox row's data that name the member the message is about.
 _USER_MENTION = re.compile(r"<@!?[0-9]+>")
@@ -92,6 +94,17 @@ async def export(
             data[model.__tablename__] = [
                 _row(r) for r in await session.scalars(select(model).where(column.in_(github_ids)))
             ]
+        # GitHub's deliveries about their account still stored (until retention): what they say of it.
+        data[WebhookDelivery.__tablename__] = [
+            {
+                "delivery_id": found.delivery_id,
+                "event": found.event,
+                "status": found.status,
+                "received_at": found.received_at.isoformat(),
+                "payload": found.payload,
+            }
+            for found in await _deliveries_about(session, await _accounts(session, guild_id, user_id))
+        ]
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
@@ -109,6 +122,10 @@ async def forget(
 ) -> Forgotten:
     """Delete everything stored about the member in this server, and the bot's posts about them.
 
+    The bodies of GitHub's deliveries about their linked account (their login, their PRs' titles)
+    are emptied at once, not at retention: the rows stay, as retention leaves them (the delivery id
+    answers a redelivery). A delivery still waiting to be processed keeps its body until then.
+
     Only the times of their kudos of the last 24 hours and of their last shared check-in within the
     cooldown stay, as limit marks under a hash of their id (see limits.LimitMark): forgetting must not
     reset the spam limits. Each mark goes once its window has passed.
@@ -121,8 +138,17 @@ async def forget(
     """
     removed = 0
     cleanup: list[OutboxMessage] = []
+    # GitHub's deliveries about their account (PR titles, their login) are read outside the write
+    # transaction (there may be many), then emptied in it, as retention would have done later.
+    async with reading(sessionmaker) as session:
+        deliveries = [
+            found.id
+            for found in await _deliveries_about(session, await _accounts(session, guild_id, user_id))
+            if found.status in PROCESSED
+        ]
     async with transaction(sessionmaker) as session:
         await limits.lock_member(session, guild_id, user_id, create=False)  # no /kudos of theirs slips in
+        removed += await _empty_bodies(session, deliveries)
         await limits.keep_through_forget(session, guild_id, user_id, now)
         for model in OWNED:
             result = await session.execute(
@@ -243,3 +269,102 @@ async def _messages_about(session: AsyncSession, guild_id: int, user_id: int) ->
     rows = await session.scalars(select(OutboxMessage).where(OutboxMessage.guild_id == guild_id))
     # JSON is searched in Python: the same code must run on SQLite and PostgreSQL.
     return [row for row in rows if _names(row.data, user_id)]
+
+
+# Deliveries whose processing is over: their body is only kept for debugging, until retention.
+PROCESSED = ("done", "failed")
+_SCAN_BATCH = 200
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    id: int
+    delivery_id: str
+    event: str
+    status: str
+    received_at: datetime
+    payload: dict[str, Any]
+
+
+async def _accounts(session: AsyncSession, guild_id: int, user_id: int) -> list[tuple[int | None, str]]:
+    """The member's linked GitHub account in this server: (numeric id, login in lower case)."""
+    rows = await session.execute(
+        select(GitHubAccount.github_id, GitHubAccount.login_lower).where(
+            GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id
+        )
+    )
+    return [(github_id, login) for github_id, login in rows]
+
+
+def _mentions_account(value: Any, accounts: list[tuple[int | None, str]]) -> bool:
+    """Whether a payload holds one of the accounts as a GitHub user (author, sender, owner...)."""
+    if isinstance(value, dict):
+        login = value.get("login")
+        if isinstance(login, str):
+            for github_id, login_lower in accounts:
+                if login.lower() == login_lower or (github_id is not None and value.get("id") == github_id):
+                    return True
+        return any(_mentions_account(v, accounts) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_account(v, accounts) for v in value)
+    return False
+
+
+async def _deliveries_about(session: AsyncSession, accounts: list[tuple[int | None, str]]) -> list[_Delivery]:
+    """Return the stored deliveries (with a body still) whose payload is about one of the accounts.
+
+    Read a batch at a time; a body that names neither the login nor the id is not parsed.
+    """
+    if not accounts:
+        return []
+    needles = [login.encode() for _, login in accounts] + [str(i).encode() for i, _ in accounts if i is not None]
+    table = WebhookDelivery.__table__
+    found: list[_Delivery] = []
+    after = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(
+                    table.c.id,
+                    table.c.delivery_id,
+                    table.c.event,
+                    table.c.status,
+                    table.c.headers,
+                    table.c.body,
+                    table.c.received_at,
+                )
+                .where(table.c.id > after, func.length(table.c.body) > 0)
+                .order_by(table.c.id)
+                .limit(_SCAN_BATCH)
+            )
+        ).all()
+        if not rows:
+            return found
+        after = rows[-1].id
+        for row in rows:
+            body = bytes(row.body)
+            lowered = body.lower()
+            if not any(needle in lowered for needle in needles):
+                continue
+            try:
+                payload = decode_payload((row.headers or {}).get("content-type", "application/json"), body)
+            except ValueError:
+                continue  # never processed either: nothing in it was read as being about anyone
+            if _mentions_account(payload, accounts):
+                found.append(_Delivery(row.id, row.delivery_id, row.event, row.status, row.received_at, payload))
+
+
+async def _empty_bodies(session: AsyncSession, ids: list[int]) -> int:
+    """Empty the bodies of processed deliveries (never one made pending again meanwhile)."""
+    if not ids:
+        return 0
+    table = WebhookDelivery.__table__
+    emptied = 0
+    for start in range(0, len(ids), _SCAN_BATCH):  # bound the statement's parameters
+        result = await session.execute(
+            update(table)
+            .where(table.c.id.in_(ids[start : start + _SCAN_BATCH]), table.c.status.in_(PROCESSED))
+            .values(body=b"")
+        )
+        emptied += result.rowcount or 0
+    return emptied

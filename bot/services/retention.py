@@ -42,12 +42,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
-from bot.services.privacy import SUBJECT_KEYS
+from bot.services.privacy import PROCESSED, SUBJECT_KEYS
 
 log = logging.getLogger(__name__)
 
 BATCH = 500
-PROCESSED = ("done", "failed")
 
 
 @dataclass(frozen=True, slots=True)

@@ -381,6 +381,14 @@ class GitHubAPI:
         data = await self._get_json(f"/repos/{repo}", not_found=_repo_not_found(repo))
         return data["full_name"]
 
+    async def repo_private(self, repo: str, *, background: bool = False) -> bool:
+        """Whether a repository is private as this client sees it; one it cannot find counts as private."""
+        try:
+            data = await self._get_json(f"/repos/{validate_repo(repo)}", background=background)
+        except GitHubNotFound:
+            return True
+        return not (isinstance(data, dict) and data.get("private") is False)
+
     async def good_first_issues(
         self, *, language: str | None = None, label: str | None = None, repo: str | None = None, limit: int = 10
     ) -> list[Issue]:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import activity, outbox
+from bot.services import activity, audience, outbox
 from bot.services.github import history, webhooks
 from bot.services.goals import close as close_goal
 from bot.services.sharing import share
@@ -215,7 +215,8 @@ async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any]
     if event == "pull_request":
         pr = payload.get("pull_request") or {}
         if action == "closed" and pr.get("merged"):
-            celebrations, finished = await celebrate_merge(session, repo, pr, now=now)
+            private = audience.merge_is_private(payload)
+            celebrations, finished = await celebrate_merge(session, repo, pr, now=now, private=private)
             relays = await relay(session, repo, "pulls", "merged", pr, now=now)
             return Outcome(celebrations, relays, finished)
         if action == "opened":
@@ -249,7 +250,13 @@ def _labels(item: dict[str, Any]) -> list[str]:
 
 
 async def celebrate_merge(
-    session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime, source: str = "webhook"
+    session: AsyncSession,
+    repo: str,
+    pr: dict[str, Any],
+    *,
+    now: datetime,
+    private: bool,
+    source: str = "webhook",
 ) -> tuple[int, int]:
     """Record a linked member's merged PR once per server and queue its celebration.
 
@@ -258,7 +265,8 @@ async def celebrate_merge(
     and the radar, is recorded and celebrated once. A merge the history import already counted is
     from before the member linked: it is not celebrated. The radar's merges skip servers that turned
     it off, and in each server those from before the member linked there or from while its radar
-    was off. Return (celebrations queued, goals finished).
+    was off. `private` (see audience.py): from a private repository, celebrated here but never
+    published. Return (celebrations queued, goals finished).
     """
     from bot.services.github.links import members_for
 
@@ -274,7 +282,8 @@ async def celebrate_merge(
     merged_at = history.merged_at_of(pr) or now
     if github_id is not None:
         await history.ensure_profile(session, github_id, login, now=now)
-        if await history.record_merge(session, github_id, repo, number, merged_at, source) == "history":
+        before = await history.record_merge(session, github_id, repo, number, merged_at, source, private=private)
+        if before == "history":
             return 0, 0
     own_repo = repo.partition("/")[0] == login.lower()
     celebrations = finished_total = 0
@@ -305,6 +314,7 @@ async def celebrate_merge(
             url=storable(str(pr.get("html_url") or f"https://github.com/{repo}/pull/{number}"))[:300],
             merged_at=merged_at,
             recorded_at=now,
+            private=private,
         )
         session.add(merged)
         await session.flush()
@@ -358,6 +368,7 @@ async def celebrate_merge(
             "milestones": milestones,
             "goals": finished,
             "source": source,
+            "private": private,
         }
         if channel_id is not None:
             queued = await outbox.enqueue(
@@ -458,6 +469,7 @@ class SharePost:
     drafts: dict[str, str]
 
 
+@audience.publisher("merged_pr")
 async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, merged_id: int) -> SharePost:
     """Write the #BuildInPublic drafts a member can copy about one of their merged PRs, one per network."""
     from bot.errors import NotFoundError
@@ -465,6 +477,9 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
     async with transaction(sessionmaker) as session:
         merged = await session.get(MergedPullRequest, merged_id)
         if merged is None or merged.guild_id != guild_id:
+            raise NotFoundError("I can't find that merged pull request any more.")
+        audience.require_public_merge(merged)
+        if not await audience.may_publish_member(session, guild_id, merged.user_id):
             raise NotFoundError("I can't find that merged pull request any more.")
         counted = await history.counts(
             session,

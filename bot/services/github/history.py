@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
 from bot.db.session import insert_ignore, reading, transaction
+from bot.services import audience
 from bot.services.github.api import GitHubAPI, repo_of
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,12 @@ async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, n
 
 
 async def record_merge(
-    session: AsyncSession, github_id: int, repo: str, number: int, merged_at: datetime, source: str
+    session: AsyncSession, github_id: int, repo: str, number: int, merged_at: datetime, source: str, *, private: bool
 ) -> str | None:
-    """Store a merge once; return the source that had already stored it (None when it is new)."""
+    """Store a merge once; return the source that had already stored it (None when it is new).
+
+    `private`: from a private repository (audience.py); a merge seen as private by any path stays so.
+    """
     before = await session.scalar(
         select(GitHubMerge.source).where(
             GitHubMerge.github_id == github_id, GitHubMerge.repo == repo, GitHubMerge.number == number
@@ -80,7 +84,22 @@ async def record_merge(
         await insert_ignore(
             session,
             GitHubMerge,
-            [{"github_id": github_id, "repo": repo, "number": number, "merged_at": merged_at, "source": source}],
+            [
+                {
+                    "github_id": github_id,
+                    "repo": repo,
+                    "number": number,
+                    "merged_at": merged_at,
+                    "source": source,
+                    "private": private,
+                }
+            ],
+        )
+    elif private:
+        await session.execute(
+            update(GitHubMerge)
+            .where(GitHubMerge.github_id == github_id, GitHubMerge.repo == repo, GitHubMerge.number == number)
+            .values(private=True)
         )
     return before
 
@@ -186,7 +205,8 @@ async def import_history(
     # since is left for the radar and the webhooks to find, and to celebrate.
     cutoff = profile.checked_through or started
     later = 0
-    rows: dict[tuple[str, int], datetime] = {}
+    rows: dict[tuple[str, int], tuple[datetime, bool]] = {}
+    authenticated = api.limits.has_token
     total = 0
     for page in range(1, HISTORY_PAGES + 1):
         # Oldest first, so a capped history still knows its first merge.
@@ -201,10 +221,11 @@ async def import_history(
             if merged_at is not None and merged_at > cutoff:
                 later += 1
             elif merged_at is not None and item.get("number") is not None:
-                rows[(repo_of(item, api.base_url).lower(), int(item["number"]))] = merged_at
+                private = audience.search_item_private(item, authenticated=authenticated)
+                rows[(repo_of(item, api.base_url).lower(), int(item["number"]))] = (merged_at, private)
         if len(result.items) < PER_PAGE or page * PER_PAGE >= min(result.total_count, 1000):
             break
-    first = min(rows.values(), default=None)
+    first = min((merged_at for merged_at, _ in rows.values()), default=None)
     async with transaction(sessionmaker) as session:
         profile = await session.get(GitHubProfile, profile_id)
         if profile is None:
@@ -213,8 +234,15 @@ async def import_history(
             session,
             GitHubMerge,
             [
-                {"github_id": profile_id, "repo": repo, "number": number, "merged_at": merged_at, "source": "history"}
-                for (repo, number), merged_at in rows.items()
+                {
+                    "github_id": profile_id,
+                    "repo": repo,
+                    "number": number,
+                    "merged_at": merged_at,
+                    "source": "history",
+                    "private": private,
+                }
+                for (repo, number), (merged_at, private) in rows.items()
             ],
         )
         total = max(total - later, len(rows))

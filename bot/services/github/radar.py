@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
+from bot.services import audience
 from bot.services.github import history, nudges
 from bot.services.github.api import (
     BACKGROUND_SHARE,
@@ -158,6 +159,7 @@ class Radar:
         self._checked_since_start = False  # the query syntax is checked at every start, then daily
         self._unknown_retry: dict[str, datetime] = {}  # logins GitHub didn't know, and when to ask again
         self._one_pass = asyncio.Lock()  # the loop and a direct call (a test, the playground) never overlap
+        self._repo_private: dict[str, bool] = {}  # what GitHub said of repositories' privacy (audience.py)
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -492,6 +494,8 @@ class Radar:
         logins = {w.login.lower(): w.id for w in group}
         stale: set[int] = set()
         renamed: dict[int, str] = {}
+        mine = [item for item in items if (item.get("user") or {}).get("id") in ids and item.get("number") is not None]
+        private = await audience.search_results_private(mine, api=self.api, known=self._repo_private)
         async with transaction(self.sessionmaker) as session:
             for item in items:
                 user = item.get("user") or {}
@@ -510,6 +514,7 @@ class Radar:
                     repo_of(item, self.api.base_url).lower(),
                     as_pull_request(item),
                     now=self.now(),
+                    private=private[repo_of(item, self.api.base_url).lower()],
                     source="radar",
                 )
                 report.celebrations += celebrated

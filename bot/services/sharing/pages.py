@@ -22,8 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Goal, Guild, Kudos, MemberPage, MergedPullRequest
 from bot.db.session import reading, transaction
 from bot.errors import UserError
-from bot.services.checkins import StreakPicture, streak_picture
+from bot.services import audience
+from bot.services.checkins import StreakPicture
 from bot.services.guilds import ensure_guild
+from bot.services.sharing import posts
 from bot.services.streaks import member_streak
 
 __all__ = [
@@ -177,7 +179,7 @@ class _Found:
 
 async def find(session: AsyncSession, server_slug: str, member_slug: str) -> _Found | None:
     """Return whose page the slugs name, or None: unknown, opted out, pages off in that server, or
-    Shiplog removed from it."""
+    not to be published (Shiplog removed from the server, the member left it: audience.py)."""
     if not (valid_slug(server_slug) and valid_slug(member_slug)):
         return None
     row = (
@@ -188,11 +190,10 @@ async def find(session: AsyncSession, server_slug: str, member_slug: str) -> _Fo
                 MemberPage.slug == member_slug,
                 Guild.page_slug == server_slug,
                 Guild.pages_enabled.is_(True),
-                Guild.left_at.is_(None),  # Shiplog was removed: its admins can't turn pages off any more
             )
         )
     ).first()
-    if row is None:
+    if row is None or not await audience.may_publish_member(session, row.guild_id, row.user_id):
         return None
     return _Found(row.guild_id, row.user_id, row.page_name or "a Shiplog server", row.display_name)
 
@@ -246,6 +247,7 @@ def _safe_url(url: str) -> str | None:
     return url if url.startswith(("https://", "http://")) else None
 
 
+@audience.publisher()
 async def load_page(
     sessionmaker: async_sessionmaker[AsyncSession], server_slug: str, member_slug: str, *, now: datetime
 ) -> PublicPage | None:
@@ -287,7 +289,11 @@ async def load_page(
                     MergedPullRequest.title,
                     MergedPullRequest.url,
                     MergedPullRequest.merged_at,
-                ).where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
+                ).where(
+                    MergedPullRequest.guild_id == guild_id,
+                    MergedPullRequest.user_id == user_id,
+                    audience.public_merges(),
+                )
             )
         )
         counts = Counter(row.repo for row in merged)
@@ -327,13 +333,17 @@ class PageStreak:
     picture: StreakPicture
 
 
+@audience.publisher()
 async def load_streak(
     sessionmaker: async_sessionmaker[AsyncSession], server_slug: str, member_slug: str, *, now: datetime
 ) -> PageStreak | None:
-    """Gather what the page's streak picture draws (as /streak does), or None when there is no such page."""
+    """Gather what the page's streak picture draws (as /streak does), or None when there is no such page.
+
+    A day's merges in private repositories are not drawn: the picture shows the rest of that day.
+    """
     async with reading(sessionmaker) as session:
         found = await find(session, server_slug, member_slug)
     if found is None:
         return None
-    picture = await streak_picture(sessionmaker, guild_id=found.guild_id, user_id=found.user_id, now=now)
+    picture = await posts.public_streak_picture(sessionmaker, guild_id=found.guild_id, user_id=found.user_id, now=now)
     return PageStreak(found.display_name, picture)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CheckIn, Goal, Kudos, Member, MergedPullRequest
 from bot.db.session import reading, transaction
+from bot.services import audience
 from bot.services.dates import member_today
 from bot.services.guilds import ensure_member, member_zone
 from bot.services.sharing import share
@@ -62,17 +63,26 @@ async def member_week(
         return await build(session, guild_id=guild_id, user_id=user_id, start=start, end=end, now=now)
 
 
+@audience.publisher("weekly_recap")
 async def build(
     session: AsyncSession, *, guild_id: int, user_id: int, start: datetime, end: datetime, now: datetime
 ) -> Recap:
-    """Gather a member's recap of [start, end) in the caller's session, and write its drafts."""
+    """Gather a member's recap of [start, end) in the caller's session, and write its drafts.
+
+    Its drafts are meant to be posted outside Discord: merges in private repositories are left out.
+    """
     in_week = (MergedPullRequest.merged_at >= start, MergedPullRequest.merged_at < end)
     merged = func.count().label("merged")
     prs = [
         (repo, count)
         for repo, count in await session.execute(
             select(MergedPullRequest.repo, merged)
-            .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id, *in_week)
+            .where(
+                MergedPullRequest.guild_id == guild_id,
+                MergedPullRequest.user_id == user_id,
+                audience.public_merges(),
+                *in_week,
+            )
             .group_by(MergedPullRequest.repo)
             .order_by(merged.desc(), MergedPullRequest.repo)
         )
@@ -131,7 +141,7 @@ async def _next_step(session: AsyncSession, guild_id: int, user_id: int) -> str 
         return f"goal #{goal.number}, “{goal.text}”"
     repo = await session.scalar(
         select(MergedPullRequest.repo)
-        .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
+        .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id, audience.public_merges())
         .order_by(MergedPullRequest.merged_at.desc())
         .limit(1)
     )
