@@ -93,11 +93,37 @@ class ProcessState:
 
     gateway: GatewayWatch | None = None
     stopping: bool = False
+    health_timeout: float = HEALTH_TIMEOUT
+    health_ping: asyncio.Task[None] | None = None  # the database ping in flight, shared by health checks
 
 
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 WEBHOOK_KEY = web.AppKey("webhook", WebhookIntake)
 STATE_KEY = web.AppKey("state", ProcessState)
+
+
+async def _ping_database(app: web.Application) -> None:
+    """Ping the database within the health timeout; raise TimeoutError past it.
+
+    One ping at a time, shared by every check that comes meanwhile: a connection stuck in SQLite's
+    busy handler cannot be cancelled until it returns (up to 30 s), so waiting for it would hold the
+    answer past the timeout, and a new ping per check would pile stuck connections up.
+    """
+    state = app[STATE_KEY]
+    task = state.health_ping
+    if task is None or task.done():
+        task = state.health_ping = asyncio.create_task(ping(app[ENGINE_KEY]), name="shiplog-healthz-ping")
+        # Read its failure even when every check stopped waiting for it, so asyncio does not log it as lost.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    await asyncio.wait_for(asyncio.shield(task), state.health_timeout)
+
+
+async def _end_health_ping(app: web.Application) -> None:
+    task = app[STATE_KEY].health_ping
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -109,11 +135,16 @@ async def healthz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     body: dict[str, str] = {}
     healthy = True
+    engine = request.app[ENGINE_KEY]
     try:
-        await asyncio.wait_for(ping(request.app[ENGINE_KEY]), HEALTH_TIMEOUT)
+        # A read: it takes no write lock, so a writer (a burst of webhooks) never holds it up.
+        await _ping_database(request.app)
         body["database"] = "ok"
+    except TimeoutError:  # an OSError too: not to be told as a file that cannot be opened
+        log.warning("health check: the database did not answer within %g s", state.health_timeout)
+        body["database"] = "unreachable"
+        healthy = False
     except Exception as exc:  # any failure to reach the database means unhealthy
-        engine = request.app[ENGINE_KEY]
         log.warning("health check: %s", problems.describe(exc, engine.url.render_as_string(hide_password=False)))
         body["database"] = "unreachable"
         healthy = False
@@ -276,6 +307,7 @@ def build_app(
     gateway: GatewayWatch | None = None,
     public_url: str | None = None,
     now: Callable[[], datetime] = utcnow,
+    health_timeout: float = HEALTH_TIMEOUT,
 ) -> web.Application:
     """Build the aiohttp application; without a webhook secret, /github/webhook answers 503.
 
@@ -285,7 +317,7 @@ def build_app(
     if sessionmaker is None:
         sessionmaker = create_sessionmaker(engine)
     app[ENGINE_KEY] = engine
-    app[STATE_KEY] = ProcessState(gateway=gateway)
+    app[STATE_KEY] = ProcessState(gateway=gateway, health_timeout=health_timeout)
     app[WEBHOOK_KEY] = WebhookIntake(
         secret=webhook_secret or None,
         writer=webhooks.DeliveryWriter(sessionmaker),
@@ -293,6 +325,7 @@ def build_app(
         budget=BodyBudget(max_unverified_bytes),
         body_timeout=body_timeout,
     )
+    app.on_cleanup.append(_end_health_ping)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/github/webhook", github_webhook)
     public_page.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.engine import make_url
 
 from bot.db.session import create_engine
 from bot.health import LOGIN_GRACE, GatewayWatch
 from bot.web import STATE_KEY, WebServer, build_app
+from tests.conftest import database_locked
 
 
 async def test_healthz_is_200_when_the_database_answers(engine) -> None:
@@ -113,3 +118,59 @@ async def test_a_stopping_process_refuses_webhooks_with_503_and_says_so_on_healt
         assert response.headers["Retry-After"] == "5"
         assert await response.json() == {"ok": False, "error": "Shiplog is restarting; redeliver this in a minute."}
         assert await health(client) == (503, {"status": "stopping", "database": "ok"})
+
+
+async def test_healthz_only_reads_so_a_writer_holding_the_lock_does_not_hold_it_up(engine, db_url: str) -> None:
+    """Another process's long write (a `shiplog run` taking a burst of webhooks) leaves /healthz answering at once.
+
+    It took the write lock (`BEGIN IMMEDIATE`), so it waited behind every writer until its timeout: a 503.
+    """
+    async with TestClient(TestServer(build_app(engine))) as client, database_locked(db_url):
+        assert await health(client) == (200, {"status": "ok", "database": "ok"})
+
+
+@pytest.mark.sqlite_only
+async def test_a_health_check_that_times_out_is_logged_as_a_timeout(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A database held by another process (an exclusive lock) answers nothing: the log says it did not answer.
+
+    A TimeoutError is an OSError, and was logged as "cannot open the SQLite file", sending an
+    operator to check folders and permissions of a file that opens fine.
+    """
+    holder = sqlite3.connect(make_url(db_url).database, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # readers too wait for it, even in WAL mode
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE held (x)")
+    engine = create_engine(db_url)
+    try:
+        async with TestClient(TestServer(build_app(engine, health_timeout=0.2))) as client:
+            with caplog.at_level(logging.WARNING, logger="bot.web"):
+                # Answered at its timeout although the stuck connection cannot be cancelled before SQLite's
+                # 30 s busy timeout; a second check shares the stuck ping instead of adding one.
+                for _ in range(2):
+                    status, body = await health(client)
+                    assert (status, body) == (503, {"status": "unhealthy", "database": "unreachable"})
+            holder.close()  # the other process lets go: the stuck ping ends, and the next check is healthy
+            stuck = client.app[STATE_KEY].health_ping
+            assert stuck is not None
+            await stuck
+            assert await health(client) == (200, {"status": "ok", "database": "ok"})
+        logged = [r.getMessage() for r in caplog.records if r.name == "bot.web"]
+        assert logged == ["health check: the database did not answer within 0.2 s"] * 2
+    finally:
+        holder.close()
+        await engine.dispose()
+
+
+def test_a_timeout_is_never_described_as_a_file_that_cannot_be_opened(tmp_path: Path) -> None:
+    from bot.db.problems import describe
+
+    try:
+        try:
+            raise sqlite3.OperationalError("interrupted")
+        except sqlite3.OperationalError as inner:
+            raise TimeoutError from inner
+    except TimeoutError as exc:
+        line = describe(exc, f"sqlite+aiosqlite:///{tmp_path}/s.db")
+    assert "did not answer in time" in line and "cannot open" not in line
