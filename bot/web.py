@@ -97,6 +97,37 @@ class ProcessState:
     health_ping: asyncio.Task[None] | None = None  # the database ping in flight, shared by health checks
 
 
+async def _safe_headers(_request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Give every answer of this server the headers that keep it private, whichever route or error made it.
+
+    No Referer leaves a page for the sites it links to (a member's page address is a secret of
+    sorts: closing it must be enough), no type sniffing, and nothing kept by a browser or a CDN
+    unless the route chose its own caching (the pages' images revalidate: see bot.public_page).
+    """
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+class _ServerLog(logging.LoggerAdapter):
+    """aiohttp's server log, where a request it could not parse is the client's fault, not the bot's.
+
+    aiohttp answers a malformed request (a request line or header over 8 KB, broken framing) with a
+    400, correctly, but logs it as an ERROR with a traceback: anyone could fill the log with them.
+    Those become one INFO line; any other exception stays an ERROR with its traceback.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 500) < 500:
+            reason = (str(exc_info.message).strip().splitlines() or [type(exc_info).__name__])[0][:120]
+            text = str(msg) % args if args else str(msg)
+            self.info("%s: malformed, answered %d (%s: %s)", text, exc_info.code, type(exc_info).__name__, reason)
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)  # type: ignore[arg-type]
+
+
+SERVER_LOG = _ServerLog(logging.getLogger("aiohttp.server"), {})
+
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 WEBHOOK_KEY = web.AppKey("webhook", WebhookIntake)
 STATE_KEY = web.AppKey("state", ProcessState)
@@ -314,6 +345,7 @@ def build_app(
     Members' public pages are served under /u/ (see bot.public_page); without `public_url` each is a 404.
     """
     app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
+    app.on_response_prepare.append(_safe_headers)
     if sessionmaker is None:
         sessionmaker = create_sessionmaker(engine)
     app[ENGINE_KEY] = engine
@@ -356,7 +388,7 @@ class WebServer:
 
     async def start(self) -> None:
         """Start listening; with port 0, the chosen port is stored in `self.port`. Raise PortInUse."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -15,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from bot.db.session import create_engine
 from bot.health import LOGIN_GRACE, GatewayWatch
-from bot.web import STATE_KEY, WebServer, build_app
+from bot.web import SERVER_LOG, STATE_KEY, WebServer, build_app
 from tests.conftest import database_locked
 
 
@@ -174,3 +175,37 @@ def test_a_timeout_is_never_described_as_a_file_that_cannot_be_opened(tmp_path: 
     except TimeoutError as exc:
         line = describe(exc, f"sqlite+aiosqlite:///{tmp_path}/s.db")
     assert "did not answer in time" in line and "cannot open" not in line
+
+
+async def test_a_request_too_long_to_parse_is_a_400_and_one_info_line_not_an_error(
+    engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp answers a request line or header over 8 KB with 400, correctly, but logged an ERROR traceback."""
+    server = WebServer(build_app(engine), "127.0.0.1", 0)
+    await server.start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="aiohttp"):
+            for request in (
+                b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+            ):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                writer.write(request)
+                answer = await reader.read()  # the server closes the connection after its 400
+                writer.close()
+                await writer.wait_closed()
+                assert answer.startswith(b"HTTP/1.0 400 Bad Request\r\n")
+        logged = [r for r in caplog.records if r.name.startswith("aiohttp")]
+        assert [(r.levelno, r.exc_info) for r in logged] == [(logging.INFO, None)] * 2
+        assert all("malformed, answered 400 (LineTooLong" in r.getMessage() for r in logged)
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{server.port}/healthz") as r:
+            assert r.status == 200  # the server goes on serving
+        # Anything else aiohttp logs as an exception (a bug of a handler) stays an ERROR with its traceback.
+        caplog.clear()
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError:
+            SERVER_LOG.exception("Error handling request from %s", "127.0.0.1")
+        assert [(r.levelno, r.exc_info is not None) for r in caplog.records] == [(logging.ERROR, True)]
+    finally:
+        await server.stop()
