@@ -52,7 +52,7 @@ CSP = (
 # unchanged, the answer is a 304 of no bytes and no drawing; closed, a 404 at once. The HTML is
 # `no-store` (bot.web): a page must vanish at once, from caches too.
 PICTURE_CACHE_CONTROL = "no-cache"
-# Pictures drawn are kept by the hash of what they show, up to this many bytes (a card is ~40 kB).
+# Pictures drawn are kept by the hash of what they show, up to this many bytes (a card is ~64 kB).
 PICTURE_CACHE_BYTES = 32 * 1024**2
 
 
@@ -86,6 +86,11 @@ class PictureCache:
             drawing.add_done_callback(lambda done: self._keep(key, done))
         # A request that goes away does not cancel the drawing others wait for.
         return await asyncio.shield(drawing)
+
+    def clear(self) -> None:
+        """Forget every picture kept (drawings under way go on)."""
+        self._kept.clear()
+        self._size = 0
 
     def _keep(self, key: str, done: asyncio.Future[bytes]) -> None:
         del self._drawing[key]
