@@ -14,7 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.engine import make_url
 
-from bot.db.session import create_engine
+from bot.db.migrate import current_revision, head_revision
+from bot.db.session import create_engine, ping
 from bot.health import LOGIN_GRACE, GatewayWatch
 from bot.web import SERVER_LOG, STATE_KEY, WebServer, build_app
 from tests.conftest import database_locked
@@ -128,6 +129,18 @@ async def test_healthz_only_reads_so_a_writer_holding_the_lock_does_not_hold_it_
     """
     async with TestClient(TestServer(build_app(engine))) as client, database_locked(db_url):
         assert await health(client) == (200, {"status": "ok", "database": "ok"})
+
+
+async def test_every_status_read_of_the_database_takes_no_write_lock(engine, db_url: str) -> None:
+    """The checks `/healthz`, `shiplog check`, `shiplog web` and the bot's start make only read.
+
+    They share `read_connection` (the connection twin of `reading()`); `current_revision` opened a
+    write transaction too, and waited out SQLite's 30 s busy timeout behind a writer.
+    """
+    head = head_revision(db_url)
+    async with database_locked(db_url):
+        await ping(engine)
+        assert await current_revision(engine) == head
 
 
 @pytest.mark.sqlite_only
