@@ -54,6 +54,11 @@ CSP = (
 PICTURE_CACHE_CONTROL = "no-cache"
 # Pictures drawn are kept by the hash of what they show, up to this many bytes (a card is ~64 kB).
 PICTURE_CACHE_BYTES = 32 * 1024**2
+# Pictures drawn at once, each in its own thread. Pillow holds the GIL for part of its drawing, so
+# threads drawing side by side take turns with the event loop for it: 30 cards drawn 30 at a time
+# (on 2 cores) delayed the loop by 49 ms at the 95th percentile and 183 ms at worst, one at a time
+# by 19 and 82 ms, in the same total time.
+DRAWING_AT_ONCE = 1
 
 
 class PictureCache:
@@ -72,6 +77,7 @@ class PictureCache:
         self._kept: OrderedDict[str, bytes] = OrderedDict()
         self._size = 0
         self._drawing: dict[str, asyncio.Future[bytes]] = {}
+        self._turns = asyncio.Semaphore(DRAWING_AT_ONCE)
 
     async def get(self, key: str, draw: Callable[[], bytes]) -> bytes:
         """Return the picture kept under `key`, or draw it in a thread (once, however many ask at once)."""
@@ -82,10 +88,14 @@ class PictureCache:
         drawing = self._drawing.get(key)
         if drawing is None:
             self.drawn += 1
-            drawing = self._drawing[key] = asyncio.ensure_future(asyncio.to_thread(draw))
+            drawing = self._drawing[key] = asyncio.ensure_future(self._draw(draw))
             drawing.add_done_callback(lambda done: self._keep(key, done))
         # A request that goes away does not cancel the drawing others wait for.
         return await asyncio.shield(drawing)
+
+    async def _draw(self, draw: Callable[[], bytes]) -> bytes:
+        async with self._turns:
+            return await asyncio.to_thread(draw)
 
     def clear(self) -> None:
         """Forget every picture kept (drawings under way go on)."""
