@@ -7,9 +7,11 @@ Seeds a server of 2,000 members with 50 merged PRs, 10 goals and 100 activity ro
 merged PRs in all), and one heavy member among them with 3,000 merged PRs in 80 repositories, 300
 goals, 1,500 activity rows and 400 kudos received. Starts the real app (`bot.web.build_app`) on
 loopback, then times, as medians (and worst) of `--runs` requests one at a time, each until its
-body is read: the heavy member's page, its streak PNG and its 1200x630 card, and a light member's
-page. Checks every answer is a 200 of the right type, an unknown slug a 404, and a page is a 404
-right after the member closes it.
+body is read: the heavy member's page, its streak PNG and its 1200x630 card (drawn, from the
+cache, and a 304 for an If-None-Match), and a light member's page; then how long /healthz takes
+while the cards of 30 members are drawn at once (the drawing must leave the event loop free).
+Checks every answer is a 200 of the right type (a 304 for the card's ETag), each card is drawn
+once, an unknown slug is a 404, and a page and its card are 404 right after the member closes it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from sqlalchemy import insert
 from bot.db.migrate import upgrade
 from bot.db.models import Activity, Goal, Guild, Kudos, Member, MergedPullRequest
 from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.public_page import SITE_KEY
 from bot.services.sharing import pages
 from bot.web import WebServer, build_app
 
@@ -80,15 +84,49 @@ async def seed(sessionmaker, *, members: int, heavy_prs: int) -> None:
                 await session.execute(insert(table), rows[start : start + 5000])
 
 
-async def timed(session: aiohttp.ClientSession, url: str, runs: int, kind: str) -> list[float]:
+async def timed(
+    session: aiohttp.ClientSession,
+    url: str,
+    runs: int,
+    kind: str,
+    *,
+    status: int = 200,
+    before: Callable[[], None] = lambda: None,
+    headers: dict[str, str] | None = None,
+) -> list[float]:
     times = []
     for _ in range(runs):
+        before()
         started = time.perf_counter()
-        async with session.get(url) as response:
+        async with session.get(url, headers=headers) as response:
             await response.read()
-            if response.status != 200 or response.content_type != kind:
+            if response.status != status or (status == 200 and response.content_type != kind):
                 raise SystemExit(f"FAIL: {url} answered {response.status} {response.content_type}")
         times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def report(label: str, times: list[float]) -> None:
+    print(f"{label:<40} median {statistics.median(times):7.1f} ms   worst {max(times):7.1f} ms")
+
+
+async def healthz_while_drawing(session: aiohttp.ClientSession, public: str, cards: list[str]) -> list[float]:
+    """Time /healthz, one at a time, while every card of `cards` is drawn at once."""
+
+    async def fetch(url: str) -> int:
+        async with session.get(url) as response:
+            await response.read()
+            return response.status
+
+    drawing = [asyncio.create_task(fetch(card)) for card in cards]
+    times = []
+    while not all(task.done() for task in drawing):
+        started = time.perf_counter()
+        if await fetch(f"{public}/healthz") != 200:
+            raise SystemExit("FAIL: /healthz did not answer 200 while cards were drawn")
+        times.append((time.perf_counter() - started) * 1000)
+    if set(await asyncio.gather(*drawing)) != {200}:
+        raise SystemExit("FAIL: a card drawn among 30 did not answer 200")
     return times
 
 
@@ -104,7 +142,9 @@ async def main(runs: int, quick: bool) -> int:
             await seed(sessionmaker, members=members, heavy_prs=heavy_prs)
             print(f"seeded {members:,} members in {time.perf_counter() - started:.1f} s")
             await pages.set_server_pages(sessionmaker, guild_id=GUILD, enabled=True, server_name="Bench")
-            server = WebServer(build_app(engine, public_url=PUBLIC, now=lambda: NOW), "127.0.0.1", 0)
+            app = build_app(engine, public_url=PUBLIC, now=lambda: NOW)
+            pictures = app[SITE_KEY].pictures
+            server = WebServer(app, "127.0.0.1", 0)
             await server.start()
             public = f"{PUBLIC}:{server.port}"
             heavy = await pages.open_page(
@@ -113,29 +153,56 @@ async def main(runs: int, quick: bool) -> int:
             light = await pages.open_page(
                 sessionmaker, guild_id=GUILD, user_id=HEAVY + 7, display_name="light", public_url=public
             )
+            others = [
+                await pages.open_page(
+                    sessionmaker, guild_id=GUILD, user_id=HEAVY + i, display_name=f"m{i}", public_url=public
+                )
+                for i in range(10, 40)
+            ]
             try:
                 async with aiohttp.ClientSession() as session:
+                    card = f"{heavy.url}/card.png"
                     for label, address, kind in (
                         (f"page, {heavy_prs:,} PRs / 300 goals", heavy.url, "text/html"),
                         ("streak.png", f"{heavy.url}/streak.png", "image/png"),
-                        ("card.png (1200x630)", f"{heavy.url}/card.png", "image/png"),
                         ("page, 50 PRs / 10 goals", light.url, "text/html"),
                     ):
                         await timed(session, address, 2, kind)  # warm up
-                        times = await timed(session, address, runs, kind)
-                        print(f"{label:<36} median {statistics.median(times):7.1f} ms   worst {max(times):7.1f} ms")
+                        report(label, await timed(session, address, runs, kind))
+                    report(
+                        "card.png (1200x630), drawn",
+                        await timed(session, card, runs, "image/png", before=pictures.clear),
+                    )
+                    drawn = pictures.drawn
+                    report("card.png, from the cache", await timed(session, card, runs, "image/png"))
+                    async with session.get(card) as response:
+                        etag = response.headers["ETag"]
+                    report(
+                        "card.png, 304 for its ETag",
+                        await timed(session, card, runs, "", status=304, headers={"If-None-Match": etag}),
+                    )
+                    if pictures.drawn != drawn:
+                        raise SystemExit("FAIL: a card kept in the cache was drawn again")
+                    pictures.clear()
+                    report(
+                        "/healthz while 30 cards are drawn",
+                        await healthz_while_drawing(session, public, [f"{o.url}/card.png" for o in others]),
+                    )
+                    if pictures.drawn != drawn + len(others):
+                        raise SystemExit(f"FAIL: 30 cards were drawn {pictures.drawn - drawn} times")
                     async with session.get(f"{public}/u/{'A' * 16}/{'B' * 16}") as response:
                         if response.status != 404:
                             raise SystemExit(f"FAIL: an unknown page answered {response.status}")
                     await pages.close_page(sessionmaker, guild_id=GUILD, user_id=HEAVY)
-                    async with session.get(heavy.url) as response:
-                        if response.status != 404:
-                            raise SystemExit(f"FAIL: a closed page answered {response.status}")
+                    for address in (heavy.url, card):
+                        async with session.get(address, headers={"If-None-Match": etag}) as response:
+                            if response.status != 404:
+                                raise SystemExit(f"FAIL: a closed page answered {response.status} at {address}")
             finally:
                 await server.stop()
         finally:
             await engine.dispose()
-    print("ok: every page 200, unknown and closed pages 404")
+    print("ok: every page 200, each card drawn once, 304 for its ETag, unknown and closed pages and cards 404")
     return 0
 
 

@@ -93,11 +93,68 @@ class ProcessState:
 
     gateway: GatewayWatch | None = None
     stopping: bool = False
+    health_timeout: float = HEALTH_TIMEOUT
+    health_ping: asyncio.Task[None] | None = None  # the database ping in flight, shared by health checks
 
+
+async def _safe_headers(_request: web.BaseRequest, response: web.StreamResponse) -> None:
+    """Give every answer of this server the headers that keep it private, whichever route or error made it.
+
+    No Referer leaves a page for the sites it links to (a member's page address is a secret of
+    sorts: closing it must be enough), no type sniffing, and nothing kept by a browser or a CDN
+    unless the route chose its own caching (the pages' images revalidate: see bot.public_page).
+    """
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+class _ServerLog(logging.LoggerAdapter):
+    """aiohttp's server log, where a request it could not parse is the client's fault, not the bot's.
+
+    aiohttp answers a malformed request (a request line or header over 8 KB, broken framing) with a
+    400, correctly, but logs it as an ERROR with a traceback: anyone could fill the log with them.
+    Those become one INFO line; any other exception stays an ERROR with its traceback.
+    """
+
+    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
+        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 500) < 500:
+            reason = (str(exc_info.message).strip().splitlines() or [type(exc_info).__name__])[0][:120]
+            text = str(msg) % args if args else str(msg)
+            self.info("%s: malformed, answered %d (%s: %s)", text, exc_info.code, type(exc_info).__name__, reason)
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)  # type: ignore[arg-type]
+
+
+SERVER_LOG = _ServerLog(logging.getLogger("aiohttp.server"), {})
 
 ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 WEBHOOK_KEY = web.AppKey("webhook", WebhookIntake)
 STATE_KEY = web.AppKey("state", ProcessState)
+
+
+async def _ping_database(app: web.Application) -> None:
+    """Ping the database within the health timeout; raise TimeoutError past it.
+
+    One ping at a time, shared by every check that comes meanwhile: a connection stuck in SQLite's
+    busy handler cannot be cancelled until it returns (up to 30 s), so waiting for it would hold the
+    answer past the timeout, and a new ping per check would pile stuck connections up.
+    """
+    state = app[STATE_KEY]
+    task = state.health_ping
+    if task is None or task.done():
+        task = state.health_ping = asyncio.create_task(ping(app[ENGINE_KEY]), name="shiplog-healthz-ping")
+        # Read its failure even when every check stopped waiting for it, so asyncio does not log it as lost.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+    await asyncio.wait_for(asyncio.shield(task), state.health_timeout)
+
+
+async def _end_health_ping(app: web.Application) -> None:
+    task = app[STATE_KEY].health_ping
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -109,11 +166,16 @@ async def healthz(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     body: dict[str, str] = {}
     healthy = True
+    engine = request.app[ENGINE_KEY]
     try:
-        await asyncio.wait_for(ping(request.app[ENGINE_KEY]), HEALTH_TIMEOUT)
+        # A read: it takes no write lock, so a writer (a burst of webhooks) never holds it up.
+        await _ping_database(request.app)
         body["database"] = "ok"
+    except TimeoutError:  # an OSError too: not to be told as a file that cannot be opened
+        log.warning("health check: the database did not answer within %g s", state.health_timeout)
+        body["database"] = "unreachable"
+        healthy = False
     except Exception as exc:  # any failure to reach the database means unhealthy
-        engine = request.app[ENGINE_KEY]
         log.warning("health check: %s", problems.describe(exc, engine.url.render_as_string(hide_password=False)))
         body["database"] = "unreachable"
         healthy = False
@@ -276,16 +338,18 @@ def build_app(
     gateway: GatewayWatch | None = None,
     public_url: str | None = None,
     now: Callable[[], datetime] = utcnow,
+    health_timeout: float = HEALTH_TIMEOUT,
 ) -> web.Application:
     """Build the aiohttp application; without a webhook secret, /github/webhook answers 503.
 
     Members' public pages are served under /u/ (see bot.public_page); without `public_url` each is a 404.
     """
     app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
+    app.on_response_prepare.append(_safe_headers)
     if sessionmaker is None:
         sessionmaker = create_sessionmaker(engine)
     app[ENGINE_KEY] = engine
-    app[STATE_KEY] = ProcessState(gateway=gateway)
+    app[STATE_KEY] = ProcessState(gateway=gateway, health_timeout=health_timeout)
     app[WEBHOOK_KEY] = WebhookIntake(
         secret=webhook_secret or None,
         writer=webhooks.DeliveryWriter(sessionmaker),
@@ -293,6 +357,7 @@ def build_app(
         budget=BodyBudget(max_unverified_bytes),
         body_timeout=body_timeout,
     )
+    app.on_cleanup.append(_end_health_ping)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/github/webhook", github_webhook)
     public_page.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)
@@ -323,7 +388,7 @@ class WebServer:
 
     async def start(self) -> None:
         """Start listening; with port 0, the chosen port is stored in `self.port`. Raise PortInUse."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, logger=SERVER_LOG)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         try:

@@ -118,7 +118,8 @@ async def streak_file(picture: checkins.StreakPicture, name: str) -> discord.Fil
         picture.days,
         today=picture.today,
         rests=picture.rests,
-        title=f"{name} · last {checkins.PICTURE_WEEKS} weeks",
+        name=name,
+        weeks=checkins.PICTURE_WEEKS,
     )
     return discord.File(io.BytesIO(png), filename="streak.png")
 

@@ -7,8 +7,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiohttp.test_utils import TestServer
 from PIL import Image
 
+from bot.services.sharing import pages
+from bot.web import build_app
 from tests.browser import DESKTOP, PHONE, chromium, skip_without_chromium
 from tests.conftest import NOW
 from tests.harness import World
@@ -98,3 +101,33 @@ async def test_the_page_renders_on_desktop_and_phone_with_its_preview_card(db_ur
         async with chromium() as browser:
             await look_at(browser, url, DESKTOP, DOCS / "public-page.png")
             await look_at(browser, url, PHONE, DOCS / "public-page-phone.png")
+
+
+async def test_a_name_with_a_right_to_left_override_does_not_reverse_the_rest_of_the_page(engine, sessionmaker) -> None:
+    """U+202E in a display name reversed the footer after it; as a visitor sees it, only the name is turned."""
+    guild, alice = 1_300_000_000_000_000_001, 1_300_000_000_000_000_002
+    await pages.set_server_pages(sessionmaker, guild_id=guild, enabled=True, server_name="Builders")
+    server = TestServer(build_app(engine, public_url="http://127.0.0.1"))
+    await server.start_server()
+    try:
+        public = f"http://127.0.0.1:{server.port}"
+        link = await pages.open_page(
+            sessionmaker, guild_id=guild, user_id=alice, display_name="alice\u202e evil", public_url=public
+        )
+        async with chromium() as browser:
+            page = await browser.new_page(viewport=DESKTOP)
+            response = await page.goto(link.url)
+            assert response is not None and response.status == 200
+            # Where Chromium draws the first and last letters of words after the name: left to right.
+            order = await page.evaluate(
+                """() => {
+                  const x = (node, at) => { const r = document.createRange(); r.setStart(node, at);
+                    r.setEnd(node, at + 1); return r.getBoundingClientRect().left; };
+                  const footer = document.querySelector('footer').firstChild;
+                  const words = ['shares', 'Shiplog'].map(w => footer.data.indexOf(w));
+                  return words.map(at => [x(footer, at), x(footer, at + 5)]);
+                }"""
+            )
+            assert all(first < last for first, last in order), order
+    finally:
+        await server.close()

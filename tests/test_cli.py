@@ -114,3 +114,20 @@ def test_version() -> None:
     )
     assert result.returncode == 0
     assert re.fullmatch(r"shiplog \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_python_dash_m_bot_is_the_shiplog_command_with_its_arguments(tmp_path: Path, unreachable_db_url: str) -> None:
+    """`python -m bot ARGS` does what `shiplog ARGS` does: `check` and `--help` never migrate or log in.
+
+    The database cannot be reached and the token looks real: a `run` would try to migrate (and then
+    log in to Discord), which `check` and `--help` must never do.
+    """
+    env = {"DISCORD_TOKEN": TOKEN, "DATABASE_URL": unreachable_db_url}
+    for args in (["check"], ["--help"], ["--version"], ["migrate", "--help"]):
+        module, console = shiplog(["bot", *args], tmp_path, **env), shiplog(["bot.cli", *args], tmp_path, **env)
+        assert (module.returncode, module.stdout, module.stderr) == (console.returncode, console.stdout, console.stderr)
+        assert "could not migrate" not in module.stderr and "Discord" not in module.stderr, args
+    check = shiplog(["bot", "check"], tmp_path, **env)
+    assert check.returncode == 1 and check.stdout.startswith("✗ ") and "look good" not in check.stdout
+    helped = shiplog(["bot", "--help"], tmp_path, **env)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: shiplog")

@@ -50,7 +50,7 @@ def test_cells_are_coloured_by_count_rest_and_future():
     days[date(2026, 6, 1)] = 5  # the oldest column's Monday
     days[date(2026, 1, 1)] = 9  # outside the picture: ignored
     rests = [(date(2026, 11, 9), date(2026, 11, 11)), (date(2026, 11, 26), date(2026, 12, 6))]
-    image = open_png(render_streak_png(days, today=TODAY, rests=rests, title="alice"))
+    image = open_png(render_streak_png(days, today=TODAY, rests=rests, name="alice"))
     current, previous = 25, 24
     assert centre(image, current, 0) == opaque(LEVEL_COLOURS[1])
     assert centre(image, current, 1) == opaque(LEVEL_COLOURS[2])
@@ -87,7 +87,7 @@ def test_levels_by_count(count: int, level: int):
 
 
 def test_corners_are_transparent_and_text_is_drawn():
-    image = open_png(render_streak_png({}, today=TODAY, title="a title"))
+    image = open_png(render_streak_png({}, today=TODAY, name="a title"))
     assert image.getpixel((0, 0))[3] == 0
     width, _ = image.size
     title_strip = image.crop((10, 10, width // 2, cell_box(0, 0)[1] - 20))  # inside the card, above the months
@@ -98,7 +98,7 @@ def test_corners_are_transparent_and_text_is_drawn():
 
 
 def test_a_long_title_is_cut_and_odd_inputs_do_not_fail():
-    png = render_streak_png({TODAY: 1}, today=TODAY, title="x" * 500 + " 🔥\n@everyone", weeks=1)
+    png = render_streak_png({TODAY: 1}, today=TODAY, name="x" * 500 + " 🔥\n@everyone", weeks=1)
     assert open_png(png).size == image_size(1)
     with pytest.raises(ValueError, match="weeks"):
         render_streak_png({}, today=TODAY, weeks=0)

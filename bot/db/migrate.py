@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from bot.db.session import read_connection
 
 
 def alembic_config(database_url: str) -> Config:
@@ -33,5 +34,5 @@ def head_revision(database_url: str) -> str | None:
 
 async def current_revision(engine: AsyncEngine) -> str | None:
     """Return the revision the database is at (None for an empty database)."""
-    async with engine.connect() as conn:
+    async with read_connection(engine) as conn:  # a look, not a write: no SQLite write lock
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())

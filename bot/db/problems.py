@@ -50,6 +50,12 @@ def describe(exc: BaseException, url: str) -> str:
     causes = _causes(exc)
     names = {type(cause).__name__ for cause in causes}
     if parsed.drivername.startswith("sqlite"):
+        if any(isinstance(cause, TimeoutError) for cause in causes):
+            # A TimeoutError is an OSError too, but the file opened: something held it too long.
+            return (
+                f"the SQLite database {parsed.database} did not answer in time: another process may be "
+                "holding it (a long write, a backup); it is retried on the next request."
+            )
         for cause in causes:
             if (isinstance(cause, sqlite3.OperationalError) and "unable to open" in str(cause)) or (
                 isinstance(cause, OSError)

@@ -16,7 +16,7 @@ import aiosqlite
 from sqlalchemy import event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "shiplog_read_only"
@@ -191,7 +191,19 @@ async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str,
     await session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
-async def ping(engine: AsyncEngine) -> None:
-    """Run a trivial query; raise if the database cannot be reached."""
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Open a connection for reads only, as `reading` does for a session: on SQLite it takes no write lock."""
     async with engine.connect() as conn:
+        await conn.execution_options(**{READ_ONLY: True})
+        yield conn
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """Run a trivial query; raise if the database cannot be reached.
+
+    It only reads: /healthz asks it every few seconds, and on SQLite a `BEGIN IMMEDIATE` would queue
+    it behind every writer (4.3 s, or a 503, beside a `shiplog run` taking a burst of webhooks).
+    """
+    async with read_connection(engine) as conn:
         await conn.execute(text("SELECT 1"))

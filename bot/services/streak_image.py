@@ -13,10 +13,13 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
+from bot.services import bidi
+
 __all__ = [
     "LEVEL_COLOURS",
     "REST_COLOUR",
     "cell_box",
+    "drawable",
     "image_size",
     "level_for",
     "render_streak_png",
@@ -52,6 +55,17 @@ _MIN_WIDTH = 360  # room for the legend and a short title even with few weeks
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAY_LABELS = {0: "Mon", 2: "Wed", 4: "Fri"}
 _MIN_MONTH_LABEL_GAP = 3  # columns between two month labels, so that they never overlap
+
+
+def drawable(text: str) -> str:
+    """Return member-written text ready to draw beside other text: without bidirectional controls.
+
+    Pillow with Raqm lays text out by the Unicode bidirectional algorithm: a U+202E in a name
+    turned " · last 26 weeks" after it around. A picture cannot isolate the name reliably once it
+    is cut to fit (the closing control is cut first), so the controls go; without Raqm they would
+    be drawn as boxes anyway. The letters of a right-to-left name keep their direction.
+    """
+    return bidi.strip(text)
 
 
 def level_for(count: int) -> int:
@@ -136,10 +150,13 @@ def render_streak_png(
     *,
     today: date,
     rests: Iterable[tuple[date, date]] = (),
-    title: str = "",
+    name: str = "",
     weeks: int = 26,
 ) -> bytes:
-    """Draw `days` (activities per local date) for the `weeks` weeks up to `today`'s; return PNG bytes."""
+    """Draw `days` (activities per local date) for the `weeks` weeks up to `today`'s; return PNG bytes.
+
+    The header reads "<name> · last <weeks> weeks", the member's name cut to fit and isolated.
+    """
     if weeks < 1:
         raise ValueError("weeks must be at least 1")
     width, height = image_size(weeks)
@@ -153,9 +170,11 @@ def render_streak_png(
 
     header_middle = _PAD + _HEADER_HEIGHT // 2 - 2
     legend_left = _draw_legend(draw, width - _PAD, header_middle)
-    if title:
+    if name:
         font = _font(13)
-        shown = _fit(draw, title, font, legend_left - _PAD - 12)
+        label = f" · last {weeks} weeks"
+        room = legend_left - _PAD - 12 - round(draw.textlength(label, font=font))
+        shown = _fit(draw, drawable(name), font, room) + label
         draw.text((_PAD, header_middle), shown, font=font, fill=_TEXT, anchor="lm")
 
     label_font = _font(11)
