@@ -152,11 +152,11 @@ async def bench(url: str, runs: int, members: int, rows_per_member: int) -> int:
         state, rests, days = await load_one()
 
         async def render():
-            render_streak_png(days, today=today, rests=rests, title=f"member · {state.current}-week streak")
+            render_streak_png(days, today=today, rests=rests, name="member")
 
         async def slash_streak():
             state, rests, days = await load_one()
-            render_streak_png(days, today=today, rests=rests, title=f"member · {state.current}-week streak")
+            render_streak_png(days, today=today, rests=rests, name="member")
 
         async def whole_guild():
             async with transaction(sessionmaker) as session:
