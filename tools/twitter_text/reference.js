@@ -4,36 +4,23 @@
 "use strict";
 const fs = require("fs");
 const twttr = require("twitter-text");
-const regexSupplant = require("twitter-text/dist/lib/regexSupplant");
 const rx = (name) => require("twitter-text/dist/regexp/" + name);
 const { length } = require("stringz");
 const charRegex = require("char-regex");
 const emojiRegex = require("twemoji-parser/dist/lib/regex").default;
 
-// Mastodon's web composer (app/javascript/mastodon/features/compose/util/url_regex.js and counter.ts):
-// twitter-text's URL grammar with the protocol required, and remote mentions counted by their local part.
-const mastodonUrl = regexSupplant(
-  "(" +
-    "(#{validUrlPrecedingChars})" +
-    "(https?:\\/\\/)" +
-    "(#{validDomain})" +
-    "(?::(#{validPortNumber}))?" +
-    "(\\/#{validUrlPath}*)?" +
-    "(\\?#{validUrlQueryChars}*#{validUrlQueryEndingChars})?" +
-    ")",
-  {
-    validUrlPrecedingChars: rx("validUrlPrecedingChars"),
-    validDomain: rx("validDomain"),
-    validPortNumber: rx("validPortNumber"),
-    validUrlPath: rx("validUrlPath"),
-    validUrlQueryChars: rx("validUrlQueryChars"),
-    validUrlQueryEndingChars: rx("validUrlQueryEndingChars"),
-  },
-  "gi",
-);
-const mastodonMention = /(^|[^/\w])@(([a-z0-9_]+)@[a-z0-9.-]+[a-z0-9]+)/gi;
+// Mastodon counts a link as 23 characters when twitter-text's URL grammar takes it for one and it
+// starts with http:// or https:// (a bare domain stays text), and a remote mention @user@domain as
+// @user. Its web composer applies these to the text and counts stringz symbols; its server, graphemes.
+const extractUrl = rx("extractUrl");
+const optionalProtocol = "(https?:\\/\\/)?";
+if (extractUrl.source.split(optionalProtocol).length !== 2) throw new Error("twitter-text's URL grammar changed");
+const mastodonUrl = new RegExp(extractUrl.source.replace(optionalProtocol, "(https?:\\/\\/)"), "gi");
+// Start or a character neither "/" nor a word character, "@", the local part, "@", and a domain of
+// two characters or more ending with a letter or digit.
+const mastodonMention = /(^|[^/\w])@([a-z0-9_]+)@[a-z0-9.-]+[a-z0-9]/gi;
 const countableText = (text) =>
-  text.replace(mastodonUrl, "$2xxxxxxxxxxxxxxxxxxxxxxx").replace(mastodonMention, "$1@$3");
+  text.replace(mastodonUrl, (match, url, before) => before + "x".repeat(23)).replace(mastodonMention, "$1@$2");
 const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });
 const graphemes = (text) => [...segmenter.segment(text)].length;
 

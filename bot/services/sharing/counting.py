@@ -180,7 +180,7 @@ def x_length(text: str) -> int:
 def _mastodon_countable(text: str) -> str:
     """Mastodon's countable text (UTF-16 spelled): each link 23 characters, `@user@domain` as `@user`."""
     units = _MASTODON_URL.sub(lambda m: m.group(2) + "x" * URL_LENGTH, _utf16(text))
-    return _MASTODON_MENTION.sub(lambda m: m.group(1) + "@" + m.group(3), units)
+    return _MASTODON_MENTION.sub(lambda m: m.group(1) + "@" + m.group(2), units)
 
 
 @lru_cache(maxsize=4096)
