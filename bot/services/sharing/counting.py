@@ -6,7 +6,8 @@
   twemoji-parser knows counts 2; any other code point 1 in Latin and the like, 2 otherwise (CJK).
 - Mastodon: the larger of its server's count and its web composer's. Both replace each link (the
   protocol required) by 23 characters and `@user@domain` by `@user`; the server then counts grapheme
-  clusters, the composer what `stringz` calls symbols.
+  clusters, the composer what `stringz` calls symbols. The server reads a few links and mentions
+  more narrowly (`mastodon_server_extra`): there the difference counts as text.
 - Bluesky: grapheme clusters.
 
 The JavaScript rules work on UTF-16 code units, so the ports run them on text spelled that way
@@ -33,7 +34,9 @@ __all__ = [
     "URL_LENGTH",
     "bluesky_length",
     "graphemes",
+    "mastodon_counts",
     "mastodon_length",
+    "mastodon_server_extra",
     "strip_noncharacters",
     "x_length",
 ]
@@ -177,17 +180,55 @@ def x_length(text: str) -> int:
     return weighted // _X_SCALE
 
 
-def _mastodon_countable(text: str) -> str:
+def _mastodon_countable(units: str) -> str:
     """Mastodon's countable text (UTF-16 spelled): each link 23 characters, `@user@domain` as `@user`."""
-    units = _MASTODON_URL.sub(lambda m: m.group(2) + "x" * URL_LENGTH, _utf16(text))
+    units = _MASTODON_URL.sub(lambda m: m.group(2) + "x" * URL_LENGTH, units)
     return _MASTODON_MENTION.sub(lambda m: m.group(1) + "@" + m.group(2), units)
+
+
+# Mastodon's server reads a few links and mentions more narrowly than its web composer, and then
+# counts more: a path may not end in one of these there, so `.../a=` is a link and "=" after it;
+_SERVER_PATH_END_EXCLUDED = "!*\"'「」<>;:=,.$%[]~&|@()?"
+# a remote mention counts whole after "=" or a word character of any script, or when the domain
+# (which there may hold letters of any script) runs into "@" or "://".
+_SERVER_WORD = regex.compile(r"[\p{L}\p{M}\p{Nd}\p{Pc}\p{Cs}]")
+_SERVER_DOMAIN_TAIL = regex.compile(r"(?:[.-]*[\p{L}\p{M}\p{Nd}\p{Pc}\p{Cs}])*")
+
+
+def mastodon_server_extra(text: str) -> int:
+    """How many more characters Mastodon's server counts than its web composer's rules would give it.
+
+    Never fewer: where unsure, the whole link or mention counts as text.
+    """
+    units, extra = _utf16(text), 0
+    for match in _MASTODON_URL.finditer(units):
+        url, query = match.group(3), match.group(8)
+        tco = _X_TCO_URL.match(url)
+        if tco and tco.group(1) and len(tco.group(1)) > _MAX_TCO_SLUG_LENGTH:
+            extra += len(url) - URL_LENGTH  # not a link there at all
+        elif tco:
+            extra += len(url) - tco.end()  # a t.co link ends at its slug
+        elif query is None and url.endswith("="):
+            extra += len(url) - len(url.rstrip(_SERVER_PATH_END_EXCLUDED))
+    linked = _MASTODON_URL.sub(lambda m: m.group(2) + "x" * URL_LENGTH, units)
+    for match in _MASTODON_MENTION.finditer(linked):
+        before, after = match.group(1), _SERVER_DOMAIN_TAIL.match(linked, match.end()).end()
+        if before == "=" or _SERVER_WORD.match(before) or linked.startswith(("@", "\uff20", "://"), after):
+            extra += len(match.group()) - len(before) - 1 - len(match.group(2))
+    return extra
+
+
+def mastodon_counts(text: str) -> tuple[int, int]:
+    """Return Mastodon's server's count of a post (graphemes) and its web composer's (stringz symbols)."""
+    countable = _mastodon_countable(_utf16(text))
+    server = len(graphemes(_from_utf16(countable))) + mastodon_server_extra(text)
+    return server, len(_STRINGZ_SYMBOL.findall(countable))
 
 
 @lru_cache(maxsize=4096)
 def mastodon_length(text: str) -> int:
     """Return the length Mastodon gives a post: the larger of its server's and its web composer's counts."""
-    countable = _mastodon_countable(text)
-    return max(len(graphemes(_from_utf16(countable))), len(_STRINGZ_SYMBOL.findall(countable)))
+    return max(mastodon_counts(text))
 
 
 def bluesky_length(text: str) -> int:
