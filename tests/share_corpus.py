@@ -219,6 +219,23 @@ def make_cases(count: int = 2626) -> list[dict]:
     return cases
 
 
+# Pieces of links, domains, emoji and case folds, put together at random: where a port of a URL
+# grammar or an emoji list would go wrong (a TLD in capitals, the Kelvin sign, "。" between labels).
+FRAGMENTS = [
+    *("http://", "https://", "www.", ".com", ".co.jp", ".md", ".io", "/", "?", "=", "#", "(", ")", "@", "＠"),
+    *(".", "-", "_", ":8080", "t.co/", "example", "例え", "москва", ".рф", ".РФ", "ДОМЕН", "xn--", "ſ", "K", "İ"),
+    *("ı", " ", "\n", "。", "．", "🧑\u200d💻", "👍🏽", "🇫🇷", "❤️", "©", "®", "\ufe0f", "\u200d", "字", "e\u0301"),
+    *("\u202e", "\ufffe", "#tag", "$CASH", "a", "b", "z", "Z", "0", "9", "~", "!", "'", ",", ";", "&", "|", "["),
+    *("]", "%", "+", "*", "\u2013", "\u3000", "ä", "Ω"),
+]
+
+
+def make_fragment_texts(count: int = 1500) -> list[str]:
+    """`count` short texts of `FRAGMENTS`, the same every time."""
+    pick = random.Random(7)
+    return ["".join(pick.choice(FRAGMENTS) for _ in range(pick.randint(1, 30))) for _ in range(count)]
+
+
 def drafts_of(case: dict) -> dict[str, str]:
     """Every network's draft for one case of `make_cases`."""
     args = dict(case)

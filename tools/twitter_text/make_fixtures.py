@@ -2,8 +2,8 @@
 
     cd tools/twitter_text && npm ci && cd ../.. && .venv/bin/python tools/twitter_text/make_fixtures.py
 
-The texts are tests/share_corpus.py's words, the raw titles and goals of its first cases and the
-drafts built from them; reference.js measures each with the official counters. The tests read only
+The texts are tests/share_corpus.py's words and fragment texts, the raw titles and goals of its
+first cases and the drafts built from them; reference.js measures each with the official counters. The tests read only
 the JSON file: no node, no network.
 """
 
@@ -23,13 +23,13 @@ MEASURED_CASES = 700  # of 2,626: enough texts of every kind, a fixture of a rea
 
 sys.path.insert(0, str(ROOT))
 
-from tests.share_corpus import WORDS, drafts_of, make_cases, member_texts  # noqa: E402
+from tests.share_corpus import WORDS, drafts_of, make_cases, make_fragment_texts, member_texts  # noqa: E402
 
 
 def main() -> None:
     cases = make_cases()
     OUT.mkdir(parents=True, exist_ok=True)
-    texts = list(WORDS)
+    texts = [*WORDS, *make_fragment_texts()]
     for case in cases[:MEASURED_CASES]:
         drafts = drafts_of(case)
         texts += member_texts(case) + [drafts[key] for key in ("x", "bluesky", "mastodon")]
