@@ -7,13 +7,15 @@ the lowest-priority first, at a word boundary, with an ellipsis, until it does. 
 a URL (cuts happen at spaces only), an emoji or any other grapheme (text is handled as grapheme
 clusters), and the link and hashtags are never cut.
 
-How each network counts, on the safe side where it is unclear:
-- X: 280, weighted as twitter-text v3 does: a link counts 23; code points of Latin, common
-  punctuation and the like count 1, others (CJK, most symbols) 2; an emoji counts 2. Anything in
-  member text that X might read as a link ("README.md" has a TLD) counts at least 23.
+How each network counts is its own rule, ported in `counting` and checked against the official
+counters (tests/fixtures/share):
+- X: 280, weighted as twitter-text v3 does: a link (by its URL grammar: a known top-level domain is
+  needed) counts 23, CJK and most symbols 2, Latin 1, an emoji twemoji-parser knows 2.
 - Bluesky: 300 graphemes, and 3,000 bytes of UTF-8.
-- Mastodon: 500, a link counts 23; every code point counts 1 (graphemes would be fewer).
+- Mastodon: 500, a link (`http(s)://` required) counts 23 and `@user@domain` as `@user`; the larger of
+  its server's count (graphemes) and its web composer's.
 - LinkedIn: 3,000 UTF-16 code units, room for a short story.
+Member and GitHub text loses its noncharacters (U+FFFE, U+FFFF...) in `clean`: X refuses a post holding one.
 """
 
 from __future__ import annotations
@@ -21,86 +23,46 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import regex
+
+from bot.services.sharing.counting import (
+    URL_LENGTH,
+    bluesky_length,
+    graphemes,
+    mastodon_length,
+    strip_noncharacters,
+    x_length,
+)
 
 __all__ = [
     "HASHTAGS",
     "NETWORKS",
+    "URL_LENGTH",
     "Network",
     "Part",
     "build",
     "clean",
     "goal_done",
     "graphemes",
+    "mastodon_length",
     "merged_pr",
     "streak_milestone",
     "weekly_recap",
+    "x_length",
 ]
 
 HASHTAGS = "#BuildInPublic #opensource"
 ELLIPSIS = "…"
-URL_LENGTH = 23  # X and Mastodon count every link as 23 characters
-
-_GRAPHEME = regex.compile(r"\X")
-_LINK = regex.compile(r"https?://\S+")
-# What X's parser may take for a bare domain (name.tld, maybe with a path): counted as a link at least.
-_MAYBE_LINK = regex.compile(r"[\p{L}\p{N}_-]+(?:\.[\p{L}\p{N}_-]+)*\.\p{L}{2,}(?:/\S*)?")
-# twitter-text v3: these code point ranges weigh 1 (of a 280 limit); everything else weighs 2.
-_LIGHT = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 # Controls and invisible formatting, but not what emoji are made of (ZWJ, the tags of flag sequences).
 _CONTROL = regex.compile(r"[[\p{Cc}\p{Cf}\p{Co}\p{Cs}]--[\u200d\n\U000E0020-\U000E007F]]", regex.V1)
 
 
-def graphemes(text: str) -> list[str]:
-    """Split text into user-perceived characters (extended grapheme clusters)."""
-    return _GRAPHEME.findall(text)
-
-
 def clean(text: str) -> str:
-    """Make member or GitHub text safe in a one-line part: no line breaks, controls or code fences."""
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text)).replace("```", "'''")
+    """Make member or GitHub text safe in a one-line part: no line breaks, controls, noncharacters or code fences."""
+    text = strip_noncharacters(_CONTROL.sub("", unicodedata.normalize("NFC", text))).replace("```", "'''")
     return " ".join(text.split())
-
-
-def _is_emoji(cluster: str) -> bool:
-    return any(0x1F000 <= ord(c) <= 0x1FAFF or 0x2600 <= ord(c) <= 0x27BF or c in "\u200d\ufe0f" for c in cluster)
-
-
-def _weight(cluster: str) -> int:
-    if _is_emoji(cluster):
-        return 2
-    return sum(1 if any(lo <= ord(c) <= hi for lo, hi in _LIGHT) else 2 for c in cluster)
-
-
-def _split_links(text: str) -> list[tuple[str, bool]]:
-    """Split text into (piece, is_link) runs."""
-    out, at = [], 0
-    for match in _LINK.finditer(text):
-        out += [(text[at : match.start()], False), (match.group(), True)]
-        at = match.end()
-    return [*out, (text[at:], False)]
-
-
-def x_length(text: str) -> int:
-    """Return the length X gives a post, or more (never less)."""
-    total = 0
-    for piece, is_link in _split_links(unicodedata.normalize("NFC", text)):
-        if is_link:
-            total += URL_LENGTH
-            continue
-        at = 0
-        for match in _MAYBE_LINK.finditer(piece):
-            total += sum(map(_weight, graphemes(piece[at : match.start()])))
-            total += max(URL_LENGTH, sum(map(_weight, graphemes(match.group()))))
-            at = match.end()
-        total += sum(map(_weight, graphemes(piece[at:])))
-    return total
-
-
-def mastodon_length(text: str) -> int:
-    """Return the length Mastodon gives a post, or more."""
-    return sum(URL_LENGTH if is_link else len(piece) for piece, is_link in _split_links(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +83,7 @@ class Network:
 
 NETWORKS: tuple[Network, ...] = (
     Network("x", "X", 280, x_length),
-    Network("bluesky", "Bluesky", 300, lambda text: len(graphemes(text)), max_bytes=3000),
+    Network("bluesky", "Bluesky", 300, bluesky_length, max_bytes=3000),
     Network("mastodon", "Mastodon", 500, mastodon_length),
     Network("linkedin", "LinkedIn", 3000, lambda text: len(text.encode("utf-16-le")) // 2),
 )
@@ -152,15 +114,21 @@ def _compose(parts: Sequence[Part]) -> str:
     return "".join(out)
 
 
+@lru_cache(maxsize=256)
+def _clusters(text: str) -> tuple[str, ...]:
+    """Graphemes of a part being cut: `build` asks for them at every step of its search."""
+    return tuple(graphemes(text))
+
+
 def _shortened(text: str, keep: int) -> str:
     """The first `keep` graphemes of text, back to the last space, with an ellipsis; '' if no word fits."""
-    clusters = graphemes(text)
+    clusters = _clusters(text)
     if keep >= len(clusters):
         return text
     head = clusters[:keep]
-    spaces = [i for i, cluster in enumerate(head) if cluster.isspace()]
     if keep < len(clusters) and not clusters[keep].isspace():
-        head = head[: spaces[-1]] if spaces else []
+        last_space = next((i for i in range(keep - 1, -1, -1) if head[i].isspace()), None)
+        head = head[:last_space] if last_space is not None else ()
     kept = "".join(head).rstrip(" ,.;:-–—")
     return kept + ELLIPSIS if kept else ""
 
@@ -175,7 +143,7 @@ def build(network: Network, parts: Sequence[Part]) -> str:
         for index in [i for i, part in enumerate(parts) if part.cut == rank]:
             original = parts[index].text
             # The longest prefix that fits (binary search), then back to a word boundary.
-            low, high = 0, len(graphemes(original))
+            low, high = 0, len(_clusters(original))
             while low < high:
                 middle = (low + high + 1) // 2
                 trial = [*parts[:index], replace(parts[index], text=_shortened(original, middle)), *parts[index + 1 :]]
