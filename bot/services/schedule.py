@@ -36,6 +36,7 @@ from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
 from bot.services.guilds import ensure_guild, ensure_member
+from bot.services.messages import STREAK_MARK, WAITING_MARK, ping_token
 from bot.services.sharing import recap
 from bot.services.streaks import StreakState
 
@@ -55,8 +56,6 @@ MESSAGE_LIMIT = 2000
 NUDGES_SHOWN = 3
 DIGEST_LISTED = 5
 DIGEST_TOP_KUDOS = 3
-WAITING_MARK = "⏳"
-STREAK_MARK = "🔥"
 
 _TIME_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 
@@ -354,7 +353,7 @@ PING_HEADER = ping_header()
 
 def member_token(member: DueMember) -> str:
     """Write one member's part of the ping: the mention, and the review-wait mark if they chose it."""
-    return f"<@{member.user_id}>" + (f" {WAITING_MARK}" if member.waiting else "")
+    return ping_token(member.user_id, waiting=bool(member.waiting))
 
 
 def overflow_line(count: int, *, quiet_only: bool, role_id: int | None) -> str:
