@@ -265,7 +265,8 @@ async def address(sessionmaker: async_sessionmaker[AsyncSession], rows: Sequence
     """
     kept: list[Addressed] = []
     settled: dict[str, list[int]] = {}
-    async with transaction(sessionmaker) as session:
+    # A read (no write lock): only a row to settle needs a write, and that is rare.
+    async with reading(sessionmaker) as session:
         gone = await audience.gone_guilds(session, {row.guild_id for row in rows if row.guild_id is not None})
         for row in rows:
             if row.guild_id in gone:
@@ -282,12 +283,14 @@ async def address(sessionmaker: async_sessionmaker[AsyncSession], rows: Sequence
                 settled.setdefault(sorted(set(refused.values()))[0], []).append(row.id)
                 continue
             kept.append(Addressed(row, allowed))
-        for error, ids in settled.items():
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-                .values(status="failed", last_error=error[:500])
-            )
+    if settled:
+        async with transaction(sessionmaker) as session:
+            for error, ids in settled.items():
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+                    .values(status="failed", last_error=error[:500])
+                )
     return kept
 
 
