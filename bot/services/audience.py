@@ -14,8 +14,8 @@ before it draws or acts, so no path that queues a message can bypass these rules
 also ask it when they choose whom to queue for (`reachable`, `unreachable`, `departed`), which
 saves queueing what would only be settled unsent.
 
-This file is shared: the rules about publishing a member's work (public pages, share drafts of a
-private repository's merges) are kept in functions of their own below the member rules.
+The rules about publishing a member's work (public pages, share drafts; a private repository's
+merges) belong here too, in functions of their own after the member rules below.
 
 No Discord imports here.
 """

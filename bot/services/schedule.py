@@ -213,7 +213,7 @@ async def get_schedule(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
 async def all_schedules(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, Schedule]:
     """Return the schedule of every server Shiplog is in (none for a server it was removed from)."""
     async with transaction(sessionmaker) as session:
-        present = await session.scalars(select(Guild).where(Guild.left_at.is_(None)))
+        present = await session.scalars(select(Guild).where(audience.guild_present()))
         return {guild.id: Schedule.of(guild) for guild in present}
 
 
@@ -787,7 +787,7 @@ async def catch_up(sessionmaker: async_sessionmaker[AsyncSession], *, now: datet
     """
     async with transaction(sessionmaker) as session:
         wanted: dict[int, tuple[datetime, str]] = {}
-        for guild in await session.scalars(select(Guild).where(Guild.left_at.is_(None))):
+        for guild in await session.scalars(select(Guild).where(audience.guild_present())):
             schedule = Schedule.of(guild)
             last = previous_run(schedule, now)
             if guild.created_at <= last:
