@@ -77,3 +77,21 @@ async def test_forget_takes_the_member_out_of_a_ping_of_mentions(sessionmaker) -
         row.data["content"] == f"📣 header\n-# legend\n🔥3 <@{BOB}>\n🔥1 <@{ALICE + 100}>\n<@{carol}>\n…and **9** more"
     )
     assert row.data["role_ids"] == [7]
+
+
+async def test_forget_takes_the_member_out_of_an_edit_still_owed(sessionmaker) -> None:
+    """An edit queued by an earlier /me forget (a ping without alice) still names bob and carol:
+    bob's forget takes him out of it too, and carol's leaves nobody, so it goes."""
+    carol = 33
+    ping = messages.Ping(content=f"📣 header\n<@{BOB}> <@{carol}>", user_ids=(BOB, carol))
+    async with transaction(sessionmaker) as session:
+        await guilds.ensure_guild(session, GUILD)
+        edit = messages.DiscordEdit(channel_id=1, message_id=2, message=ping)
+        await outbox.enqueue(session, edit, guild_id=GUILD, channel_id=1, now=NOW)
+    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=BOB, now=NOW)
+    async with transaction(sessionmaker) as session:
+        (row,) = await session.scalars(select(OutboxMessage))
+    assert row.data["data"] == {"content": f"📣 header\n<@{carol}>", "user_ids": [carol]}
+    await privacy.forget(sessionmaker, guild_id=GUILD, user_id=carol, now=NOW)
+    async with transaction(sessionmaker) as session:
+        assert list(await session.scalars(select(OutboxMessage))) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -208,6 +208,17 @@ def _without_member(kind: str, data: dict[str, Any], user_id: int) -> messages.M
         return None
     if _is_about(data, user_id):
         return None
+    if isinstance(message, messages.DiscordEdit):
+        # An edit still owed redraws a message about several members: it loses this one too, and
+        # goes when nobody is left (the forget queues the removal of the post itself).
+        if message.message is None:
+            return None
+        inner = _without(message.message, user_id)
+        return None if inner is None else replace(message, message=inner)
+    return _without(message, user_id)
+
+
+def _without(message: messages.Message, user_id: int) -> messages.Message | None:
     return message.without({subject for subject in message.subjects() if subject.user_id == user_id})
 
 
