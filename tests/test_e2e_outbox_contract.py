@@ -296,3 +296,31 @@ async def test_the_sender_asks_the_audience_about_every_kind(w: World) -> None:
     shown = await w.invoke(w.admin, "settings show")
     failed = next(f["value"] for f in shown.embeds[0]["fields"] if f["name"] == "⚠️ Could not deliver")
     assert "not sent: the member it is about left the server" in failed
+
+
+async def test_what_a_member_turned_off_or_asked_to_forget_is_not_sent(w: World) -> None:
+    """The opt-ins are asked when a message goes out, not only when it is queued: alice turns off
+    every message she had chosen, bob asks Shiplog to forget him; rows owed meanwhile reach neither."""
+    refs = await setting_up(w)
+    rows = oldest_rows(w, refs)
+    for command, options in (
+        ("me streak-dms", {"enabled": False}),
+        ("me recap-dms", {"enabled": False}),
+        ("me review-nudges", {"mode": "off"}),
+        ("me reminders", {"enabled": False}),
+    ):
+        await w.invoke(w.alice, command, **options)
+    res = await w.invoke(w.bob, "me forget")
+    await w.fake.click(w.guild, w.bob, res, "shiplog:forget:yes")
+    owed = {kind: rows[kind] for kind in ("dm.streak", "dm.recap", "dm.review_nudge", "rhythm.ping", "kudos")}
+    stored = await settled(w, await store(w, owed))
+
+    for kind in ("dm.streak", "dm.recap", "dm.review_nudge"):
+        assert (stored[kind].status, stored[kind].last_error) == ("failed", audience.OPTED_OUT_ERROR), kind
+    assert w.fake.dms_to(w.alice) == []
+    # The ping named alice (reminders off) and bob (forgotten): nobody is left to mention.
+    assert (stored["rhythm.ping"].status, stored["rhythm.ping"].last_error) == ("failed", audience.FORGOTTEN_ERROR)
+    assert posts(w, w.guild.channel_named("accountability")) == []
+    # Kudos from bob, who asked to be forgotten, to alice: not posted (it would name him).
+    assert (stored["kudos"].status, stored["kudos"].last_error) == ("failed", audience.FORGOTTEN_ERROR)
+    assert [p for p in posts(w, w.celebrations) if "kudos" in p["content"]] == []
