@@ -59,8 +59,10 @@ async def enqueue(
 ) -> OutboxMessage | None:
     """Queue a message in the caller's transaction; with a dedupe key seen before, queue nothing.
 
-    Rows sharing a `fold_key` that are due together are posted as one message.
+    Rows sharing a `fold_key` that are due together are posted as one message (kinds that fold only).
     """
+    if fold_key is not None and not message.FOLDS:
+        raise ValueError(f"messages of kind {message.KIND!r} are drawn one by one: no fold_key")
     if dedupe_key is not None:
         seen = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if seen is not None:
