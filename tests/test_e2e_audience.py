@@ -80,6 +80,9 @@ async def test_a_member_who_left_gets_no_review_nudge_dm(w: World) -> None:
     (row,) = await rows_of(w, "dm.review_nudge")
     assert (row.status, row.last_error) == ("failed", audience.DEPARTED_ERROR)
     assert w.fake.dms_to(w.alice) == []
+    shown = await w.invoke(w.admin, "settings show")
+    failed = next(f["value"] for f in shown.embeds[0]["fields"] if f["name"] == "⚠️ Could not deliver")
+    assert "DM · dm.review_nudge · not sent: the member it is about left the server" in failed
 
     # A week and a day on, #90 would be nudged again: for a member who left, nothing is even queued.
     w.clock.advance(timedelta(days=8))
