@@ -124,7 +124,6 @@ async def deliveries(db: File, n: int) -> dict[str, float]:
 
 
 def _row(kind: str, data: dict, i: int, dedupe: str | None = None) -> dict:
-    row = outbox.message(guild_id=GUILD, channel_id=7, kind=kind, data=data, now=OLD, dedupe_key=dedupe)
     return {
         "guild_id": GUILD,
         "channel_id": 7,
@@ -135,7 +134,7 @@ def _row(kind: str, data: dict, i: int, dedupe: str | None = None) -> dict:
         "attempts": 1,
         "next_attempt_at": OLD,
         "message_id": 1_300_000_000_000_000_000 + i,
-        "nonce": row.nonce,
+        "nonce": outbox.new_nonce(),
         "created_at": OLD,
         "sent_at": OLD,
     }

@@ -57,7 +57,7 @@ from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDe
 from bot.db.session import create_engine, create_sessionmaker, transaction  # noqa: E402
 from bot.playground.fake_discord import FakeDiscord  # noqa: E402
 from bot.playground.samples import merged_pr_payload, sign  # noqa: E402
-from bot.services import outbox  # noqa: E402
+from bot.services import messages, outbox  # noqa: E402
 
 OCTO_ID = 21031067  # the fixtures' PR author, Codertocat
 CHANNEL_LIMIT = (5, 5.0)  # Discord: about 5 messages per 5 seconds per channel
@@ -171,10 +171,9 @@ class Bench:
             for index in range(count):
                 await outbox.enqueue(
                     session,
+                    messages.Ping(content=f"📣 Weekly check-in ({index + 1}/{count}) <@{self.alice.id}>"),
                     guild_id=self.guild.id,
                     channel_id=self.accountability.id,
-                    kind="rhythm.ping",
-                    data={"content": f"📣 Weekly check-in ({index + 1}/{count}) <@{self.alice.id}>", "user_ids": []},
                     now=self.bot.now(),
                 )
         self.bot.wake_outbox()

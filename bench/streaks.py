@@ -155,7 +155,7 @@ async def bench(url: str, runs: int, members: int, rows_per_member: int) -> int:
             render_streak_png(days, today=today, rests=rests, name="member")
 
         async def slash_streak():
-            state, rests, days = await load_one()
+            _state, rests, days = await load_one()
             render_streak_png(days, today=today, rests=rests, name="member")
 
         async def whole_guild():

@@ -36,11 +36,12 @@ log = logging.getLogger(__name__)
 INTAKE_QUIET = 0.05
 _heap_frozen = False
 
-# A renderer turns an outbox row's data into the keyword arguments of `Messageable.send`.
-Renderer = Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]]
+# A renderer turns an outbox row's message (bot/services/messages.py; for a fold, the list of them)
+# into the keyword arguments of `Messageable.send`. One renderer or action per message kind.
+Renderer = Callable[[Any], Awaitable[dict[str, Any]] | dict[str, Any]]
 # An action does something owed other than posting in a channel (a DM, granting a role), given the
-# guild id, the data and the row's nonce (for a post, so that a retry after a crash shows once).
-Action = Callable[[int | None, dict[str, Any], str], Awaitable[None]]
+# guild id, the message and the row's nonce (for a post, so that a retry after a crash shows once).
+Action = Callable[[int | None, Any, str], Awaitable[None]]
 
 
 # How long a stop waits for work in hand (sends, a batch of deliveries, webhooks in flight) before

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins
+from bot.services import checkins, messages
 from bot.services.links import is_web_link
 from bot.services.schedule import streak_words
 from bot.services.streaks import StreakState
@@ -53,44 +53,44 @@ def streak_line(state: StreakState) -> str:
     return line
 
 
-def render_checkin(data: dict[str, Any]) -> dict[str, Any]:
+def render_checkin(checkin: messages.CheckinPosted) -> dict[str, Any]:
     """Draw a check-in posted in the accountability channel."""
-    embed = discord.Embed(description=escape(data["note"]), colour=BRAND)
+    embed = discord.Embed(description=escape(checkin.note), colour=BRAND)
     # Checked again here: a check-in queued before links were checked strictly may hold markdown.
-    if data.get("link") and is_web_link(data["link"], limit=checkins.MAX_LINK):
-        embed.add_field(name="Link", value=data["link"])
-    if data.get("streak"):
-        embed.set_footer(text=f"🔥 {streak_of(data.get('cadence', 'weekly'), data['streak'])}")
-    return {"content": f"📝 <@{data['user_id']}> checked in.", "embed": embed, "allowed_mentions": NO_MENTIONS}
+    if checkin.link and is_web_link(checkin.link, limit=checkins.MAX_LINK):
+        embed.add_field(name="Link", value=checkin.link)
+    if checkin.streak:
+        embed.set_footer(text=f"🔥 {streak_of(checkin.cadence, checkin.streak)}")
+    return {"content": f"📝 <@{checkin.user_id}> checked in.", "embed": embed, "allowed_mentions": NO_MENTIONS}
 
 
-def render_kudos(data: dict[str, Any]) -> dict[str, Any]:
+def render_kudos(kudos: messages.Kudos) -> dict[str, Any]:
     """Draw a public thank-you; it pings the member thanked, nobody else."""
-    embed = discord.Embed(description=escape(data["reason"]), colour=discord.Colour.from_rgb(191, 90, 242))
+    embed = discord.Embed(description=escape(kudos.reason), colour=discord.Colour.from_rgb(191, 90, 242))
     return {
-        "content": f"💜 <@{data['from_user_id']}> gave kudos to <@{data['to_user_id']}>!",
+        "content": f"💜 <@{kudos.from_user_id}> gave kudos to <@{kudos.to_user_id}>!",
         "embed": embed,
-        "allowed_mentions": mention_only(data["to_user_id"]),
+        "allowed_mentions": mention_only(kudos.to_user_id),
     }
 
 
-def render_streak_milestone(data: dict[str, Any]) -> dict[str, Any]:
+def render_streak_milestone(milestone: messages.StreakMilestone) -> dict[str, Any]:
     """Draw a streak milestone."""
     view = discord.ui.View(timeout=None)
-    view.add_item(ShareStreakButton(int(data["user_id"]), int(data["streak"]), data["cadence"]))
+    view.add_item(ShareStreakButton(milestone.user_id, milestone.streak, milestone.cadence))
     return {
-        "content": f"🔥 <@{data['user_id']}> reached a **{streak_of(data['cadence'], data['streak'])}**! "
+        "content": f"🔥 <@{milestone.user_id}> reached a **{streak_of(milestone.cadence, milestone.streak)}**! "
         "Consistency is a superpower.",
         "view": view,
-        "allowed_mentions": mention_only(data["user_id"]),
+        "allowed_mentions": mention_only(milestone.user_id),
     }
 
 
-def render_goal_milestone(data: dict[str, Any]) -> dict[str, Any]:
+def render_goal_milestone(milestone: messages.GoalsMilestone) -> dict[str, Any]:
     """Draw a finished-goals milestone."""
     return {
-        "content": f"🏁 <@{data['user_id']}> has finished **{data['goals']} goals**! Keep shipping.",
-        "allowed_mentions": mention_only(data["user_id"]),
+        "content": f"🏁 <@{milestone.user_id}> has finished **{milestone.goals} goals**! Keep shipping.",
+        "allowed_mentions": mention_only(milestone.user_id),
     }
 
 
@@ -99,10 +99,10 @@ class Rhythm(commands.Cog):
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        bot.renderers["checkin.posted"] = render_checkin
-        bot.renderers["kudos"] = render_kudos
-        bot.renderers["milestone.streak"] = render_streak_milestone
-        bot.renderers["milestone.goals"] = render_goal_milestone
+        bot.renderers[messages.CheckinPosted.KIND] = render_checkin
+        bot.renderers[messages.Kudos.KIND] = render_kudos
+        bot.renderers[messages.StreakMilestone.KIND] = render_streak_milestone
+        bot.renderers[messages.GoalsMilestone.KIND] = render_goal_milestone
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ShareStreakButton)

@@ -29,7 +29,7 @@ import aiohttp
 import discord
 from discord.ext import commands
 
-from bot.services import outbox
+from bot.services import messages, outbox
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -82,8 +82,8 @@ class Delivery(commands.Cog):
         self.sent = 0  # messages posted since the cog loaded
 
     async def cog_load(self) -> None:
-        self.bot.actions["discord.delete"] = self.delete_message
-        self.bot.actions["discord.edit"] = self.edit_message
+        self.bot.actions[messages.DiscordDelete.KIND] = self.delete_message
+        self.bot.actions[messages.DiscordEdit.KIND] = self.edit_message
         self._task = asyncio.create_task(self._run(), name="shiplog-outbox")
         self._renewer = asyncio.create_task(self._renew_leases(), name="shiplog-outbox-leases")
 
@@ -118,21 +118,23 @@ class Delivery(commands.Cog):
             log.info("gave back %d claimed outbox rows: they are due again at once", given)
         return given
 
-    async def delete_message(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def delete_message(self, guild_id: int | None, message: messages.DiscordDelete, nonce: str) -> None:
         """Delete one of the bot's messages (an outbox action, queued by /me forget)."""
         with contextlib.suppress(discord.NotFound):  # already gone: what was asked is done
-            await self.bot.http.delete_message(data["channel_id"], data["message_id"], reason="a member's /me forget")
+            await self.bot.http.delete_message(message.channel_id, message.message_id, reason="a member's /me forget")
 
-    async def edit_message(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def edit_message(self, guild_id: int | None, message: messages.DiscordEdit, nonce: str) -> None:
         """Redraw one of the bot's messages from new data (an outbox action: /me forget leaves a member out)."""
-        kwargs = self.bot.renderers[data["kind"]](data["data"])
+        if message.message is None:
+            raise ValueError("an edit with no message to draw")
+        kwargs = self.bot.renderers[message.message.KIND](message.message)
         if inspect.isawaitable(kwargs):
             kwargs = await kwargs
         editable = {k: v for k, v in kwargs.items() if k in ("content", "embed", "embeds", "view", "allowed_mentions")}
         editable.setdefault("allowed_mentions", discord.AllowedMentions.none())
-        channel = self.bot.get_partial_messageable(data["channel_id"], guild_id=guild_id)
+        channel = self.bot.get_partial_messageable(message.channel_id, guild_id=guild_id)
         with contextlib.suppress(discord.NotFound):  # deleted meanwhile: nothing left to edit
-            await channel.get_partial_message(data["message_id"]).edit(**editable)
+            await channel.get_partial_message(message.message_id).edit(**editable)
 
     @property
     def busy_channels(self) -> set[int]:
@@ -233,12 +235,11 @@ class Delivery(commands.Cog):
                 except Exception:
                     log.exception("could not renew the outbox leases; trying again shortly")
 
-    async def _render(self, unit: list[outbox.Claimed]) -> tuple[dict[str, Any], int]:
+    async def _render(self, unit: list[outbox.Addressed]) -> tuple[dict[str, Any], int]:
         """Draw a unit; return the message and how many of its rows it holds (a fold may need several)."""
         head = unit[0]
-        renderer = self.bot.renderers[head.kind]
-        data = {"items": [row.data for row in unit]} if head.fold_key is not None else head.data
-        kwargs = renderer(data)
+        renderer = self.bot.renderers[head.row.kind]
+        kwargs = renderer([item.message for item in unit] if head.row.fold_key is not None else head.message)
         if inspect.isawaitable(kwargs):
             kwargs = await kwargs
         used = int(kwargs.pop("used", len(unit)))
@@ -247,28 +248,37 @@ class Delivery(commands.Cog):
     async def deliver(self, unit: list[outbox.Claimed]) -> bool | datetime:
         """Post one unit: True when done, False when it failed for good, else when it will be retried.
 
-        A fold too large for one message goes out as several, each holding the rows it names, each
-        marked sent as soon as it is posted (with its first row's nonce).
+        First the audience is asked about every row (outbox.address): a row about a member who may
+        not be addressed is settled unsent, and a ping or digest is drawn without them. A fold too
+        large for one message goes out as several, each holding the rows it names, each marked sent
+        as soon as it is posted (with its first row's nonce).
         """
+        if not unit:
+            return True
+        kind = unit[0].kind
+        if kind not in self.bot.actions and kind not in self.bot.renderers:
+            ids = [row.id for row in unit]
+            await outbox.mark_failed(self.bot.sessionmaker, ids, error=f"no cog handles messages of kind {kind!r}")
+            return False
+        addressed = await outbox.address(self.bot.sessionmaker, unit)
+        if not addressed:
+            return False
         while True:
-            result = await self._deliver_part(unit)
+            result = await self._deliver_part(addressed)
             if not isinstance(result, tuple):
                 return result
-            unit = unit[result[0] :]
-            if not unit:
+            addressed = addressed[result[0] :]
+            if not addressed:
                 return True
 
-    async def _deliver_part(self, unit: list[outbox.Claimed]) -> bool | datetime | tuple[int]:
+    async def _deliver_part(self, unit: list[outbox.Addressed]) -> bool | datetime | tuple[int]:
         sessionmaker = self.bot.sessionmaker
-        head, ids = unit[0], [row.id for row in unit]
+        head, ids = unit[0].row, [item.row.id for item in unit]
         action = self.bot.actions.get(head.kind)
-        if action is None and head.kind not in self.bot.renderers:
-            await outbox.mark_failed(sessionmaker, ids, error=f"no cog handles messages of kind {head.kind!r}")
-            return False
         used = len(unit)
         try:
             if action is not None:
-                await action(head.guild_id, head.data, head.nonce)
+                await action(head.guild_id, unit[0].message, head.nonce)
                 message_id = None
             else:
                 try:
@@ -288,7 +298,7 @@ class Delivery(commands.Cog):
             if reason is not None:
                 # The rest of a large fold goes to the same channel: it fails for the same reason.
                 log.warning("outbox rows %s (%s) failed: %s", ids, head.kind, reason)
-                await outbox.mark_failed(sessionmaker, [row.id for row in unit], error=reason)
+                await outbox.mark_failed(sessionmaker, [item.row.id for item in unit], error=reason)
                 return False
             error, limit = f"Discord answered {exc.status}", outbox.MAX_ATTEMPTS
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -302,7 +312,7 @@ class Delivery(commands.Cog):
             return (used,) if used < len(unit) else True
         when = await outbox.mark_retry(
             sessionmaker,
-            [row.id for row in unit],
+            [item.row.id for item in unit],
             attempts=head.attempts,
             error=error,
             now=self.bot.now(),

@@ -10,12 +10,14 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.services import messages
 from bot.services.github import events as github_events
 from bot.services.github import history, nudges
 from bot.services.github import links as github_links
@@ -96,15 +98,16 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
         await send_drafts(interaction, post.user_id, post.drafts)
 
 
-def render_merged(data: dict[str, Any]) -> dict[str, Any]:
+def render_merged(merged: messages.Merged) -> dict[str, Any]:
     """Draw a merge celebration."""
-    # `repo` is lowercased for matching; `repo_name` is as GitHub spells it (rows queued before it had none).
-    user_id, repo, number = data["user_id"], data.get("repo_name") or data["repo"], data["number"]
-    total, in_repo = data["total"], data["in_repo"]
-    if not data.get("known", True):
+    # `repo` is lowercased for matching; `repo_name` is as GitHub spells it (rows queued before it had
+    # none: the contract reads them as `repo`).
+    user_id, repo, number = merged.user_id, merged.repo_name or merged.repo, merged.number
+    total, in_repo = merged.total, merged.in_repo
+    if not merged.known:
         # The member's history isn't imported yet (GitHub was away): claim no "first".
         which = f"Their {ordinal(total)} merged PR celebrated here."
-    elif not data.get("exact", True):
+    elif not merged.exact:
         which = f"One more for their **{total}+** merged PRs."
     elif total == 1:
         which = "🥇 Their **first merged pull request**! Welcome to open source."
@@ -112,28 +115,29 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
         which = f"Their first PR in **{escape(repo)}**, and their {ordinal(total)} merged PR overall."
     else:
         which = f"Their **{ordinal(total)}** merged PR ({ordinal(in_repo)} in {escape(repo)})."
-    lines = [f"<@{user_id}> got [{escape(repo)}#{number}]({data['url']}) merged!", which]
-    for key in data.get("milestones", []):
+    url = merged.url or f"https://github.com/{merged.repo}/pull/{number}"
+    lines = [f"<@{user_id}> got [{escape(repo)}#{number}]({url}) merged!", which]
+    for key in merged.milestones:
         kind, _, value = key.partition(":")
         if kind == "repo":
             lines.append(f"🛤️ {ordinal(int(value))} in {escape(repo)}: on the path to maintainer!")
         elif value != "1":
             lines.append(f"🏆 Milestone: {value} merged PRs!")
-    finished = [f"`#{g['number']}` {escape(shorten(g['text'], 150))}" for g in data.get("goals", [])]
+    finished = [f"`#{g.number}` {escape(shorten(g.text, 150))}" for g in merged.goals]
     if len(finished) == 1:
         lines.append(f"✅ Goal finished: {finished[0]}")
     elif finished:
         lines += ["✅ Goals finished:", *finished]
     embed = discord.Embed(
-        title=shorten(f"🎉 {escape(data['title'])}", 256),
-        url=data.get("url"),
+        title=shorten(f"🎉 {escape(merged.title)}", 256),
+        url=merged.url,
         colour=BRAND,
         description=join_lines(lines),
     )
-    embed.set_footer(text=f"{data['repo_name']} · #{number}"[:2048])
+    embed.set_footer(text=f"{repo} · #{number}"[:2048])
     view = discord.ui.View(timeout=None)
-    if data.get("merged_id") and not data.get("private"):  # a private repository's merge is not for posting
-        view.add_item(ShareButton(int(data["merged_id"])))
+    if merged.merged_id and not merged.private:  # a private repository's merge is not for posting
+        view.add_item(ShareButton(merged.merged_id))
     return {
         "content": f"🎉 Congratulations <@{user_id}>!",
         "embed": embed,
@@ -142,37 +146,37 @@ def render_merged(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def relay_line(item: dict[str, Any]) -> str:
+def relay_line(item: messages.Relay) -> str:
     """Describe one relayed event in a line."""
-    words, _ = KIND_WORDS.get((item["kind"], item["action"]), ("Event", BRAND))
-    ref = f"{item['repo']}#{item['number']}" if item.get("number") else item["repo"]
-    if item["kind"] == "releases":
-        ref = f"{item['repo']} {item.get('tag') or ''}".strip()
-    by = f" by {escape(item['author'])}" if item.get("author") else ""
-    title = escape(shorten(item.get("title") or "", 120))
-    return f"**{words}** [{escape(ref)}]({item.get('url')}): {title}{by}"
+    words, _ = KIND_WORDS.get((item.event, item.action), ("Event", BRAND))
+    ref = f"{item.repo}#{item.number}" if item.number else item.repo
+    if item.event == "releases":
+        ref = f"{item.repo} {item.tag or ''}".strip()
+    by = f" by {escape(item.author)}" if item.author else ""
+    title = escape(shorten(item.title, 120))
+    return f"**{words}** [{escape(ref)}]({item.url}): {title}{by}"
 
 
-def render_relay(data: dict[str, Any]) -> dict[str, Any]:
-    """Draw relayed GitHub events: one compact embed, or one summary for a burst."""
-    items = data.get("items", [data])
+def render_relay(relays: messages.Relay | Sequence[messages.Relay]) -> dict[str, Any]:
+    """Draw relayed GitHub events: one compact embed, or one summary for a burst (a fold)."""
+    items = [relays] if isinstance(relays, messages.Relay) else list(relays)
     if len(items) == 1:
         item = items[0]
-        words, colour = KIND_WORDS.get((item["kind"], item["action"]), ("Event", BRAND))
+        words, colour = KIND_WORDS.get((item.event, item.action), ("Event", BRAND))
         embed = discord.Embed(
-            title=shorten(f"[{item['repo']}] {words}: {escape(item.get('title') or '')}", 256),
-            url=item.get("url"),
+            title=shorten(f"[{item.repo}] {words}: {escape(item.title)}", 256),
+            url=item.url,
             colour=colour,
         )
-        if item.get("author"):
-            embed.set_author(name=shorten(item["author"], 256))
-        if item.get("labels"):
-            embed.add_field(name="Labels", value=shorten(", ".join(escape(x) for x in item["labels"]), 1024))
+        if item.author:
+            embed.set_author(name=shorten(item.author, 256))
+        if item.labels:
+            embed.add_field(name="Labels", value=shorten(", ".join(escape(x) for x in item.labels), 1024))
         return {"embed": embed}
     lines = [relay_line(item) for item in items]
     used = fitting(lines, EMBED_DESCRIPTION_LIMIT)
     shown = items[:used]
-    repos = sorted({item["repo"] for item in shown})
+    repos = sorted({item.repo for item in shown})
     title = f"{len(shown)} GitHub events in " + (repos[0] if len(repos) == 1 else f"{len(repos)} repositories")
     embed = discord.Embed(title=shorten(title, 256), colour=BRAND, description="\n".join(lines[:used]))
     # The rest of the burst goes out in the next message(s): every event is named.
@@ -190,13 +194,13 @@ def fitting(lines: list[str], limit: int) -> int:
     return used
 
 
-def review_nudge_text(guild_name: str, prs: list[dict[str, Any]]) -> str:
+def review_nudge_text(guild_name: str, prs: Sequence[messages.WaitingPR]) -> str:
     """Write the review-wait DM: each waiting PR with a polite follow-up to copy."""
     lines = [f"⏳ Some of your pull requests are waiting for a first review (from **{escape(guild_name)}**):"]
     for pr in prs:
         lines.append(
-            f"\n**[{escape(pr['ref'])}](<{pr['url']}>)** {escape(shorten(pr['title'], 100))}: open {pr['days']} days. "
-            f"A polite follow-up you can copy:\n```\n{pr['text'].replace('```', '')}\n```"
+            f"\n**[{escape(pr.ref)}](<{pr.url}>)** {escape(shorten(pr.title, 100))}: open {pr.days} days. "
+            f"A polite follow-up you can copy:\n```\n{pr.text.replace('```', '')}\n```"
         )
     lines.append("-# `/me review-nudges` in the server changes or stops these messages.")
     return shorten("\n".join(lines), 2000)
@@ -211,10 +215,10 @@ class GitHub(
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
         self._tasks: list[asyncio.Task[None]] = []
-        bot.renderers["github.merged"] = render_merged
-        bot.renderers["github.relay"] = render_relay
-        bot.actions["role.grant"] = self.grant_role
-        bot.actions["dm.review_nudge"] = self.send_review_nudge
+        bot.renderers[messages.Merged.KIND] = render_merged
+        bot.renderers[messages.Relay.KIND] = render_relay
+        bot.actions[messages.RoleGrant.KIND] = self.grant_role
+        bot.actions[messages.ReviewNudge.KIND] = self.send_review_nudge
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ShareButton)
@@ -278,16 +282,16 @@ class GitHub(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.bot.github_wakeup.wait(), IDLE_POLL_SECONDS)
 
-    async def grant_role(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def grant_role(self, guild_id: int | None, grant: messages.RoleGrant, nonce: str) -> None:
         """Give a member a milestone role (an outbox action)."""
-        await self.bot.http.add_role(guild_id or 0, data["user_id"], data["role_id"], reason=data.get("reason"))
+        await self.bot.http.add_role(guild_id or 0, grant.user_id, grant.role_id, reason=grant.reason)
 
-    async def send_review_nudge(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def send_review_nudge(self, guild_id: int | None, nudge: messages.ReviewNudge, nonce: str) -> None:
         """DM a member about their PRs waiting for review (an outbox action)."""
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        channel = await self.bot.create_dm(discord.Object(data["user_id"]))
+        channel = await self.bot.create_dm(discord.Object(nudge.user_id))
         await channel.send(
-            review_nudge_text(guild.name if guild else "your server", data["prs"]),
+            review_nudge_text(guild.name if guild else "your server", nudge.prs),
             allowed_mentions=NO_MENTIONS,
             nonce=nonce,
         )

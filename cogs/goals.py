@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import goals
+from bot.services import goals, messages
 from bot.services.goals import GoalView
 from cogs._format import (
     BRAND,
@@ -45,27 +45,27 @@ def goal_line(goal: GoalView, today: date) -> str:
     return " · ".join(parts)
 
 
-def render_added(data: dict[str, Any]) -> dict[str, Any]:
+def render_added(goal: messages.GoalAdded) -> dict[str, Any]:
     """Draw the public announcement of a new goal."""
-    embed = discord.Embed(title=f"Goal #{data['number']}", description=escape(data["text"]), colour=BRAND)
-    if data.get("due"):
-        embed.add_field(name="Due", value=date.fromisoformat(data["due"]).strftime("%a %d %b %Y"))
-    if data.get("link"):
-        embed.add_field(name="Link", value=link_markdown(data["link"]))
+    embed = discord.Embed(title=f"Goal #{goal.number}", description=escape(goal.text), colour=BRAND)
+    if goal.due:
+        embed.add_field(name="Due", value=date.fromisoformat(goal.due).strftime("%a %d %b %Y"))
+    if goal.link:
+        embed.add_field(name="Link", value=link_markdown(goal.link))
     embed.set_footer(text="Cheer them on, and ask how it's going!")
     # The member set this goal themselves: their name shows, but they are not pinged about it.
-    return {"content": f"<@{data['user_id']}> set a new goal.", "embed": embed, "allowed_mentions": NO_MENTIONS}
+    return {"content": f"<@{goal.user_id}> set a new goal.", "embed": embed, "allowed_mentions": NO_MENTIONS}
 
 
-def render_done(data: dict[str, Any]) -> dict[str, Any]:
+def render_done(goal: messages.GoalDone) -> dict[str, Any]:
     """Draw the small celebration of a finished goal."""
-    embed = discord.Embed(title=f"🎉 Goal #{data['number']} done!", description=escape(data["text"]), colour=BRAND)
-    if data.get("link"):
-        embed.add_field(name="Link", value=link_markdown(data["link"]))
+    embed = discord.Embed(title=f"🎉 Goal #{goal.number} done!", description=escape(goal.text), colour=BRAND)
+    if goal.link:
+        embed.add_field(name="Link", value=link_markdown(goal.link))
     view = discord.ui.View(timeout=None)
-    view.add_item(ShareGoalButton(int(data["number"])))
+    view.add_item(ShareGoalButton(goal.number))
     return {
-        "content": f"<@{data['user_id']}> finished a goal.",
+        "content": f"<@{goal.user_id}> finished a goal.",
         "embed": embed,
         "view": view,
         "allowed_mentions": NO_MENTIONS,
@@ -78,8 +78,8 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        bot.renderers["goal.added"] = render_added
-        bot.renderers["goal.done"] = render_done
+        bot.renderers[messages.GoalAdded.KIND] = render_added
+        bot.renderers[messages.GoalDone.KIND] = render_done
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ShareGoalButton)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import io
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, privacy, schedule
+from bot.services import checkins, guilds, messages, privacy, schedule
 from bot.services.github import nudges
 from bot.services.sharing import pages, posts, recap
 from bot.tree import answer_error
@@ -33,20 +33,20 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        bot.actions[schedule.RECAP_DM_KIND] = self.send_recap_dm
+        bot.actions[messages.RecapDM.KIND] = self.send_recap_dm
 
-    async def send_recap_dm(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def send_recap_dm(self, guild_id: int | None, dm: messages.RecapDM, nonce: str) -> None:
         """DM a member their weekly recap (an outbox action, queued with the digest)."""
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        channel = await self.bot.create_dm(discord.Object(data["user_id"]))
+        channel = await self.bot.create_dm(discord.Object(dm.user_id))
         where = f"in **{guild.name}**" if guild else ""
         intro = (
             f"🌱 A quieter week {where}, and that's fine. Here's a post if you want to share where you're heading:"
-            if data.get("quiet")
+            if dm.quiet
             else f"📅 Your week {where}, ready to post:"
         )
         await channel.send(
-            " ".join(intro.split()), embeds=share_embeds(data["drafts"]), allowed_mentions=NO_MENTIONS, nonce=nonce
+            " ".join(intro.split()), embeds=share_embeds(dict(dm.drafts)), allowed_mentions=NO_MENTIONS, nonce=nonce
         )
 
     @app_commands.command(name="recap")

@@ -15,6 +15,7 @@ import discord
 from discord.ext import commands
 
 from bot.scheduler import Scheduler, start_scheduler
+from bot.services import messages
 from bot.services.schedule import streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, join_lines, mention_only, shorten
 
@@ -26,13 +27,10 @@ log = logging.getLogger(__name__)
 FIELD_LIMIT = 1024
 
 
-def render_ping(data: dict[str, Any]) -> dict[str, Any]:
+def render_ping(ping: messages.Ping) -> dict[str, Any]:
     """Draw one message of the accountability ping: it pings exactly the members it lists, and the role
     it names for the members past the cap."""
-    return {
-        "content": data["content"],
-        "allowed_mentions": mention_only(*data["user_ids"], role_ids=data.get("role_ids", ())),
-    }
+    return {"content": ping.content, "allowed_mentions": mention_only(*ping.user_ids, role_ids=ping.role_ids)}
 
 
 def _timestamp(iso: str, style: Literal["f", "R"]) -> str:
@@ -43,37 +41,32 @@ def _plural(count: int, word: str) -> str:
     return f"**{count}** {word}{'' if count == 1 else 's'}"
 
 
-def render_digest(data: dict[str, Any]) -> dict[str, Any]:
+def render_digest(digest: messages.Digest) -> dict[str, Any]:
     """Draw the weekly digest: an embed that names members but pings nobody."""
-    embed = discord.Embed(
-        title="🗓️ Weekly digest",
-        description=f"What the server shipped from {_timestamp(data['start'], 'f')} to {_timestamp(data['end'], 'f')}.",
-        colour=BRAND,
-    )
-    prs = data["prs"]
+    if digest.start and digest.end:
+        span = f"from {_timestamp(digest.start, 'f')} to {_timestamp(digest.end, 'f')}"
+    else:
+        span = "this week"
+    embed = discord.Embed(title="🗓️ Weekly digest", description=f"What the server shipped {span}.", colour=BRAND)
     lines = [
-        f"{_plural(prs['count'], 'pull request')} merged by {_plural(prs['authors'], 'member')}."
-        if prs["count"]
+        f"{_plural(digest.pr_count, 'pull request')} merged by {_plural(digest.pr_authors, 'member')}."
+        if digest.pr_count
         else "None this week. A first PR is a fine goal: `/goal add`."
     ]
-    for pr in prs["latest"]:
-        link = f"[{escape(pr['repo'])}#{pr['number']}]({pr['url']})"
-        lines.append(f"{link} {escape(shorten(pr['title'], 80))} · <@{pr['user_id']}>")
+    for pr in digest.prs:
+        link = f"[{escape(pr.repo)}#{pr.number}]({pr.url})"
+        lines.append(f"{link} {escape(shorten(pr.title, 80))} · <@{pr.user_id}>")
     embed.add_field(name="🚀 Merged pull requests", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
-    goals = data["goals"]
-    lines = [f"{_plural(goals['set'], 'goal')} set, {goals['finished']} finished."]
-    lines += [
-        f"✅ `#{goal['number']}` {escape(shorten(goal['text'], 80))} · <@{goal['user_id']}>"
-        for goal in goals["latest_finished"]
-    ]
+    lines = [f"{_plural(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
+    lines += [f"✅ `#{goal.number}` {escape(shorten(goal.text, 80))} · <@{goal.user_id}>" for goal in digest.goals]
     embed.add_field(name="🎯 Goals", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
     medals = ["🥇", "🥈", "🥉"]
     lines = [
-        f"{medals[rank] if rank < len(medals) else '🔥'} <@{row['user_id']}> · "
-        f"{streak_words(row['current'], row['cadence'])} streak"
-        for rank, row in enumerate(data["streaks"])
+        f"{medals[rank] if rank < len(medals) else '🔥'} <@{row.user_id}> · "
+        f"{streak_words(row.current, row.cadence)} streak"
+        for rank, row in enumerate(digest.streaks)
     ]
     embed.add_field(
         name="🔥 Longest current streaks",
@@ -81,25 +74,24 @@ def render_digest(data: dict[str, Any]) -> dict[str, Any]:
         inline=False,
     )
 
-    kudos = data["kudos"]
-    lines = [f"**{kudos['count']}** kudos given."]
-    if kudos["top"]:
-        lines.append("Most thanked: " + ", ".join(f"<@{row['user_id']}> ({row['count']})" for row in kudos["top"]))
+    lines = [f"**{digest.kudos_count}** kudos given."]
+    if digest.kudos_top:
+        lines.append("Most thanked: " + ", ".join(f"<@{row.user_id}> ({row.count})" for row in digest.kudos_top))
     embed.add_field(name="💜 Kudos", value=join_lines(lines, FIELD_LIMIT), inline=False)
     embed.set_footer(text="Set a goal with /goal add, and check in with /checkin. Keep shipping!")
     return {"embed": embed, "allowed_mentions": NO_MENTIONS}
 
 
-def streak_dm_text(guild_name: str, data: dict[str, Any]) -> str:
+def streak_dm_text(guild_name: str, dm: messages.StreakDM) -> str:
     """Write the streak-at-risk direct message."""
-    ends = _timestamp(data["ends_at"], "R")
-    period = "week" if data["cadence"] == "weekly" else "day"
+    period = "week" if dm.cadence == "weekly" else "day"
+    ends = _timestamp(dm.ends_at, "R") if dm.ends_at else "soon"
     text = (
-        f"🔥 Your {streak_words(data['streak'], data['cadence'])} streak in **{escape(guild_name)}** is at risk: "
+        f"🔥 Your {streak_words(dm.streak, dm.cadence)} streak in **{escape(guild_name)}** is at risk: "
         f"this {period} ends {ends}. A `/checkin` there keeps it going."
     )
-    if data.get("freezes"):
-        text += f" (A banked freeze would cover a miss, but it's yours to keep: you have {data['freezes']}.)"
+    if dm.freezes:
+        text += f" (A banked freeze would cover a miss, but it's yours to keep: you have {dm.freezes}.)"
     return text + "\n-# `/me streak-dms` in the server turns these messages off."
 
 
@@ -109,9 +101,9 @@ class WeeklyRhythm(commands.Cog):
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
         self.scheduler: Scheduler | None = None
-        bot.renderers["rhythm.ping"] = render_ping
-        bot.renderers["rhythm.digest"] = render_digest
-        bot.actions["dm.streak"] = self.send_streak_dm
+        bot.renderers[messages.Ping.KIND] = render_ping
+        bot.renderers[messages.Digest.KIND] = render_digest
+        bot.actions[messages.StreakDM.KIND] = self.send_streak_dm
 
     async def cog_load(self) -> None:
         self.scheduler = await start_scheduler(self.bot)
@@ -140,12 +132,12 @@ class WeeklyRhythm(commands.Cog):
             else:
                 log.info("guild %s: weekly job now %s, next at %s", guild_id, job.name, job.next_run_time)
 
-    async def send_streak_dm(self, guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def send_streak_dm(self, guild_id: int | None, dm: messages.StreakDM, nonce: str) -> None:
         """Send the streak-at-risk DM (an outbox action); Discord's errors go back to the sender to retry."""
         guild = self.bot.get_guild(guild_id) if guild_id is not None else None
-        channel = await self.bot.create_dm(discord.Object(data["user_id"]))
+        channel = await self.bot.create_dm(discord.Object(dm.user_id))
         await channel.send(
-            streak_dm_text(guild.name if guild else "your server", data),
+            streak_dm_text(guild.name if guild else "your server", dm),
             allowed_mentions=NO_MENTIONS,
             nonce=nonce,
         )

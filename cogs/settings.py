@@ -46,6 +46,13 @@ CADENCE_HELP = {
 NEEDED = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
 
 
+def _where(channel_id: int | None, kind: str) -> str:
+    """Where a failed message was going: its channel, a member's DMs, or (an action) a role."""
+    if channel_id:
+        return f"<#{channel_id}>"
+    return "DM" if kind.startswith("dm.") else "role"
+
+
 class RetryFailedButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:retry-failed"):
     """`/settings show`'s button: give every message that could not be delivered another try."""
 
@@ -162,7 +169,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             embed.add_field(name="Waiting to be posted", value=str(settings.pending_messages), inline=False)
         if settings.failed:
             lines = [
-                f"{f'<#{f.channel_id}>' if f.channel_id else 'role'} · {f.kind} · {escape(shorten(f.error, 150))}"
+                f"{_where(f.channel_id, f.kind)} · {f.kind} · {escape(shorten(f.error, 150))}"
                 + (f" (×{f.count})" if f.count > 1 else "")
                 for f in settings.failed
             ]

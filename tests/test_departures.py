@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.db.models import GitHubAccount, GitHubProfile, Guild, Member, MemberPage, OutboxMessage
 from bot.db.session import reading, transaction
-from bot.services import checkins, departures, outbox
+from bot.services import checkins, departures, messages, outbox
 from bot.services.github.radar import Radar
 from bot.services.schedule import all_schedules, build_digest, catch_up, due_members, queue_streak_dms, run_weekly
 from bot.services.sharing import pages, recap
@@ -43,8 +43,8 @@ async def test_a_removed_server_settles_its_pending_messages_and_no_other(sessio
     async with transaction(sessionmaker) as session:
         session.add(Guild(id=OTHER))
         for guild_id in (GUILD, OTHER):
-            await outbox.enqueue(session, guild_id=guild_id, channel_id=1, kind="k", data={}, now=NOW)
-        sent = await outbox.enqueue(session, guild_id=GUILD, channel_id=1, kind="k", data={}, now=NOW)
+            await outbox.enqueue(session, messages.Relay(), guild_id=guild_id, channel_id=1, now=NOW)
+        sent = await outbox.enqueue(session, messages.Relay(), guild_id=GUILD, channel_id=1, now=NOW)
         sent.status = "sent"
     assert await departures.guild_left(sessionmaker, GUILD, now=NOW) == 1
     assert await left_at(sessionmaker, Guild, GUILD) == NOW
@@ -69,9 +69,9 @@ async def test_messages_queued_after_the_removal_are_settled_when_claimed(sessio
         session.add(Guild(id=OTHER))
     await departures.guild_left(sessionmaker, GUILD, now=NOW)
     async with transaction(sessionmaker) as session:  # say, a webhook relayed after the removal
-        late = await outbox.enqueue(session, guild_id=GUILD, channel_id=1, kind="k", data={}, now=NOW)
-        other = await outbox.enqueue(session, guild_id=OTHER, channel_id=2, kind="k", data={}, now=NOW)
-        dm = await outbox.enqueue(session, guild_id=None, channel_id=None, kind="k", data={}, now=NOW)
+        late = await outbox.enqueue(session, messages.Relay(), guild_id=GUILD, channel_id=1, now=NOW)
+        other = await outbox.enqueue(session, messages.Relay(), guild_id=OTHER, channel_id=2, now=NOW)
+        dm = await outbox.enqueue(session, messages.Relay(), guild_id=None, channel_id=None, now=NOW)
     claimed = await outbox.claim_due(sessionmaker, now=NOW)
     assert sorted(row.id for row in claimed) == sorted([other.id, dm.id])
     async with reading(sessionmaker) as session:

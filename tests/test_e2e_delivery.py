@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, text
 from bot.db.models import OutboxMessage
 from bot.db.session import transaction
 from bot.playground.samples import load, merged_pr_payload
-from bot.services import outbox
+from bot.services import messages, outbox
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import count, link_alice, post_delivery, settle
 
@@ -41,20 +41,16 @@ async def queue_relay(w: World, channel_id: int, title: str) -> int:
     async with transaction(w.sessionmaker) as session:
         row = await outbox.enqueue(
             session,
+            messages.Relay(
+                event="releases",
+                action="published",
+                repo="encode/httpx",
+                title=title,
+                tag="v1",
+                url="https://github.com/encode/httpx/releases/v1",
+            ),
             guild_id=w.guild.id,
             channel_id=channel_id,
-            kind="github.relay",
-            data={
-                "kind": "releases",
-                "action": "published",
-                "repo": "encode/httpx",
-                "number": None,
-                "title": title,
-                "tag": "v1",
-                "url": "https://github.com/encode/httpx/releases/v1",
-                "author": None,
-                "labels": [],
-            },
             now=w.clock(),
         )
         row_id = row.id
@@ -152,24 +148,25 @@ async def test_failed_messages_come_back_with_the_retry_button_and_with_a_new_ch
 async def test_a_row_that_raises_an_unexpected_error_fails_alone(w: World) -> None:
     assert w.bot is not None
 
-    async def broken(guild_id: int | None, data: dict[str, Any], nonce: str) -> None:
+    async def broken(guild_id: int | None, message: messages.DiscordDelete, nonce: str) -> None:
         raise KeyError("a bug in an action")
 
-    w.bot.actions["test.broken"] = broken
+    w.bot.actions[messages.DiscordDelete.KIND] = broken
     async with transaction(w.sessionmaker) as session:
-        await outbox.enqueue(session, guild_id=w.guild.id, channel_id=None, kind="test.broken", data={}, now=w.clock())
+        delete = messages.DiscordDelete(channel_id=1, message_id=2)
+        await outbox.enqueue(session, delete, guild_id=w.guild.id, channel_id=None, now=w.clock())
     await queue_relay(w, w.goals.id, "after the broken one")
     (post,) = await w.wait_for_posts(w.goals, 1)
     assert "after the broken one" in str(post["embeds"])
     async with transaction(w.sessionmaker) as session:
-        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "test.broken"))
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == messages.DiscordDelete.KIND))
     assert row.status == "pending" and "unexpected error" in row.last_error and row.attempts == 1
     for _ in range(outbox.MAX_UNEXPECTED_ATTEMPTS):
         w.clock.advance(timedelta(minutes=31))  # past any backoff
         w.bot.wake_outbox()
         await settle(w, 0.3)
     async with transaction(w.sessionmaker) as session:
-        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == "test.broken"))
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == messages.DiscordDelete.KIND))
     assert row.status == "failed" and "KeyError" in row.last_error
     assert row.attempts == outbox.MAX_UNEXPECTED_ATTEMPTS
 
@@ -222,10 +219,9 @@ async def test_forget_removes_the_bots_posts_about_the_member_and_edits_shared_o
         content = f"📣 Weekly check-in!\n<@{w.alice.id}>\n• `#1` alice's first goal\n<@{w.bob.id}>\n• `#3` bob's goal"
         await outbox.enqueue(
             session,
+            messages.Ping(content=content, user_ids=(w.alice.id, w.bob.id)),
             guild_id=w.guild.id,
             channel_id=accountability.id,
-            kind="rhythm.ping",
-            data={"content": content, "user_ids": [w.alice.id, w.bob.id]},
             now=w.clock(),
         )
     assert w.bot is not None

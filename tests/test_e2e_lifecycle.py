@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.db.models import OutboxMessage
 from bot.db.session import transaction
 from bot.playground.samples import merged_pr_payload
-from bot.services import guilds, outbox
+from bot.services import guilds, messages, outbox
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import post_delivery
 
@@ -60,17 +60,9 @@ async def test_a_stop_refuses_new_webhooks_finishes_the_send_in_hand_and_hands_t
             for number in range(5):
                 await outbox.enqueue(
                     session,
+                    messages.Relay(event="pulls", action="opened", repo="o/r", number=number, title="t", url=""),
                     guild_id=w.guild.id,
                     channel_id=w.celebrations.id,
-                    kind="github.relay",
-                    data={
-                        "kind": "pulls",
-                        "action": "opened",
-                        "repo": "o/r",
-                        "number": number,
-                        "title": "t",
-                        "url": "",
-                    },
                     now=w.clock(),
                 )
         w.fake.rest_delay = 0.5
@@ -102,17 +94,9 @@ async def test_a_send_still_running_when_the_grace_ends_is_handed_back_and_shown
             for number in range(3):
                 await outbox.enqueue(
                     session,
+                    messages.Relay(event="pulls", action="opened", repo="o/r", number=number, title="t", url=""),
                     guild_id=w.guild.id,
                     channel_id=w.celebrations.id,
-                    kind="github.relay",
-                    data={
-                        "kind": "pulls",
-                        "action": "opened",
-                        "repo": "o/r",
-                        "number": number,
-                        "title": "t",
-                        "url": "",
-                    },
                     now=w.clock(),
                 )
         w.fake.rest_delay = 1.5  # Discord is slower than the grace

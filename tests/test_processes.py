@@ -24,7 +24,7 @@ from bot.db.models import OutboxMessage, WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, reading, transaction
 from bot.playground.fake_discord import FakeDiscord
 from bot.playground.samples import merged_pr_payload, sign
-from bot.services import guilds, outbox
+from bot.services import guilds, messages, outbox
 from cogs.github import IDLE_POLL_SECONDS
 from tests.harness import WEBHOOK_SECRET, eventually, world
 from tests.shiplog_process import AS_PID_ONE, URL_VARIABLE, free_port, shiplog_process
@@ -52,10 +52,9 @@ async def queue_relays(db_url: str, guild_id: int, channel_id: int, count: int) 
             for number in range(1, count + 1):
                 await outbox.enqueue(
                     session,
+                    messages.Relay.decode(relay(number)),
                     guild_id=guild_id,
                     channel_id=channel_id,
-                    kind="github.relay",
-                    data=relay(number),
                     now=utcnow(),
                 )
     finally:

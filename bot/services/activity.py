@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Activity, Goal, Guild
-from bot.services import outbox
+from bot.services import messages, outbox
 from bot.services.dates import member_today
 from bot.services.guilds import member_zone
 
@@ -59,10 +59,9 @@ async def celebrate_milestones(session: AsyncSession, *, guild_id: int, user_id:
     if state.active_now and state.current in STREAK_MILESTONES.get(state.cadence, ()):
         row = await outbox.enqueue(
             session,
+            messages.StreakMilestone(user_id=user_id, streak=state.current, cadence=state.cadence),
             guild_id=guild_id,
             channel_id=guild.celebrations_channel_id,
-            kind="milestone.streak",
-            data={"user_id": user_id, "streak": state.current, "cadence": state.cadence},
             now=now,
             # The same length reached again in another run is another period, so another key.
             dedupe_key=f"streak:{guild_id}:{user_id}:{state.current}:{state.period.isoformat()}",
@@ -77,10 +76,9 @@ async def celebrate_milestones(session: AsyncSession, *, guild_id: int, user_id:
     if finished and finished % GOAL_MILESTONE_EVERY == 0:
         row = await outbox.enqueue(
             session,
+            messages.GoalsMilestone(user_id=user_id, goals=finished),
             guild_id=guild_id,
             channel_id=guild.celebrations_channel_id,
-            kind="milestone.goals",
-            data={"user_id": user_id, "goals": finished},
             now=now,
             dedupe_key=f"goals:{guild_id}:{user_id}:{finished}",
         )

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
 from bot.db.session import reading, transaction
 from bot.errors import UserError
-from bot.services import activity, limits, outbox
+from bot.services import activity, limits, messages, outbox
+from bot.services.audience import departed
 from bot.services.dates import member_today
-from bot.services.guilds import departed, ensure_guild, ensure_member, member_zone
+from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
 from bot.services.links import clean_web_link
 from bot.services.streaks import (
@@ -102,16 +103,11 @@ async def check_in(
         if posted:
             await outbox.enqueue(
                 session,
+                messages.CheckinPosted(
+                    user_id=user_id, note=note, link=link, streak=state.current, cadence=state.cadence
+                ),
                 guild_id=guild_id,
                 channel_id=guild.accountability_channel_id,
-                kind="checkin.posted",
-                data={
-                    "user_id": user_id,
-                    "note": note,
-                    "link": link,
-                    "streak": state.current,
-                    "cadence": state.cadence,
-                },
                 now=now,
             )
         return CheckInResult(row.id, state, posted, held_until)
@@ -192,10 +188,9 @@ async def give_kudos(
             return False
         await outbox.enqueue(
             session,
+            messages.Kudos(from_user_id=from_user_id, to_user_id=to_user_id, reason=reason),
             guild_id=guild_id,
             channel_id=guild.celebrations_channel_id,
-            kind="kudos",
-            data={"from_user_id": from_user_id, "to_user_id": to_user_id, "reason": reason},
             now=now,
         )
         return True

@@ -28,8 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, Goal, Guild, JobRun, Member, MemberPage, MemberStreak, OutboxMessage
 from bot.db.session import insert_ignore, reading, transaction
 from bot.services import schedule as rhythm
+from bot.services.audience import GONE_ERROR, has_left, is_gone
 from bot.services.guilds import restart_radar_cursors
-from bot.services.outbox import GONE_ERROR
 from bot.services.sharing import pages
 
 __all__ = [
@@ -175,13 +175,6 @@ async def reconcile_members(
     return gone
 
 
-async def is_gone(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> bool:
-    """Whether Shiplog was removed from the server (and not invited back)."""
-    async with reading(sessionmaker) as session:
-        left_at = await session.scalar(select(Guild.left_at).where(Guild.id == guild_id))
-    return left_at is not None
-
-
 async def _knows_member(session: AsyncSession, guild_id: int, user_id: int) -> bool:
     """Whether Shiplog stores anything that would mention or message the member."""
     for model, user_column in (
@@ -217,15 +210,6 @@ async def member_left(
         if member is not None and member.left_at is None:
             member.left_at = now
     return closed
-
-
-async def has_left(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, user_id: int) -> bool:
-    """Whether the member is marked as gone from the server."""
-    async with reading(sessionmaker) as session:
-        left_at = await session.scalar(
-            select(Member.left_at).where(Member.guild_id == guild_id, Member.user_id == user_id)
-        )
-    return left_at is not None
 
 
 async def member_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, user_id: int) -> bool:

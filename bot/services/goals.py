@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Goal, Guild
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, PermissionDeniedError, UserError
-from bot.services import activity, outbox
+from bot.services import activity, messages, outbox
 from bot.services.dates import DateParseError, member_today, parse_due
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.links import IssueRef, parse_issue_link
@@ -40,15 +40,15 @@ class GoalView:
         link = IssueRef(goal.link_repo, goal.link_number) if goal.link_repo and goal.link_number else None
         return cls(goal.number, goal.user_id, goal.text, goal.due, link, goal.status, goal.created_at, goal.closed_at)
 
-    def snapshot(self) -> dict[str, object]:
-        """Return plain data for an outbox message about this goal."""
-        return {
-            "number": self.number,
-            "user_id": self.user_id,
-            "text": self.text,
-            "due": self.due.isoformat() if self.due else None,
-            "link": str(self.link) if self.link else None,
-        }
+    def announcement(self, kind: type[messages.GoalAdded] | type[messages.GoalDone]) -> messages.Message:
+        """Return the outbox message (goal.added or goal.done) about this goal."""
+        return kind(
+            user_id=self.user_id,
+            number=self.number,
+            text=self.text,
+            due=self.due.isoformat() if self.due else None,
+            link=str(self.link) if self.link else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,11 +115,17 @@ def _require_open(goal: Goal) -> None:
         raise UserError(f"Goal #{goal.number} is already {word}.")
 
 
-async def _announce(session: AsyncSession, guild: Guild, kind: str, view: GoalView, now: datetime) -> bool:
+async def _announce(
+    session: AsyncSession,
+    guild: Guild,
+    kind: type[messages.GoalAdded] | type[messages.GoalDone],
+    view: GoalView,
+    now: datetime,
+) -> bool:
     if guild.goals_channel_id is None:
         return False
     await outbox.enqueue(
-        session, guild_id=guild.id, channel_id=guild.goals_channel_id, kind=kind, data=view.snapshot(), now=now
+        session, view.announcement(kind), guild_id=guild.id, channel_id=guild.goals_channel_id, now=now
     )
     return True
 
@@ -170,7 +176,7 @@ async def add_goal(
         await session.flush()
         guild = await session.get(Guild, guild_id, populate_existing=True)
         view = GoalView.of(goal)
-        announced = await _announce(session, guild, "goal.added", view, now)
+        announced = await _announce(session, guild, messages.GoalAdded, view, now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
     return GoalChange(view, announced, today)
 
@@ -208,7 +214,7 @@ async def finish_goal(
         close(goal, "done", now)
         guild = await ensure_guild(session, guild_id)
         view = GoalView.of(goal)
-        announced = await _announce(session, guild, "goal.done", view, now)
+        announced = await _announce(session, guild, messages.GoalDone, view, now)
         await activity.record(session, guild_id=guild_id, user_id=user_id, kind="goal", ref=f"goal:{number}", now=now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
     return GoalChange(view, announced, today)

@@ -35,13 +35,6 @@ async def ensure_member(session: AsyncSession, guild_id: int, user_id: int) -> M
     return member
 
 
-async def departed(session: AsyncSession, guild_id: int) -> set[int]:
-    """Return the members marked as gone from the server (bot/services/departures.py)."""
-    return set(
-        await session.scalars(select(Member.user_id).where(Member.guild_id == guild_id, Member.left_at.is_not(None)))
-    )
-
-
 async def member_zone(session: AsyncSession, guild_id: int, user_id: int) -> ZoneInfo:
     """Return the member's time zone (UTC until they set one)."""
     member = await session.get(Member, (guild_id, user_id))

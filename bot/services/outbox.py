@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Guild, OutboxMessage
+from bot.db.models import OutboxMessage
 from bot.db.session import reading, transaction
+from bot.services import audience
+from bot.services.messages import Message, UnknownKind, decode
 
 # How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it;
 # the sender renews it every RENEW_EVERY while it still works on the row.
@@ -35,8 +37,8 @@ MAX_ATTEMPTS = 50
 MAX_UNEXPECTED_ATTEMPTS = 5
 MAX_FOLD = 1000
 # Why a message of a server Shiplog was removed from is settled unsent (a re-invited server's admins
-# can still retry it from /settings show).
-GONE_ERROR = "Shiplog was removed from the server before this message could be sent"
+# can still retry it from /settings show). The rule and its words belong to the audience module.
+GONE_ERROR = audience.GONE_ERROR
 
 
 def new_nonce() -> str:
@@ -46,11 +48,10 @@ def new_nonce() -> str:
 
 async def enqueue(
     session: AsyncSession,
+    message: Message,
     *,
     guild_id: int | None,
     channel_id: int | None,
-    kind: str,
-    data: dict[str, Any],
     now: datetime,
     dedupe_key: str | None = None,
     fold_key: str | None = None,
@@ -58,17 +59,18 @@ async def enqueue(
 ) -> OutboxMessage | None:
     """Queue a message in the caller's transaction; with a dedupe key seen before, queue nothing.
 
-    Rows sharing a `fold_key` that are due together are posted as one message.
+    Rows sharing a `fold_key` that are due together are posted as one message (kinds that fold only).
     """
+    if fold_key is not None and not message.FOLDS:
+        raise ValueError(f"messages of kind {message.KIND!r} are drawn one by one: no fold_key")
     if dedupe_key is not None:
         seen = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
         if seen is not None:
             return None
-    row = message(
+    row = row_for(
+        message,
         guild_id=guild_id,
         channel_id=channel_id,
-        kind=kind,
-        data=data,
         now=now,
         dedupe_key=dedupe_key,
         fold_key=fold_key,
@@ -79,28 +81,53 @@ async def enqueue(
     return row
 
 
-def message(
+def values_for(
+    message: Message,
     *,
     guild_id: int | None,
     channel_id: int | None,
-    kind: str,
-    data: dict[str, Any],
+    now: datetime,
+    dedupe_key: str | None = None,
+    fold_key: str | None = None,
+    not_before: datetime | None = None,
+) -> dict[str, Any]:
+    """Return the column values of an outbox row for `message` (for a bulk insert)."""
+    return {
+        "nonce": new_nonce(),
+        "guild_id": guild_id,
+        "channel_id": channel_id,
+        "kind": message.KIND,
+        "data": message.encode(),
+        "dedupe_key": dedupe_key,
+        "fold_key": fold_key,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+    }
+
+
+def row_for(
+    message: Message,
+    *,
+    guild_id: int | None,
+    channel_id: int | None,
     now: datetime,
     dedupe_key: str | None = None,
     fold_key: str | None = None,
     not_before: datetime | None = None,
 ) -> OutboxMessage:
-    """Build an outbox row (for `enqueue_many`)."""
+    """Build an outbox row for `message` (for `enqueue_many`)."""
     return OutboxMessage(
-        nonce=new_nonce(),
-        guild_id=guild_id,
-        channel_id=channel_id,
-        kind=kind,
-        data=data,
-        dedupe_key=dedupe_key,
-        fold_key=fold_key,
-        next_attempt_at=not_before or now,
-        created_at=now,
+        **values_for(
+            message,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            now=now,
+            dedupe_key=dedupe_key,
+            fold_key=fold_key,
+            not_before=not_before,
+        )
     )
 
 
@@ -210,10 +237,7 @@ async def claim_due(
 async def _settle_gone(session: AsyncSession, rows: list[OutboxMessage]) -> list[OutboxMessage]:
     """Fail the rows of servers Shiplog was removed from (queued after it left, by a webhook say):
     posting them could only meet 403s and 404s. Return the others."""
-    guild_ids = {row.guild_id for row in rows if row.guild_id is not None}
-    if not guild_ids:
-        return rows
-    gone = set(await session.scalars(select(Guild.id).where(Guild.id.in_(guild_ids), Guild.left_at.is_not(None))))
+    gone = await audience.gone_guilds(session, {row.guild_id for row in rows if row.guild_id is not None})
     if not gone:
         return rows
     kept = []
@@ -222,6 +246,53 @@ async def _settle_gone(session: AsyncSession, rows: list[OutboxMessage]) -> list
             row.status, row.last_error = "failed", GONE_ERROR
         else:
             kept.append(row)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Addressed:
+    """A claimed row the audience allows, with its message as it may be drawn (maybe without some members)."""
+
+    row: Claimed
+    message: Message
+
+
+async def address(sessionmaker: async_sessionmaker[AsyncSession], rows: Sequence[Claimed]) -> list[Addressed]:
+    """Ask the audience about every row's subjects, right before drawing them: the one check that
+    every message passes, whichever path queued it.
+
+    A row about a member who may not be addressed is settled (failed, with the reason, so /settings
+    show can tell); a message about several (the ping, the digest) is kept without them, unless
+    nobody is left. A row of a kind this version cannot read is failed. Return what may be sent.
+    """
+    kept: list[Addressed] = []
+    settled: dict[str, list[int]] = {}
+    # A read (no write lock): only a row to settle needs a write, and that is rare.
+    async with reading(sessionmaker) as session:
+        gone = await audience.gone_guilds(session, {row.guild_id for row in rows if row.guild_id is not None})
+        for row in rows:
+            if row.guild_id in gone:
+                settled.setdefault(GONE_ERROR, []).append(row.id)
+                continue
+            try:
+                message = decode(row.kind, row.data)
+            except UnknownKind:
+                settled.setdefault(f"no cog handles messages of kind {row.kind!r}", []).append(row.id)
+                continue
+            refused = await audience.refusals(session, row.guild_id, message.subjects())
+            allowed = message.without(refused.keys()) if refused else message
+            if allowed is None:
+                settled.setdefault(sorted(set(refused.values()))[0], []).append(row.id)
+                continue
+            kept.append(Addressed(row, allowed))
+    if settled:
+        async with transaction(sessionmaker) as session:
+            for error, ids in settled.items():
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+                    .values(status="failed", last_error=error[:500])
+                )
     return kept
 
 

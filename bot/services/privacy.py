@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -32,12 +31,11 @@ from bot.db.models import (
     WebhookDelivery,
 )
 from bot.db.session import reading, transaction
-from bot.services import limits, outbox
+from bot.services import limits, messages, outbox
 from bot.services.github.history import drop_orphans
 from bot.services.github.webhooks import decode_payload
 
 # Keys of an outbox row's data that name the member the message is about.
-_USER_MENTION = re.compile(r"<@!?[0-9]+>")
 SUBJECT_KEYS = ("user_id", "from_user_id", "to_user_id")
 
 # Tables whose rows belong to one member through a user_id column.
@@ -168,26 +166,25 @@ async def forget(
         # Messages about the member, sent or still waiting: their text goes too, and none is posted later.
         # Messages about several members (the weekly ping, the digest) lose only this member's part.
         seen: set[tuple[int, int]] = set()
-        for message in await _messages_about(session, guild_id, user_id):
-            data = _without_member(message.data, user_id)
-            whole = _is_about(message.data, user_id) or data.get("user_ids") == []
-            posted = (message.channel_id, message.message_id)
-            if message.status == "sent" and None not in posted and posted not in seen:
+        for row in await _messages_about(session, guild_id, user_id):
+            rest = _without_member(row.kind, row.data, user_id)
+            posted = (row.channel_id, row.message_id)
+            if row.status == "sent" and None not in posted and posted not in seen:
                 seen.add(posted)  # type: ignore[arg-type]
-                target = {"channel_id": message.channel_id, "message_id": message.message_id}
                 cleanup.append(
-                    outbox.message(
+                    outbox.row_for(
+                        messages.DiscordDelete(row.channel_id, row.message_id)
+                        if rest is None
+                        else messages.DiscordEdit(row.channel_id, row.message_id, rest),
                         guild_id=guild_id,
-                        channel_id=message.channel_id,
-                        kind="discord.delete" if whole else "discord.edit",
-                        data=target if whole else target | {"kind": message.kind, "data": data},
+                        channel_id=row.channel_id,
                         now=now,
                     )
                 )
-            if whole:
-                await session.delete(message)
+            if rest is None:
+                await session.delete(row)
             else:
-                message.data = data
+                row.data = rest.encode()
             removed += 1
         await outbox.enqueue_many(session, cleanup)
     return Forgotten(removed, [row.id for row in cleanup])
@@ -228,41 +225,27 @@ def _names(value: Any, user_id: int) -> bool:
     return False
 
 
-def _without_member(value: Any, user_id: int) -> Any:
-    """Return a copy of an outbox row's data with every part about the member removed."""
-    if isinstance(value, dict):
-        out = {k: _without_member(v, user_id) for k, v in value.items()}
-        if isinstance(out.get("content"), str) and isinstance(value.get("user_ids"), list):
-            out["content"] = _drop_block(out["content"], user_id)
-        return out
-    if isinstance(value, list):
-        return [
-            _without_member(v, user_id)
-            for v in value
-            if v != user_id and not (isinstance(v, dict) and _is_about(v, user_id))
-        ]
-    return value
+def _without_member(kind: str, data: dict[str, Any], user_id: int) -> messages.Message | None:
+    """Return an outbox row's message without every part about the member, or None when it is about
+    them as a whole (or of a kind this version cannot read)."""
+    try:
+        message = messages.decode(kind, data)
+    except messages.UnknownKind:
+        return None
+    if _is_about(data, user_id):
+        return None
+    if isinstance(message, messages.DiscordEdit):
+        # An edit still owed redraws a message about several members: it loses this one too, and
+        # goes when nobody is left (the forget queues the removal of the post itself).
+        if message.message is None:
+            return None
+        inner = _without(message.message, user_id)
+        return None if inner is None else replace(message, message=inner)
+    return _without(message, user_id)
 
 
-def _drop_block(content: str, user_id: int) -> str:
-    # A ping is lines of mentions, each mention maybe followed by a mark ("🔥3 <@a> <@b> ⏳"). Older
-    # pings were blocks: a line starting with the member's mention, then their "• " goal lines.
-    token = re.compile(rf"\s*<@{user_id}>(?: ⏳)?")
-    kept, skipping = [], False
-    for line in content.split("\n"):
-        if skipping and line.startswith("• "):
-            continue
-        skipping = False
-        if token.search(line) is None:
-            kept.append(line)
-            continue
-        rest = token.sub("", line).strip()
-        if _USER_MENTION.search(rest) is None:
-            # Nobody else on the line: drop it, and an older block's goal lines after it.
-            skipping = line.startswith(f"<@{user_id}>")
-            continue
-        kept.append(rest)
-    return "\n".join(kept)
+def _without(message: messages.Message, user_id: int) -> messages.Message | None:
+    return message.without({subject for subject in message.subjects() if subject.user_id == user_id})
 
 
 async def _messages_about(session: AsyncSession, guild_id: int, user_id: int) -> list[OutboxMessage]:

@@ -23,18 +23,20 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, insert, or_, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest, OutboxMessage
 from bot.db.session import chunks, reading, transaction
 from bot.errors import UserError
-from bot.services import outbox, streaks
+from bot.services import audience, messages, outbox, streaks
+from bot.services.audience import departed
 from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
-from bot.services.guilds import departed, ensure_guild, ensure_member
+from bot.services.guilds import ensure_guild, ensure_member
+from bot.services.messages import STREAK_MARK, WAITING_MARK, ping_token
 from bot.services.sharing import recap
 from bot.services.streaks import StreakState
 
@@ -54,8 +56,6 @@ MESSAGE_LIMIT = 2000
 NUDGES_SHOWN = 3
 DIGEST_LISTED = 5
 DIGEST_TOP_KUDOS = 3
-WAITING_MARK = "⏳"
-STREAK_MARK = "🔥"
 
 _TIME_RE = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 
@@ -213,7 +213,7 @@ async def get_schedule(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
 async def all_schedules(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, Schedule]:
     """Return the schedule of every server Shiplog is in (none for a server it was removed from)."""
     async with transaction(sessionmaker) as session:
-        present = await session.scalars(select(Guild).where(Guild.left_at.is_(None)))
+        present = await session.scalars(select(Guild).where(audience.guild_present()))
         return {guild.id: Schedule.of(guild) for guild in present}
 
 
@@ -353,7 +353,7 @@ PING_HEADER = ping_header()
 
 def member_token(member: DueMember) -> str:
     """Write one member's part of the ping: the mention, and the review-wait mark if they chose it."""
-    return f"<@{member.user_id}>" + (f" {WAITING_MARK}" if member.waiting else "")
+    return ping_token(member.user_id, waiting=bool(member.waiting))
 
 
 def overflow_line(count: int, *, quiet_only: bool, role_id: int | None) -> str:
@@ -449,13 +449,7 @@ async def due_members(
     Members whose streak is at risk come first (longest streak first), then the rest by id.
     """
     # Members who turned reminders off, and members who left the server (MEMBERS_INTENT).
-    opted_out = set(
-        await session.scalars(
-            select(Member.user_id).where(
-                Member.guild_id == guild_id, or_(Member.reminders.is_(False), Member.left_at.is_not(None))
-            )
-        )
-    )
+    opted_out = await audience.unreachable(session, guild_id, messages.OptIn.REMINDERS)
     # Streamed in chunks: a big server has tens of thousands of members with open goals.
     open_count: dict[int, int] = {}
     open_goals = (
@@ -640,9 +634,9 @@ class _Planned:
     job: str
     channel_id: int | None
     reason: str = ""
-    payloads: tuple[dict[str, Any], ...] = ()
+    payloads: tuple[messages.Message, ...] = ()
     nudged: tuple[DueMember, ...] = ()  # mentioned members whose waiting PRs the ping marks
-    dms: tuple[dict[str, Any], ...] = ()  # recap DMs sent after the digest (outbox data, one per member)
+    dms: tuple[messages.RecapDM, ...] = ()  # recap DMs sent after the digest (one per member)
 
 
 async def _run_weekly(
@@ -678,28 +672,25 @@ async def _run_weekly(
                     session, guild_id, member.user_id, list(member.waiting[:NUDGES_SHOWN]), now=now
                 )
             rows += [
-                _outbox_row(
-                    guild_id,
-                    plan.channel_id,
-                    plan.job,
-                    data,
+                outbox.values_for(
+                    message,
+                    guild_id=guild_id,
+                    channel_id=plan.channel_id,
                     now=now,
                     dedupe_key=f"rhythm:{guild_id}:{period}:{plan.job}:{n}",
                 )
-                for n, data in enumerate(plan.payloads)
+                for n, message in enumerate(plan.payloads)
             ]
             # After the digest: the same transaction, so each opted-in member gets it once a week.
             rows += [
-                _outbox_row(
-                    guild_id,
-                    None,
-                    "recap",
-                    data,
+                outbox.values_for(
+                    dm,
+                    guild_id=guild_id,
+                    channel_id=None,
                     now=now,
-                    dedupe_key=f"rhythm:{guild_id}:{period}:recap:{data['user_id']}",
+                    dedupe_key=f"rhythm:{guild_id}:{period}:recap:{dm.user_id}",
                 )
-                | {"kind": RECAP_DM_KIND}
-                for data in plan.dms
+                for dm in plan.dms
             ]
             outcomes.append(JobOutcome(plan.job, "done", messages=len(plan.payloads)))
         await session.flush()
@@ -753,57 +744,36 @@ async def _plan_jobs(
                 session, guild.id, now=now, states=states, quiet_since=week_start if settings.quiet_only else None
             )
             await asyncio.sleep(0)
-            messages, mentioned = plan_ping(members, settings, cadence=guild.cadence)
+            pings, mentioned = plan_ping(members, settings, cadence=guild.cadence)
             nudged = tuple(member for member in mentioned if member.waiting)
-            plans.append(_Planned(job, channel_id, payloads=tuple(ping_payload(m) for m in messages), nudged=nudged))
+            plans.append(_Planned(job, channel_id, payloads=tuple(ping_payload(m) for m in pings), nudged=nudged))
         else:
             data = await build_digest(session, guild.id, start=week_start, end=scheduled_for, states=states)
             dms = await _recap_dms(session, guild, start=week_start, end=scheduled_for, now=now)
-            plans.append(_Planned(job, channel_id, payloads=(data | {"period": period},), dms=dms))
+            digest = messages.Digest.decode(data | {"period": period})
+            plans.append(_Planned(job, channel_id, payloads=(digest,), dms=dms))
         await asyncio.sleep(0)
     return plans
 
 
-RECAP_DM_KIND = "dm.recap"
+RECAP_DM_KIND = messages.RecapDM.KIND
 
 
 async def _recap_dms(
     session: AsyncSession, guild: Guild, *, start: datetime, end: datetime, now: datetime
-) -> tuple[dict[str, Any], ...]:
+) -> tuple[messages.RecapDM, ...]:
     """The recap DMs of the week that ends with this digest, for the members who asked for them."""
     dms = []
     for user_id in await recap.recap_members(session, guild.id):
         week = await recap.build(session, guild_id=guild.id, user_id=user_id, start=start, end=end, now=now)
-        dms.append({"user_id": user_id, "start": start.isoformat(), "quiet": week.quiet, "drafts": week.drafts})
+        dms.append(messages.RecapDM(user_id=user_id, start=start.isoformat(), quiet=week.quiet, drafts=week.drafts))
         await asyncio.sleep(0)
     return tuple(dms)
 
 
-def _outbox_row(
-    guild_id: int, channel_id: int | None, job: str, data: dict[str, Any], *, now: datetime, dedupe_key: str
-) -> dict[str, Any]:
-    """Return the values of one outbox row of a run, for one bulk insert (outbox.message's fields)."""
-    return {
-        "nonce": outbox.new_nonce(),
-        "guild_id": guild_id,
-        "channel_id": channel_id,
-        "kind": f"rhythm.{job}",
-        "data": data,
-        "dedupe_key": dedupe_key,
-        "fold_key": None,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-def ping_payload(message: PingMessage) -> dict[str, Any]:
-    """Return a ping message as outbox data (render_ping draws it)."""
-    data: dict[str, Any] = {"content": message.content, "user_ids": list(message.user_ids)}
-    if message.role_ids:
-        data["role_ids"] = list(message.role_ids)
-    return data
+def ping_payload(message: PingMessage) -> messages.Ping:
+    """Return a ping message as the outbox's value (render_ping draws it)."""
+    return messages.Ping(content=message.content, user_ids=tuple(message.user_ids), role_ids=tuple(message.role_ids))
 
 
 def _hours(delta: timedelta) -> str:
@@ -817,7 +787,7 @@ async def catch_up(sessionmaker: async_sessionmaker[AsyncSession], *, now: datet
     """
     async with transaction(sessionmaker) as session:
         wanted: dict[int, tuple[datetime, str]] = {}
-        for guild in await session.scalars(select(Guild).where(Guild.left_at.is_(None))):
+        for guild in await session.scalars(select(Guild).where(audience.guild_present())):
             schedule = Schedule.of(guild)
             last = previous_run(schedule, now)
             if guild.created_at <= last:
@@ -861,7 +831,7 @@ async def queue_streak_dms(sessionmaker: async_sessionmaker[AsyncSession], *, no
         rows = await session.execute(
             select(Member.guild_id, Member.user_id, Member.timezone)
             .join(Guild, Guild.id == Member.guild_id)
-            .where(Member.streak_dms.is_(True), Member.left_at.is_(None), Guild.left_at.is_(None))
+            .where(audience.reachable(messages.OptIn.STREAK_DMS), audience.guild_present())
         )
         members: defaultdict[int, dict[int, str]] = defaultdict(dict)
         for guild_id, user_id, zone_name in rows:
@@ -909,20 +879,19 @@ async def _queue_guild_dms(
         if (job, period) in sent:
             continue
         session.add(JobRun(guild_id=guild_id, job=job, period=period, status="done", ran_at=now))
-        data = {
-            "user_id": dm.user_id,
-            "streak": dm.streak,
-            "freezes": dm.freezes,
-            "cadence": dm.cadence,
-            "period": period,
-            "ends_at": dm.ends_at.isoformat(),
-        }
+        message = messages.StreakDM(
+            user_id=dm.user_id,
+            streak=dm.streak,
+            freezes=dm.freezes,
+            cadence=dm.cadence,
+            period=period,
+            ends_at=dm.ends_at.isoformat(),
+        )
         rows.append(
-            outbox.message(
+            outbox.row_for(
+                message,
                 guild_id=guild_id,
                 channel_id=None,
-                kind="dm.streak",
-                data=data,
                 now=now,
                 dedupe_key=f"dm.streak:{guild_id}:{dm.user_id}:{period}",
             )

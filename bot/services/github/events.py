@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import activity, audience, outbox
+from bot.services import activity, audience, messages, outbox
 from bot.services.github import history, webhooks
 from bot.services.goals import close as close_goal
 from bot.services.sharing import share
@@ -332,10 +332,9 @@ async def celebrate_merge(
             if role is not None:
                 await outbox.enqueue(
                     session,
+                    messages.RoleGrant(user_id=user_id, role_id=role.role_id, reason=f"Shiplog milestone {key}"),
                     guild_id=guild_id,
                     channel_id=None,
-                    kind="role.grant",
-                    data={"user_id": user_id, "role_id": role.role_id, "reason": f"Shiplog milestone {key}"},
                     now=now,
                     dedupe_key=f"role:{guild_id}:{user_id}:{key}",
                 )
@@ -373,10 +372,9 @@ async def celebrate_merge(
         if channel_id is not None:
             queued = await outbox.enqueue(
                 session,
+                messages.Merged.decode(data),
                 guild_id=guild_id,
                 channel_id=channel_id,
-                kind="github.merged",
-                data=data,
                 now=now,
                 dedupe_key=f"merged:{guild_id}:{repo}#{number}",
             )
@@ -436,10 +434,9 @@ async def relay(
         }
         row = await outbox.enqueue(
             session,
+            messages.Relay.decode(data),
             guild_id=sub.guild_id,
             channel_id=sub.channel_id,
-            kind="github.relay",
-            data=data,
             now=now,
             not_before=now + FOLD_WINDOW,
             fold_key=f"relay:{sub.channel_id}",

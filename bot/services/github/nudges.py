@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubOpenPR, Guild, Member, ReviewNudge
 from bot.db.session import reading, transaction
 from bot.errors import UserError
-from bot.services import outbox
+from bot.services import audience, messages, outbox
 from bot.services.guilds import ensure_member
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ async def waiting(
     if mode is not None:
         query = query.join(
             Member, (Member.guild_id == GitHubAccount.guild_id) & (Member.user_id == GitHubAccount.user_id)
-        ).where(Member.review_nudges == mode)
+        ).where(Member.review_nudges == mode, audience.reachable())  # nobody who left is nudged
     if user_ids is not None:
         query = query.where(GitHubAccount.user_id.in_(user_ids))
     recent = set()
@@ -141,18 +141,15 @@ async def _queue_guild_nudges(session: AsyncSession, guild_id: int, *, now: date
     for user_id, prs in (await waiting(session, guild_id, now=now, mode="dm")).items():
         prs = prs[:LISTED]
         await mark_nudged(session, guild_id, user_id, prs, now=now)
+        nudge = messages.ReviewNudge(
+            user_id=user_id,
+            prs=tuple(messages.WaitingPR(pr.ref, pr.title, pr.url, pr.days, follow_up(pr)) for pr in prs),
+        )
         row = await outbox.enqueue(
             session,
+            nudge,
             guild_id=guild_id,
             channel_id=None,
-            kind="dm.review_nudge",
-            data={
-                "user_id": user_id,
-                "prs": [
-                    {"ref": pr.ref, "title": pr.title, "url": pr.url, "days": pr.days, "text": follow_up(pr)}
-                    for pr in prs
-                ],
-            },
             now=now,
             dedupe_key=f"nudge:{guild_id}:{user_id}:{now:%Y-%m-%dT%H:%M}",
         )

@@ -13,6 +13,7 @@ from bot.db.session import reading, transaction
 from bot.services import audience
 from bot.services.dates import member_today
 from bot.services.guilds import ensure_member, member_zone
+from bot.services.messages import OptIn
 from bot.services.sharing import share
 from bot.services.streaks import member_streak
 
@@ -164,7 +165,7 @@ async def recap_members(session: AsyncSession, guild_id: int) -> list[int]:
     return list(
         await session.scalars(
             select(Member.user_id)
-            .where(Member.guild_id == guild_id, Member.recap_dms.is_(True), Member.left_at.is_(None))
+            .where(Member.guild_id == guild_id, audience.reachable(OptIn.RECAP_DMS))
             .order_by(Member.user_id)
         )
     )
