@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -153,6 +154,23 @@ async def test_an_issue_burst_is_relayed_as_one_summary(page: Page) -> None:
     assert "Typo in the installation guide" in repr(post["embeds"])
 
 
+async def test_every_sample_is_a_new_item_so_each_merge_and_issue_is_relayed(page: Page) -> None:
+    """A sample keeping the fixture's pull_request.id was taken for the same PR: only the first was relayed."""
+    for _ in range(3):
+        status, answer = await page.post("/api/github", {"kind": "merged_pr"})
+        assert status == 200, answer
+        await page.post("/api/github", {"kind": "issue_burst"})
+    for part in (1, 2, 3):
+        await page.wait_for("carol", "github", f"install steps (part {part})")
+    relayed = repr([(m["content"], m["embeds"]) for m in await page.messages("carol", "github")])
+    assert relayed.count("Typo in the installation guide") == 3, relayed
+    # Issues and pull requests share the repository's numbers, as on GitHub: none is numbered twice.
+    numbers = re.findall(
+        r"octo-org/Hello-World#(\d+)", repr((await page.get("/api/state", **{"as": page.id_of("bob")}))[1])
+    )
+    assert len(numbers) == len(set(numbers)) == 3, numbers
+
+
 async def test_an_upstream_merge_is_found_by_the_radar(page: Page) -> None:
     status, _ = await page.post("/api/github", {"kind": "upstream_merge"})
     assert status == 200
@@ -273,6 +291,49 @@ async def test_junk_in_an_option_or_a_field_is_a_polite_400_never_a_500(page: Pa
         status, answer = await page.get(path, **params)
         assert status == 400 and answer["error"], (path, params, answer)
     assert await page.messages("bob", "general") == []
+
+
+async def test_every_json_endpoint_refuses_a_body_too_deep_too_big_or_of_the_wrong_types_with_a_400(
+    page: Page,
+) -> None:
+    """The playground's JSON intake is one gate (`_body`): no endpoint gets past it with a body it would choke on."""
+    bob, general = page.id_of("bob"), page.channel_id("general")
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON parser can go
+    nested = {"as": bob, "channel": general, "command": "goal add", "options": {"text": [[[["too deep"]]]]}}
+    paths = [
+        "/api/invoke",
+        "/api/autocomplete",
+        "/api/click",
+        "/api/say",
+        "/api/github",
+        "/api/membership",
+        "/api/clock",
+    ]
+    for path in paths:
+        for raw in [
+            deep,
+            '{"as": ' + deep + "}",
+            json.dumps(nested),
+            json.dumps({"as": bob, "text": "x" * 70_000}),  # past the 64 KiB a page ever sends
+            '{"hours": NaN}',
+            '{"hours": Infinity}',
+        ]:
+            async with page.session.post(
+                page.base + path, data=raw, headers={"Content-Type": "application/json"}
+            ) as response:
+                answer = await response.json()
+                assert response.status == 400 and answer["ok"] is False and answer["error"], (path, raw[:40], answer)
+    for path, body in [
+        ("/api/say", {"as": bob, "channel": general, "text": {"not": "text"}}),
+        ("/api/say", {"as": bob, "channel": general, "text": ["hi"]}),
+        ("/api/clock", {"next_run": "no"}),
+        ("/api/clock", {"next_run": 1}),
+    ]:
+        status, answer = await page.post(path, body)
+        assert status == 400 and answer["error"], (path, body, answer)
+    assert await page.messages("bob", "general") == []
+    _, state = await page.get("/api/state", **{"as": bob})
+    assert state["events"] == []  # nothing was sent to GitHub's intake either
 
 
 async def test_a_member_leaves_and_rejoins_and_the_admin_tells_shiplog(page: Page) -> None:

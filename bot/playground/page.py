@@ -29,17 +29,51 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
+MAX_BODY = 64 * 1024  # the page's largest request (a message of 2000 characters, a command's options) is far below
+MAX_DEPTH = 4  # {"options": {"name": [value]}}: the page never nests deeper
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
+    """Read the JSON object every POST endpoint takes; anything else is a PlaygroundError (a 400).
+
+    The one gate of the playground's JSON intake: the content type, the size, the syntax, the depth
+    and the top-level type are checked here, before any endpoint looks at a field.
+    """
     # Only JSON: a page on another site cannot send that here without the browser asking first.
     if request.content_type != "application/json":
         raise PlaygroundError("Send JSON (Content-Type: application/json).")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise PlaygroundError(f"The body is too big: at most {MAX_BODY // 1024} KiB.")
+    raw = bytearray()
+    async for chunk in request.content.iter_any():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise PlaygroundError(f"The body is too big: at most {MAX_BODY // 1024} KiB.")
     try:
-        body = json.loads(await request.read())
-    except ValueError:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser can go
         raise PlaygroundError("The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise PlaygroundError("The body must be a JSON object.")
+    if _depth(body) > MAX_DEPTH:
+        raise PlaygroundError(f"The body is nested too deep: at most {MAX_DEPTH} levels of objects and lists.")
     return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value: Any) -> int:
+    """How deep objects and lists nest in `value` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            level += 1
+            deepest = max(deepest, level)
+            stack.extend((child, level) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _options(body: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +191,10 @@ async def say(request: web.Request) -> web.Response:
     body = await _body(request)
     member = playground.member(body.get("as", ""))
     channel = playground.channel(body.get("channel", ""))
-    return web.json_response(await playground.say(member, channel, str(body.get("text") or "")))
+    text = body.get("text", "")
+    if not isinstance(text, str):
+        raise PlaygroundError("`text` must be a string.")
+    return web.json_response(await playground.say(member, channel, text))
 
 
 @polite
@@ -179,7 +216,10 @@ async def github(request: web.Request) -> web.Response:
 async def clock(request: web.Request) -> web.Response:
     playground = request.app[PLAYGROUND_KEY]
     body = await _body(request)
-    if body.get("next_run"):
+    next_run = body.get("next_run", False)
+    if not isinstance(next_run, bool):
+        raise PlaygroundError("`next_run` is true or false.")
+    if next_run:
         return web.json_response(await playground.advance(to_next_run=True))
     hours = body.get("hours")
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 31:

@@ -103,8 +103,9 @@ class Playground:
         self.viewers: dict[int, Viewer] = {}
         self.setup_log: list[str] = []
         self.events: list[dict[str, Any]] = []  # the GitHub deliveries and merges sent, newest last
+        # Issues and pull requests share one repository's numbers on GitHub: each sample takes the next.
         self._numbers = itertools.count(2)
-        self._issues = itertools.count(100)
+        self._merges = itertools.count(1)
         self._engine: AsyncEngine | None = None
         self._http: httpx.AsyncClient | None = None
         self._exit = contextlib.AsyncExitStack()
@@ -384,7 +385,7 @@ class Playground:
             number = next(self._numbers)
             body = samples.merged_pr_payload(
                 number=number,
-                title=f"Fix the README's install steps (part {number - 1})",
+                title=f"Fix the README's install steps (part {next(self._merges)})",
                 repo=REPO,
                 merged_at=_iso(self.clock()),
             )
@@ -393,7 +394,7 @@ class Playground:
         elif kind == "issue_burst":
             statuses = []
             for title in ISSUE_TITLES:
-                number = next(self._issues)
+                number = next(self._numbers)
                 statuses.append(
                     await self._deliver("issues", samples.issue_payload(number=number, title=title, repo=REPO))
                 )
