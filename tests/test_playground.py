@@ -495,6 +495,38 @@ async def test_shiplog_playground_starts_with_no_token_and_stops_on_ctrl_c(tmp_p
     assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
 
 
+async def test_sigterm_stops_shiplog_playground_and_deletes_its_temporary_database(tmp_path: Path) -> None:
+    port = _free_port()
+    temp = tmp_path / "tmp"  # where the playground's tempfile.TemporaryDirectory goes (TMPDIR)
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "DATABASE_URL", "DEV_GUILD_ID"}}
+    env |= {"PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "playground",
+        "--port",
+        str(port),
+        "--no-browser",
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        assert f"open http://127.0.0.1:{port}/" in line.decode(), line
+        (folder,) = await asyncio.to_thread(lambda: list(temp.iterdir()))
+        assert (folder / "playground.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    stderr = (await process.stderr.read()).decode()
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert await asyncio.to_thread(lambda: list(temp.iterdir())) == []  # the database went with it
+
+
 @skip_without_chromium()
 async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated(page: Page, tmp_path: Path) -> None:
     async with chromium() as browser:
