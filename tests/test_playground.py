@@ -171,6 +171,38 @@ async def test_every_sample_is_a_new_item_so_each_merge_and_issue_is_relayed(pag
     assert len(numbers) == len(set(numbers)) == 3, numbers
 
 
+async def test_a_member_opens_their_public_page_and_the_address_it_gives_shows_it(page: Page) -> None:
+    await page.invoke("bob", "general", "goal add", text="Ship the docs site")
+    status, answer = await page.invoke("bob", "general", "me page", enabled=True)
+    assert status == 200, answer
+    ready = await page.wait_for("bob", "general", "Your public page is ready")
+    url = re.search(r"https?://\S+", ready["content"])[0]
+    assert url.startswith(f"{page.base}/u/"), url  # the playground's own address: its PUBLIC_URL
+    async with page.session.get(url) as response:
+        assert response.status == 200, await response.text()
+        html = await response.text()
+    assert "<h1>bob</h1>" in html and "Ship the docs site" in html
+
+
+async def test_a_member_links_github_with_the_code_in_a_pretend_bio(page: Page) -> None:
+    _, people = await page.get("/api/people")
+    login = next(p["github"]["login"] for p in people if p["name"] == "carol")
+    await page.invoke("carol", "general", "github link", username=login)
+    challenge = await page.wait_for("carol", "general", "shiplog-")
+    code = re.search(r"shiplog-[0-9a-f]+", challenge["content"])[0]
+    status, answer = await page.invoke("carol", "general", "github verify")
+    assert status == 200, answer
+    await page.wait_for("carol", "general", f"I couldn't find `{code}` in the bio")  # not there yet
+    status, answer = await page.post("/api/bio", {"as": page.id_of("carol"), "bio": f"Docs person. {code}"})
+    assert status == 200 and answer["person"]["github"] == {"login": login, "bio": f"Docs person. {code}"}
+    status, answer = await page.invoke("carol", "general", "github verify")
+    assert status == 200, answer
+    await page.wait_for("carol", "general", f"Linked to [{login}]")
+    status, answer = await page.invoke("bob", "general", "github whois", member=page.id_of("carol"))
+    assert status == 200, answer
+    await page.wait_for("bob", "general", f"is [{login}]")
+
+
 async def test_an_upstream_merge_is_found_by_the_radar(page: Page) -> None:
     status, _ = await page.post("/api/github", {"kind": "upstream_merge"})
     assert status == 200
@@ -326,6 +358,8 @@ async def test_every_json_endpoint_refuses_a_body_too_deep_too_big_or_of_the_wro
     for path, body in [
         ("/api/say", {"as": bob, "channel": general, "text": {"not": "text"}}),
         ("/api/say", {"as": bob, "channel": general, "text": ["hi"]}),
+        ("/api/bio", {"as": bob, "bio": ["shiplog-1234"]}),
+        ("/api/bio", {"as": bob, "bio": "x" * 161}),
         ("/api/clock", {"next_run": "no"}),
         ("/api/clock", {"next_run": 1}),
     ]:

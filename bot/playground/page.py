@@ -206,6 +206,17 @@ async def membership(request: web.Request) -> web.Response:
 
 
 @polite
+async def bio(request: web.Request) -> web.Response:
+    playground = request.app[PLAYGROUND_KEY]
+    body = await _body(request)
+    member = playground.member(body.get("as", ""))
+    text = body.get("bio", "")
+    if not isinstance(text, str):
+        raise PlaygroundError("`bio` must be a string.")
+    return web.json_response(playground.set_bio(member, text))
+
+
+@polite
 async def github(request: web.Request) -> web.Response:
     playground = request.app[PLAYGROUND_KEY]
     body = await _body(request)
@@ -241,5 +252,6 @@ def add_routes(app: web.Application, playground: Playground) -> None:
     app.router.add_post("/api/click", click)
     app.router.add_post("/api/say", say)
     app.router.add_post("/api/github", github)
+    app.router.add_post("/api/bio", bio)
     app.router.add_post("/api/membership", membership)
     app.router.add_post("/api/clock", clock)
