@@ -21,7 +21,7 @@ import pytest
 
 from bot.playground.run import running
 from bot.playground.world import SWEEP_STEP, Playground
-from tests.browser import DESKTOP, PHONE, chromium, skip_without_chromium
+from tests.browser import DESKTOP, PHONE, chromium, severe_violations, skip_without_chromium
 from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -691,3 +691,111 @@ async def test_in_a_browser_a_member_leaves_the_admin_tells_shiplog_and_notices_
         await tab.click(".person[data-name=bob]")
         await tab.wait_for_selector(".person.selected[data-name=bob]")
         assert errors == []
+
+
+@skip_without_chromium()
+async def test_in_a_browser_axe_finds_nothing_serious_in_any_state_a_member_reaches(page: Page) -> None:
+    """axe-core's serious and critical findings are 0 at a desktop's and a phone's size, from the first load on."""
+    found: list[str] = []
+    async with chromium() as browser:
+        for size, name in [(DESKTOP, "desktop"), (PHONE, "phone")]:
+            tab = await browser.new_page(viewport=size)
+
+            async def look(state: str, tab: Any = tab, name: str = name) -> None:
+                found.extend(f"{name}, {state}: {line}" for line in await severe_violations(tab))
+
+            await tab.goto(page.base + "/")
+            await tab.wait_for_selector(".person.selected")
+            await look("first load")
+            await tab.click(".person[data-name=carol]")
+            await tab.wait_for_selector(".person.selected[data-name=carol]")
+            await tab.click(".channel[data-name=goals]")
+            await tab.locator("#composer").press_sequentially("/goal ad")
+            await tab.wait_for_selector(".popup-item[data-name='goal add']")
+            await look("the command list")
+            await tab.keyboard.press("Enter")
+            await tab.wait_for_selector("[data-option=text]")
+            await look("a command's options")
+            await tab.fill("[data-option=text]", f"Ship the {name} docs")
+            await tab.keyboard.press("Enter")
+            await tab.get_by_text(f"Ship the {name} docs").last.wait_for()
+            await look("a command run")
+            await tab.click("button[data-github=merged_pr]")
+            await tab.wait_for_selector(".channel[data-name=celebrations].unread")
+            await tab.click(".channel[data-name=celebrations]")
+            await tab.locator(".message", has_text="Congratulations").last.wait_for()
+            await look("a merge celebrated")
+            await tab.click(".channel[data-name=github]")
+            await tab.locator(".message", has_text="PR merged").last.wait_for()
+            await look("a relay")
+            await tab.click(".channel[data-name=general]")
+            await tab.locator("#composer").press_sequentially("/me pag")
+            await tab.wait_for_selector(".popup-item[data-name='me page']")
+            await tab.keyboard.press("Enter")
+            await tab.select_option("[data-option=enabled]", label="True")
+            await tab.click("#send")
+            await tab.get_by_text("Your public page is ready").last.wait_for()
+            await look("a public page opened")
+            assert found == [], "\n".join(found)
+            await tab.fill("#bio", "Docs person")
+            await tab.click("#bio-form button")
+            await tab.get_by_text("Bio saved").wait_for()
+            await look("a bio saved")
+            await tab.click("button[data-next-run]")
+            await tab.get_by_text("The weekly run fired").wait_for()
+            await tab.click(".channel[data-name=accountability]")
+            await tab.locator(".message", has_text="Weekly check-in").last.wait_for()
+            await look("the weekly ping")
+            await tab.click(".person[data-name=bob] button.membership")
+            await tab.wait_for_selector(".person.gone[data-name=bob]")
+            await look("a member who left")
+            await tab.click(".person[data-name=bob] button.membership")
+            await tab.wait_for_selector(".person:not(.gone)[data-name=bob]")
+            await tab.close()
+    assert found == [], "\n".join(found)
+
+
+@skip_without_chromium()
+async def test_in_a_browser_tab_reaches_everything_clickable_and_enter_uses_it(page: Page) -> None:
+    async with chromium() as browser:
+        tab = await browser.new_page(viewport=DESKTOP)
+        await tab.goto(page.base + "/")
+        await tab.click(".person[data-name=alice]")
+        await tab.wait_for_selector(".person.selected[data-name=alice]")
+        await tab.locator("#messages").focus()  # a place to start from: the chat, then Tab on to the end
+
+        async def tab_to(key: str) -> None:
+            """Press Tab (at most 80 times, wrapping round the page) until the element named `key` has the focus."""
+            for _ in range(80):
+                if await tab.evaluate("() => document.activeElement?.dataset?.focus") == key:
+                    return
+                await tab.keyboard.press("Tab")
+            raise AssertionError(f"Tab never reaches {key}")
+
+        # Every channel and person row, and every panel button, is in the Tab order.
+        reached: set[str] = set()
+        for _ in range(80):
+            await tab.keyboard.press("Tab")
+            reached.add(
+                await tab.evaluate(
+                    "() => { const e = document.activeElement;"
+                    " return e.dataset.focus || e.dataset.github || e.dataset.hours || e.id || e.tagName; }"
+                )
+            )
+        wanted = {f"channel:{c}" for c in ("general", "goals", "accountability", "celebrations", "digest", "github")}
+        wanted |= {f"person:{p}" for p in ("ada", "alice", "bob", "carol")}
+        wanted |= {"membership:alice", "membership:bob", "membership:carol", "merged_pr", "issue_burst", "bio", "24"}
+        assert wanted <= reached, wanted - reached
+
+        await tab_to("channel:goals")
+        await tab.keyboard.press("Enter")
+        await tab.wait_for_selector(".channel.selected[data-name=goals]")
+        assert await tab.locator("#chat-title").inner_text() == "goals"
+        await tab_to("person:bob")
+        await tab.keyboard.press("Enter")
+        await tab.wait_for_selector(".person.selected[data-name=bob]")
+        assert await tab.locator("#me-name").inner_text() == "bob"
+        # The page redraws its lists every second: once the row has been drawn anew, the focus is on the new one.
+        drawn = await tab.query_selector(".person[data-name=bob]")
+        await tab.wait_for_function("(row) => !row.isConnected", arg=drawn)
+        assert await tab.evaluate("() => document.activeElement?.dataset?.focus") == "person:bob"
