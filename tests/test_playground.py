@@ -755,6 +755,7 @@ async def test_in_a_browser_axe_finds_nothing_serious_in_any_state_a_member_reac
 
 @skip_without_chromium()
 async def test_in_a_browser_tab_reaches_everything_clickable_and_enter_uses_it(page: Page) -> None:
+    await page.invoke("alice", "goals", "goal add", text="Write the changelog")
     async with chromium() as browser:
         tab = await browser.new_page(viewport=DESKTOP)
         await tab.goto(page.base + "/")
@@ -789,6 +790,25 @@ async def test_in_a_browser_tab_reaches_everything_clickable_and_enter_uses_it(p
         await tab.keyboard.press("Enter")
         await tab.wait_for_selector(".channel.selected[data-name=goals]")
         assert await tab.locator("#chat-title").inner_text() == "goals"
+        # An autocompleted option's choices: Tab reaches them, Enter picks one, Enter again sends.
+        await tab.locator("#composer").press_sequentially("/goal don")
+        await tab.wait_for_selector(".popup-item[data-name='goal done']")
+        await tab.keyboard.press("Enter")
+        await tab.locator("[data-option=goal]").press_sequentially("change")
+        await tab.locator(".choice", has_text="Write the changelog").wait_for()
+        await tab.keyboard.press("Tab")
+        assert "Write the changelog" in await tab.evaluate("() => document.activeElement.textContent")
+        await tab.keyboard.press("Enter")
+        assert "Write the changelog" in await tab.locator("[data-option=goal]").input_value()
+        assert await tab.evaluate("() => document.activeElement.dataset.option") == "goal"
+        await tab.keyboard.press("Enter")
+
+        async def done() -> bool:
+            return any(
+                (m.get("interaction") or {}).get("name") == "goal done" for m in await page.messages("alice", "goals")
+            )
+
+        assert await eventually(done), await page.messages("alice", "goals")
         await tab_to("person:bob")
         await tab.keyboard.press("Enter")
         await tab.wait_for_selector(".person.selected[data-name=bob]")

@@ -181,7 +181,7 @@ class Playground:
         linked = self.github.add_user(LINKED_LOGIN, LINKED_ID)
         for member in self.members.values():
             # alice is linked to the sample payloads' author; the others each have an account of
-            # their name to link themselves, with /github link and a code in its bio.
+            # their own (bob-codes, ...) to link themselves, with /github link and a code in its bio.
             account = linked if member.name == "alice" else self.github.add_user(f"{member.name}-codes")
             self.github_accounts[member.id] = account
         return guild, admin, linked

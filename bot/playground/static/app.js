@@ -507,8 +507,9 @@ function optionField(option) {
     });
     if (option.autocomplete) {
       input.addEventListener("input", () => (delete input.dataset.value, suggest(option, input)));
-      input.addEventListener("focus", () => suggest(option, input));
-      input.addEventListener("blur", () => setTimeout(() => input.parentNode?.querySelector(".choices")?.remove(), 150));
+      input.addEventListener("focus", () => (input.dataset.picked ? delete input.dataset.picked : suggest(option, input)));
+      // The choices stay while the focus is on one of them (Tab reaches them, Enter picks one).
+      input.addEventListener("blur", () => setTimeout(() => document.activeElement?.closest(".choices") || input.parentNode?.querySelector(".choices")?.remove(), 150));
     }
   }
   input.title = option.description || "";
@@ -549,6 +550,11 @@ async function suggest(option, input) {
   }
   if (app.command !== command || document.activeElement !== input) return;
   const holder = input.parentNode;
+  const pick = (c) => {
+    input.value = c.name;
+    input.dataset.value = JSON.stringify(c.value);
+    holder.querySelector(".choices")?.remove();
+  };
   holder.querySelector(".choices")?.remove();
   if (!choices.length) return;
   holder.append(
@@ -556,15 +562,14 @@ async function suggest(option, input) {
       "div",
       { class: "choices" },
       choices.map((c) =>
-        el("div", {
+        el("button", {
           class: "choice",
+          type: "button",
           text: c.name,
-          onmousedown: (e) => {
-            e.preventDefault();
-            input.value = c.name;
-            input.dataset.value = JSON.stringify(c.value);
-            holder.querySelector(".choices")?.remove();
-          },
+          // A mouse picks on mousedown (the input keeps its focus); the keyboard's Enter clicks.
+          onmousedown: (e) => (e.preventDefault(), pick(c)),
+          onclick: () => (pick(c), (input.dataset.picked = "1"), input.focus()),
+          onblur: () => setTimeout(() => document.activeElement?.closest(".choices") || document.activeElement === input || holder.querySelector(".choices")?.remove(), 150),
         }),
       ),
     ),
