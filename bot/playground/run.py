@@ -43,7 +43,10 @@ async def _serve(database_url: str, port: int, *, open_browser: bool, started: f
     stop = asyncio.Event()
     # SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: through the same way out, so the
     # temporary database is deleted either way (a signal left to its default kills at once).
-    with stop_signals(lambda _sig: stop.set()):
+    with contextlib.ExitStack() as handlers:
+        # Windows has no loop signal handlers: there Ctrl-C arrives as KeyboardInterrupt, as before.
+        with contextlib.suppress(NotImplementedError):
+            handlers.enter_context(stop_signals(lambda _sig: stop.set()))
         await _serve_until(stop, database_url, port, open_browser=open_browser, started=started)
 
 
