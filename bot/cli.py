@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -249,34 +251,75 @@ def web(settings: Settings) -> int:
     return 0
 
 
-async def _check_database(settings: Settings) -> list[str]:
+async def _check_database(settings: Settings) -> tuple[list[str], list[str]]:
+    """Return the database's problems, and notes on what `shiplog run` will do to it by itself.
+
+    `shiplog run` creates a missing SQLite file and applies pending migrations when it starts, so
+    neither is a problem here, only a note; a database the check cannot open or that is ahead of
+    the code is.
+    """
     from bot.db import problems as db_problems
     from bot.db.migrate import current_revision, head_revision
     from bot.db.session import create_engine, ping, sqlite_path
 
-    problems: list[str] = []
     missing = db_problems.missing_driver(settings.database_url)
     if missing is not None:
-        return [missing]
+        return [missing], []
     head = head_revision(settings.database_url)
+    pending = "`shiplog run` applies them when it starts (or run `shiplog migrate`); `shiplog web` needs them first"
     path = sqlite_path(settings.database_url)
     if path is not None and not path.exists():
-        # Connecting would create the file (and create_engine its folder): a check changes nothing.
-        return [f"the SQLite file {path} does not exist yet, the code needs migration {head}: run `shiplog migrate`"]
+        # Connecting would create the file (and create_engine its folder): a check changes nothing,
+        # it only looks whether the file could be made.
+        unmakeable = _cannot_create(path)
+        if unmakeable is not None:
+            return [f"DATABASE_URL: the SQLite file {path} cannot be created: {unmakeable}"], []
+        return [], [f"the SQLite file {path} does not exist yet, the code needs migration {head}: {pending}"]
+    problems: list[str] = []
+    notes: list[str] = []
     engine = create_engine(settings.database_url, create_folder=False)
     try:
         await asyncio.wait_for(ping(engine), 10)
         current = await current_revision(engine)
         if current != head:
-            problems.append(
-                f"database is at migration {current or 'none'}, the code needs {head}: run `shiplog migrate` "
-                "(`shiplog run` does it too)"
-            )
+            if current is not None and not _known_revision(settings.database_url, current):
+                problems.append(
+                    f"database is at migration {current}, which this version of Shiplog does not know (it needs "
+                    f"{head}): it was migrated by a newer version; run that version"
+                )
+            else:
+                notes.append(f"database is at migration {current or 'none'}, the code needs {head}: {pending}")
     except Exception as exc:
         problems.append(f"DATABASE_URL: {db_problems.describe(exc, settings.database_url)}")
     finally:
         await engine.dispose()
-    return problems
+    return problems, notes
+
+
+def _cannot_create(path: Path) -> str | None:
+    """Why the SQLite file `path` (and its folders) could not be created, or None if it could."""
+    folder = path.parent
+    while not folder.exists():
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"this user cannot write in {folder}"
+    return None
+
+
+def _known_revision(database_url: str, revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from bot.db.migrate import alembic_config
+
+    try:
+        return ScriptDirectory.from_config(alembic_config(database_url)).get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def check() -> int:
@@ -291,10 +334,14 @@ def check() -> int:
             settings = Settings.from_env(require_token=False)
         except ConfigError:
             settings = None
+    notes: list[str] = []
     if settings is not None:
-        problems += asyncio.run(_check_database(settings))
+        found, notes = asyncio.run(_check_database(settings))
+        problems += found
     for problem in problems:
         print(f"✗ {problem}")
+    for note in notes:
+        print(f"! {note}")
     if settings is not None and settings.github_webhook_secret is None:
         print(
             "! GITHUB_WEBHOOK_SECRET is not set: POST /github/webhook refuses every delivery, so no merge is "

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,14 +91,22 @@ class Settings:
         database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
         try:
             url = make_url(database_url)
-        except ArgumentError:
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
             raise ConfigError("DATABASE_URL is not a database URL (such as sqlite+aiosqlite:///data/x.db).") from None
         if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
             raise ConfigError(
                 f"DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, not {url.drivername}://."
             )
+        if url.host is not None and not is_host(url.host):
+            raise ConfigError(f"DATABASE_URL's host must be a host name or an IP address, not {url.host!r}.")
+        if url.port is not None and not 1 <= url.port <= 65535:
+            raise ConfigError(f"DATABASE_URL's port must be between 1 and 65535, not {url.port}.")
 
         host = get("HTTP_HOST") or "127.0.0.1"
+        if not is_host(host):
+            raise ConfigError(
+                f"HTTP_HOST must be an IP address of this machine (0.0.0.0 for all) or a host name, not {host!r}."
+            )
         port = _parse_int(get("HTTP_PORT"), "HTTP_PORT", default=8080)
         if not 0 <= port <= 65535:
             raise ConfigError(f"HTTP_PORT must be between 0 and 65535, not {port}.")
@@ -114,7 +124,7 @@ class Settings:
 
         api_url = (get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
         parts = urlsplit(api_url)
-        if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        if parts.scheme not in ("https", "http") or not _good_address(api_url) or parts.query or parts.fragment:
             raise ConfigError(
                 f"GITHUB_API_URL must be an http(s) address such as {DEFAULT_GITHUB_API_URL} "
                 f"or https://github.example.com/api/v3, not {api_url!r}."
@@ -164,25 +174,53 @@ def safe_url(url: str) -> str:
         return "<DATABASE_URL that does not parse>"
 
 
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def is_host(host: str) -> bool:
+    """Whether `host` is an IP address (IPv6 with or without brackets) or a well-formed host name.
+
+    A dotted run of numbers must be a real IPv4 address: 999.1.1.1 is refused, not looked up by name.
+    """
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+        return True
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9.]+", bare):
+        return False
+    try:
+        ascii_name = bare.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return 0 < len(ascii_name) <= 253 and all(_LABEL.fullmatch(label) for label in ascii_name.split("."))
+
+
+def _good_address(url: str) -> bool:
+    """Whether an http(s) URL names a good host and, if any, a port between 1 and 65535."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number, or past 65535
+        return False
+    return bool(parts.hostname) and is_host(parts.hostname) and port != 0
+
+
 def _parse_public_url(value: str | None) -> str | None:
     """Read PUBLIC_URL: an http(s) address with a host and no query or fragment, without its trailing slash."""
     if value is None:
         return None
     url = value.rstrip("/")
     parts = urlsplit(url)
-    try:
-        port_ok = parts.port != 0
-    except ValueError:  # a port that is not a number, or past 65535
-        port_ok = False
     if (
         parts.scheme not in ("https", "http")
-        or not parts.hostname
+        or not _good_address(url)
         or parts.query
         or parts.fragment
         or "?" in url
         or "#" in url
         or any(c.isspace() for c in url)
-        or not port_ok
     ):
         raise ConfigError(
             "PUBLIC_URL must be the http(s) address the bot's web server is reached at, such as "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, Literal
 
 import discord
@@ -26,6 +27,15 @@ BOARD_TITLES = {
 }
 
 
+def board_value(board: str, cadence: str, n: int) -> str:
+    """The unit of a leaderboard's number: 'weeks' in a row, 'merged PRs', 'finished goals', 'kudos'."""
+    if board == "streaks":
+        return ("week" if cadence == "weekly" else "day") + ("s" if n != 1 else "") + " in a row"
+    return {"prs": "merged PR", "goals": "finished goal", "kudos": "kudos"}[board] + (
+        "s" if n != 1 and board != "kudos" else ""
+    )
+
+
 def unit(cadence: str, n: int, *, before: str = "") -> str:
     """Say '3 weeks' or '1 day' (with `before`: '3 active weeks')."""
     word = "week" if cadence == "weekly" else "day"
@@ -37,17 +47,23 @@ def streak_of(cadence: str, n: int) -> str:
     return f"{streak_words(n, cadence)} streak"
 
 
-def streak_line(state: StreakState) -> str:
-    """Describe a streak in one friendly line."""
+def streak_line(state: StreakState, *, who: str | None = None) -> str:
+    """Describe a streak in one friendly line: to its member, or, given `who` (their name), to everyone."""
+    period = "week" if state.cadence == "weekly" else "day"
     if state.resting_now:
         if state.current == 0:
+            if who is not None:
+                return f"🌴 {who} is resting: nothing to lose; their next check-in starts a streak."
             return "🌴 Resting: nothing to lose while you rest; your next check-in starts a streak."
-        return f"🌴 Resting: your {streak_of(state.cadence, state.current)} is frozen, not broken."
+        whose = f"{who}'s" if who else "your"
+        return f"🌴 Resting: {whose} {streak_of(state.cadence, state.current)} is frozen, not broken."
     if state.current == 0:
+        if who is not None:
+            return f"{who}'s streak starts with their next check-in."
         return "Your streak starts with your next check-in."
     line = f"🔥 {streak_of(state.cadence, state.current)}"
     if state.at_risk:
-        line += f" (check in this {'week' if state.cadence == 'weekly' else 'day'} to keep it!)"
+        line += f" ({who} checks in this {period} to keep it)" if who else f" (check in this {period} to keep it!)"
     if state.freezes:
         line += f" · 🧊 {state.freezes} freeze{'s' if state.freezes > 1 else ''} banked"
     return line
@@ -167,7 +183,10 @@ class Rhythm(commands.Cog):
         embed.add_field(name="Current", value=unit(state.cadence, state.current))
         embed.add_field(name="Best", value=unit(state.cadence, state.best))
         embed.add_field(name="Total", value=unit(state.cadence, state.total, before="active"))
-        embed.description = streak_line(state) if target.id == interaction.user.id else None
+        # The answer is public: its line names the member, for everyone who reads it.
+        embed.description = (
+            streak_line(state, who=escape(target.display_name)) if target.id == interaction.user.id else None
+        )
         embed.set_image(url="attachment://streak.png")
         await interaction.response.send_message(
             embed=embed, file=await streak_file(picture, target.display_name), allowed_mentions=NO_MENTIONS
@@ -195,12 +214,20 @@ class Rhythm(commands.Cog):
             now=self.bot.now(),
         )
         medals = {1: "🥇", 2: "🥈", 3: "🥉"}
-        lines = [f"{medals.get(i, f'`{i}.`')} <@{uid}> · **{value}**" for i, (uid, value) in enumerate(result.top, 1)]
+        counted = functools.partial(board_value, board, result.cadence)
+        lines = [
+            f"{medals.get(i, f'`{i}.`')} <@{uid}> · **{value}** {counted(value)}"
+            for i, (uid, value) in enumerate(result.top, 1)
+        ]
         embed = discord.Embed(
             title=BOARD_TITLES[board], colour=BRAND, description="\n".join(lines) or "Nobody on this board yet."
         )
+        # The board is public: the footer names who asked, for everyone who reads it.
+        name = interaction.user.display_name
         embed.set_footer(
-            text=f"You: #{result.my_rank} with {result.my_value}" if result.my_rank else "You're not on this board yet."
+            text=f"{name}: #{result.my_rank} with {result.my_value} {counted(result.my_value)}"
+            if result.my_rank
+            else f"{name} isn't on this board yet."
         )
         await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
 

@@ -52,3 +52,22 @@ async def chromium() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+SEVERE = ("serious", "critical")
+
+
+async def severe_violations(tab: Any) -> list[str]:
+    """Run axe-core (the copy axe-playwright-python ships) in `tab`; return its serious and critical findings.
+
+    Each is one line: the rule, its impact, and the first few elements it found, for a readable failure.
+    """
+    from axe_playwright_python.base import AXE_SCRIPT
+
+    await tab.evaluate(AXE_SCRIPT)
+    results = await tab.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {[' '.join(n['target']) for n in v['nodes'][:5]]}"
+        for v in results["violations"]
+        if v["impact"] in SEVERE
+    ]

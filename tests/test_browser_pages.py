@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.services.sharing import pages
 from bot.web import build_app
-from tests.browser import DESKTOP, PHONE, chromium, skip_without_chromium
+from tests.browser import DESKTOP, PHONE, chromium, severe_violations, skip_without_chromium
 from tests.conftest import NOW
 from tests.harness import World
 from tests.test_e2e_github import link_alice
@@ -80,6 +80,7 @@ async def look_at(browser: Any, url: str, viewport: dict[str, int], screenshot: 
         width = await page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
         assert width[0] <= width[1], f"the page is wider than a {viewport['width']} px screen: {width}"
         assert dialogs == [] and errors == []  # no script ran, nothing failed to load (not even an icon)
+        assert await severe_violations(page) == []  # axe-core: nothing serious or critical
         await page.screenshot(path=str(screenshot), full_page=True)
 
         # The preview card that X, LinkedIn and Bluesky fetch from the og:image tag.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -52,8 +53,9 @@ def test_check_of_a_database_sqlite_cannot_open_prints_one_line_and_nothing_on_s
 def test_migrate_then_check(tmp_path: Path, empty_db_url: str) -> None:
     url = empty_db_url  # on SQLite, a file in a folder that migrate creates
     before = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
-    assert before.returncode == 1
-    assert "shiplog migrate" in before.stdout
+    # `shiplog run` creates and migrates the database by itself: the check notes it, and passes.
+    assert before.returncode == 0, before.stdout
+    assert "`shiplog run` applies them when it starts (or run `shiplog migrate`)" in before.stdout
 
     migrated = shiplog(["bot.cli", "migrate"], tmp_path, DATABASE_URL=url)
     assert migrated.returncode == 0, migrated.stderr
@@ -86,6 +88,46 @@ def test_migrate_then_check(tmp_path: Path, empty_db_url: str) -> None:
     too_fast = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url, GITHUB_POLL_SECONDS="2")
     assert too_fast.returncode == 1
     assert "GITHUB_POLL_SECONDS must be 5 or more" in too_fast.stdout
+
+
+def test_check_passes_on_a_fresh_checkout_and_creates_nothing(tmp_path: Path) -> None:
+    """No .env but a token, no data/ folder: `shiplog run` would start, so the check passes."""
+    result = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN)
+    assert result.returncode == 0, result.stdout
+    assert "! the SQLite file data/shiplog.db does not exist yet, the code needs migration" in result.stdout
+    assert "✓ configuration and database look good" in result.stdout
+    assert list(tmp_path.iterdir()) == []  # looking created no folder and no file
+    (tmp_path / "data").write_text("a file where the folder should be")
+    blocked = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN)
+    assert blocked.returncode == 1
+    assert "the SQLite file data/shiplog.db cannot be created: data is a file, not a folder" in blocked.stdout
+
+
+def test_check_refuses_hosts_ports_and_urls_that_cannot_work(tmp_path: Path) -> None:
+    for variable, value in [
+        ("HTTP_HOST", "999.1.1.1"),
+        ("HTTP_HOST", "my host"),
+        ("GITHUB_API_URL", "https://999.1.1.1/api"),
+        ("GITHUB_API_URL", "https://github.example.com:99999"),
+        ("PUBLIC_URL", "https://shiplog..example.com"),
+        ("DATABASE_URL", "postgresql+asyncpg://shiplog@db:port/shiplog"),
+        ("DATABASE_URL", "postgresql+asyncpg://shiplog@db:70000/shiplog"),
+        ("DATABASE_URL", "postgresql+asyncpg://shiplog@999.1.1.1/shiplog"),
+    ]:
+        result = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, **{variable: value})
+        assert result.returncode == 1, (variable, value, result.stdout)
+        assert f"✗ {variable}" in result.stdout, (variable, value, result.stdout)
+        assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_check_refuses_a_database_migrated_by_a_newer_version(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/newer.db"
+    assert shiplog(["bot.cli", "migrate"], tmp_path, DATABASE_URL=url).returncode == 0
+    with sqlite3.connect(tmp_path / "newer.db") as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    result = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url)
+    assert result.returncode == 1
+    assert "database is at migration 9999, which this version of Shiplog does not know" in result.stdout
 
 
 def test_check_lists_every_problem(tmp_path: Path, empty_db_url: str) -> None:

@@ -45,6 +45,19 @@ def test_values_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "not a url"}, "DATABASE_URL"),
         ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "sqlite:///plain-driver.db"}, "DATABASE_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "HTTP_HOST": "999.1.1.1"}, "HTTP_HOST"),
+        ({"DISCORD_TOKEN": TOKEN, "HTTP_HOST": "10.0.0"}, "HTTP_HOST"),
+        ({"DISCORD_TOKEN": TOKEN, "HTTP_HOST": "-bad-.example.com"}, "HTTP_HOST"),
+        ({"DISCORD_TOKEN": TOKEN, "HTTP_HOST": "two words"}, "HTTP_HOST"),
+        ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://u@db:abc/x"}, "DATABASE_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://u@db:0/x"}, "DATABASE_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://u@db:65536/x"}, "DATABASE_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://u@999.1.1.1/x"}, "DATABASE_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "https://github.example.com:99999"}, "GITHUB_API_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "https://github.example.com:0"}, "GITHUB_API_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "https://300.1.1.1"}, "GITHUB_API_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://a..example.com"}, "PUBLIC_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "PUBLIC_URL": "https://1.2.3.999"}, "PUBLIC_URL"),
         ({"DISCORD_TOKEN": TOKEN, "HTTP_PORT": "eighty"}, "HTTP_PORT"),
         ({"DISCORD_TOKEN": TOKEN, "HTTP_PORT": "70000"}, "HTTP_PORT"),
         ({"DISCORD_TOKEN": TOKEN, "LOG_LEVEL": "loud"}, "LOG_LEVEL"),
@@ -80,6 +93,16 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
     message = str(info.value)
     assert message.startswith(variable)
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["0.0.0.0", "127.0.0.1", "::", "::1", "localhost", "shiplog", "shiplog_web", "bot.example.com"],  # noqa: S104
+)
+def test_good_hosts_are_taken_as_they_are(host: str) -> None:
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "HTTP_HOST": host}).http_host == host
+    url = f"postgresql+asyncpg://u:p@{host if ':' not in host else f'[{host}]'}:5432/shiplog"
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DATABASE_URL": url}).database_url == url
 
 
 def test_radar_settings_and_a_repr_without_secrets() -> None:

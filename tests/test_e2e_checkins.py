@@ -60,8 +60,18 @@ async def test_a_month_with_a_rest_week_keeps_the_streak(w: World) -> None:
 async def test_resting_with_no_streak_yet_says_so_plainly(w: World) -> None:
     await w.invoke(w.bob, "me rest", weeks=2)
     res = await w.invoke(w.bob, "streak")
-    assert "your next check-in starts a streak" in res.embeds[0]["description"]
+    # /streak is public: its line names bob for everyone who reads it, instead of saying "your".
+    assert not res.ephemeral
+    assert res.embeds[0]["description"] == "🌴 bob is resting: nothing to lose; their next check-in starts a streak."
     assert "0-week" not in res.embeds[0]["description"]
+
+
+async def test_a_public_streak_line_speaks_of_the_member_not_to_them(w: World) -> None:
+    res = await w.invoke(w.alice, "streak")
+    assert res.embeds[0]["description"] == "alice's streak starts with their next check-in."
+    await w.invoke(w.alice, "checkin", note="one")
+    res = await w.invoke(w.alice, "streak")
+    assert not res.ephemeral and "your" not in res.embeds[0]["description"].lower(), res.embeds[0]
 
 
 @pytest.mark.parametrize(
@@ -103,18 +113,22 @@ async def test_kudos_rules_and_the_leaderboard(w: World) -> None:
     assert await rows(w, Kudos) == 5
     board = await w.invoke(w.bob, "leaderboard", board="kudos")
     assert f"<@{w.bob.id}> · **5**" in board.embeds[0]["description"]
-    assert board.embeds[0]["footer"]["text"] == "You: #1 with 5"
+    # The board is public: it reads right for everyone, naming who asked, with a unit on every number.
+    assert not board.ephemeral
+    assert f"<@{w.bob.id}> · **5** kudos" in board.embeds[0]["description"]
+    assert board.embeds[0]["footer"]["text"] == "bob: #1 with 5 kudos"
     board = await w.invoke(w.alice, "leaderboard", board="kudos")
-    assert board.embeds[0]["footer"]["text"] == "You're not on this board yet."
+    assert board.embeds[0]["footer"]["text"] == "alice isn't on this board yet."
 
 
 async def test_goals_board_counts_finished_goals(w: World) -> None:
     await w.invoke(w.alice, "goal add", text="a")
     await w.invoke(w.alice, "goal done", goal=1)
     res = await w.invoke(w.bob, "leaderboard", board="goals")
-    assert f"<@{w.alice.id}> · **1**" in res.embeds[0]["description"]
+    assert f"<@{w.alice.id}> · **1** finished goal" in res.embeds[0]["description"]
     res = await w.invoke(w.alice, "leaderboard", board="streaks")  # a finished goal counts for the week
-    assert f"<@{w.alice.id}> · **1**" in res.embeds[0]["description"]
+    assert f"<@{w.alice.id}> · **1** week in a row" in res.embeds[0]["description"]
+    assert res.embeds[0]["footer"]["text"] == "alice: #1 with 1 week in a row"
 
 
 async def test_export_and_forget(w: World) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ import pytest
 
 from bot.playground.run import running
 from bot.playground.world import SWEEP_STEP, Playground
-from tests.browser import DESKTOP, PHONE, chromium, skip_without_chromium
+from tests.browser import DESKTOP, PHONE, chromium, severe_violations, skip_without_chromium
 from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +154,55 @@ async def test_an_issue_burst_is_relayed_as_one_summary(page: Page) -> None:
     assert "Typo in the installation guide" in repr(post["embeds"])
 
 
+async def test_every_sample_is_a_new_item_so_each_merge_and_issue_is_relayed(page: Page) -> None:
+    """A sample keeping the fixture's pull_request.id was taken for the same PR: only the first was relayed."""
+    for _ in range(3):
+        status, answer = await page.post("/api/github", {"kind": "merged_pr"})
+        assert status == 200, answer
+        await page.post("/api/github", {"kind": "issue_burst"})
+    for part in (1, 2, 3):
+        await page.wait_for("carol", "github", f"install steps (part {part})")
+    relayed = repr([(m["content"], m["embeds"]) for m in await page.messages("carol", "github")])
+    assert relayed.count("Typo in the installation guide") == 3, relayed
+    # Issues and pull requests share the repository's numbers, as on GitHub: none is numbered twice.
+    numbers = re.findall(
+        r"octo-org/Hello-World#(\d+)", repr((await page.get("/api/state", **{"as": page.id_of("bob")}))[1])
+    )
+    assert len(numbers) == len(set(numbers)) == 3, numbers
+
+
+async def test_a_member_opens_their_public_page_and_the_address_it_gives_shows_it(page: Page) -> None:
+    await page.invoke("bob", "general", "goal add", text="Ship the docs site")
+    status, answer = await page.invoke("bob", "general", "me page", enabled=True)
+    assert status == 200, answer
+    ready = await page.wait_for("bob", "general", "Your public page is ready")
+    url = re.search(r"https?://\S+", ready["content"])[0]
+    assert url.startswith(f"{page.base}/u/"), url  # the playground's own address: its PUBLIC_URL
+    async with page.session.get(url) as response:
+        assert response.status == 200, await response.text()
+        html = await response.text()
+    assert "<h1>bob</h1>" in html and "Ship the docs site" in html
+
+
+async def test_a_member_links_github_with_the_code_in_a_pretend_bio(page: Page) -> None:
+    _, people = await page.get("/api/people")
+    login = next(p["github"]["login"] for p in people if p["name"] == "carol")
+    await page.invoke("carol", "general", "github link", username=login)
+    challenge = await page.wait_for("carol", "general", "shiplog-")
+    code = re.search(r"shiplog-[0-9a-f]+", challenge["content"])[0]
+    status, answer = await page.invoke("carol", "general", "github verify")
+    assert status == 200, answer
+    await page.wait_for("carol", "general", f"I couldn't find `{code}` in the bio")  # not there yet
+    status, answer = await page.post("/api/bio", {"as": page.id_of("carol"), "bio": f"Docs person. {code}"})
+    assert status == 200 and answer["person"]["github"] == {"login": login, "bio": f"Docs person. {code}"}
+    status, answer = await page.invoke("carol", "general", "github verify")
+    assert status == 200, answer
+    await page.wait_for("carol", "general", f"Linked to [{login}]")
+    status, answer = await page.invoke("bob", "general", "github whois", member=page.id_of("carol"))
+    assert status == 200, answer
+    await page.wait_for("bob", "general", f"is [{login}]")
+
+
 async def test_an_upstream_merge_is_found_by_the_radar(page: Page) -> None:
     status, _ = await page.post("/api/github", {"kind": "upstream_merge"})
     assert status == 200
@@ -273,6 +323,49 @@ async def test_junk_in_an_option_or_a_field_is_a_polite_400_never_a_500(page: Pa
         status, answer = await page.get(path, **params)
         assert status == 400 and answer["error"], (path, params, answer)
     assert await page.messages("bob", "general") == []
+
+
+async def test_every_json_endpoint_refuses_a_body_too_deep_too_big_or_of_the_wrong_types_with_a_400(
+    page: Page,
+) -> None:
+    """The playground's JSON intake is one gate (`_body`): no endpoint gets past it with a body it would choke on."""
+    bob, general = page.id_of("bob"), page.channel_id("general")
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than Python's JSON parser can go
+    nested = {"as": bob, "channel": general, "command": "goal add", "options": {"text": [[[["too deep"]]]]}}
+    # Every POST endpoint the page has, read from the router: a new one is covered without a word here.
+    paths = sorted(
+        route.resource.canonical
+        for route in page.playground.running_bot.web.app.router.routes()
+        if route.method == "POST" and route.resource is not None and route.resource.canonical.startswith("/api/")
+    )
+    assert {"/api/invoke", "/api/say", "/api/bio", "/api/clock"} <= set(paths), paths
+    for path in paths:
+        for raw in [
+            deep,
+            '{"as": ' + deep + "}",
+            json.dumps(nested),
+            json.dumps({"as": bob, "text": "x" * 70_000}),  # past the 64 KiB a page ever sends
+            '{"hours": NaN}',
+            '{"hours": Infinity}',
+        ]:
+            async with page.session.post(
+                page.base + path, data=raw, headers={"Content-Type": "application/json"}
+            ) as response:
+                answer = await response.json()
+                assert response.status == 400 and answer["ok"] is False and answer["error"], (path, raw[:40], answer)
+    for path, body in [
+        ("/api/say", {"as": bob, "channel": general, "text": {"not": "text"}}),
+        ("/api/say", {"as": bob, "channel": general, "text": ["hi"]}),
+        ("/api/bio", {"as": bob, "bio": ["shiplog-1234"]}),
+        ("/api/bio", {"as": bob, "bio": "x" * 161}),
+        ("/api/clock", {"next_run": "no"}),
+        ("/api/clock", {"next_run": 1}),
+    ]:
+        status, answer = await page.post(path, body)
+        assert status == 400 and answer["error"], (path, body, answer)
+    assert await page.messages("bob", "general") == []
+    _, state = await page.get("/api/state", **{"as": bob})
+    assert state["events"] == []  # nothing was sent to GitHub's intake either
 
 
 async def test_a_member_leaves_and_rejoins_and_the_admin_tells_shiplog(page: Page) -> None:
@@ -434,6 +527,38 @@ async def test_shiplog_playground_starts_with_no_token_and_stops_on_ctrl_c(tmp_p
     assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
 
 
+async def test_sigterm_stops_shiplog_playground_and_deletes_its_temporary_database(tmp_path: Path) -> None:
+    port = _free_port()
+    temp = tmp_path / "tmp"  # where the playground's tempfile.TemporaryDirectory goes (TMPDIR)
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in {"DISCORD_TOKEN", "DATABASE_URL", "DEV_GUILD_ID"}}
+    env |= {"PYTHONPATH": str(ROOT), "TMPDIR": str(temp)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "playground",
+        "--port",
+        str(port),
+        "--no-browser",
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), 60)
+        assert f"open http://127.0.0.1:{port}/" in line.decode(), line
+        (folder,) = await asyncio.to_thread(lambda: list(temp.iterdir()))
+        assert (folder / "playground.db").exists()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(process.wait(), 30)
+    stderr = (await process.stderr.read()).decode()
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert await asyncio.to_thread(lambda: list(temp.iterdir())) == []  # the database went with it
+
+
 @skip_without_chromium()
 async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated(page: Page, tmp_path: Path) -> None:
     async with chromium() as browser:
@@ -564,3 +689,131 @@ async def test_in_a_browser_a_member_leaves_the_admin_tells_shiplog_and_notices_
         await tab.click(".person[data-name=bob]")
         await tab.wait_for_selector(".person.selected[data-name=bob]")
         assert errors == []
+
+
+@skip_without_chromium()
+async def test_in_a_browser_axe_finds_nothing_serious_in_any_state_a_member_reaches(page: Page) -> None:
+    """axe-core's serious and critical findings are 0 at a desktop's and a phone's size, from the first load on."""
+    found: list[str] = []
+    async with chromium() as browser:
+        for size, name in [(DESKTOP, "desktop"), (PHONE, "phone")]:
+            tab = await browser.new_page(viewport=size)
+
+            async def look(state: str, tab: Any = tab, name: str = name) -> None:
+                found.extend(f"{name}, {state}: {line}" for line in await severe_violations(tab))
+
+            await tab.goto(page.base + "/")
+            await tab.wait_for_selector(".person.selected")
+            await look("first load")
+            await tab.click(".person[data-name=carol]")
+            await tab.wait_for_selector(".person.selected[data-name=carol]")
+            await tab.click(".channel[data-name=goals]")
+            await tab.locator("#composer").press_sequentially("/goal ad")
+            await tab.wait_for_selector(".popup-item[data-name='goal add']")
+            await look("the command list")
+            await tab.keyboard.press("Enter")
+            await tab.wait_for_selector("[data-option=text]")
+            await look("a command's options")
+            await tab.fill("[data-option=text]", f"Ship the {name} docs")
+            await tab.keyboard.press("Enter")
+            await tab.get_by_text(f"Ship the {name} docs").last.wait_for()
+            await look("a command run")
+            await tab.click("button[data-github=merged_pr]")
+            await tab.wait_for_selector(".channel[data-name=celebrations].unread")
+            await tab.click(".channel[data-name=celebrations]")
+            await tab.locator(".message", has_text="Congratulations").last.wait_for()
+            await look("a merge celebrated")
+            await tab.click(".channel[data-name=github]")
+            await tab.locator(".message", has_text="PR merged").last.wait_for()
+            await look("a relay")
+            await tab.click(".channel[data-name=general]")
+            await tab.locator("#composer").press_sequentially("/me pag")
+            await tab.wait_for_selector(".popup-item[data-name='me page']")
+            await tab.keyboard.press("Enter")
+            await tab.select_option("[data-option=enabled]", label="True")
+            await tab.click("#send")
+            await tab.get_by_text("Your public page is ready").last.wait_for()
+            await look("a public page opened")
+            assert found == [], "\n".join(found)
+            await tab.fill("#bio", "Docs person")
+            await tab.click("#bio-form button")
+            await tab.get_by_text("Bio saved").wait_for()
+            await look("a bio saved")
+            await tab.click("button[data-next-run]")
+            await tab.get_by_text("The weekly run fired").wait_for()
+            await tab.click(".channel[data-name=accountability]")
+            await tab.locator(".message", has_text="Weekly check-in").last.wait_for()
+            await look("the weekly ping")
+            await tab.click(".person[data-name=bob] button.membership")
+            await tab.wait_for_selector(".person.gone[data-name=bob]")
+            await look("a member who left")
+            await tab.click(".person[data-name=bob] button.membership")
+            await tab.wait_for_selector(".person:not(.gone)[data-name=bob]")
+            await tab.close()
+    assert found == [], "\n".join(found)
+
+
+@skip_without_chromium()
+async def test_in_a_browser_tab_reaches_everything_clickable_and_enter_uses_it(page: Page) -> None:
+    await page.invoke("alice", "goals", "goal add", text="Write the changelog")
+    async with chromium() as browser:
+        tab = await browser.new_page(viewport=DESKTOP)
+        await tab.goto(page.base + "/")
+        await tab.click(".person[data-name=alice]")
+        await tab.wait_for_selector(".person.selected[data-name=alice]")
+        await tab.locator("#messages").focus()  # a place to start from: the chat, then Tab on to the end
+
+        async def tab_to(key: str) -> None:
+            """Press Tab (at most 80 times, wrapping round the page) until the element named `key` has the focus."""
+            for _ in range(80):
+                if await tab.evaluate("() => document.activeElement?.dataset?.focus") == key:
+                    return
+                await tab.keyboard.press("Tab")
+            raise AssertionError(f"Tab never reaches {key}")
+
+        # Every channel and person row, and every panel button, is in the Tab order.
+        reached: set[str] = set()
+        for _ in range(80):
+            await tab.keyboard.press("Tab")
+            reached.add(
+                await tab.evaluate(
+                    "() => { const e = document.activeElement;"
+                    " return e.dataset.focus || e.dataset.github || e.dataset.hours || e.id || e.tagName; }"
+                )
+            )
+        wanted = {f"channel:{c}" for c in ("general", "goals", "accountability", "celebrations", "digest", "github")}
+        wanted |= {f"person:{p}" for p in ("ada", "alice", "bob", "carol")}
+        wanted |= {"membership:alice", "membership:bob", "membership:carol", "merged_pr", "issue_burst", "bio", "24"}
+        assert wanted <= reached, wanted - reached
+
+        await tab_to("channel:goals")
+        await tab.keyboard.press("Enter")
+        await tab.wait_for_selector(".channel.selected[data-name=goals]")
+        assert await tab.locator("#chat-title").inner_text() == "goals"
+        # An autocompleted option's choices: Tab reaches them, Enter picks one, Enter again sends.
+        await tab.locator("#composer").press_sequentially("/goal don")
+        await tab.wait_for_selector(".popup-item[data-name='goal done']")
+        await tab.keyboard.press("Enter")
+        await tab.locator("[data-option=goal]").press_sequentially("change")
+        await tab.locator(".choice", has_text="Write the changelog").wait_for()
+        await tab.keyboard.press("Tab")
+        assert "Write the changelog" in await tab.evaluate("() => document.activeElement.textContent")
+        await tab.keyboard.press("Enter")
+        assert "Write the changelog" in await tab.locator("[data-option=goal]").input_value()
+        assert await tab.evaluate("() => document.activeElement.dataset.option") == "goal"
+        await tab.keyboard.press("Enter")
+
+        async def done() -> bool:
+            return any(
+                (m.get("interaction") or {}).get("name") == "goal done" for m in await page.messages("alice", "goals")
+            )
+
+        assert await eventually(done), await page.messages("alice", "goals")
+        await tab_to("person:bob")
+        await tab.keyboard.press("Enter")
+        await tab.wait_for_selector(".person.selected[data-name=bob]")
+        assert await tab.locator("#me-name").inner_text() == "bob"
+        # The page redraws its lists every second: once the row has been drawn anew, the focus is on the new one.
+        drawn = await tab.query_selector(".person[data-name=bob]")
+        await tab.wait_for_function("(row) => !row.isConnected", arg=drawn)
+        assert await tab.evaluate("() => document.activeElement?.dataset?.focus") == "person:bob"

@@ -90,6 +90,8 @@ class FakeUser:
     id: int
     login: str
     type: str = "User"
+    bio: str | None = None  # what the profile says; a member puts their /github link code here
+    gists: list[dict[str, Any]] = field(default_factory=list)  # public gists, as GET /users/{login}/gists lists them
 
     def json(self) -> dict[str, Any]:
         return {
@@ -476,6 +478,7 @@ class FakeGitHub:
         app = web.Application()
         app.router.add_get("/search/issues", self._search)
         app.router.add_get("/users/{login}", self._user_by_login)
+        app.router.add_get("/users/{login}/gists", self._gists)
         app.router.add_get("/user/{id}", self._user_by_id)
         app.router.add_get("/repos/{owner}/{name}", self._repo)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
@@ -630,10 +633,21 @@ class FakeGitHub:
                 status=404,
                 headers=headers,
             )
-        return web.json_response(user.json() | {"bio": None, "public_repos": 0}, headers=headers)
+        return web.json_response(user.json() | {"bio": user.bio, "public_repos": 0}, headers=headers)
 
     async def _user_by_login(self, request: web.Request) -> web.Response:
         return await self._user(request, self.users.get(request.match_info["login"].lower()))
+
+    async def _gists(self, request: web.Request) -> web.Response:
+        """A user's public gists, newest first (only the first page: the fake's users have few)."""
+        self.requests += 1
+        allowed, headers = self._take(request, "core")
+        if not allowed:
+            return self._refuse(headers)
+        user = self.users.get(request.match_info["login"].lower())
+        if user is None:
+            return web.json_response({"message": "Not Found"}, status=404, headers=headers)
+        return web.json_response(user.gists, headers=headers)
 
     async def _user_by_id(self, request: web.Request) -> web.Response:
         try:

@@ -6,7 +6,6 @@ is acting (`as`, a member id): the page lets you switch between the admin and a 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -14,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot import strict_json
 from bot.playground.world import Playground, PlaygroundError
 
 log = logging.getLogger(__name__)
@@ -29,17 +29,31 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"ok": False, "error": message}, status=status)
 
 
+MAX_BODY = 64 * 1024  # the page's largest request (a message of 2000 characters, a command's options) is far below
+MAX_DEPTH = 4  # {"options": {"name": [value]}}: the page never nests deeper (the body itself is 1)
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
+    """Read the JSON object every POST endpoint takes; anything else is a PlaygroundError (a 400).
+
+    The one gate of the playground's JSON intake: the content type, the size, the syntax, the depth
+    and the top-level type are checked here, before any endpoint looks at a field.
+    """
     # Only JSON: a page on another site cannot send that here without the browser asking first.
     if request.content_type != "application/json":
         raise PlaygroundError("Send JSON (Content-Type: application/json).")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise PlaygroundError(f"The body is too big: at most {MAX_BODY // 1024} KiB.")
+    raw = bytearray()
+    async for chunk in request.content.iter_any():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise PlaygroundError(f"The body is too big: at most {MAX_BODY // 1024} KiB.")
     try:
-        body = json.loads(await request.read())
-    except ValueError:
-        raise PlaygroundError("The body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise PlaygroundError("The body must be a JSON object.")
-    return body
+        # The same rule as GitHub's webhook intake: RFC 8259 only, nesting capped, every refusal a ValueError.
+        return strict_json.loads_object(raw.decode(), max_depth=MAX_DEPTH)
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise PlaygroundError(f"The body must be one JSON object, nested at most {MAX_DEPTH} deep: {exc}.") from None
 
 
 def _options(body: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +171,10 @@ async def say(request: web.Request) -> web.Response:
     body = await _body(request)
     member = playground.member(body.get("as", ""))
     channel = playground.channel(body.get("channel", ""))
-    return web.json_response(await playground.say(member, channel, str(body.get("text") or "")))
+    text = body.get("text", "")
+    if not isinstance(text, str):
+        raise PlaygroundError("`text` must be a string.")
+    return web.json_response(await playground.say(member, channel, text))
 
 
 @polite
@@ -166,6 +183,17 @@ async def membership(request: web.Request) -> web.Response:
     body = await _body(request)
     member = playground.person_named_by(body.get("member", ""))
     return web.json_response(await playground.membership(member, _text(body, "action")))
+
+
+@polite
+async def bio(request: web.Request) -> web.Response:
+    playground = request.app[PLAYGROUND_KEY]
+    body = await _body(request)
+    member = playground.member(body.get("as", ""))
+    text = body.get("bio", "")
+    if not isinstance(text, str):
+        raise PlaygroundError("`bio` must be a string.")
+    return web.json_response(playground.set_bio(member, text))
 
 
 @polite
@@ -179,7 +207,10 @@ async def github(request: web.Request) -> web.Response:
 async def clock(request: web.Request) -> web.Response:
     playground = request.app[PLAYGROUND_KEY]
     body = await _body(request)
-    if body.get("next_run"):
+    next_run = body.get("next_run", False)
+    if not isinstance(next_run, bool):
+        raise PlaygroundError("`next_run` is true or false.")
+    if next_run:
         return web.json_response(await playground.advance(to_next_run=True))
     hours = body.get("hours")
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24 * 31:
@@ -201,5 +232,6 @@ def add_routes(app: web.Application, playground: Playground) -> None:
     app.router.add_post("/api/click", click)
     app.router.add_post("/api/say", say)
     app.router.add_post("/api/github", github)
+    app.router.add_post("/api/bio", bio)
     app.router.add_post("/api/membership", membership)
     app.router.add_post("/api/clock", clock)

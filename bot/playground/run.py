@@ -38,6 +38,21 @@ async def running(database_url: str, port: int) -> AsyncIterator[Playground]:
 
 
 async def _serve(database_url: str, port: int, *, open_browser: bool, started: float) -> None:
+    from bot.cli import stop_signals
+
+    stop = asyncio.Event()
+    # SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: through the same way out, so the
+    # temporary database is deleted either way (a signal left to its default kills at once).
+    with contextlib.ExitStack() as handlers:
+        # Windows has no loop signal handlers: there Ctrl-C arrives as KeyboardInterrupt, as before.
+        with contextlib.suppress(NotImplementedError):
+            handlers.enter_context(stop_signals(lambda _sig: stop.set()))
+        await _serve_until(stop, database_url, port, open_browser=open_browser, started=started)
+
+
+async def _serve_until(
+    stop: asyncio.Event, database_url: str, port: int, *, open_browser: bool, started: float
+) -> None:
     async with running(database_url, port) as playground:
         url = f"http://127.0.0.1:{playground.port}/"
         print(
@@ -48,7 +63,7 @@ async def _serve(database_url: str, port: int, *, open_browser: bool, started: f
         if open_browser and _has_desktop():
             with contextlib.suppress(Exception):  # no browser after all: the address is printed
                 await asyncio.to_thread(webbrowser.open, url)
-        await asyncio.Event().wait()
+        await stop.wait()
 
 
 def _in_use(exc: BaseException) -> bool:
@@ -69,7 +84,9 @@ class _NoVoiceWarning(logging.Filter):
 
 
 def main(port: int, *, open_browser: bool = True) -> int:
-    """Run the playground until Ctrl-C, on a fresh SQLite file that is deleted at the end."""
+    """Run the playground until Ctrl-C or SIGTERM, on a fresh SQLite file that is deleted at the end."""
+    from bot.cli import signals_deferred
+
     if not 0 <= port <= 65535:
         print(f"shiplog playground: --port must be between 0 and 65535, not {port}.", file=sys.stderr)
         return 2
@@ -77,7 +94,10 @@ def main(port: int, *, open_browser: bool = True) -> int:
     logging.getLogger("discord.client").addFilter(_NoVoiceWarning())
     with tempfile.TemporaryDirectory(prefix="shiplog-playground-") as folder:
         url = database_url(Path(folder))
-        upgrade(url)
+        with signals_deferred() as received:  # a signal while migrating stops it after, still cleaning up
+            upgrade(url)
+        if received:
+            return 0
         try:
             asyncio.run(_serve(url, port, open_browser=open_browser, started=started))
         except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import itertools
 import logging
+import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ CHANNELS = (
     ("github", f"Events of {REPO}, relayed."),
 )
 MEMBERS = ("alice", "bob", "carol")
+MAX_BIO = 160  # GitHub's own limit
 SWEEP_STEP = timedelta(hours=3)  # how often `advance` sweeps for streak DMs on its way
 ISSUE_TITLES = (
     "Typo in the installation guide",
@@ -103,12 +105,14 @@ class Playground:
         self.viewers: dict[int, Viewer] = {}
         self.setup_log: list[str] = []
         self.events: list[dict[str, Any]] = []  # the GitHub deliveries and merges sent, newest last
+        # Issues and pull requests share one repository's numbers on GitHub: each sample takes the next.
         self._numbers = itertools.count(2)
-        self._issues = itertools.count(100)
+        self._merges = itertools.count(1)
         self._engine: AsyncEngine | None = None
         self._http: httpx.AsyncClient | None = None
         self._exit = contextlib.AsyncExitStack()
         # The server exists before the bot connects: it arrives in the gateway's GUILD_CREATE.
+        self.github_accounts: dict[int, GitHubUser] = {}  # each person's pretend GitHub account
         self.guild, self.admin, self._github_user = self._build_server()
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -119,6 +123,9 @@ class Playground:
         await self._exit.enter_async_context(self.github)
         self._engine = create_engine(self.database_url)
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), headers={"User-Agent": "shiplog-playground"})
+        if self.port == 0:
+            # The public pages' address names the port, and is set before the server starts: pick it now.
+            self.port = _free_port()
         settings = Settings(
             discord_token=self.fake.token,
             database_url=self.database_url,
@@ -129,6 +136,8 @@ class Playground:
             github_api_url=self.github.url,
             github_token="playground-token",  # noqa: S106 (the loopback GitHub takes any token)
             github_poll_seconds=3600,  # the radar makes a pass when woken: at a link, at a fake merge
+            # Its own address, where its web server serves members' public pages (/me page).
+            public_url=f"http://127.0.0.1:{self.port}",
         )
         self.bot = Shiplog(
             settings=settings,
@@ -169,7 +178,13 @@ class Playground:
         self.github.add_repo(REPO)
         for repo in UPSTREAM_REPOS:
             self.github.add_repo(repo)
-        return guild, admin, self.github.add_user(LINKED_LOGIN, LINKED_ID)
+        linked = self.github.add_user(LINKED_LOGIN, LINKED_ID)
+        for member in self.members.values():
+            # alice is linked to the sample payloads' author; the others each have an account of
+            # their own (bob-codes, ...) to link themselves, with /github link and a code in its bio.
+            account = linked if member.name == "alice" else self.github.add_user(f"{member.name}-codes")
+            self.github_accounts[member.id] = account
+        return guild, admin, linked
 
     @property
     def running_bot(self) -> Shiplog:
@@ -185,6 +200,7 @@ class Playground:
         alice = guild.member_named("alice")
         await self._admin_runs("github-admin link-member", member=alice, username=LINKED_LOGIN)
         await self._admin_runs("github-admin subscribe", repo=REPO, channel=guild.channel_named("github"))
+        await self._admin_runs("settings pages", enabled=True)
 
     async def _admin_runs(self, command: str, **options: Any) -> None:
         shown = " ".join(f"{k}:{self._shown(v)}" for k, v in options.items())
@@ -278,6 +294,9 @@ class Playground:
             "name": member.name,
             "admin": member.id == self.guild.owner_id or bool(perms & (MANAGE_GUILD | ADMINISTRATOR)),
             "here": here,
+            "github": {"login": account.login, "bio": account.bio or ""}
+            if (account := self.github_accounts.get(member.id))
+            else None,
         }
 
     def messages(self, viewer: FakeMember, channel: FakeChannel) -> list[dict[str, Any]]:
@@ -378,13 +397,23 @@ class Playground:
             raise PlaygroundError("`action` is leave or rejoin.")
         return {"ok": True, "person": self.person(self.members[member.id])}
 
+    def set_bio(self, member: FakeMember, bio: str) -> dict[str, Any]:
+        """Write `member`'s pretend GitHub bio: where /github link's code goes for /github verify to find."""
+        if len(bio) > MAX_BIO:
+            raise PlaygroundError(f"A GitHub bio is at most {MAX_BIO} characters.")
+        account = self.github_accounts.get(member.id)
+        if account is None:
+            raise PlaygroundError(f"{member.name} has no pretend GitHub account.")
+        account.bio = bio.strip() or None
+        return {"ok": True, "person": self.person(member)}
+
     async def send_github(self, kind: str) -> dict[str, Any]:
         """Send a sample GitHub delivery (signed with the webhook secret) or make an upstream merge."""
         if kind == "merged_pr":
             number = next(self._numbers)
             body = samples.merged_pr_payload(
                 number=number,
-                title=f"Fix the README's install steps (part {number - 1})",
+                title=f"Fix the README's install steps (part {next(self._merges)})",
                 repo=REPO,
                 merged_at=_iso(self.clock()),
             )
@@ -393,7 +422,7 @@ class Playground:
         elif kind == "issue_burst":
             statuses = []
             for title in ISSUE_TITLES:
-                number = next(self._issues)
+                number = next(self._numbers)
                 statuses.append(
                     await self._deliver("issues", samples.issue_payload(number=number, title=title, repo=REPO))
                 )
@@ -471,6 +500,12 @@ class Playground:
             # not arrive at the end of the jump, after the streak it warns about has broken.
             await delivery.deliver_due()
         return {"ok": True, "clock": self.clock().isoformat(), "runs": ran}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _iso(when: datetime) -> str:

@@ -18,6 +18,7 @@ from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
 from bot.services.links import clean_web_link
 from bot.services.streaks import (
+    DEFAULT_CADENCE,
     StreakState,
     activity_days,
     guild_streaks,
@@ -204,6 +205,7 @@ class Board:
     top: list[tuple[int, int]]
     my_rank: int | None
     my_value: int
+    cadence: str = DEFAULT_CADENCE  # the server's, which says whether a streak counts weeks or days
 
 
 async def leaderboard(
@@ -234,6 +236,7 @@ async def leaderboard(
             values = dict((await session.execute(query)).all())
     async with reading(sessionmaker) as session:
         gone = await departed(session, guild_id)  # a member who left holds no place on the board
+        cadence = await session.scalar(select(Guild.cadence).where(Guild.id == guild_id)) or DEFAULT_CADENCE
     values = {uid: value for uid, value in values.items() if uid not in gone}
     ranked = sorted(values.items(), key=lambda item: (-item[1], item[0]))
     # Standard competition ranking: equal values share a place.
@@ -241,7 +244,7 @@ async def leaderboard(
     for index, (uid, value) in enumerate(ranked):
         if uid == user_id:
             my_rank = 1 + sum(1 for _, v in ranked[:index] if v > value)
-    return Board(board, ranked[:size], my_rank, values.get(user_id, 0))
+    return Board(board, ranked[:size], my_rank, values.get(user_id, 0), cadence)
 
 
 async def _streak_values(

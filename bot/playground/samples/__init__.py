@@ -51,7 +51,8 @@ def merged_pr_payload(
     pr["merged_at"] = merged_at or pr["closed_at"]
     pr["merged_by"] = copy.deepcopy(payload["sender"])
     if number is not None:
-        payload["number"] = pr["number"] = number
+        payload["number"] = number
+        _renumber(pr, number)
     if title is not None:
         pr["title"] = title
     if body is not _UNSET:
@@ -75,6 +76,19 @@ def merged_pr_payload(
     return json.dumps(payload, indent=2).encode()
 
 
+def _renumber(item: dict[str, Any], number: int) -> None:
+    """Make the fixture's issue or pull request number `number`, with ids of its own.
+
+    GitHub gives every issue and pull request its own `id` and `node_id`, and Shiplog tells them
+    apart by it (a relay is queued once per item id): a sample that kept the fixture's id for a new
+    number would be taken for the same pull request again. The ids follow the number, so the same
+    number is the same item and a new number a new one.
+    """
+    item["number"] = number
+    item["id"] = item["id"] + number
+    item["node_id"] = f"{item['node_id']}{number}"
+
+
 def _move_repository(payload: dict[str, Any], repo: str) -> None:
     owner, _, name = repo.partition("/")
     repository = payload["repository"]
@@ -90,9 +104,7 @@ def issue_payload(*, number: int, title: str, repo: str | None = None) -> bytes:
     payload = json.loads(load("issues/opened.payload.json"))
     _move_repository(payload, repo)
     issue = payload["issue"]
-    issue["number"] = number
-    issue["id"] = issue["id"] + number
-    issue["node_id"] = f"{issue['node_id']}{number}"
+    _renumber(issue, number)
     issue["title"] = title
     issue["html_url"] = f"https://github.com/{repo}/issues/{number}"
     issue["url"] = f"https://api.github.com/repos/{repo}/issues/{number}"

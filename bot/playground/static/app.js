@@ -130,7 +130,7 @@ function inline(text) {
       return `<span class="mention${mine}">@${escapeHtml(p ? p.name : "unknown-user")}</span>`;
     })
     .replace(/&lt;@&amp;(\d+)&gt;/g, (_, id) => `<span class="mention">@${escapeHtml(roleName(id) || "deleted-role")}</span>`)
-    .replace(/&lt;#(\d+)&gt;/g, (_, id) => `<span class="mention channel-mention" data-channel="${id}">#${escapeHtml(channelName(id) || "unknown")}</span>`)
+    .replace(/&lt;#(\d+)&gt;/g, (_, id) => `<button type="button" class="mention channel-mention" data-channel="${id}">#${escapeHtml(channelName(id) || "unknown")}</button>`)
     .replace(/&lt;t:(-?\d+)(?::([tTdDfFR]))?&gt;/g, (_, s, style) => `<span class="timestamp">${escapeHtml(formatTimestamp(s, style || "f"))}</span>`)
     .replace(/&lt;\/([\w -]+):\d+&gt;/g, (_, name) => `<span class="mention">/${escapeHtml(name)}</span>`);
   html = html.replace(/\u0000(\d+)\u0000/g, (_, i) => `<code class="inline-code">${escapeHtml(codes[Number(i)])}</code>`);
@@ -218,6 +218,7 @@ function drawComponents(message) {
             class: `component style-${c.style}`,
             disabled: c.disabled,
             "data-custom-id": c.custom_id,
+            "data-focus": `component:${message.id}:${c.custom_id}`,
             text: label,
             onclick: (event) => click(message, c.custom_id, event.currentTarget),
           });
@@ -271,16 +272,28 @@ function drawMessages(list) {
   app.drawn = key;
   const channel = app.state.channels.find((c) => c.id === app.channel);
   const intro = channel
-    ? el("div", { class: "empty" }, el("h3", { text: `Welcome to #${channel.name}!` }), channel.topic || "")
-    : el("div", { class: "empty" }, el("h3", { text: "Shiplog" }), "Your DMs with Shiplog: streak reminders and review nudges land here.");
-  box.replaceChildren(intro, ...list.map(drawMessage));
+    ? el("div", { class: "empty" }, el("h2", { text: `Welcome to #${channel.name}!` }), channel.topic || "")
+    : el("div", { class: "empty" }, el("h2", { text: "Shiplog" }), "Your DMs with Shiplog: streak reminders and review nudges land here.");
+  keepingFocus(() => box.replaceChildren(intro, ...list.map(drawMessage)));
   if (nearBottom) box.scrollTop = box.scrollHeight;
   for (const img of box.querySelectorAll("img")) img.addEventListener("load", () => nearBottom && (box.scrollTop = box.scrollHeight), { once: true });
 }
 
 // --- the sidebar and the panel -------------------------------------------------------------------
 
+// The page redraws its lists every second: the element that had the keyboard's focus is found
+// again (by its data-focus key) and focused, so Tab and Enter keep working.
+function keepingFocus(draw) {
+  const key = document.activeElement?.dataset?.focus;
+  draw();
+  if (key && !document.activeElement?.dataset?.focus) document.querySelector(`[data-focus="${CSS.escape(key)}"]`)?.focus();
+}
+
 function drawState() {
+  keepingFocus(drawStateNow);
+}
+
+function drawStateNow() {
   const s = app.state;
   $("#server-name").textContent = s.server.name;
   const selectChannel = (id) => () => {
@@ -293,14 +306,15 @@ function drawState() {
   $("#channels").replaceChildren(
     ...s.channels.map((c) => {
       const unread = c.id !== app.channel && c.count > (app.seen[c.id] ?? c.count);
-      return el("li", { class: `channel${c.id === app.channel ? " selected" : ""}${unread ? " unread" : ""}`, "data-name": c.name, "data-id": c.id, onclick: selectChannel(c.id) }, el("span", { class: "hash", text: "#" }), c.name, unread ? el("span", { class: "badge", text: String(c.count - app.seen[c.id]) }) : null);
+      const label = unread ? `${c.name}, ${c.count - app.seen[c.id]} unread` : c.name;
+      return el("li", { class: `channel${c.id === app.channel ? " selected" : ""}${unread ? " unread" : ""}`, "data-name": c.name, "data-id": c.id, onclick: selectChannel(c.id) }, el("button", { class: "pick", type: "button", "data-focus": `channel:${c.name}`, "aria-label": label, "aria-current": c.id === app.channel ? "true" : null }, el("span", { class: "hash", text: "#" }), c.name, unread ? el("span", { class: "badge", text: String(c.count - app.seen[c.id]) }) : null));
     }),
   );
   const dm = s.dm;
   const dmUnread = dm && dm.id !== app.channel && dm.count > (app.seen[dm.id] ?? 0);
   $("#dms").replaceChildren(
     dm
-      ? el("li", { class: `channel${dm.id === app.channel ? " selected" : ""}${dmUnread ? " unread" : ""}`, "data-name": "dm", onclick: selectChannel(dm.id) }, avatar({ bot: true }, true), s.bot.name, dmUnread ? el("span", { class: "badge", text: String(dm.count - (app.seen[dm.id] ?? 0)) }) : null)
+      ? el("li", { class: `channel${dm.id === app.channel ? " selected" : ""}${dmUnread ? " unread" : ""}`, "data-name": "dm", onclick: selectChannel(dm.id) }, el("button", { class: "pick", type: "button", "data-focus": "channel:dm", "aria-current": dm.id === app.channel ? "true" : null }, avatar({ bot: true }, true), s.bot.name, dmUnread ? el("span", { class: "badge", text: String(dm.count - (app.seen[dm.id] ?? 0)) }) : null))
       : el("li", { class: "channel", style: "cursor:default" }, el("span", { class: "subtext", text: "No DMs yet" })),
   );
   for (const c of s.channels) if (c.id === app.channel || app.seen[c.id] === undefined) app.seen[c.id] = c.count;
@@ -314,13 +328,20 @@ function drawState() {
       el(
         "li",
         { class: `person${p.id === s.me.id ? " selected" : ""}${p.here ? "" : " gone"}`, "data-name": p.name, onclick: () => (p.here ? become(p.id) : notice(`${p.name} has left the server: rejoin first.`)) },
-        avatar(p, true),
-        p.name,
-        el("span", { class: `role${p.admin ? " admin" : ""}`, text: !p.here ? "left the server" : p.admin ? "admin" : p.name === s.linked.member ? `GitHub: ${s.linked.login}` : "member" }),
-        p.id === s.server.owner ? null : el("button", { class: "membership", "data-action": p.here ? "leave" : "rejoin", title: p.here ? `${p.name} leaves the server` : `${p.name} joins the server again`, text: p.here ? "Leave" : "Rejoin", onclick: (e) => (e.stopPropagation(), membership(p, e.target)) }),
+        el(
+          "button",
+          { class: "pick", type: "button", "data-focus": `person:${p.name}`, "aria-pressed": p.id === s.me.id ? "true" : "false" },
+          avatar(p, true),
+          p.name,
+          el("span", { class: `role${p.admin ? " admin" : ""}`, text: !p.here ? "left the server" : p.admin ? "admin" : p.name === s.linked.member ? `GitHub: ${s.linked.login}` : "member" }),
+        ),
+        p.id === s.server.owner ? null : el("button", { class: "membership", type: "button", "data-focus": `membership:${p.name}`, "data-action": p.here ? "leave" : "rejoin", title: p.here ? `${p.name} leaves the server` : `${p.name} joins the server again`, text: p.here ? "Leave" : "Rejoin", onclick: (e) => (e.stopPropagation(), membership(p, e.target)) }),
       ),
     ),
   );
+  const mine = s.me.github;
+  $("#bio-hint").textContent = mine ? `You are ${mine.login} on the pretend GitHub. /github link username:${mine.login} gives a code: put it in your bio, then /github verify.` : "";
+  if (document.activeElement !== $("#bio")) $("#bio").value = mine ? mine.bio : "";
   $("#github-hint").textContent = `Deliveries about ${s.repo}, signed and posted to the bot's /github/webhook. alice is linked to ${s.linked.login}.`;
   $("#events").replaceChildren(...s.events.slice().reverse().map((e) => el("li", { text: e.text })));
   const utc = (iso) => new Date(iso).toLocaleString("en-GB", { weekday: "short", day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "UTC" }) + " UTC";
@@ -486,12 +507,14 @@ function optionField(option) {
     });
     if (option.autocomplete) {
       input.addEventListener("input", () => (delete input.dataset.value, suggest(option, input)));
-      input.addEventListener("focus", () => suggest(option, input));
-      input.addEventListener("blur", () => setTimeout(() => input.parentNode?.querySelector(".choices")?.remove(), 150));
+      input.addEventListener("focus", () => (input.dataset.picked ? delete input.dataset.picked : suggest(option, input)));
+      // The choices stay while the focus is on one of them (Tab reaches them, Enter picks one).
+      input.addEventListener("blur", () => setTimeout(() => document.activeElement?.closest(".choices") || input.parentNode?.querySelector(".choices")?.remove(), 150));
     }
   }
   input.title = option.description || "";
-  return el("span", { class: `option${option.required ? " required" : ""}` }, el("label", { text: option.name, title: option.description || "" }), input);
+  input.id = `option-${option.name}`;  // the label names the field: a title alone is no label
+  return el("span", { class: `option${option.required ? " required" : ""}` }, el("label", { text: option.name, title: option.description || "", for: input.id }), input);
 }
 
 function typed(option, raw) {
@@ -527,6 +550,11 @@ async function suggest(option, input) {
   }
   if (app.command !== command || document.activeElement !== input) return;
   const holder = input.parentNode;
+  const pick = (c) => {
+    input.value = c.name;
+    input.dataset.value = JSON.stringify(c.value);
+    holder.querySelector(".choices")?.remove();
+  };
   holder.querySelector(".choices")?.remove();
   if (!choices.length) return;
   holder.append(
@@ -534,15 +562,14 @@ async function suggest(option, input) {
       "div",
       { class: "choices" },
       choices.map((c) =>
-        el("div", {
+        el("button", {
           class: "choice",
+          type: "button",
           text: c.name,
-          onmousedown: (e) => {
-            e.preventDefault();
-            input.value = c.name;
-            input.dataset.value = JSON.stringify(c.value);
-            holder.querySelector(".choices")?.remove();
-          },
+          // A mouse picks on mousedown (the input keeps its focus); the keyboard's Enter clicks.
+          onmousedown: (e) => (e.preventDefault(), pick(c)),
+          onclick: () => (pick(c), (input.dataset.picked = "1"), input.focus()),
+          onblur: () => setTimeout(() => document.activeElement?.closest(".choices") || document.activeElement === input || holder.querySelector(".choices")?.remove(), 150),
         }),
       ),
     ),
@@ -635,6 +662,11 @@ function wire() {
   for (const button of document.querySelectorAll("[data-github]")) {
     button.addEventListener("click", () => panelAction(button, "/api/github", { kind: button.dataset.github }, () => (button.dataset.github === "upstream_merge" ? "Merged on GitHub. The radar finds it on its next pass, in about ten seconds: watch #celebrations." : "Delivered to /github/webhook: watch #celebrations and #github.")));
   }
+  $("#bio-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const button = $("#bio-form button");
+    panelAction(button, "/api/bio", { as: app.me, bio: $("#bio").value }, () => "Bio saved on the pretend GitHub: /github verify finds a code in it.").then(() => $("#bio").blur());
+  });
   for (const button of document.querySelectorAll("[data-hours], [data-next-run]")) {
     const body = button.dataset.nextRun ? { next_run: true } : { hours: Number(button.dataset.hours) };
     button.addEventListener("click", () => panelAction(button, "/api/clock", body, (a) => (a.runs.length ? `The weekly run fired (${a.runs.length}): see #accountability and #digest.` : "")));
