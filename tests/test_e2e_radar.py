@@ -1442,3 +1442,55 @@ async def test_github_prs_offers_a_polite_follow_up_for_an_unreviewed_pr(w: Worl
 
     res = await w.invoke(w.bob, "github prs", member=w.alice)
     assert not any(f["name"].startswith("A polite follow-up") for f in res.embeds[0]["fields"])
+
+
+# --- identity is the numeric id ------------------------------------------------------------------------
+
+
+async def test_two_members_who_swap_logins_are_both_followed_and_celebrated(w: World, gh: FakeGitHub) -> None:
+    """Bob renames `beta` to `gamma`, then Alice renames `alpha` to `beta`: both are followed and cheered.
+
+    Alice's webhook arrives first, naming her `beta` while Shiplog still has Bob as `beta`; then a radar
+    pass finds Bob's merge under `gamma`. Neither member's stale login blocks the other.
+    """
+    alice = gh.user("alpha", 1001)
+    bob = gh.user("beta", 1002)
+    gh.history(alice, {"psf/requests": 2})
+    gh.history(bob, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+
+    gh.rename(bob, "gamma")
+    gh.rename(alice, "beta")
+    a1 = gh.merge(alice, "encode/httpx", 500, merged_at=just_merged(w))
+    await deliver_merge(w, alice, "encode/httpx", 500, merged_at=a1.merged_at)
+    post = await one_more_post(w, 0)
+    assert post["content"] == f"🎉 Congratulations <@{w.alice.id}>!"
+    assert "encode/httpx#500" in description(post) and "their 3rd merged PR overall" in description(post)
+
+    gh.merge(bob, "encode/httpx", 501, merged_at=just_merged(w))
+    report = await radar(w).run_pass()
+    report = report if report.complete else await radar(w).run_pass()
+    assert report.complete, report.stopped_because
+    post = await one_more_post(w, 1)
+    assert post["content"] == f"🎉 Congratulations <@{w.bob.id}>!"
+    assert "encode/httpx#501" in description(post) and "their 4th merged PR overall" in description(post)
+
+    # Each member's next merge, one by the radar and one by a webhook, has the right ordinal.
+    w.clock.advance(timedelta(minutes=5))
+    gh.merge(alice, "encode/httpx", 502, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 2)
+    assert f"<@{w.alice.id}>" in post["content"] and "Their **4th** merged PR (2nd in encode/httpx)." in description(
+        post
+    )
+    b2 = gh.merge(bob, "encode/httpx", 503, merged_at=just_merged(w))
+    await deliver_merge(w, bob, "encode/httpx", 503, merged_at=b2.merged_at)
+    post = await one_more_post(w, 3)
+    assert f"<@{w.bob.id}>" in post["content"] and "Their **5th** merged PR (2nd in encode/httpx)." in description(post)
+
+    async with reading(w.sessionmaker) as session:
+        shown = dict((await session.execute(select(GitHubAccount.user_id, GitHubAccount.login))).all())
+        assert await session.scalar(select(func.count()).where(WebhookDelivery.status != "done")) == 0
+    assert shown == {w.alice.id: "beta", w.bob.id: "gamma"}
+    assert (await profile(w, alice.id)).login == "beta" and (await profile(w, bob.id)).login == "gamma"

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
-from bot.services.github import history, nudges
+from bot.services.github import history, links, nudges
 from bot.services.github.api import (
     BACKGROUND_SHARE,
     DEFAULT_SEARCH_LIMIT,
@@ -278,11 +278,8 @@ class Radar:
                 continue
             async with transaction(self.sessionmaker) as session:
                 await history.ensure_profile(session, user.id, user.login, now=self.now())
-                await session.execute(
-                    update(GitHubAccount)
-                    .where(GitHubAccount.login_lower == login.lower(), GitHubAccount.github_id.is_(None))
-                    .values(github_id=user.id, login=user.login, login_lower=user.login.lower())
-                )
+                await links.adopt_id(session, user.id, login)
+                await links.follow_login(session, user.id, user.login)
             learned += 1
         self.state.unknown_logins = unknown
         return learned
@@ -323,18 +320,14 @@ class Radar:
             await self.rename(github_id, user.login)
 
     async def rename(self, github_id: int, login: str) -> None:
-        """Follow a renamed login everywhere it is stored."""
+        """Follow a renamed login everywhere it is stored (see `links.follow_login`)."""
         async with transaction(self.sessionmaker) as session:
             profile = await session.get(GitHubProfile, github_id)
             if profile is not None:
                 if profile.login != login:
                     log.info("GitHub user %s is now called %s (was %s)", github_id, login, profile.login)
-                profile.login, profile.gone_at = login, None
-            await session.execute(
-                update(GitHubAccount)
-                .where(GitHubAccount.github_id == github_id)
-                .values(login=login, login_lower=login.lower())
-            )
+                profile.gone_at = None
+            await links.follow_login(session, github_id, login)
 
     # --- the query syntax self-check ---------------------------------------------------------------
 
@@ -410,6 +403,10 @@ class Radar:
     async def search_merges(self, report: PassReport) -> None:
         """Search every watched member's merges since their cursor, a batch at a time."""
         watched = await self.watched()
+        if shared := _sharing_a_login(watched):
+            # Two members under one login: at least one is stale (they swapped, say). Ask GitHub by id first.
+            await self.resolve_profiles(shared)
+            watched = await self.watched()
         report.members = len(watched)
         # The cursor's timestamp is in every query, so batches are cut for the longest one.
         base = f"is:pr is:merged {since_term(self.now())}"
@@ -489,40 +486,66 @@ class Radar:
         the next pass asks again, and what was celebrated now is not celebrated twice.
         """
         ids = {w.id for w in group}
-        logins = {w.login.lower(): w.id for w in group}
+        holders: dict[str, set[int]] = {}
+        for w in group:
+            holders.setdefault(w.login.lower(), set()).add(w.id)
         stale: set[int] = set()
         renamed: dict[int, str] = {}
+        mine: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for item in items:
+            user = item.get("user") or {}
+            uid, login = user.get("id"), str(user.get("login", ""))
+            # Who wrote it is the numeric id. A watched member whose login GitHub now gives someone else
+            # has a stale login (renamed, the login since taken): their own merges were not searched.
+            stale |= holders.get(login.lower(), set()) - {uid}
+            if uid not in ids:
+                continue
+            if login and login.lower() not in {w.login.lower() for w in group if w.id == uid}:
+                renamed[uid] = login
+            mine[uid].append(item)
         async with transaction(self.sessionmaker) as session:
-            for item in items:
-                user = item.get("user") or {}
-                uid, login = user.get("id"), str(user.get("login", ""))
-                if uid not in ids:
-                    if login.lower() in logins:
-                        stale.add(logins[login.lower()])  # someone else holds the login now
+            for github_id in sorted(ids - stale):
+                # A SAVEPOINT each: one member's trouble never holds back the others in the batch.
+                try:
+                    async with session.begin_nested():
+                        found, celebrated = await self._celebrate(session, mine[github_id])
+                        # The cursor moves in the same transaction as the celebrations it covers.
+                        moved = {"last_checked_at": self.now()} | (
+                            {"checked_through": searched_at} if searched_at else {}
+                        )
+                        await session.execute(
+                            update(GitHubProfile).where(GitHubProfile.id == github_id).values(**moved)
+                        )
+                except Exception as exc:
+                    log.exception("radar: GitHub user %s could not be recorded; trying again next pass", github_id)
+                    report.stopped_because = f"GitHub user {github_id} failed: {exc!r}"[:300]
                     continue
-                if login and logins.get(login.lower()) != uid:
-                    renamed[uid] = login
-                if is_bot(user) or item.get("number") is None:
-                    continue
-                report.merges += 1
-                celebrated, _ = await celebrate_merge(
-                    session,
-                    repo_of(item, self.api.base_url).lower(),
-                    as_pull_request(item),
-                    now=self.now(),
-                    source="radar",
-                )
+                report.merges += found
                 report.celebrations += celebrated
-            # The cursor moves in the same transaction as the celebrations it covers.
-            moved = {"last_checked_at": self.now()} | ({"checked_through": searched_at} if searched_at else {})
-            await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(ids - stale)).values(**moved))
-        report.checked += len(ids - stale)
+                report.checked += 1
         if report.celebrations:
             self.on_queued()
         for github_id, login in renamed.items():
             await self.rename(github_id, login)
         if stale:
             await self.resolve_profiles(sorted(stale))
+
+    async def _celebrate(self, session: AsyncSession, items: list[dict[str, Any]]) -> tuple[int, int]:
+        """Celebrate one member's merges a search found; return (merges, celebrations queued)."""
+        found = celebrated = 0
+        for item in items:
+            if is_bot(item.get("user")) or item.get("number") is None:
+                continue
+            found += 1
+            queued, _ = await celebrate_merge(
+                session,
+                repo_of(item, self.api.base_url).lower(),
+                as_pull_request(item),
+                now=self.now(),
+                source="radar",
+            )
+            celebrated += queued
+        return found, celebrated
 
     async def _unsearchable(self, watched: Watched) -> None:
         """A login GitHub knows but won't search (a flagged account): leave it out, and say so in status."""
@@ -603,6 +626,14 @@ def _groups(watched: list[Watched], base: str, size: int) -> list[list[Watched]]
         out.append(watched[start : start + len(logins)])
         start += len(logins)
     return out
+
+
+def _sharing_a_login(watched: list[Watched]) -> list[int]:
+    """Return the ids of watched users whose stored login another watched user also has."""
+    by_login: dict[str, list[int]] = {}
+    for w in watched:
+        by_login.setdefault(w.login.lower(), []).append(w.id)
+    return sorted(i for ids in by_login.values() if len(ids) > 1 for i in ids)
 
 
 class _TooMany(Exception):
