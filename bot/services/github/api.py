@@ -44,6 +44,8 @@ CORE_BACKGROUND_SHARE = 0.5
 # GitHub asks to wait at least a minute after a secondary rate limit that names no time.
 SECONDARY_WAIT = timedelta(seconds=60)
 MIN_WAIT = timedelta(seconds=5)
+# However far off GitHub's headers put a reset, nothing waits longer than this for it.
+MAX_WAIT = timedelta(hours=1)
 API_VERSION = "2022-11-28"
 
 GISTS_LISTED = 30  # gists whose description and file names are checked for a code
@@ -153,13 +155,14 @@ class RateLimits:
 
     def observe(self, resource: str, response: httpx.Response, now: datetime) -> GitHubRateLimited | None:
         """Read a response's rate-limit headers; return the error when it says the limit is reached."""
-        headers = response.headers
-        bucket = self.buckets.setdefault(headers.get("x-ratelimit-resource") or resource, Bucket())
-        for name, attr in (("x-ratelimit-limit", "limit"), ("x-ratelimit-remaining", "remaining")):
-            if (value := headers.get(name, "").strip()).isdigit():
-                setattr(bucket, attr, int(value))
-        if (reset := headers.get("x-ratelimit-reset", "").strip()).isdigit():
-            bucket.reset_at = datetime.fromtimestamp(int(reset), UTC)
+        said = read_rate_headers(response.headers, now)
+        bucket = self.buckets.setdefault(said.resource or resource, Bucket())
+        if said.limit is not None:
+            bucket.limit = said.limit
+        if said.remaining is not None:
+            bucket.remaining = said.remaining
+        if said.reset_at is not None:
+            bucket.reset_at = said.reset_at
         limited = _rate_limit(response, now)
         if limited is not None:
             self.limited += 1
@@ -247,16 +250,59 @@ def _wait_text(seconds: float) -> str:
     return f"about {round(minutes / 60)} hours"
 
 
-def _retry_after(value: str, now: datetime) -> datetime | None:
-    try:
-        return now + timedelta(seconds=max(0, int(value.strip())))
-    except ValueError:
-        pass
+@dataclass(frozen=True, slots=True)
+class RateHeaders:
+    """What a response's rate-limit headers say, read within bounds (times are aware UTC)."""
+
+    resource: str | None
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None  # `x-ratelimit-reset`: never more than MAX_WAIT ahead
+    retry_at: datetime | None  # `retry-after` (seconds or an HTTP date): never more than MAX_WAIT ahead
+
+
+_COUNT = re.compile(r"\d{1,9}")
+_SECONDS = re.compile(r"\d+")
+_RESOURCE = re.compile(r"[a-z_]{1,40}")
+
+
+def read_rate_headers(headers: Mapping[str, str], now: datetime) -> RateHeaders:
+    """Read GitHub's rate-limit headers: the one place they are parsed.
+
+    Whatever they hold (a reset in the year 9999, `retry-after: 100000000000`, a date that is no date),
+    nothing here raises and no time is more than MAX_WAIT away: a wrong header costs an hour at most.
+    """
+    limit, remaining = _count(headers.get("x-ratelimit-limit")), _count(headers.get("x-ratelimit-remaining"))
+    resource = (headers.get("x-ratelimit-resource") or "").strip()
+    reset_at = retry_at = None
+    latest = now + MAX_WAIT
+    reset = (headers.get("x-ratelimit-reset") or "").strip()
+    if _SECONDS.fullmatch(reset):
+        # Epoch seconds; compared as numbers first, so no value can overflow a datetime.
+        epoch = int(reset) if len(reset) <= 12 else math.inf
+        reset_at = latest if epoch > latest.timestamp() else datetime.fromtimestamp(epoch, UTC)
+    if (retry := headers.get("retry-after")) is not None:
+        retry_at = _retry_after(retry.strip(), now, latest)
+    return RateHeaders(resource if _RESOURCE.fullmatch(resource) else None, limit, remaining, reset_at, retry_at)
+
+
+def _count(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if _COUNT.fullmatch(value) else None
+
+
+def _retry_after(value: str, now: datetime, latest: datetime) -> datetime | None:
+    if _SECONDS.fullmatch(value):
+        if len(value) > 12 or int(value) > MAX_WAIT.total_seconds():
+            return latest
+        return now + timedelta(seconds=int(value))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return when.astimezone(UTC) if when.tzinfo else None
+    if when is None or when.tzinfo is None:
+        return None
+    return min(when.astimezone(UTC), latest)
 
 
 def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False) -> GitHubRateLimited | None:
@@ -264,16 +310,14 @@ def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False)
     if response.status_code not in (403, 429):
         return None
     headers = response.headers
-    primary = headers.get("x-ratelimit-remaining") == "0"
-    retry_after = headers.get("retry-after")
-    secondary = retry_after is not None or "rate limit" in response.text.lower()
+    said = read_rate_headers(headers, now)
+    primary = said.remaining == 0
+    secondary = headers.get("retry-after") is not None or "rate limit" in response.text.lower()
     if not (response.status_code == 429 or primary or secondary):
         return None
-    reset_at: datetime | None = None
-    if retry_after is not None:
-        reset_at = _retry_after(retry_after, now)
-    if reset_at is None and primary and (reset := headers.get("x-ratelimit-reset", "")).strip().isdigit():
-        reset_at = datetime.fromtimestamp(int(reset), UTC)
+    reset_at = said.retry_at
+    if reset_at is None and primary:
+        reset_at = said.reset_at
     if not quiet:
         log.warning("GitHub rate limit reached (HTTP %s), reset at %s", response.status_code, reset_at)
     when = _wait_text((reset_at - now).total_seconds()) if reset_at is not None else "a few minutes"
