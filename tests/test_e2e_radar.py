@@ -160,6 +160,7 @@ class FakeGitHub:
         self.remaining = 25  # what the x-ratelimit-remaining header says
         self.failures: list[Callable[[], httpx.Response]] = []  # the next searches' answers
         self.before_answer: Callable[[Search], Awaitable[None]] | None = None
+        self.strays: list[Any] = []  # raw items every search also answers with (odd ones GitHub might send)
         self._numbers: dict[str, int] = {}
         w.github.get("/search/issues").mock(side_effect=self._search)
         w.github.get(path__regex=r"^/user/(?P<github_id>\d+)$").mock(side_effect=self._user_by_id)
@@ -305,10 +306,12 @@ class FakeGitHub:
         per_page, page = int(search.params.get("per_page", 30)), search.page
         reachable = matches[: self.RESULT_CAP]
         items = [self._item(pr) for pr in reachable[(page - 1) * per_page : page * per_page]]
+        if page == 1:
+            items = [*self.strays, *items]
         return httpx.Response(
             200,
             headers=self._headers(),
-            json={"total_count": len(matches), "incomplete_results": incomplete, "items": items},
+            json={"total_count": len(matches) + len(self.strays), "incomplete_results": incomplete, "items": items},
         )
 
     @staticmethod
@@ -1494,3 +1497,69 @@ async def test_two_members_who_swap_logins_are_both_followed_and_celebrated(w: W
         assert await session.scalar(select(func.count()).where(WebhookDelivery.status != "done")) == 0
     assert shown == {w.alice.id: "beta", w.bob.id: "gamma"}
     assert (await profile(w, alice.id)).login == "beta" and (await profile(w, bob.id)).login == "gamma"
+
+
+# --- what comes from GitHub is bounded -------------------------------------------------------------------
+
+
+def search_item(author: dict[str, Any], repo: str, number: Any, **changes: Any) -> dict[str, Any]:
+    """A search item as GitHub shapes it (for what the fake would not make by itself)."""
+    url = f"https://github.com/{repo}/pull/{number}"
+    merged = iso(datetime.now(UTC) - timedelta(days=400))
+    return {
+        "number": number,
+        "title": f"Stray {number}",
+        "html_url": url,
+        "user": author,
+        "repository_url": f"https://api.github.com/repos/{repo}",
+        "created_at": merged,
+        "closed_at": merged,
+        "pull_request": {"merged_at": merged, "html_url": url},
+    } | changes
+
+
+async def test_a_history_item_of_another_account_does_not_count_toward_the_members_total(
+    w: World, gh: FakeGitHub
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    # The search for author:alice-gh also returns a PR of another account (the login changed hands, say).
+    gh.strays = [search_item({"id": 7777, "login": "alice-gh", "type": "User"}, "psf/requests", 90)]
+    await link(w, w.alice, alice)
+    gh.strays = []
+    found = await profile(w, alice.id)
+    assert (found.history_total, found.history_read) == (3, 3)
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**3** merged pull requests")
+
+    gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "Their **4th** merged PR (4th in psf/requests)." in description(post)
+
+
+async def test_a_malformed_search_item_is_skipped_and_logged_and_the_good_ones_are_recorded(
+    w: World, gh: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 2})
+    await link(w, w.alice, alice)
+    me = {"id": alice.id, "login": alice.login, "type": "User"}
+    gh.strays = [
+        "not an object",
+        search_item(me, "psf/requests", "not-a-number"),
+        search_item(me, "psf/requests", True),
+        search_item(me, "psf/requests", 2**40),
+        search_item(me, "psf/requests", 12, repository_url=None),
+    ]
+    gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w), title="Fix the retry backoff")
+    through = (await profile(w, alice.id)).checked_through
+    report = await radar(w).run_pass()
+    assert report.complete, report.stopped_because
+    post = await one_more_post(w, 0)
+    assert "psf/requests#4242" in description(post) and "Their **3rd** merged PR" in description(post)
+    assert (await profile(w, alice.id)).checked_through > through  # her cursor moved past it
+    skipped = [r for r in caplog.records if "skipping" in r.getMessage() and "search item" in r.getMessage()]
+    assert len(skipped) >= 5
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**3** merged pull requests")

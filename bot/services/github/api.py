@@ -117,12 +117,42 @@ class Issue:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchItem:
+    """One issue or pull request of a search, read and checked (`parse_search_item`): all Shiplog uses of it."""
+
+    repo: str  # owner/name, as GitHub spells it
+    number: int
+    title: str
+    url: str | None  # a safe link to it on GitHub (see urls.safe_url)
+    author_id: int | None
+    author_login: str
+    author_type: str
+    body: str | None
+    labels: tuple[str, ...]
+    comments: int
+    created_at: datetime | None
+    closed_at: datetime | None
+    merged_at: datetime | None  # a pull request's `pull_request.merged_at`
+
+    @property
+    def author(self) -> dict[str, Any] | None:
+        """The author as GitHub's payloads show a user (None when the item named none)."""
+        if self.author_id is None:
+            return None
+        return {"id": self.author_id, "login": self.author_login, "type": self.author_type}
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
-    """One page of an issue search: GitHub's total count, and the raw items of this page."""
+    """One page of an issue search: GitHub's total count, the items read, and how many items GitHub sent.
+
+    `sent` counts the malformed items that were skipped too: paging goes by it.
+    """
 
     total_count: int
     incomplete: bool
-    items: list[dict[str, Any]]
+    items: list[SearchItem]
+    sent: int
 
 
 @dataclass(slots=True)
@@ -389,7 +419,10 @@ class GitHubAPI:
         items = data.get("items") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise GitHubUnavailable()
-        return SearchPage(int(data.get("total_count") or 0), bool(data.get("incomplete_results")), items)
+        parsed = [item for raw in items if (item := parse_search_item(raw, self.base_url)) is not None]
+        total = data.get("total_count")
+        total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
+        return SearchPage(total, data.get("incomplete_results") is True, parsed, len(items))
 
     async def user_shows_code(self, login: str, code: str) -> bool:
         """Return whether `code` is in the user's bio or in one of their newest public gists."""
@@ -456,7 +489,11 @@ class GitHubAPI:
             params={"q": " ".join(terms), "sort": "created", "order": "desc", "per_page": limit},
             unprocessable=unprocessable,
         )
-        issues = [_issue(item, language, self.base_url) for item in data.get("items", [])[:limit]]
+        raw = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(raw, list):
+            raise GitHubUnavailable()
+        items = [item for r in raw if (item := parse_search_item(r, self.base_url)) is not None]
+        issues = [_issue(item, language) for item in items[:limit]]
         self._store(key, issues)
         return list(issues)
 
@@ -592,15 +629,83 @@ def repo_of(item: Mapping[str, Any], base_url: str = BASE_URL) -> str:
     return "/".join(urlsplit(url).path.rstrip("/").split("/")[-2:])
 
 
-def _issue(item: Mapping[str, Any], language: str | None, base_url: str = BASE_URL) -> Issue:
-    repo = repo_of(item, base_url)
-    return Issue(
+MAX_NUMBER = 2**31 - 1  # what an Integer column holds
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Read GitHub's ISO 8601 time ("2026-11-30T10:00:00Z") as aware UTC, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else None
+
+
+def _whole(value: Any) -> int | None:
+    # GitHub's numbers are JSON integers; a bool is not one, nor is "12" or 1.5.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_search_item(raw: Any, base_url: str = BASE_URL) -> SearchItem | None:
+    """Read one item of a search result: the one place its shape is checked.
+
+    A malformed item (not an object, a number that is no positive whole number, no repository) is
+    logged and skipped, None: the good items beside it still count. Text fields of the wrong type
+    are read as empty, and the link is kept only when it is safe to show.
+    """
+    from bot.services.github.urls import issue_url, pull_url, safe_url
+
+    if not isinstance(raw, dict):
+        log.warning("skipping a GitHub search item that is not an object: %.100r", raw)
+        return None
+    number = _whole(raw.get("number"))
+    repo = repo_of(raw, base_url)
+    if number is None or not 0 < number <= MAX_NUMBER or _REPO.fullmatch(repo) is None:
+        log.warning(
+            "skipping a malformed GitHub search item: number %.40r, repository %.100r",
+            raw.get("number"),
+            raw.get("repository_url"),
+        )
+        return None
+    user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+    author_id = _whole(user.get("id"))
+    pull = raw.get("pull_request") if isinstance(raw.get("pull_request"), dict) else None
+    built = pull_url(repo, number) if pull is not None else issue_url(repo, number)
+    labels = raw.get("labels") if isinstance(raw.get("labels"), list) else []
+    comments = _whole(raw.get("comments"))
+    return SearchItem(
         repo=repo,
-        number=int(item["number"]),
-        title=item["title"],
-        url=item["html_url"],
-        labels=[label["name"] for label in item.get("labels", []) if isinstance(label, dict) and "name" in label],
-        comments=int(item.get("comments", 0)),
-        created_at=datetime.fromisoformat(item["created_at"]).astimezone(UTC),
+        number=number,
+        title=_text(raw.get("title")),
+        url=safe_url(raw.get("html_url"), fallback=built),
+        author_id=author_id if author_id is not None and author_id > 0 else None,
+        author_login=_text(user.get("login")),
+        author_type=_text(user.get("type")) or "User",
+        body=raw.get("body") if isinstance(raw.get("body"), str) else None,
+        labels=tuple(
+            label["name"] for label in labels if isinstance(label, dict) and isinstance(label.get("name"), str)
+        ),
+        comments=max(0, comments) if comments is not None else 0,
+        created_at=parse_time(raw.get("created_at")),
+        closed_at=parse_time(raw.get("closed_at")),
+        merged_at=parse_time(pull.get("merged_at")) if pull is not None else None,
+    )
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _issue(item: SearchItem, language: str | None) -> Issue:
+    return Issue(
+        repo=item.repo,
+        number=item.number,
+        title=item.title,
+        url=item.url or "",
+        labels=list(item.labels),
+        comments=item.comments,
+        created_at=item.created_at or datetime.min.replace(tzinfo=UTC),
         language=language,
     )

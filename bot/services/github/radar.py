@@ -44,7 +44,7 @@ from bot.services.github.api import (
     GitHubNotFound,
     GitHubRateLimited,
     GitHubUnprocessable,
-    repo_of,
+    SearchItem,
 )
 from bot.services.github.events import celebrate_merge, is_bot
 
@@ -451,9 +451,10 @@ class Radar:
 
     async def _all_pages(
         self, text: str, report: PassReport, *, splittable: bool = False
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[list[SearchItem], bool]:
         """Read every page of a search; return the items, and whether GitHub said they are complete."""
-        items: list[dict[str, Any]] = []
+        items: list[SearchItem] = []
+        sent = 0
         page, limited, complete = 1, 0, True
         while True:
             try:
@@ -472,13 +473,14 @@ class Radar:
             if result.total_count > RESULT_CAP and splittable:
                 raise _TooMany  # GitHub would cut the results: the caller splits the batch
             items += result.items
+            sent += result.sent  # malformed items were skipped (and logged), but paging counts them
             complete = complete and not result.incomplete
-            if len(result.items) < PER_PAGE or len(items) >= min(result.total_count, RESULT_CAP):
+            if result.sent < PER_PAGE or sent >= min(result.total_count, RESULT_CAP):
                 return items, complete
             page += 1
 
     async def _apply(
-        self, group: list[Watched], items: list[dict[str, Any]], searched_at: datetime | None, report: PassReport
+        self, group: list[Watched], items: list[SearchItem], searched_at: datetime | None, report: PassReport
     ) -> None:
         """Celebrate what a batch found and move its cursor, in one transaction.
 
@@ -491,14 +493,13 @@ class Radar:
             holders.setdefault(w.login.lower(), set()).add(w.id)
         stale: set[int] = set()
         renamed: dict[int, str] = {}
-        mine: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        mine: dict[int, list[SearchItem]] = {i: [] for i in ids}
         for item in items:
-            user = item.get("user") or {}
-            uid, login = user.get("id"), str(user.get("login", ""))
+            uid, login = item.author_id, item.author_login
             # Who wrote it is the numeric id. A watched member whose login GitHub now gives someone else
             # has a stale login (renamed, the login since taken): their own merges were not searched.
             stale |= holders.get(login.lower(), set()) - {uid}
-            if uid not in ids:
+            if uid is None or uid not in ids:
                 continue
             if login and login.lower() not in {w.login.lower() for w in group if w.id == uid}:
                 renamed[uid] = login
@@ -530,16 +531,16 @@ class Radar:
         if stale:
             await self.resolve_profiles(sorted(stale))
 
-    async def _celebrate(self, session: AsyncSession, items: list[dict[str, Any]]) -> tuple[int, int]:
+    async def _celebrate(self, session: AsyncSession, items: list[SearchItem]) -> tuple[int, int]:
         """Celebrate one member's merges a search found; return (merges, celebrations queued)."""
         found = celebrated = 0
         for item in items:
-            if is_bot(item.get("user")) or item.get("number") is None:
+            if is_bot(item.author):
                 continue
             found += 1
             queued, _ = await celebrate_merge(
                 session,
-                repo_of(item, self.api.base_url).lower(),
+                item.repo.lower(),
                 as_pull_request(item),
                 now=self.now(),
                 source="radar",
@@ -587,32 +588,27 @@ class Radar:
                 continue  # the merge search resolves renames; this batch waits for the next sweep
             await self._store_open(group, opened, unreviewed)
 
-    async def _store_open(
-        self, group: list[Watched], opened: list[dict[str, Any]], unreviewed: list[dict[str, Any]]
-    ) -> None:
+    async def _store_open(self, group: list[Watched], opened: list[SearchItem], unreviewed: list[SearchItem]) -> None:
         ids = {w.id for w in group}
-        waiting = {(repo_of(i, self.api.base_url).lower(), i.get("number")) for i in unreviewed}
+        waiting = {(i.repo.lower(), i.number) for i in unreviewed}
         now = self.now()
-        unique = {(repo_of(i, self.api.base_url).lower(), i.get("number")): i for i in opened}  # pages may repeat
+        unique = {(i.repo.lower(), i.number): i for i in opened}  # pages may repeat
         async with transaction(self.sessionmaker) as session:
             # A member unlinked meanwhile: their profile is gone, and nothing is stored for it.
             ids = set(await session.scalars(select(GitHubProfile.id).where(GitHubProfile.id.in_(ids))))
             await session.execute(delete(GitHubOpenPR).where(GitHubOpenPR.github_id.in_(ids)))
             for item in unique.values():
-                uid = (item.get("user") or {}).get("id")
-                opened_at = history.parse_time(item.get("created_at"))
-                if uid not in ids or item.get("number") is None or opened_at is None:
+                if item.author_id not in ids or item.created_at is None:
                     continue
-                repo = repo_of(item, self.api.base_url)
                 session.add(
                     GitHubOpenPR(
-                        github_id=uid,
-                        repo=repo.lower(),
-                        number=int(item["number"]),
-                        title=storable(str(item.get("title") or ""))[:300],
-                        url=storable(str(item.get("html_url") or ""))[:300],
-                        opened_at=opened_at,
-                        unreviewed=(repo.lower(), item.get("number")) in waiting,
+                        github_id=item.author_id,
+                        repo=item.repo.lower(),
+                        number=item.number,
+                        title=storable(item.title)[:300],
+                        url=item.url or "",
+                        opened_at=item.created_at,
+                        unreviewed=(item.repo.lower(), item.number) in waiting,
                         seen_at=now,
                     )
                 )
@@ -640,17 +636,18 @@ class _TooMany(Exception):
     """A search matched more than GitHub returns: the batch must be split."""
 
 
-def as_pull_request(item: dict[str, Any]) -> dict[str, Any]:
+def as_pull_request(item: SearchItem) -> dict[str, Any]:
     """Shape a search item like a webhook's pull request, for `celebrate_merge`."""
-    merged_at = (item.get("pull_request") or {}).get("merged_at") or item.get("closed_at")
+    merged_at = item.merged_at or item.closed_at
+    when = merged_at.isoformat() if merged_at is not None else None
     return {
-        "user": item.get("user"),
-        "number": item.get("number"),
-        "title": item.get("title"),
-        "html_url": item.get("html_url") or (item.get("pull_request") or {}).get("html_url"),
-        "body": item.get("body"),
-        "merged_at": merged_at,
-        "pull_request": {"merged_at": merged_at},
+        "user": item.author,
+        "number": item.number,
+        "title": item.title,
+        "html_url": item.url,
+        "body": item.body,
+        "merged_at": when,
+        "pull_request": {"merged_at": when},
     }
 
 
