@@ -16,6 +16,7 @@ from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscri
 from bot.db.session import transaction
 from bot.services import activity, outbox
 from bot.services.github import history, webhooks
+from bot.services.github.urls import pull_url, safe_url
 from bot.services.goals import close as close_goal
 from bot.services.sharing import share
 
@@ -295,6 +296,7 @@ async def celebrate_merge(
         if seen is not None:
             continue  # another hook, delivery or radar pass already reported this merge
         title = storable(str(pr.get("title") or ""))[:300]
+        url = safe_url(pr.get("html_url"), fallback=pull_url(repo, number)) or ""
         merged = MergedPullRequest(
             guild_id=guild_id,
             user_id=user_id,
@@ -302,7 +304,7 @@ async def celebrate_merge(
             repo=repo,
             number=number,
             title=title,
-            url=storable(str(pr.get("html_url") or f"https://github.com/{repo}/pull/{number}"))[:300],
+            url=url,
             merged_at=merged_at,
             recorded_at=now,
         )
@@ -350,7 +352,7 @@ async def celebrate_merge(
             "repo_name": ((pr.get("base") or {}).get("repo") or {}).get("full_name") or repo,
             "number": number,
             "title": title,
-            "url": pr.get("html_url"),
+            "url": url or None,
             "total": counted.total,
             "in_repo": counted.in_repo,
             "known": counted.known,
@@ -419,7 +421,7 @@ async def relay(
             "number": item.get("number"),
             "title": str(item.get("title") or item.get("name") or item.get("tag_name") or "")[:256],
             "tag": item.get("tag_name"),
-            "url": item.get("html_url"),
+            "url": safe_url(item.get("html_url")),
             "author": author.get("login"),
             "labels": labels[:10],
         }
@@ -477,7 +479,7 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
     drafts = share.merged_pr(
         repo=merged.repo,
         title=merged.title,
-        url=merged.url,
+        url=safe_url(merged.url) or "",
         total=counted.total,
         in_repo=counted.in_repo,
         known=counted.known,

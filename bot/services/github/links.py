@@ -16,6 +16,7 @@ from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
 from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
 from bot.services.github.history import drop_orphans, ensure_profile
+from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,9 @@ class LinkedAccount:
     linked_at: datetime
 
     @property
-    def url(self) -> str:
-        """Return the profile URL."""
-        return f"https://github.com/{self.login}"
+    def url(self) -> str | None:
+        """Return the profile URL (None when the login would not make a safe one)."""
+        return safe_url(f"https://github.com/{self.login}")
 
 
 def clean_login(login: str) -> str:
