@@ -1563,3 +1563,78 @@ async def test_a_malformed_search_item_is_skipped_and_logged_and_the_good_ones_a
     assert len(skipped) >= 5
     res = await w.invoke(w.alice, "github prs")
     assert res.embeds[0]["description"].startswith("**3** merged pull requests")
+
+
+async def test_a_login_a_stale_link_still_shows_can_be_linked_by_its_new_holder(w: World, gh: FakeGitHub) -> None:
+    """Bob renamed `beta` to `gamma` and Alice took `beta` before the radar noticed: Alice can link it."""
+    bob = gh.user("beta", 1002)
+    gh.history(bob, {"psf/requests": 3})
+    await link(w, w.bob, bob)
+    gh.rename(bob, "gamma")
+    alice = gh.user("beta", 1001)
+    gh.history(alice, {"psf/requests": 1})
+
+    await link(w, w.alice, alice)  # the admin's /github-admin link-member; GitHub says `beta` is 1001
+    res = await w.invoke(w.bob, "github whois", member=w.alice)
+    assert "[beta](<https://github.com/beta>)" in res.content
+
+    gh.merge(bob, "encode/httpx", 700, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert f"<@{w.bob.id}>" in post["content"] and "their 4th merged PR overall" in description(post)
+    res = await w.invoke(w.alice, "github whois", member=w.bob)
+    assert "[gamma](<https://github.com/gamma>)" in res.content
+
+
+async def test_a_login_github_sends_that_is_no_login_is_not_stored(w: World, gh: FakeGitHub) -> None:
+    octo = gh.user("Codertocat", OCTO_ID)
+    gh.history(octo, {"octo-org/Hello-World": 1})
+    await link(w, w.alice, octo)
+    merged_at = just_merged(w)
+    gh.merge(octo, "octo-org/Hello-World", 2, merged_at=merged_at)
+    body = webhook_merge(number=2, merged_at=merged_at, user_login="x](javascript:alert(1))")
+    assert (await post_delivery(w, body))[0] == 202
+    post = await one_more_post(w, 0)
+    assert f"<@{w.alice.id}>" in post["content"]  # her merge, known by its id, is celebrated
+    res = await w.invoke(w.bob, "github whois", member=w.alice)
+    assert "[Codertocat](<https://github.com/Codertocat>)" in res.content
+    assert (await profile(w, OCTO_ID)).login == "Codertocat"
+
+
+async def test_one_members_trouble_in_a_radar_batch_does_not_hold_back_the_others(
+    w: World, gh: FakeGitHub, db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the fault is played by an SQLite trigger")
+    from sqlalchemy import text
+
+    alice = gh.user("alice-gh", 1001)
+    bob = gh.user("bob-gh", 1002)
+    gh.history(alice, {"psf/requests": 2})
+    gh.history(bob, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+    bob_through = (await profile(w, bob.id)).checked_through
+    # Bob's state is bad: recording any merge of his fails in the database.
+    async with transaction(w.sessionmaker) as session:
+        await session.execute(
+            text(
+                "CREATE TRIGGER bobs_bad_state BEFORE INSERT ON github_merges WHEN NEW.github_id = 1002 "
+                "BEGIN SELECT RAISE(ABORT, 'bob''s state is bad'); END"
+            )
+        )
+    gh.merge(alice, "encode/httpx", 800, merged_at=just_merged(w))
+    gh.merge(bob, "encode/httpx", 801, merged_at=just_merged(w))
+    report = await radar(w).run_pass()
+    assert report.searches and not report.complete and "1002" in (report.stopped_because or "")
+    post = await one_more_post(w, 0)  # alice, in the same batch, is celebrated
+    assert f"<@{w.alice.id}>" in post["content"] and "their 3rd merged PR overall" in description(post)
+    assert (await profile(w, bob.id)).checked_through == bob_through  # bob's cursor waits for him
+
+    async with transaction(w.sessionmaker) as session:
+        await session.execute(text("DROP TRIGGER bobs_bad_state"))
+    w.clock.advance(timedelta(minutes=5))
+    report = await radar(w).run_pass()
+    assert report.complete, report.stopped_because
+    post = await one_more_post(w, 1)
+    assert f"<@{w.bob.id}>" in post["content"] and "their 4th merged PR overall" in description(post)

@@ -580,3 +580,39 @@ async def test_absurd_rate_limit_headers_never_crash_nor_block_past_an_hour(
     assert (await api.get_user("octocat", background=True)).id == OCTOCAT["id"]
     assert sum(moving.slept) <= 3600
     assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {**OCTOCAT, "id": "583231"},
+        {**OCTOCAT, "id": True},
+        {**OCTOCAT, "id": -5},
+        {**OCTOCAT, "login": "octocat](javascript:alert(1))"},
+        {**OCTOCAT, "login": None},
+        [OCTOCAT],
+    ],
+    ids=["id-text", "id-bool", "id-negative", "login-markdown", "login-missing", "not-an-object"],
+)
+async def test_a_user_without_a_sound_id_and_login_is_unavailable(
+    api: GitHubAPI, gh: respx.MockRouter, answer: object
+) -> None:
+    gh.get(f"{API}/users/octocat").respond(200, json=answer)
+    gh.get(f"{API}/user/583231").respond(200, json=answer)
+    with pytest.raises(GitHubUnavailable):
+        await api.get_user("octocat")
+    with pytest.raises(GitHubUnavailable):
+        await api.get_user_by_id(583231)
+
+
+async def test_a_users_link_is_kept_only_when_safe(api: GitHubAPI, gh: respx.MockRouter) -> None:
+    gh.get(f"{API}/users/octocat").respond(200, json=user(html_url="javascript:alert(1)", bio=["not text"]))
+    found = await api.get_user("octocat")
+    assert (found.html_url, found.bio) == ("https://github.com/octocat", None)
+
+
+@pytest.mark.parametrize("full_name", [None, 42, "not a repo", "octo/repo](javascript:alert(1))"])
+async def test_a_repository_named_oddly_is_unavailable(api: GitHubAPI, gh: respx.MockRouter, full_name: object) -> None:
+    gh.get(f"{API}/repos/octo/repo").respond(200, json={"full_name": full_name})
+    with pytest.raises(GitHubUnavailable):
+        await api.repo_exists("octo/repo")

@@ -237,6 +237,11 @@ def _shown(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[: limit - 3] + "..."
 
 
+def is_login(value: object) -> bool:
+    """Tell whether `value` can be a GitHub login (what GitHub sends is checked before it is stored)."""
+    return isinstance(value, str) and _LOGIN.fullmatch(value) is not None
+
+
 def validate_login(login: str) -> str:
     """Return a GitHub login without surrounding spaces or a leading @, or raise GitHubError."""
     value = login.strip().removeprefix("@")
@@ -456,7 +461,11 @@ class GitHubAPI:
         """Return the canonical `owner/name` of a public repository (following renames)."""
         repo = validate_repo(repo)
         data = await self._get_json(f"/repos/{repo}", not_found=_repo_not_found(repo))
-        return data["full_name"]
+        full_name = data.get("full_name") if isinstance(data, dict) else None
+        if not isinstance(full_name, str) or _REPO.fullmatch(full_name) is None:
+            log.warning("GitHub named repository %s oddly: %.100r", repo, full_name)
+            raise GitHubUnavailable()
+        return full_name
 
     async def good_first_issues(
         self, *, language: str | None = None, label: str | None = None, repo: str | None = None, limit: int = 10
@@ -610,13 +619,22 @@ def _repo_not_found(repo: str) -> str:
     return f"I can't find the repository `{repo}` on GitHub (is it private?)"
 
 
-def _user(data: Mapping[str, Any]) -> GitHubUser:
+def _user(data: Any) -> GitHubUser:
+    """Read a user as GitHub's users API shows one; an answer without a sound id and login is unavailable."""
+    from bot.services.github.urls import safe_url
+
+    github_id = _whole(data.get("id")) if isinstance(data, dict) else None
+    login = data.get("login") if isinstance(data, dict) else None
+    if github_id is None or github_id <= 0 or not isinstance(login, str) or not is_login(login):
+        log.warning("GitHub sent a user without a sound id and login: %.200r", data)
+        raise GitHubUnavailable()
+    bio = data.get("bio")
     return GitHubUser(
-        id=int(data["id"]),
-        login=data["login"],
-        type=data.get("type") or "User",
-        bio=data.get("bio"),
-        html_url=data.get("html_url") or f"https://github.com/{data['login']}",
+        id=github_id,
+        login=login,
+        type=_text(data.get("type")) or "User",
+        bio=bio if isinstance(bio, str) else None,
+        html_url=safe_url(data.get("html_url"), fallback=f"https://github.com/{login}") or "",
     )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
 from bot.db.session import insert_ignore, reading, transaction
-from bot.services.github.api import GitHubAPI, parse_time
+from bot.services.github.api import GitHubAPI, is_login, parse_time
 from bot.services.github.urls import safe_url
 
 log = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, n
     if profile is None:
         await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login, "checked_through": now}])
         profile = await session.get(GitHubProfile, github_id)
-    elif login and profile.login != login:
-        profile.login = login
+    elif is_login(login) and profile.login != login:
+        profile.login = login  # a display name only: identity is the id (see links.follow_login)
     return profile
 
 

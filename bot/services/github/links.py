@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubLinkRequest, GitHubProfile
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
-from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
+from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, is_login, validate_login
 from bot.services.github.history import drop_orphans, ensure_profile
 from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
@@ -278,6 +278,9 @@ async def follow_login(session: AsyncSession, github_id: int, login: str) -> Non
     (guild, login_lower) can fail whatever order renames are learned in. That user's own new login is
     followed when GitHub names it.
     """
+    if not is_login(login):
+        log.warning("not following GitHub user %s to %.60r: that is no GitHub login", github_id, login)
+        return
     lower = login.lower()
     await session.flush()
     linked_here = select(GitHubAccount.guild_id).where(GitHubAccount.github_id == github_id)
