@@ -1523,8 +1523,8 @@ async def test_a_history_item_of_another_account_does_not_count_toward_the_membe
 ) -> None:
     alice = gh.user("alice-gh", 1001)
     gh.history(alice, {"psf/requests": 3})
-    # The search for author:alice-gh also returns a PR of another account (the login changed hands, say).
-    gh.strays = [search_item({"id": 7777, "login": "alice-gh", "type": "User"}, "psf/requests", 90)]
+    # The search for author:alice-gh also returns a PR of another account (its index lagging a rename, say).
+    gh.strays = [search_item({"id": 7777, "login": "someone-else", "type": "User"}, "psf/requests", 90)]
     await link(w, w.alice, alice)
     gh.strays = []
     found = await profile(w, alice.id)
@@ -1638,3 +1638,27 @@ async def test_one_members_trouble_in_a_radar_batch_does_not_hold_back_the_other
     assert report.complete, report.stopped_because
     post = await one_more_post(w, 1)
     assert f"<@{w.bob.id}>" in post["content"] and "their 4th merged PR overall" in description(post)
+
+
+async def test_a_login_taken_over_before_the_history_import_is_followed_never_a_false_first(
+    w: World, gh: FakeGitHub
+) -> None:
+    """Between linking and the import, Alice renamed herself and Mallory took her old login."""
+    alice = gh.user("alice-old", 1001)
+    gh.history(alice, {"psf/requests": 3})
+
+    async def takeover(search: Search) -> None:
+        if search.q == "is:pr is:merged author:alice-old" and alice.login == "alice-old":
+            gh.rename(alice, "alice-new")
+            mallory = gh.user("alice-old", 6666)
+            gh.history(mallory, {"encode/httpx": 2})
+
+    gh.before_answer = takeover
+    await link(w, w.alice, alice)
+    await radar_idle(w)
+    found = await profile(w, alice.id)
+    assert (found.login, found.history_status, found.history_total) == ("alice-new", "done", 3)
+    gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "Their **4th** merged PR (4th in psf/requests)." in description(post)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
 from bot.db.session import insert_ignore, reading, transaction
-from bot.services.github.api import GitHubAPI, is_login, parse_time
+from bot.services.github.api import GitHubAPI, GitHubUnprocessable, is_login, parse_time
 from bot.services.github.urls import safe_url
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,11 @@ async def import_history(
         total = max(total, result.total_count)
         for item in result.items:
             if item.author_id != profile_id:
-                others += 1  # the login belongs to someone else now: only the numeric id counts, in the total too
+                if item.author_login.lower() == login.lower():
+                    # GitHub gives the login to another account now: this profile's login is stale, and
+                    # what the search found is someone else's history. Follow the id first (the radar does).
+                    raise GitHubUnprocessable(f"GitHub user {profile_id}'s login {login} belongs to someone else")
+                others += 1  # not theirs: only the numeric id counts, in the total too
                 continue
             merged_at = item.merged_at or item.closed_at
             if merged_at is not None and merged_at > cutoff:
