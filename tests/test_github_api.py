@@ -616,3 +616,12 @@ async def test_a_repository_named_oddly_is_unavailable(api: GitHubAPI, gh: respx
     gh.get(f"{API}/repos/octo/repo").respond(200, json={"full_name": full_name})
     with pytest.raises(GitHubUnavailable):
         await api.repo_exists("octo/repo")
+
+
+@pytest.mark.parametrize(("total", "read"), [(10**15, 2**31 - 1), ("many", 2), (-3, 2), (True, 2), (None, 2)])
+async def test_a_search_total_is_a_count_that_fits_where_it_is_stored(
+    api: GitHubAPI, gh: respx.MockRouter, total: object, read: int
+) -> None:
+    gh.get(f"{API}/search/issues").respond(200, json={"total_count": total, "items": [search_item(1), search_item(2)]})
+    page = await api.search_issues("is:pr author:octocat")
+    assert (page.total_count, [i.number for i in page.items], page.sent) == (read, [1, 2], 2)

@@ -427,6 +427,7 @@ class GitHubAPI:
         parsed = [item for raw in items if (item := parse_search_item(raw, self.base_url)) is not None]
         total = data.get("total_count")
         total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
+        total = min(total, MAX_NUMBER)  # it is stored (history_total): an Integer column
         return SearchPage(total, data.get("incomplete_results") is True, parsed, len(items))
 
     async def user_shows_code(self, login: str, code: str) -> bool:
