@@ -224,3 +224,32 @@ def test_ordinals() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"
     ]  # fmt: skip
+
+
+async def test_one_servers_trouble_with_a_merge_holds_back_no_other_server(setup, db_url: str) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the fault is played by an SQLite trigger")
+    from sqlalchemy import text
+
+    other = GUILD + 1
+    sessionmaker = setup
+    await guilds.set_channel(sessionmaker, guild_id=other, purpose="celebrations", channel_id=CELEBRATIONS + 10)
+    await link(sessionmaker)
+    async with transaction(sessionmaker) as session:
+        session.add(
+            GitHubAccount(
+                guild_id=other, user_id=ALICE, github_id=OCTO_ID, login="Codertocat", login_lower="codertocat"
+            )
+        )
+        # The other server's state is bad: recording a merge there fails in the database.
+        await session.execute(
+            text(
+                f"CREATE TRIGGER bad_server BEFORE INSERT ON merged_prs WHEN NEW.guild_id = {other} "
+                "BEGIN SELECT RAISE(ABORT, 'this server cannot take it'); END"
+            )
+        )
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    rows = await outbox_rows(sessionmaker, "github.merged")
+    assert [(r.guild_id, r.data["number"], r.data["total"]) for r in rows] == [(GUILD, 2, 1)]
+    async with transaction(sessionmaker) as session:
+        assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done"]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import storable
@@ -216,7 +217,7 @@ async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any]
     if event == "pull_request":
         pr = payload.get("pull_request") or {}
         if action == "closed" and pr.get("merged"):
-            celebrations, finished = await celebrate_merge(session, repo, pr, now=now)
+            celebrations, finished = await celebrate_each(session, repo, pr, now=now)
             relays = await relay(session, repo, "pulls", "merged", pr, now=now)
             return Outcome(celebrations, relays, finished)
         if action == "opened":
@@ -250,7 +251,13 @@ def _labels(item: dict[str, Any]) -> list[str]:
 
 
 async def celebrate_merge(
-    session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime, source: str = "webhook"
+    session: AsyncSession,
+    repo: str,
+    pr: dict[str, Any],
+    *,
+    now: datetime,
+    source: str = "webhook",
+    guild_id: int | None = None,
 ) -> tuple[int, int]:
     """Record a linked member's merged PR once per server and queue its celebration.
 
@@ -269,6 +276,7 @@ async def celebrate_merge(
     login = str(author.get("login", ""))
     github_id = int(author["id"]) if author.get("id") is not None else None
     accounts = await members_for(session, github_id=github_id, login=login)
+    accounts = [a for a in accounts if guild_id is None or a.guild_id == guild_id]  # one server's (celebrate_each)
     if not accounts:
         return 0, 0
     number = int(pr["number"])
@@ -373,6 +381,41 @@ async def celebrate_merge(
             )
             celebrations += queued is not None
     return celebrations, finished_total
+
+
+async def celebrate_each(
+    session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime, source: str = "webhook"
+) -> tuple[int, int]:
+    """`celebrate_merge` in each server that links the author, each in a SAVEPOINT of its own.
+
+    One server's trouble with this member (a row it cannot take) is logged and holds back none of
+    the others; an error of the database itself, or a payload the code cannot handle, still fails
+    the whole delivery. (The radar calls `celebrate_merge` itself, in a SAVEPOINT per member: what
+    fails there leaves the member's cursor, and the next pass tries again.)
+    """
+    from bot.services.github.links import members_for
+
+    author = pr.get("user") or {}
+    if is_bot(author):
+        return 0, 0
+    github_id = int(author["id"]) if author.get("id") is not None else None
+    guild_ids = sorted(
+        {a.guild_id for a in await members_for(session, github_id=github_id, login=str(author.get("login", "")))}
+    )
+    celebrations = finished = 0
+    for guild_id in guild_ids:
+        try:
+            async with session.begin_nested():
+                queued, done = await celebrate_merge(session, repo, pr, now=now, source=source, guild_id=guild_id)
+        except DBAPIError as exc:  # a row refused; a payload the code cannot handle still fails the delivery
+            if webhooks.is_database_fault(exc):
+                raise
+            log.exception(
+                "could not celebrate %s#%s in guild %s; the other servers go on", repo, pr.get("number"), guild_id
+            )
+            continue
+        celebrations, finished = celebrations + queued, finished + done
+    return celebrations, finished
 
 
 async def _finish_linked_goals(

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
-from bot.services.github import history, links, nudges
+from bot.services.github import history, links, nudges, webhooks
 from bot.services.github.api import (
     BACKGROUND_SHARE,
     DEFAULT_SEARCH_LIMIT,
@@ -518,6 +518,8 @@ class Radar:
                             update(GitHubProfile).where(GitHubProfile.id == github_id).values(**moved)
                         )
                 except Exception as exc:
+                    if webhooks.is_database_fault(exc):
+                        raise  # the database itself: the batch fails, and the next pass resumes here
                     log.exception("radar: GitHub user %s could not be recorded; trying again next pass", github_id)
                     report.stopped_because = f"GitHub user {github_id} failed: {exc!r}"[:300]
                     continue
@@ -538,6 +540,7 @@ class Radar:
             if is_bot(item.author):
                 continue
             found += 1
+            # Every server at once: if one cannot take it, the member's cursor stays and the next pass tries again.
             queued, _ = await celebrate_merge(
                 session,
                 item.repo.lower(),
