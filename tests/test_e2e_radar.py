@@ -1551,6 +1551,7 @@ async def test_a_malformed_search_item_is_skipped_and_logged_and_the_good_ones_a
         search_item(me, "psf/requests", True),
         search_item(me, "psf/requests", 2**40),
         search_item(me, "psf/requests", 12, repository_url=None),
+        search_item(me | {"id": str(alice.id)}, "psf/requests", 13),  # whose it is can't be told: not counted
     ]
     gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w), title="Fix the retry backoff")
     through = (await profile(w, alice.id)).checked_through

@@ -498,8 +498,10 @@ class Radar:
             uid, login = item.author_id, item.author_login
             # Who wrote it is the numeric id. A watched member whose login GitHub now gives someone else
             # has a stale login (renamed, the login since taken): their own merges were not searched.
+            if uid is None:
+                continue  # whose it is can't be told: it says nothing of anyone's login either
             stale |= holders.get(login.lower(), set()) - {uid}
-            if uid is None or uid not in ids:
+            if uid not in ids:
                 continue
             if login and login.lower() not in {w.login.lower() for w in group if w.id == uid}:
                 renamed[uid] = login
