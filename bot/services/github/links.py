@@ -58,9 +58,12 @@ def _view(account: GitHubAccount) -> LinkedAccount:
     return LinkedAccount(account.user_id, account.login, account.github_id, account.linked_at)
 
 
-async def _holder(session: AsyncSession, guild_id: int, *, github_id: int | None, login: str) -> GitHubAccount | None:
-    # Who a link belongs to is the numeric id: a link showing this login under another id is only stale
-    # (that user renamed, and `follow_login` sets it aside). Without the id, the login is all there is.
+async def _holder(
+    session: AsyncSession, guild_id: int, *, github_id: int | None, login: str, other_than: int
+) -> GitHubAccount | None:
+    # Another member's link to this account, if any. Who a link belongs to is the numeric id: a link
+    # showing this login under another id is only stale (that user renamed; `follow_login` sets it
+    # aside). Without the id, the login is all there is.
     by_login = GitHubAccount.login_lower == login.lower()
     if github_id is not None:
         by_login = by_login & or_(GitHubAccount.github_id.is_(None), GitHubAccount.github_id == github_id)
@@ -68,7 +71,9 @@ async def _holder(session: AsyncSession, guild_id: int, *, github_id: int | None
     if github_id is not None:
         conditions.append(GitHubAccount.github_id == github_id)
     return await session.scalar(
-        select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, or_(*conditions)).limit(1)
+        select(GitHubAccount)
+        .where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id != other_than, or_(*conditions))
+        .limit(1)
     )
 
 
@@ -81,8 +86,8 @@ async def _store_profile(session: AsyncSession, account: GitHubAccount, now: dat
 async def _store(
     session: AsyncSession, *, guild_id: int, user_id: int, login: str, github_id: int | None, by: int, now: datetime
 ) -> GitHubAccount:
-    holder = await _holder(session, guild_id, github_id=github_id, login=login)
-    if holder is not None and holder.user_id != user_id:
+    holder = await _holder(session, guild_id, github_id=github_id, login=login, other_than=user_id)
+    if holder is not None:
         raise UserError(
             f"The GitHub account `{login}` is already linked to <@{holder.user_id}>. "
             "One account per member: they can `/github unlink` first."
@@ -116,8 +121,8 @@ async def start_link(
     code = f"shiplog-{secrets.token_hex(4)}"
     async with transaction(sessionmaker) as session:
         await ensure_guild(session, guild_id)
-        holder = await _holder(session, guild_id, github_id=None, login=login)
-        if holder is not None and holder.user_id != user_id:
+        holder = await _holder(session, guild_id, github_id=None, login=login, other_than=user_id)
+        if holder is not None:
             raise UserError(f"The GitHub account `{login}` is already linked to another member here.")
         request = await session.get(GitHubLinkRequest, (guild_id, user_id))
         if request is None:
