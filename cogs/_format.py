@@ -14,6 +14,7 @@ from discord import app_commands
 from bot.services import checkins, guilds
 from bot.services import schedule as rhythm
 from bot.services.dates import describe_due, search_timezones
+from bot.services.github.urls import safe_url
 from bot.services.links import IssueRef
 from bot.services.sharing import share
 from bot.services.streak_image import render_streak_png
@@ -59,6 +60,17 @@ def link_markdown(ref: IssueRef | str) -> str:
         repo, _, number = ref.partition("#")
         ref = IssueRef(repo, int(number))
     return f"[{escape(str(ref))}]({ref.url})"
+
+
+def github_link(text: str, url: object, *, preview: bool = True) -> str:
+    """Return `[text](url)` for a link from GitHub that is safe to show (`urls.safe_url`), else `text` alone.
+
+    `text` is already escaped. `preview=False` wraps the address in <> so Discord shows no preview.
+    """
+    safe = safe_url(url)
+    if safe is None:
+        return text
+    return f"[{text}]({safe})" if preview else f"[{text}](<{safe}>)"
 
 
 def due_words(due: date | None, today: date) -> str | None:

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services.github.subscriptions import parse_repo
-from cogs._format import BRAND, NO_MENTIONS, escape, join_lines, shorten
+from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, shorten
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -53,7 +53,7 @@ class GoodFirstIssues(commands.Cog):
             )
             return
         lines = [
-            f"[{escape(i.repo)}#{i.number}]({i.url}) {escape(shorten(i.title, 120))}"
+            f"{github_link(f'{escape(i.repo)}#{i.number}', i.url)} {escape(shorten(i.title, 120))}"
             + (f" · 💬 {i.comments}" if i.comments else "")
             for i in issues
         ]

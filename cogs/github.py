@@ -23,12 +23,14 @@ from bot.services.github import history, nudges
 from bot.services.github import links as github_links
 from bot.services.github.events import ordinal
 from bot.services.github.radar import Radar
+from bot.services.github.urls import safe_url
 from bot.tree import answer_error
 from cogs._format import (
     BRAND,
     EMBED_DESCRIPTION_LIMIT,
     NO_MENTIONS,
     escape,
+    github_link,
     guild_id_of,
     join_lines,
     mention_only,
@@ -115,8 +117,7 @@ def render_merged(merged: messages.Merged) -> dict[str, Any]:
         which = f"Their first PR in **{escape(repo)}**, and their {ordinal(total)} merged PR overall."
     else:
         which = f"Their **{ordinal(total)}** merged PR ({ordinal(in_repo)} in {escape(repo)})."
-    url = merged.url or f"https://github.com/{merged.repo}/pull/{number}"
-    lines = [f"<@{user_id}> got [{escape(repo)}#{number}]({url}) merged!", which]
+    lines = [f"<@{user_id}> got {github_link(f'{escape(repo)}#{number}', merged.url)} merged!", which]
     for key in merged.milestones:
         kind, _, value = key.partition(":")
         if kind == "repo":
@@ -130,7 +131,7 @@ def render_merged(merged: messages.Merged) -> dict[str, Any]:
         lines += ["✅ Goals finished:", *finished]
     embed = discord.Embed(
         title=shorten(f"🎉 {escape(merged.title)}", 256),
-        url=merged.url,
+        url=safe_url(merged.url),
         colour=BRAND,
         description=join_lines(lines),
     )
@@ -154,7 +155,7 @@ def relay_line(item: messages.Relay) -> str:
         ref = f"{item.repo} {item.tag or ''}".strip()
     by = f" by {escape(item.author)}" if item.author else ""
     title = escape(shorten(item.title, 120))
-    return f"**{words}** [{escape(ref)}]({item.url}): {title}{by}"
+    return f"**{words}** {github_link(escape(ref), item.url)}: {title}{by}"
 
 
 def render_relay(relays: messages.Relay | Sequence[messages.Relay]) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def render_relay(relays: messages.Relay | Sequence[messages.Relay]) -> dict[str,
         words, colour = KIND_WORDS.get((item.event, item.action), ("Event", BRAND))
         embed = discord.Embed(
             title=shorten(f"[{item.repo}] {words}: {escape(item.title)}", 256),
-            url=item.url,
+            url=safe_url(item.url),
             colour=colour,
         )
         if item.author:
@@ -199,7 +200,8 @@ def review_nudge_text(guild_name: str, prs: Sequence[messages.WaitingPR]) -> str
     lines = [f"⏳ Some of your pull requests are waiting for a first review (from **{escape(guild_name)}**):"]
     for pr in prs:
         lines.append(
-            f"\n**[{escape(pr.ref)}](<{pr.url}>)** {escape(shorten(pr.title, 100))}: open {pr.days} days. "
+            f"\n**{github_link(escape(pr.ref), pr.url, preview=False)}** "
+            f"{escape(shorten(pr.title, 100))}: open {pr.days} days. "
             f"A polite follow-up you can copy:\n```\n{pr.text.replace('```', '')}\n```"
         )
     lines.append("-# `/me review-nudges` in the server changes or stops these messages.")
@@ -335,8 +337,8 @@ class GitHub(
             now=self.bot.now(),
         )
         await interaction.followup.send(
-            f"✅ Linked to [{escape(account.login)}](<{account.url}>). Your merged PRs will be celebrated here!\n"
-            + WATCH_NOTE,
+            f"✅ Linked to {github_link(escape(account.login), account.url, preview=False)}. "
+            "Your merged PRs will be celebrated here!\n" + WATCH_NOTE,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -366,7 +368,7 @@ class GitHub(
         """
         account = await github_links.whois(self.bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=member.id)
         text = (
-            f"{member.mention} is [{escape(account.login)}](<{account.url}>) on GitHub."
+            f"{member.mention} is {github_link(escape(account.login), account.url, preview=False)} on GitHub."
             if account
             else f"{member.mention} hasn't linked a GitHub account."
         )
@@ -408,7 +410,7 @@ class GitHub(
             lines[0] += f", the first {discord.utils.format_dt(summary.first_merged_at, 'D')}"
         embed = discord.Embed(
             title=shorten(f"{summary.login} on GitHub", 256),
-            url=f"https://github.com/{summary.login}",
+            url=safe_url(f"https://github.com/{summary.login}"),
             colour=BRAND,
             description=join_lines(lines),
         )
@@ -420,7 +422,8 @@ class GitHub(
             )
         if summary.open_prs:
             open_lines = [
-                f"[{escape(pr.repo)}#{pr.number}](<{pr.url}>) {escape(shorten(pr.title, 80))} · {pr.days_open} days"
+                f"{github_link(f'{escape(pr.repo)}#{pr.number}', pr.url, preview=False)} "
+                f"{escape(shorten(pr.title, 80))} · {pr.days_open} days"
                 + (" · ⏳ no review yet" if pr.unreviewed else "")
                 for pr in summary.open_prs[:10]
             ]

@@ -376,3 +376,80 @@ async def test_a_flood_of_webhooks_slows_processing_but_never_stops_it(w: World)
     assert titles == sorted(f"🎉 flood {n}" for n in numbers)
     await settle(w)
     assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == len(numbers)
+
+
+# --- links from GitHub -----------------------------------------------------------------------------------
+
+UNSAFE_LINKS = [
+    "javascript:alert(document.cookie)//https://github.com/",
+    "http://github.com/octo-org/Hello-World/pull/2",
+    "https://evil.example/octo-org/Hello-World/pull/2",
+    "https://github.com@evil.example/octo-org/Hello-World/pull/2",
+    "https://github.com:8443/octo-org/Hello-World/pull/2",
+    "https://github.com/octo-org/Hello-World/pull/2)[again](javascript:alert(1)",
+    "https://github.com/o/r/pull/2> <img src=x onerror=alert(1)>",
+]
+
+
+@pytest.mark.parametrize("bad", UNSAFE_LINKS)
+async def test_a_link_from_github_that_is_not_an_https_github_one_reaches_no_member(w: World, bad: str) -> None:
+    import json
+
+    await link_alice(w)
+    relays = await w.fake.create_channel(w.guild, "github")
+    with w.mock_github() as gh:
+        gh.get("/repos/octo-org/Hello-World").respond(json={"full_name": "octo-org/Hello-World"})
+        res = await w.invoke(w.admin, "github-admin subscribe", repo="octo-org/Hello-World", channel=relays)
+    assert res.ephemeral and "Relaying" in res.content
+
+    payload = json.loads(merged_pr_payload())
+    payload["pull_request"]["html_url"] = bad
+    assert (await post_delivery(w, json.dumps(payload).encode()))[0] == 202
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    (relayed,) = await w.wait_for_posts(relays, 1)
+    # The celebration links the PR as GitHub's address for it; the relay shows no link at all.
+    assert post["embeds"][0]["url"] == "https://github.com/octo-org/hello-world/pull/2"
+    assert "[octo-org/Hello-World#2](https://github.com/octo-org/hello-world/pull/2)" in description(post)
+    assert "url" not in relayed["embeds"][0]
+    for shown in (post, relayed):
+        text = json.dumps(shown)
+        assert "javascript" not in text and "evil" not in text and "http://" not in text and ":8443" not in text
+
+    # The share drafts carry the same safe address, and no other.
+    custom_id = post["components"][0]["components"][0]["custom_id"]
+    drafts = await w.fake.click(w.guild, w.alice, post, custom_id)
+    bodies = [embed["description"] for embed in drafts.embeds]
+    assert all("https://github.com/octo-org/hello-world/pull/2" in body for body in bodies)
+    assert not any("javascript" in body or "evil" in body for body in bodies)
+
+
+def description(post: dict[str, Any]) -> str:
+    return post["embeds"][0]["description"]
+
+
+async def test_gfi_shows_no_unsafe_link_and_skips_a_malformed_issue(w: World) -> None:
+    def issue(number: Any, url: str) -> dict[str, Any]:
+        return {
+            "number": number,
+            "title": f"Issue {number}",
+            "html_url": url,
+            "repository_url": "https://api.github.com/repos/encode/httpx",
+            "labels": [{"name": "good first issue"}],
+            "comments": 0,
+            "created_at": "2026-11-01T00:00:00Z",
+        }
+
+    items = [
+        issue(12, "javascript:alert(1)"),
+        "not an issue",
+        issue("13; DROP", "https://github.com/encode/httpx/issues/13"),
+        issue(14, "https://github.com/encode/httpx/issues/14"),
+    ]
+    with w.mock_github() as gh:
+        gh.get("/search/issues").respond(json={"total_count": 4, "items": items})
+        res = await w.invoke(w.alice, "gfi", language="python")
+    lines = res.embeds[0]["description"].splitlines()
+    assert lines == [
+        "[encode/httpx#12](https://github.com/encode/httpx/issues/12) Issue 12",
+        "[encode/httpx#14](https://github.com/encode/httpx/issues/14) Issue 14",
+    ]

@@ -160,6 +160,7 @@ class FakeGitHub:
         self.remaining = 25  # what the x-ratelimit-remaining header says
         self.failures: list[Callable[[], httpx.Response]] = []  # the next searches' answers
         self.before_answer: Callable[[Search], Awaitable[None]] | None = None
+        self.strays: list[Any] = []  # raw items every search also answers with (odd ones GitHub might send)
         self._numbers: dict[str, int] = {}
         w.github.get("/search/issues").mock(side_effect=self._search)
         w.github.get(path__regex=r"^/user/(?P<github_id>\d+)$").mock(side_effect=self._user_by_id)
@@ -305,10 +306,12 @@ class FakeGitHub:
         per_page, page = int(search.params.get("per_page", 30)), search.page
         reachable = matches[: self.RESULT_CAP]
         items = [self._item(pr) for pr in reachable[(page - 1) * per_page : page * per_page]]
+        if page == 1:
+            items = [*self.strays, *items]
         return httpx.Response(
             200,
             headers=self._headers(),
-            json={"total_count": len(matches), "incomplete_results": incomplete, "items": items},
+            json={"total_count": len(matches) + len(self.strays), "incomplete_results": incomplete, "items": items},
         )
 
     @staticmethod
@@ -1442,3 +1445,221 @@ async def test_github_prs_offers_a_polite_follow_up_for_an_unreviewed_pr(w: Worl
 
     res = await w.invoke(w.bob, "github prs", member=w.alice)
     assert not any(f["name"].startswith("A polite follow-up") for f in res.embeds[0]["fields"])
+
+
+# --- identity is the numeric id ------------------------------------------------------------------------
+
+
+async def test_two_members_who_swap_logins_are_both_followed_and_celebrated(w: World, gh: FakeGitHub) -> None:
+    """Bob renames `beta` to `gamma`, then Alice renames `alpha` to `beta`: both are followed and cheered.
+
+    Alice's webhook arrives first, naming her `beta` while Shiplog still has Bob as `beta`; then a radar
+    pass finds Bob's merge under `gamma`. Neither member's stale login blocks the other.
+    """
+    alice = gh.user("alpha", 1001)
+    bob = gh.user("beta", 1002)
+    gh.history(alice, {"psf/requests": 2})
+    gh.history(bob, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+
+    gh.rename(bob, "gamma")
+    gh.rename(alice, "beta")
+    a1 = gh.merge(alice, "encode/httpx", 500, merged_at=just_merged(w))
+    await deliver_merge(w, alice, "encode/httpx", 500, merged_at=a1.merged_at)
+    post = await one_more_post(w, 0)
+    assert post["content"] == f"🎉 Congratulations <@{w.alice.id}>!"
+    assert "encode/httpx#500" in description(post) and "their 3rd merged PR overall" in description(post)
+
+    gh.merge(bob, "encode/httpx", 501, merged_at=just_merged(w))
+    report = await radar(w).run_pass()
+    report = report if report.complete else await radar(w).run_pass()
+    assert report.complete, report.stopped_because
+    post = await one_more_post(w, 1)
+    assert post["content"] == f"🎉 Congratulations <@{w.bob.id}>!"
+    assert "encode/httpx#501" in description(post) and "their 4th merged PR overall" in description(post)
+
+    # Each member's next merge, one by the radar and one by a webhook, has the right ordinal.
+    w.clock.advance(timedelta(minutes=5))
+    gh.merge(alice, "encode/httpx", 502, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 2)
+    assert f"<@{w.alice.id}>" in post["content"] and "Their **4th** merged PR (2nd in encode/httpx)." in description(
+        post
+    )
+    b2 = gh.merge(bob, "encode/httpx", 503, merged_at=just_merged(w))
+    await deliver_merge(w, bob, "encode/httpx", 503, merged_at=b2.merged_at)
+    post = await one_more_post(w, 3)
+    assert f"<@{w.bob.id}>" in post["content"] and "Their **5th** merged PR (2nd in encode/httpx)." in description(post)
+
+    async with reading(w.sessionmaker) as session:
+        shown = dict((await session.execute(select(GitHubAccount.user_id, GitHubAccount.login))).all())
+        assert await session.scalar(select(func.count()).where(WebhookDelivery.status != "done")) == 0
+    assert shown == {w.alice.id: "beta", w.bob.id: "gamma"}
+    assert (await profile(w, alice.id)).login == "beta" and (await profile(w, bob.id)).login == "gamma"
+
+
+# --- what comes from GitHub is bounded -------------------------------------------------------------------
+
+
+def search_item(author: dict[str, Any], repo: str, number: Any, **changes: Any) -> dict[str, Any]:
+    """A search item as GitHub shapes it (for what the fake would not make by itself)."""
+    url = f"https://github.com/{repo}/pull/{number}"
+    merged = iso(datetime.now(UTC) - timedelta(days=400))
+    return {
+        "number": number,
+        "title": f"Stray {number}",
+        "html_url": url,
+        "user": author,
+        "repository_url": f"https://api.github.com/repos/{repo}",
+        "created_at": merged,
+        "closed_at": merged,
+        "pull_request": {"merged_at": merged, "html_url": url},
+    } | changes
+
+
+async def test_a_history_item_of_another_account_does_not_count_toward_the_members_total(
+    w: World, gh: FakeGitHub
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    # The search for author:alice-gh also returns a PR of another account (its index lagging a rename, say).
+    gh.strays = [search_item({"id": 7777, "login": "someone-else", "type": "User"}, "psf/requests", 90)]
+    await link(w, w.alice, alice)
+    gh.strays = []
+    found = await profile(w, alice.id)
+    assert (found.history_total, found.history_read) == (3, 3)
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**3** merged pull requests")
+
+    gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "Their **4th** merged PR (4th in psf/requests)." in description(post)
+
+
+async def test_a_malformed_search_item_is_skipped_and_logged_and_the_good_ones_are_recorded(
+    w: World, gh: FakeGitHub, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 2})
+    await link(w, w.alice, alice)
+    me = {"id": alice.id, "login": alice.login, "type": "User"}
+    gh.strays = [
+        "not an object",
+        search_item(me, "psf/requests", "not-a-number"),
+        search_item(me, "psf/requests", True),
+        search_item(me, "psf/requests", 2**40),
+        search_item(me, "psf/requests", 12, repository_url=None),
+        search_item(me | {"id": str(alice.id)}, "psf/requests", 13),  # whose it is can't be told: not counted
+    ]
+    gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w), title="Fix the retry backoff")
+    through = (await profile(w, alice.id)).checked_through
+    report = await radar(w).run_pass()
+    assert report.complete, report.stopped_because
+    post = await one_more_post(w, 0)
+    assert "psf/requests#4242" in description(post) and "Their **3rd** merged PR" in description(post)
+    assert (await profile(w, alice.id)).checked_through > through  # her cursor moved past it
+    skipped = [r for r in caplog.records if "skipping" in r.getMessage() and "search item" in r.getMessage()]
+    assert len(skipped) >= 5
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**3** merged pull requests")
+
+
+async def test_a_login_a_stale_link_still_shows_can_be_linked_by_its_new_holder(w: World, gh: FakeGitHub) -> None:
+    """Bob renamed `beta` to `gamma` and Alice took `beta` before the radar noticed: Alice can link it."""
+    bob = gh.user("beta", 1002)
+    gh.history(bob, {"psf/requests": 3})
+    await link(w, w.bob, bob)
+    gh.rename(bob, "gamma")
+    alice = gh.user("beta", 1001)
+    gh.history(alice, {"psf/requests": 1})
+
+    await link(w, w.alice, alice)  # the admin's /github-admin link-member; GitHub says `beta` is 1001
+    res = await w.invoke(w.bob, "github whois", member=w.alice)
+    assert "[beta](<https://github.com/beta>)" in res.content
+
+    gh.merge(bob, "encode/httpx", 700, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert f"<@{w.bob.id}>" in post["content"] and "their 4th merged PR overall" in description(post)
+    res = await w.invoke(w.alice, "github whois", member=w.bob)
+    assert "[gamma](<https://github.com/gamma>)" in res.content
+
+
+async def test_a_login_github_sends_that_is_no_login_is_not_stored(w: World, gh: FakeGitHub) -> None:
+    octo = gh.user("Codertocat", OCTO_ID)
+    gh.history(octo, {"octo-org/Hello-World": 1})
+    await link(w, w.alice, octo)
+    merged_at = just_merged(w)
+    gh.merge(octo, "octo-org/Hello-World", 2, merged_at=merged_at)
+    body = webhook_merge(number=2, merged_at=merged_at, user_login="x](javascript:alert(1))")
+    assert (await post_delivery(w, body))[0] == 202
+    post = await one_more_post(w, 0)
+    assert f"<@{w.alice.id}>" in post["content"]  # her merge, known by its id, is celebrated
+    res = await w.invoke(w.bob, "github whois", member=w.alice)
+    assert "[Codertocat](<https://github.com/Codertocat>)" in res.content
+    assert (await profile(w, OCTO_ID)).login == "Codertocat"
+
+
+async def test_one_members_trouble_in_a_radar_batch_does_not_hold_back_the_others(
+    w: World, gh: FakeGitHub, db_url: str
+) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the fault is played by an SQLite trigger")
+    from sqlalchemy import text
+
+    alice = gh.user("alice-gh", 1001)
+    bob = gh.user("bob-gh", 1002)
+    gh.history(alice, {"psf/requests": 2})
+    gh.history(bob, {"psf/requests": 3})
+    await link(w, w.alice, alice)
+    await link(w, w.bob, bob)
+    bob_through = (await profile(w, bob.id)).checked_through
+    # Bob's state is bad: recording any merge of his fails in the database.
+    async with transaction(w.sessionmaker) as session:
+        await session.execute(
+            text(
+                "CREATE TRIGGER bobs_bad_state BEFORE INSERT ON github_merges WHEN NEW.github_id = 1002 "
+                "BEGIN SELECT RAISE(ABORT, 'bob''s state is bad'); END"
+            )
+        )
+    gh.merge(alice, "encode/httpx", 800, merged_at=just_merged(w))
+    gh.merge(bob, "encode/httpx", 801, merged_at=just_merged(w))
+    report = await radar(w).run_pass()
+    assert report.searches and not report.complete and "1002" in (report.stopped_because or "")
+    post = await one_more_post(w, 0)  # alice, in the same batch, is celebrated
+    assert f"<@{w.alice.id}>" in post["content"] and "their 3rd merged PR overall" in description(post)
+    assert (await profile(w, bob.id)).checked_through == bob_through  # bob's cursor waits for him
+
+    async with transaction(w.sessionmaker) as session:
+        await session.execute(text("DROP TRIGGER bobs_bad_state"))
+    w.clock.advance(timedelta(minutes=5))
+    report = await radar(w).run_pass()
+    assert report.complete, report.stopped_because
+    post = await one_more_post(w, 1)
+    assert f"<@{w.bob.id}>" in post["content"] and "their 4th merged PR overall" in description(post)
+
+
+async def test_a_login_taken_over_before_the_history_import_is_followed_never_a_false_first(
+    w: World, gh: FakeGitHub
+) -> None:
+    """Between linking and the import, Alice renamed herself and Mallory took her old login."""
+    alice = gh.user("alice-old", 1001)
+    gh.history(alice, {"psf/requests": 3})
+
+    async def takeover(search: Search) -> None:
+        if search.q == "is:pr is:merged author:alice-old" and alice.login == "alice-old":
+            gh.rename(alice, "alice-new")
+            mallory = gh.user("alice-old", 6666)
+            gh.history(mallory, {"encode/httpx": 2})
+
+    gh.before_answer = takeover
+    await link(w, w.alice, alice)
+    await radar_idle(w)
+    found = await profile(w, alice.id)
+    assert (found.login, found.history_status, found.history_total) == ("alice-new", "done", 3)
+    gh.merge(alice, "psf/requests", 4242, merged_at=just_merged(w))
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "Their **4th** merged PR (4th in psf/requests)." in description(post)

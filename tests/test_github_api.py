@@ -526,3 +526,102 @@ async def test_search_rate_limit(api: GitHubAPI, gh: respx.MockRouter) -> None:
     with pytest.raises(GitHubRateLimited, match="about a minute") as caught:
         await api.good_first_issues()
     assert caught.value.reset_at == reset
+
+
+# What GitHub's headers say is bounded
+
+
+class MovingClock:
+    """The client's `now` and `sleep`: a sleep moves the clock at once, and is recorded."""
+
+    def __init__(self) -> None:
+        self.t = NOW
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.t
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.t += timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"},
+        {"retry-after": "100000000000"},
+        {"retry-after": "9" * 5000},
+        {"retry-after": "Mon, 99 Foo 99999 99:99:99 GMT"},
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "99999999999999"},
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9" * 5000},
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "253402300800"},  # the first second of year 10000
+    ],
+    ids=["year-9999", "1e11-seconds", "5000-digits", "no-date", "reset-overflows", "reset-5000-digits", "year-10000"],
+)
+async def test_absurd_rate_limit_headers_never_crash_nor_block_past_an_hour(
+    client: httpx.AsyncClient, gh: respx.MockRouter, headers: dict[str, str]
+) -> None:
+    moving = MovingClock()
+    api = GitHubAPI(client, now=moving.now, sleep=moving.sleep)
+    limited = httpx.Response(403, headers=headers, json={"message": "API rate limit exceeded"})
+    route = gh.get(f"{API}/users/octocat").mock(side_effect=[limited, httpx.Response(200, json=OCTOCAT)])
+
+    # A member hears when to try again: never more than an hour away.
+    with pytest.raises(GitHubRateLimited) as caught:
+        await api.get_user("octocat")
+    assert caught.value.reset_at is None or NOW < caught.value.reset_at <= NOW + timedelta(hours=1)
+    assert "try again in" in str(caught.value)
+    with pytest.raises(GitHubRateLimited):  # meanwhile nothing is sent
+        await api.get_user("octocat")
+    assert route.call_count == 1
+
+    # Background work waits for the reset, an hour at most, then goes on.
+    assert (await api.get_user("octocat", background=True)).id == OCTOCAT["id"]
+    assert sum(moving.slept) <= 3600
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {**OCTOCAT, "id": "583231"},
+        {**OCTOCAT, "id": True},
+        {**OCTOCAT, "id": -5},
+        {**OCTOCAT, "login": "octocat](javascript:alert(1))"},
+        {**OCTOCAT, "login": None},
+        [OCTOCAT],
+    ],
+    ids=["id-text", "id-bool", "id-negative", "login-markdown", "login-missing", "not-an-object"],
+)
+async def test_a_user_without_a_sound_id_and_login_is_unavailable(
+    api: GitHubAPI, gh: respx.MockRouter, answer: object
+) -> None:
+    gh.get(f"{API}/users/octocat").respond(200, json=answer)
+    gh.get(f"{API}/user/583231").respond(200, json=answer)
+    with pytest.raises(GitHubUnavailable):
+        await api.get_user("octocat")
+    with pytest.raises(GitHubUnavailable):
+        await api.get_user_by_id(583231)
+
+
+async def test_a_users_link_is_kept_only_when_safe(api: GitHubAPI, gh: respx.MockRouter) -> None:
+    gh.get(f"{API}/users/octocat").respond(200, json=user(html_url="javascript:alert(1)", bio=["not text"]))
+    found = await api.get_user("octocat")
+    assert (found.html_url, found.bio) == ("https://github.com/octocat", None)
+
+
+@pytest.mark.parametrize("full_name", [None, 42, "not a repo", "octo/repo](javascript:alert(1))"])
+async def test_a_repository_named_oddly_is_unavailable(api: GitHubAPI, gh: respx.MockRouter, full_name: object) -> None:
+    gh.get(f"{API}/repos/octo/repo").respond(200, json={"full_name": full_name})
+    with pytest.raises(GitHubUnavailable):
+        await api.repo_exists("octo/repo")
+
+
+@pytest.mark.parametrize(("total", "read"), [(10**15, 2**31 - 1), ("many", 2), (-3, 2), (True, 2), (None, 2)])
+async def test_a_search_total_is_a_count_that_fits_where_it_is_stored(
+    api: GitHubAPI, gh: respx.MockRouter, total: object, read: int
+) -> None:
+    gh.get(f"{API}/search/issues").respond(200, json={"total_count": total, "items": [search_item(1), search_item(2)]})
+    page = await api.search_issues("is:pr author:octocat")
+    assert (page.total_count, [i.number for i in page.items], page.sent) == (read, [1, 2], 2)

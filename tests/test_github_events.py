@@ -224,3 +224,72 @@ def test_ordinals() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"
     ]  # fmt: skip
+
+
+async def test_one_servers_trouble_with_a_merge_holds_back_no_other_server(setup, db_url: str) -> None:
+    if not db_url.startswith("sqlite"):
+        pytest.skip("the fault is played by an SQLite trigger")
+    from sqlalchemy import text
+
+    other = GUILD + 1
+    sessionmaker = setup
+    await guilds.set_channel(sessionmaker, guild_id=other, purpose="celebrations", channel_id=CELEBRATIONS + 10)
+    await link(sessionmaker)
+    async with transaction(sessionmaker) as session:
+        session.add(
+            GitHubAccount(
+                guild_id=other, user_id=ALICE, github_id=OCTO_ID, login="Codertocat", login_lower="codertocat"
+            )
+        )
+        # The other server's state is bad: recording a merge there fails in the database.
+        await session.execute(
+            text(
+                f"CREATE TRIGGER bad_server BEFORE INSERT ON merged_prs WHEN NEW.guild_id = {other} "
+                "BEGIN SELECT RAISE(ABORT, 'this server cannot take it'); END"
+            )
+        )
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    rows = await outbox_rows(sessionmaker, "github.merged")
+    assert [(r.guild_id, r.data["number"], r.data["total"]) for r in rows] == [(GUILD, 2, 1)]
+    async with transaction(sessionmaker) as session:
+        assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done"]
+
+
+BOB = 22
+
+
+async def test_a_login_an_admin_linked_before_its_id_was_known_makes_way_for_the_id(setup) -> None:
+    """Alice (id 1001) renamed `alpha` to `beta`; an admin had linked Bob by login `beta` while GitHub was away."""
+    sessionmaker = setup
+    await link(sessionmaker, user_id=ALICE, login="alpha", github_id=1001)
+    await link(sessionmaker, user_id=BOB, login="beta", github_id=None)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(user_login="beta", user_id=1001), "d-1")
+    (row,) = await outbox_rows(sessionmaker, "github.merged")
+    assert row.data["user_id"] == ALICE
+    async with transaction(sessionmaker) as session:
+        assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done"]
+        links_now = {a.user_id: (a.github_id, a.login) for a in await session.scalars(select(GitHubAccount))}
+    assert links_now == {ALICE: (1001, "beta"), BOB: (None, "beta")}  # Bob's link waits for an admin, unmatched
+
+
+async def test_relinking_to_a_login_another_member_claims_by_login_is_refused_politely(setup) -> None:
+    import httpx
+    import respx
+
+    from bot.errors import UserError
+    from bot.services.github import links as github_links
+    from bot.services.github.api import GitHubAPI
+
+    sessionmaker = setup
+    await link(sessionmaker, user_id=BOB, login="beta", github_id=None)
+    await link(sessionmaker, user_id=ALICE, login="alpha", github_id=1001)
+    async with httpx.AsyncClient() as client, respx.mock(assert_all_called=False) as gh:
+        gh.get("https://api.github.com/users/beta").respond(200, json={"id": 1001, "login": "beta", "type": "User"})
+        api = GitHubAPI(client, now=lambda: NOW)
+        with pytest.raises(UserError, match=f"already linked to <@{BOB}>"):
+            await github_links.admin_link(
+                sessionmaker, api, guild_id=GUILD, user_id=ALICE, login="beta", admin_id=1, now=NOW
+            )
+    async with transaction(sessionmaker) as session:
+        links_now = {a.user_id: (a.github_id, a.login) for a in await session.scalars(select(GitHubAccount))}
+    assert links_now == {ALICE: (1001, "alpha"), BOB: (None, "beta")}  # nothing changed

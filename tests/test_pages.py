@@ -269,3 +269,40 @@ async def test_cards_are_drawn_once_off_the_loop_revalidated_by_etag_and_gone_wi
         await pages.close_page(sessionmaker, guild_id=GUILD, user_id=ALICE)
         for asked in ({}, {"If-None-Match": etag}, {"If-None-Match": headers["ETag"]}):
             assert (await fetch(card, **asked))[0] == 404
+
+
+async def test_a_merged_pr_link_that_is_not_an_https_github_one_is_shown_without_it(sessionmaker) -> None:
+    from bot.db.models import MergedPullRequest
+    from bot.db.session import transaction
+    from bot.public_page import render_page
+
+    url = await opened(sessionmaker)
+    server, member = url.rsplit("/", 2)[1:]
+    stored = {  # as rows stored before links were checked may hold them
+        1: "javascript:alert(document.cookie)",
+        2: "http://evil.example/o/r/pull/2",
+        3: "https://evil.example/o/r/pull/3",
+        4: "https://github.com/o/r/pull/4",
+    }
+    async with transaction(sessionmaker) as session:
+        for number, link in stored.items():
+            session.add(
+                MergedPullRequest(
+                    guild_id=GUILD,
+                    user_id=ALICE,
+                    github_id=7,
+                    repo="o/r",
+                    number=number,
+                    title=f"PR {number}",
+                    url=link,
+                    merged_at=NOW,
+                    recorded_at=NOW,
+                )
+            )
+    page = await pages.load_page(sessionmaker, server, member, now=NOW)
+    assert page is not None
+    shown = {pr.number: pr.url for repo in page.repos for pr in repo.prs}
+    assert shown == {1: None, 2: None, 3: None, 4: "https://github.com/o/r/pull/4"}
+    html = render_page(page, url=url, streak_src=member)
+    assert "javascript" not in html and "evil.example" not in html
+    assert 'href="https://github.com/o/r/pull/4"' in html

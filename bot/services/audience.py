@@ -59,11 +59,10 @@ from bot.db.models import (
 )
 from bot.db.session import reading
 from bot.errors import UserError
-from bot.services.github.api import repo_of
 from bot.services.messages import OptIn, Role, Subject
 
 if TYPE_CHECKING:
-    from bot.services.github.api import GitHubAPI
+    from bot.services.github.api import GitHubAPI, SearchItem
 
 __all__ = [
     "DEPARTED_ERROR",
@@ -276,7 +275,7 @@ def merge_is_private(payload: Mapping[str, Any]) -> bool:
     return repository.get("private") is not False
 
 
-def search_item_private(item: Mapping[str, Any], *, authenticated: bool) -> bool:
+def search_item_private(item: SearchItem, *, authenticated: bool) -> bool:
     """Whether a search result (radar, history import) may come from a private repository.
 
     An item that carries its repository says so (`repository.private`). Otherwise: a search made
@@ -284,14 +283,13 @@ def search_item_private(item: Mapping[str, Any], *, authenticated: bool) -> bool
     token can read, and GitHub's issue search items do not say which, so such an item is not
     known to be public and is treated as private (`search_results_private` asks GitHub instead).
     """
-    repository = item.get("repository")
-    if isinstance(repository, Mapping) and isinstance(repository.get("private"), bool):
-        return bool(repository["private"])
+    if item.repo_private is not None:
+        return item.repo_private
     return authenticated
 
 
 async def search_results_private(
-    items: Sequence[Mapping[str, Any]], *, api: GitHubAPI, known: dict[str, bool]
+    items: Sequence[SearchItem], *, api: GitHubAPI, known: dict[str, bool]
 ) -> dict[str, bool]:
     """Return, for each repository (owner/name in lower case) of some search results, whether it is private.
 
@@ -304,13 +302,11 @@ async def search_results_private(
     authenticated = api.limits.has_token
     out: dict[str, bool] = {}
     for item in items:
-        repo = repo_of(item, api.base_url).lower()
+        repo = item.repo.lower()
         if repo in out:
             continue
         private = search_item_private(item, authenticated=authenticated)
-        repository = item.get("repository")
-        said = isinstance(repository, Mapping) and isinstance(repository.get("private"), bool)
-        if private and not said:
+        if private and item.repo_private is None:
             if repo not in known:
                 known[repo] = await api.repo_private(repo, background=True)
             private = known[repo]

@@ -44,6 +44,8 @@ CORE_BACKGROUND_SHARE = 0.5
 # GitHub asks to wait at least a minute after a secondary rate limit that names no time.
 SECONDARY_WAIT = timedelta(seconds=60)
 MIN_WAIT = timedelta(seconds=5)
+# However far off GitHub's headers put a reset, nothing waits longer than this for it.
+MAX_WAIT = timedelta(hours=1)
 API_VERSION = "2022-11-28"
 
 GISTS_LISTED = 30  # gists whose description and file names are checked for a code
@@ -115,12 +117,45 @@ class Issue:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchItem:
+    """One issue or pull request of a search, read and checked (`parse_search_item`): all Shiplog uses of it."""
+
+    repo: str  # owner/name, as GitHub spells it
+    number: int
+    title: str
+    url: str | None  # a safe link to it on GitHub (see urls.safe_url)
+    author_id: int | None
+    author_login: str
+    author_type: str
+    body: str | None
+    labels: tuple[str, ...]
+    comments: int
+    created_at: datetime | None
+    closed_at: datetime | None
+    merged_at: datetime | None  # a pull request's `pull_request.merged_at`
+    # Whether its repository is private, when the item says (`repository.private`; search items
+    # seldom carry it): audience.search_item_private decides what an item that does not say means.
+    repo_private: bool | None = None
+
+    @property
+    def author(self) -> dict[str, Any] | None:
+        """The author as GitHub's payloads show a user (None when the item named none)."""
+        if self.author_id is None:
+            return None
+        return {"id": self.author_id, "login": self.author_login, "type": self.author_type}
+
+
+@dataclass(frozen=True, slots=True)
 class SearchPage:
-    """One page of an issue search: GitHub's total count, and the raw items of this page."""
+    """One page of an issue search: GitHub's total count, the items read, and how many items GitHub sent.
+
+    `sent` counts the malformed items that were skipped too: paging goes by it.
+    """
 
     total_count: int
     incomplete: bool
-    items: list[dict[str, Any]]
+    items: list[SearchItem]
+    sent: int
 
 
 @dataclass(slots=True)
@@ -153,13 +188,14 @@ class RateLimits:
 
     def observe(self, resource: str, response: httpx.Response, now: datetime) -> GitHubRateLimited | None:
         """Read a response's rate-limit headers; return the error when it says the limit is reached."""
-        headers = response.headers
-        bucket = self.buckets.setdefault(headers.get("x-ratelimit-resource") or resource, Bucket())
-        for name, attr in (("x-ratelimit-limit", "limit"), ("x-ratelimit-remaining", "remaining")):
-            if (value := headers.get(name, "").strip()).isdigit():
-                setattr(bucket, attr, int(value))
-        if (reset := headers.get("x-ratelimit-reset", "").strip()).isdigit():
-            bucket.reset_at = datetime.fromtimestamp(int(reset), UTC)
+        said = read_rate_headers(response.headers, now)
+        bucket = self.buckets.setdefault(said.resource or resource, Bucket())
+        if said.limit is not None:
+            bucket.limit = said.limit
+        if said.remaining is not None:
+            bucket.remaining = said.remaining
+        if said.reset_at is not None:
+            bucket.reset_at = said.reset_at
         limited = _rate_limit(response, now)
         if limited is not None:
             self.limited += 1
@@ -202,6 +238,11 @@ def _shown(value: str, limit: int = 40) -> str:
     """Return member input fit to quote inside backticks."""
     value = value.replace("`", "'").replace("\n", " ")
     return value if len(value) <= limit else value[: limit - 3] + "..."
+
+
+def is_login(value: object) -> bool:
+    """Tell whether `value` can be a GitHub login (what GitHub sends is checked before it is stored)."""
+    return isinstance(value, str) and _LOGIN.fullmatch(value) is not None
 
 
 def validate_login(login: str) -> str:
@@ -247,16 +288,59 @@ def _wait_text(seconds: float) -> str:
     return f"about {round(minutes / 60)} hours"
 
 
-def _retry_after(value: str, now: datetime) -> datetime | None:
-    try:
-        return now + timedelta(seconds=max(0, int(value.strip())))
-    except ValueError:
-        pass
+@dataclass(frozen=True, slots=True)
+class RateHeaders:
+    """What a response's rate-limit headers say, read within bounds (times are aware UTC)."""
+
+    resource: str | None
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None  # `x-ratelimit-reset`: never more than MAX_WAIT ahead
+    retry_at: datetime | None  # `retry-after` (seconds or an HTTP date): never more than MAX_WAIT ahead
+
+
+_COUNT = re.compile(r"\d{1,9}")
+_SECONDS = re.compile(r"\d+")
+_RESOURCE = re.compile(r"[a-z_]{1,40}")
+
+
+def read_rate_headers(headers: Mapping[str, str], now: datetime) -> RateHeaders:
+    """Read GitHub's rate-limit headers: the one place they are parsed.
+
+    Whatever they hold (a reset in the year 9999, `retry-after: 100000000000`, a date that is no date),
+    nothing here raises and no time is more than MAX_WAIT away: a wrong header costs an hour at most.
+    """
+    limit, remaining = _count(headers.get("x-ratelimit-limit")), _count(headers.get("x-ratelimit-remaining"))
+    resource = (headers.get("x-ratelimit-resource") or "").strip()
+    reset_at = retry_at = None
+    latest = now + MAX_WAIT
+    reset = (headers.get("x-ratelimit-reset") or "").strip()
+    if _SECONDS.fullmatch(reset):
+        # Epoch seconds; compared as numbers first, so no value can overflow a datetime.
+        epoch = int(reset) if len(reset) <= 12 else math.inf
+        reset_at = latest if epoch > latest.timestamp() else datetime.fromtimestamp(epoch, UTC)
+    if (retry := headers.get("retry-after")) is not None:
+        retry_at = _retry_after(retry.strip(), now, latest)
+    return RateHeaders(resource if _RESOURCE.fullmatch(resource) else None, limit, remaining, reset_at, retry_at)
+
+
+def _count(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if _COUNT.fullmatch(value) else None
+
+
+def _retry_after(value: str, now: datetime, latest: datetime) -> datetime | None:
+    if _SECONDS.fullmatch(value):
+        if len(value) > 12 or int(value) > MAX_WAIT.total_seconds():
+            return latest
+        return now + timedelta(seconds=int(value))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return when.astimezone(UTC) if when.tzinfo else None
+    if when is None or when.tzinfo is None:
+        return None
+    return min(when.astimezone(UTC), latest)
 
 
 def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False) -> GitHubRateLimited | None:
@@ -264,16 +348,14 @@ def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False)
     if response.status_code not in (403, 429):
         return None
     headers = response.headers
-    primary = headers.get("x-ratelimit-remaining") == "0"
-    retry_after = headers.get("retry-after")
-    secondary = retry_after is not None or "rate limit" in response.text.lower()
+    said = read_rate_headers(headers, now)
+    primary = said.remaining == 0
+    secondary = headers.get("retry-after") is not None or "rate limit" in response.text.lower()
     if not (response.status_code == 429 or primary or secondary):
         return None
-    reset_at: datetime | None = None
-    if retry_after is not None:
-        reset_at = _retry_after(retry_after, now)
-    if reset_at is None and primary and (reset := headers.get("x-ratelimit-reset", "")).strip().isdigit():
-        reset_at = datetime.fromtimestamp(int(reset), UTC)
+    reset_at = said.retry_at
+    if reset_at is None and primary:
+        reset_at = said.reset_at
     if not quiet:
         log.warning("GitHub rate limit reached (HTTP %s), reset at %s", response.status_code, reset_at)
     when = _wait_text((reset_at - now).total_seconds()) if reset_at is not None else "a few minutes"
@@ -345,7 +427,11 @@ class GitHubAPI:
         items = data.get("items") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise GitHubUnavailable()
-        return SearchPage(int(data.get("total_count") or 0), bool(data.get("incomplete_results")), items)
+        parsed = [item for raw in items if (item := parse_search_item(raw, self.base_url)) is not None]
+        total = data.get("total_count")
+        total = total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else len(items)
+        total = min(total, MAX_NUMBER)  # it is stored (history_total): an Integer column
+        return SearchPage(total, data.get("incomplete_results") is True, parsed, len(items))
 
     async def user_shows_code(self, login: str, code: str) -> bool:
         """Return whether `code` is in the user's bio or in one of their newest public gists."""
@@ -379,7 +465,11 @@ class GitHubAPI:
         """Return the canonical `owner/name` of a public repository (following renames)."""
         repo = validate_repo(repo)
         data = await self._get_json(f"/repos/{repo}", not_found=_repo_not_found(repo))
-        return data["full_name"]
+        full_name = data.get("full_name") if isinstance(data, dict) else None
+        if not isinstance(full_name, str) or _REPO.fullmatch(full_name) is None:
+            log.warning("GitHub named repository %s oddly: %.100r", repo, full_name)
+            raise GitHubUnavailable()
+        return full_name
 
     async def repo_private(self, repo: str, *, background: bool = False) -> bool:
         """Whether a repository is private as this client sees it; one it cannot find counts as private."""
@@ -420,7 +510,11 @@ class GitHubAPI:
             params={"q": " ".join(terms), "sort": "created", "order": "desc", "per_page": limit},
             unprocessable=unprocessable,
         )
-        issues = [_issue(item, language, self.base_url) for item in data.get("items", [])[:limit]]
+        raw = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(raw, list):
+            raise GitHubUnavailable()
+        items = [item for r in raw if (item := parse_search_item(r, self.base_url)) is not None]
+        issues = [_issue(item, language) for item in items[:limit]]
         self._store(key, issues)
         return list(issues)
 
@@ -537,13 +631,22 @@ def _repo_not_found(repo: str) -> str:
     return f"I can't find the repository `{repo}` on GitHub (is it private?)"
 
 
-def _user(data: Mapping[str, Any]) -> GitHubUser:
+def _user(data: Any) -> GitHubUser:
+    """Read a user as GitHub's users API shows one; an answer without a sound id and login is unavailable."""
+    from bot.services.github.urls import safe_url
+
+    github_id = _whole(data.get("id")) if isinstance(data, dict) else None
+    login = data.get("login") if isinstance(data, dict) else None
+    if github_id is None or github_id <= 0 or not isinstance(login, str) or not is_login(login):
+        log.warning("GitHub sent a user without a sound id and login: %.200r", data)
+        raise GitHubUnavailable()
+    bio = data.get("bio")
     return GitHubUser(
-        id=int(data["id"]),
-        login=data["login"],
-        type=data.get("type") or "User",
-        bio=data.get("bio"),
-        html_url=data.get("html_url") or f"https://github.com/{data['login']}",
+        id=github_id,
+        login=login,
+        type=_text(data.get("type")) or "User",
+        bio=bio if isinstance(bio, str) else None,
+        html_url=safe_url(data.get("html_url"), fallback=f"https://github.com/{login}") or "",
     )
 
 
@@ -556,15 +659,91 @@ def repo_of(item: Mapping[str, Any], base_url: str = BASE_URL) -> str:
     return "/".join(urlsplit(url).path.rstrip("/").split("/")[-2:])
 
 
-def _issue(item: Mapping[str, Any], language: str | None, base_url: str = BASE_URL) -> Issue:
-    repo = repo_of(item, base_url)
-    return Issue(
+MAX_NUMBER = 2**31 - 1  # what an Integer column holds
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Read GitHub's ISO 8601 time ("2026-11-30T10:00:00Z") as aware UTC, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.astimezone(UTC) if when.tzinfo is not None else None
+
+
+def _whole(value: Any) -> int | None:
+    # GitHub's numbers are JSON integers; a bool is not one, nor is "12" or 1.5.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_search_item(raw: Any, base_url: str = BASE_URL) -> SearchItem | None:
+    """Read one item of a search result: the one place its shape is checked.
+
+    A malformed item (not an object, a number that is no positive whole number, no repository) is
+    logged and skipped, None: the good items beside it still count. Text fields of the wrong type
+    are read as empty, and the link is kept only when it is safe to show.
+    """
+    from bot.services.github.urls import issue_url, pull_url, safe_url
+
+    if not isinstance(raw, dict):
+        log.warning("skipping a GitHub search item that is not an object: %.100r", raw)
+        return None
+    number = _whole(raw.get("number"))
+    repo = repo_of(raw, base_url)
+    if number is None or not 0 < number <= MAX_NUMBER or _REPO.fullmatch(repo) is None:
+        log.warning(
+            "skipping a malformed GitHub search item: number %.40r, repository %.100r",
+            raw.get("number"),
+            raw.get("repository_url"),
+        )
+        return None
+    user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+    author_id = _whole(user.get("id"))
+    pull = raw.get("pull_request") if isinstance(raw.get("pull_request"), dict) else None
+    built = pull_url(repo, number) if pull is not None else issue_url(repo, number)
+    labels = raw.get("labels") if isinstance(raw.get("labels"), list) else []
+    comments = _whole(raw.get("comments"))
+    return SearchItem(
         repo=repo,
-        number=int(item["number"]),
-        title=item["title"],
-        url=item["html_url"],
-        labels=[label["name"] for label in item.get("labels", []) if isinstance(label, dict) and "name" in label],
-        comments=int(item.get("comments", 0)),
-        created_at=datetime.fromisoformat(item["created_at"]).astimezone(UTC),
+        number=number,
+        title=_text(raw.get("title")),
+        url=safe_url(raw.get("html_url"), fallback=built),
+        author_id=author_id if author_id is not None and author_id > 0 else None,
+        author_login=_text(user.get("login")),
+        author_type=_text(user.get("type")) or "User",
+        body=raw.get("body") if isinstance(raw.get("body"), str) else None,
+        labels=tuple(
+            label["name"] for label in labels if isinstance(label, dict) and isinstance(label.get("name"), str)
+        ),
+        comments=max(0, comments) if comments is not None else 0,
+        created_at=parse_time(raw.get("created_at")),
+        closed_at=parse_time(raw.get("closed_at")),
+        merged_at=parse_time(pull.get("merged_at")) if pull is not None else None,
+        repo_private=_said_private(raw.get("repository")),
+    )
+
+
+def _said_private(repository: Any) -> bool | None:
+    """A repository object's `private` flag, when it has one (a search item seldom carries its repository)."""
+    if isinstance(repository, dict) and isinstance(repository.get("private"), bool):
+        return bool(repository["private"])
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _issue(item: SearchItem, language: str | None) -> Issue:
+    return Issue(
+        repo=item.repo,
+        number=item.number,
+        title=item.title,
+        url=item.url or "",
+        labels=list(item.labels),
+        comments=item.comments,
+        created_at=item.created_at or datetime.min.replace(tzinfo=UTC),
         language=language,
     )

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import storable
@@ -16,6 +17,7 @@ from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscri
 from bot.db.session import transaction
 from bot.services import activity, audience, messages, outbox
 from bot.services.github import history, webhooks
+from bot.services.github.urls import pull_url, safe_url
 from bot.services.goals import close as close_goal
 from bot.services.sharing import share
 
@@ -216,7 +218,7 @@ async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any]
         pr = payload.get("pull_request") or {}
         if action == "closed" and pr.get("merged"):
             private = audience.merge_is_private(payload)
-            celebrations, finished = await celebrate_merge(session, repo, pr, now=now, private=private)
+            celebrations, finished = await celebrate_each(session, repo, pr, now=now, private=private)
             relays = await relay(session, repo, "pulls", "merged", pr, now=now)
             return Outcome(celebrations, relays, finished)
         if action == "opened":
@@ -257,6 +259,7 @@ async def celebrate_merge(
     now: datetime,
     private: bool,
     source: str = "webhook",
+    guild_id: int | None = None,
 ) -> tuple[int, int]:
     """Record a linked member's merged PR once per server and queue its celebration.
 
@@ -276,6 +279,7 @@ async def celebrate_merge(
     login = str(author.get("login", ""))
     github_id = int(author["id"]) if author.get("id") is not None else None
     accounts = await members_for(session, github_id=github_id, login=login)
+    accounts = [a for a in accounts if guild_id is None or a.guild_id == guild_id]  # one server's (celebrate_each)
     if not accounts:
         return 0, 0
     number = int(pr["number"])
@@ -304,6 +308,7 @@ async def celebrate_merge(
         if seen is not None:
             continue  # another hook, delivery or radar pass already reported this merge
         title = storable(str(pr.get("title") or ""))[:300]
+        url = safe_url(pr.get("html_url"), fallback=pull_url(repo, number)) or ""
         merged = MergedPullRequest(
             guild_id=guild_id,
             user_id=user_id,
@@ -311,7 +316,7 @@ async def celebrate_merge(
             repo=repo,
             number=number,
             title=title,
-            url=storable(str(pr.get("html_url") or f"https://github.com/{repo}/pull/{number}"))[:300],
+            url=url,
             merged_at=merged_at,
             recorded_at=now,
             private=private,
@@ -359,7 +364,7 @@ async def celebrate_merge(
             "repo_name": ((pr.get("base") or {}).get("repo") or {}).get("full_name") or repo,
             "number": number,
             "title": title,
-            "url": pr.get("html_url"),
+            "url": url or None,
             "total": counted.total,
             "in_repo": counted.in_repo,
             "known": counted.known,
@@ -380,6 +385,43 @@ async def celebrate_merge(
             )
             celebrations += queued is not None
     return celebrations, finished_total
+
+
+async def celebrate_each(
+    session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime, private: bool, source: str = "webhook"
+) -> tuple[int, int]:
+    """`celebrate_merge` in each server that links the author, each in a SAVEPOINT of its own.
+
+    One server's trouble with this member (a row it cannot take) is logged and holds back none of
+    the others; an error of the database itself, or a payload the code cannot handle, still fails
+    the whole delivery. (The radar calls `celebrate_merge` itself, in a SAVEPOINT per member: what
+    fails there leaves the member's cursor, and the next pass tries again.)
+    """
+    from bot.services.github.links import members_for
+
+    author = pr.get("user") or {}
+    if is_bot(author):
+        return 0, 0
+    github_id = int(author["id"]) if author.get("id") is not None else None
+    guild_ids = sorted(
+        {a.guild_id for a in await members_for(session, github_id=github_id, login=str(author.get("login", "")))}
+    )
+    celebrations = finished = 0
+    for guild_id in guild_ids:
+        try:
+            async with session.begin_nested():
+                queued, done = await celebrate_merge(
+                    session, repo, pr, now=now, private=private, source=source, guild_id=guild_id
+                )
+        except DBAPIError as exc:  # a row refused; a payload the code cannot handle still fails the delivery
+            if webhooks.is_database_fault(exc):
+                raise
+            log.exception(
+                "could not celebrate %s#%s in guild %s; the other servers go on", repo, pr.get("number"), guild_id
+            )
+            continue
+        celebrations, finished = celebrations + queued, finished + done
+    return celebrations, finished
 
 
 async def _finish_linked_goals(
@@ -428,7 +470,7 @@ async def relay(
             "number": item.get("number"),
             "title": str(item.get("title") or item.get("name") or item.get("tag_name") or "")[:256],
             "tag": item.get("tag_name"),
-            "url": item.get("html_url"),
+            "url": safe_url(item.get("html_url")),
             "author": author.get("login"),
             "labels": labels[:10],
         }
@@ -489,7 +531,7 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
     drafts = share.merged_pr(
         repo=merged.repo,
         title=merged.title,
-        url=merged.url,
+        url=safe_url(merged.url) or "",
         total=counted.total,
         in_repo=counted.in_repo,
         known=counted.known,

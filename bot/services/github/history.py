@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
 from bot.db.session import insert_ignore, reading, transaction
 from bot.services import audience
-from bot.services.github.api import GitHubAPI, repo_of
+from bot.services.github.api import GitHubAPI, GitHubUnprocessable, is_login, parse_time
+from bot.services.github.urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -33,21 +34,12 @@ def merged_query(login: str) -> str:
     return f"is:pr is:merged author:{login}"
 
 
-def parse_time(value: Any) -> datetime | None:
-    """Read GitHub's ISO 8601 time ("2026-11-30T10:00:00Z"), or None."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def merged_at_of(item: dict[str, Any]) -> datetime | None:
     """Return when a PR merged: a search item's `pull_request.merged_at`, a webhook PR's `merged_at`,
     else when it closed (a merged PR closes as it merges)."""
+    pull = item.get("pull_request")
     return (
-        parse_time((item.get("pull_request") or {}).get("merged_at"))
+        parse_time(pull.get("merged_at") if isinstance(pull, dict) else None)
         or parse_time(item.get("merged_at"))
         or parse_time(item.get("closed_at"))
     )
@@ -63,8 +55,8 @@ async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, n
     if profile is None:
         await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login, "checked_through": now}])
         profile = await session.get(GitHubProfile, github_id)
-    elif login and profile.login != login:
-        profile.login = login
+    elif is_login(login) and profile.login != login:
+        profile.login = login  # a display name only: identity is the id (see links.follow_login)
     return profile
 
 
@@ -204,7 +196,7 @@ async def import_history(
     # History is what merged before the member linked (the profile's first cursor); what merged
     # since is left for the radar and the webhooks to find, and to celebrate.
     cutoff = profile.checked_through or started
-    later = 0
+    later = others = 0
     rows: dict[tuple[str, int], tuple[datetime, bool]] = {}
     authenticated = api.limits.has_token
     total = 0
@@ -215,15 +207,21 @@ async def import_history(
         )
         total = max(total, result.total_count)
         for item in result.items:
-            if int((item.get("user") or {}).get("id") or 0) != profile_id:
-                continue  # the login belongs to someone else now: only the numeric id counts
-            merged_at = merged_at_of(item)
+            if item.author_id != profile_id:
+                if item.author_login.lower() == login.lower():
+                    # GitHub gives the login to another account now: this profile's login is stale, and
+                    # what the search found is someone else's history. Follow the id first (the radar does).
+                    raise GitHubUnprocessable(f"GitHub user {profile_id}'s login {login} belongs to someone else")
+                others += 1  # not theirs: only the numeric id counts, in the total too
+                continue
+            merged_at = item.merged_at or item.closed_at
             if merged_at is not None and merged_at > cutoff:
                 later += 1
-            elif merged_at is not None and item.get("number") is not None:
+            elif merged_at is not None:
                 private = audience.search_item_private(item, authenticated=authenticated)
-                rows[(repo_of(item, api.base_url).lower(), int(item["number"]))] = (merged_at, private)
-        if len(result.items) < PER_PAGE or page * PER_PAGE >= min(result.total_count, 1000):
+                rows[(item.repo.lower(), item.number)] = (merged_at, private)
+        # Paging goes by what GitHub sent: a malformed item skipped is still one of the page's.
+        if result.sent < PER_PAGE or page * PER_PAGE >= min(result.total_count, 1000):
             break
     first = min((merged_at for merged_at, _ in rows.values()), default=None)
     async with transaction(sessionmaker) as session:
@@ -245,7 +243,7 @@ async def import_history(
                 for (repo, number), (merged_at, private) in rows.items()
             ],
         )
-        total = max(total - later, len(rows))
+        total = max(total - later - others, len(rows))
         profile.history_status = "done"
         profile.history_total = total
         profile.history_read = len(rows)
@@ -275,7 +273,7 @@ class OpenPR:
     repo: str
     number: int
     title: str
-    url: str
+    url: str | None  # None when the stored address is not a safe GitHub link
     days_open: int
     unreviewed: bool
 
@@ -328,7 +326,8 @@ async def summary(
             first_merged_at=profile.first_merged_at,
             repos=[(repo, n) for repo, n in top],
             open_prs=[
-                OpenPR(pr.repo, pr.number, pr.title, pr.url, (now - pr.opened_at).days, pr.unreviewed) for pr in opened
+                OpenPR(pr.repo, pr.number, pr.title, safe_url(pr.url), (now - pr.opened_at).days, pr.unreviewed)
+                for pr in opened
             ],
             open_checked_at=profile.open_checked_at,
         )

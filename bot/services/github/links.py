@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import GitHubAccount, GitHubLinkRequest
+from bot.db.models import GitHubAccount, GitHubLinkRequest, GitHubProfile
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, UserError
-from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, validate_login
+from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, is_login, validate_login
 from bot.services.github.history import drop_orphans, ensure_profile
+from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
+
+log = logging.getLogger(__name__)
 
 CODE_LIFETIME = timedelta(hours=1)
 
@@ -39,9 +43,9 @@ class LinkedAccount:
     linked_at: datetime
 
     @property
-    def url(self) -> str:
-        """Return the profile URL."""
-        return f"https://github.com/{self.login}"
+    def url(self) -> str | None:
+        """Return the profile URL (None when the login would not make a safe one)."""
+        return safe_url(f"https://github.com/{self.login}")
 
 
 def clean_login(login: str) -> str:
@@ -54,11 +58,23 @@ def _view(account: GitHubAccount) -> LinkedAccount:
     return LinkedAccount(account.user_id, account.login, account.github_id, account.linked_at)
 
 
-async def _holder(session: AsyncSession, guild_id: int, *, github_id: int | None, login: str) -> GitHubAccount | None:
-    conditions = [GitHubAccount.login_lower == login.lower()]
+async def _holder(
+    session: AsyncSession, guild_id: int, *, github_id: int | None, login: str, other_than: int
+) -> GitHubAccount | None:
+    # Another member's link to this account, if any. Who a link belongs to is the numeric id: a link
+    # showing this login under another id is only stale (that user renamed; `follow_login` sets it
+    # aside). Without the id, the login is all there is.
+    by_login = GitHubAccount.login_lower == login.lower()
+    if github_id is not None:
+        by_login = by_login & or_(GitHubAccount.github_id.is_(None), GitHubAccount.github_id == github_id)
+    conditions = [by_login]
     if github_id is not None:
         conditions.append(GitHubAccount.github_id == github_id)
-    return await session.scalar(select(GitHubAccount).where(GitHubAccount.guild_id == guild_id, or_(*conditions)))
+    return await session.scalar(
+        select(GitHubAccount)
+        .where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id != other_than, or_(*conditions))
+        .limit(1)
+    )
 
 
 async def _store_profile(session: AsyncSession, account: GitHubAccount, now: datetime) -> None:
@@ -70,8 +86,8 @@ async def _store_profile(session: AsyncSession, account: GitHubAccount, now: dat
 async def _store(
     session: AsyncSession, *, guild_id: int, user_id: int, login: str, github_id: int | None, by: int, now: datetime
 ) -> GitHubAccount:
-    holder = await _holder(session, guild_id, github_id=github_id, login=login)
-    if holder is not None and holder.user_id != user_id:
+    holder = await _holder(session, guild_id, github_id=github_id, login=login, other_than=user_id)
+    if holder is not None:
         raise UserError(
             f"The GitHub account `{login}` is already linked to <@{holder.user_id}>. "
             "One account per member: they can `/github unlink` first."
@@ -80,6 +96,8 @@ async def _store(
         delete(GitHubAccount).where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id == user_id)
     )
     await session.flush()
+    if github_id is not None:
+        await follow_login(session, github_id, login)  # a stale holder of the login steps aside
     account = GitHubAccount(
         guild_id=guild_id,
         user_id=user_id,
@@ -103,8 +121,8 @@ async def start_link(
     code = f"shiplog-{secrets.token_hex(4)}"
     async with transaction(sessionmaker) as session:
         await ensure_guild(session, guild_id)
-        holder = await _holder(session, guild_id, github_id=None, login=login)
-        if holder is not None and holder.user_id != user_id:
+        holder = await _holder(session, guild_id, github_id=None, login=login, other_than=user_id)
+        if holder is not None:
             raise UserError(f"The GitHub account `{login}` is already linked to another member here.")
         request = await session.get(GitHubLinkRequest, (guild_id, user_id))
         if request is None:
@@ -211,15 +229,93 @@ async def whois(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int
 async def members_for(session: AsyncSession, *, github_id: int | None, login: str) -> list[GitHubAccount]:
     """Return every guild's link for this GitHub user: by numeric id, else by login (case-insensitive).
 
-    A link made by login learns the numeric id here, so a later rename keeps it.
+    A link made by login learns the numeric id here, so a later rename keeps it; the login GitHub
+    gives is followed everywhere (`follow_login`).
     """
-    conditions = [(GitHubAccount.login_lower == login.lower()) & GitHubAccount.github_id.is_(None)]
-    if github_id is not None:
-        conditions.append(GitHubAccount.github_id == github_id)
-    accounts = (await session.scalars(select(GitHubAccount).where(or_(*conditions)))).all()
-    for account in accounts:
-        if account.github_id is None and github_id is not None:
-            account.github_id = github_id
-        if account.login != login:
-            account.login, account.login_lower = login, login.lower()
-    return list(accounts)
+    if github_id is None:
+        accounts = list(
+            await session.scalars(
+                select(GitHubAccount).where(
+                    GitHubAccount.login_lower == login.lower(), GitHubAccount.github_id.is_(None)
+                )
+            )
+        )
+        for account in accounts:
+            account.login = login
+        return accounts
+    if login:
+        await adopt_id(session, github_id, login)
+        await follow_login(session, github_id, login)
+    return list(await session.scalars(select(GitHubAccount).where(GitHubAccount.github_id == github_id)))
+
+
+# A link whose login now belongs to another GitHub user keeps its display login and has this prefix and its
+# row id in `login_lower`: no login contains "#", and row ids are unique, so it matches no login and
+# never collides with another link.
+STALE_LOGIN = "#"
+
+
+async def adopt_id(session: AsyncSession, github_id: int, login: str) -> int:
+    """Give the links an admin made by `login` (no id known yet) GitHub's numeric id; return how many.
+
+    A server that already links this id to someone keeps that link: the one by login is left as it is.
+    """
+    linked_here = select(GitHubAccount.guild_id).where(GitHubAccount.github_id == github_id)
+    result = await session.execute(
+        update(GitHubAccount)
+        .where(
+            GitHubAccount.login_lower == login.lower(),
+            GitHubAccount.github_id.is_(None),
+            GitHubAccount.guild_id.not_in(linked_here),
+        )
+        .values(github_id=github_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount or 0
+
+
+async def follow_login(session: AsyncSession, github_id: int, login: str) -> None:
+    """Make `login` what GitHub user `github_id` is called, on its profile and on every link to it.
+
+    Identity is the numeric id; a login is only a display name, and two users can swap theirs. So a
+    link still showing this login for another user is stale: it steps aside first (its `login_lower`
+    becomes STALE_LOGIN and its row id), in this same transaction, and no unique constraint on
+    (guild, login_lower) can fail whatever order renames are learned in. That user's own new login is
+    followed when GitHub names it.
+    """
+    if not is_login(login):
+        log.warning("not following GitHub user %s to %.60r: that is no GitHub login", github_id, login)
+        return
+    lower = login.lower()
+    await session.flush()
+    linked_here = select(GitHubAccount.guild_id).where(GitHubAccount.github_id == github_id)
+    stale = (
+        await session.execute(
+            select(GitHubAccount.id).where(
+                GitHubAccount.login_lower == lower,
+                or_(
+                    GitHubAccount.github_id != github_id,
+                    GitHubAccount.github_id.is_(None) & GitHubAccount.guild_id.in_(linked_here),
+                ),
+            )
+        )
+    ).scalars()
+    for row_id in list(stale):
+        log.info("GitHub login %s now belongs to user %s: link row %s set aside", login, github_id, row_id)
+        await session.execute(
+            update(GitHubAccount)
+            .where(GitHubAccount.id == row_id)
+            .values(login_lower=f"{STALE_LOGIN}{row_id}")
+            .execution_options(synchronize_session="fetch")
+        )
+    await session.execute(
+        update(GitHubAccount)
+        .where(
+            GitHubAccount.github_id == github_id, or_(GitHubAccount.login != login, GitHubAccount.login_lower != lower)
+        )
+        .values(login=login, login_lower=lower)
+        .execution_options(synchronize_session="fetch")
+    )
+    profile = await session.get(GitHubProfile, github_id)
+    if profile is not None and profile.login != login:
+        profile.login = login

@@ -19,6 +19,7 @@ from bot.db.models import GitHubAccount, GitHubOpenPR, Guild, Member, ReviewNudg
 from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import audience, messages, outbox
+from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_member
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class WaitingPR:
     repo: str
     number: int
     title: str
-    url: str
+    url: str | None  # None when the stored address is not a safe GitHub link
     days: int
 
     @property
@@ -103,7 +104,7 @@ async def waiting(
     for user_id, pr in await session.execute(query):
         if (user_id, pr.repo, pr.number) in recent:
             continue
-        out[user_id].append(WaitingPR(pr.repo, pr.number, pr.title, pr.url, (now - pr.opened_at).days))
+        out[user_id].append(WaitingPR(pr.repo, pr.number, pr.title, safe_url(pr.url), (now - pr.opened_at).days))
     return dict(out)
 
 

@@ -24,7 +24,7 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +36,7 @@ from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
 from bot.services import audience
-from bot.services.github import history, nudges
+from bot.services.github import history, links, nudges, webhooks
 from bot.services.github.api import (
     BACKGROUND_SHARE,
     DEFAULT_SEARCH_LIMIT,
@@ -45,7 +45,7 @@ from bot.services.github.api import (
     GitHubNotFound,
     GitHubRateLimited,
     GitHubUnprocessable,
-    repo_of,
+    SearchItem,
 )
 from bot.services.github.events import celebrate_merge, is_bot
 
@@ -280,11 +280,8 @@ class Radar:
                 continue
             async with transaction(self.sessionmaker) as session:
                 await history.ensure_profile(session, user.id, user.login, now=self.now())
-                await session.execute(
-                    update(GitHubAccount)
-                    .where(GitHubAccount.login_lower == login.lower(), GitHubAccount.github_id.is_(None))
-                    .values(github_id=user.id, login=user.login, login_lower=user.login.lower())
-                )
+                await links.adopt_id(session, user.id, login)
+                await links.follow_login(session, user.id, user.login)
             learned += 1
         self.state.unknown_logins = unknown
         return learned
@@ -325,18 +322,14 @@ class Radar:
             await self.rename(github_id, user.login)
 
     async def rename(self, github_id: int, login: str) -> None:
-        """Follow a renamed login everywhere it is stored."""
+        """Follow a renamed login everywhere it is stored (see `links.follow_login`)."""
         async with transaction(self.sessionmaker) as session:
             profile = await session.get(GitHubProfile, github_id)
             if profile is not None:
                 if profile.login != login:
                     log.info("GitHub user %s is now called %s (was %s)", github_id, login, profile.login)
-                profile.login, profile.gone_at = login, None
-            await session.execute(
-                update(GitHubAccount)
-                .where(GitHubAccount.github_id == github_id)
-                .values(login=login, login_lower=login.lower())
-            )
+                profile.gone_at = None
+            await links.follow_login(session, github_id, login)
 
     # --- the query syntax self-check ---------------------------------------------------------------
 
@@ -412,6 +405,10 @@ class Radar:
     async def search_merges(self, report: PassReport) -> None:
         """Search every watched member's merges since their cursor, a batch at a time."""
         watched = await self.watched()
+        if shared := _sharing_a_login(watched):
+            # Two members under one login: at least one is stale (they swapped, say). Ask GitHub by id first.
+            await self.resolve_profiles(shared)
+            watched = await self.watched()
         report.members = len(watched)
         # The cursor's timestamp is in every query, so batches are cut for the longest one.
         base = f"is:pr is:merged {since_term(self.now())}"
@@ -456,9 +453,10 @@ class Radar:
 
     async def _all_pages(
         self, text: str, report: PassReport, *, splittable: bool = False
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[list[SearchItem], bool]:
         """Read every page of a search; return the items, and whether GitHub said they are complete."""
-        items: list[dict[str, Any]] = []
+        items: list[SearchItem] = []
+        sent = 0
         page, limited, complete = 1, 0, True
         while True:
             try:
@@ -477,13 +475,14 @@ class Radar:
             if result.total_count > RESULT_CAP and splittable:
                 raise _TooMany  # GitHub would cut the results: the caller splits the batch
             items += result.items
+            sent += result.sent  # malformed items were skipped (and logged), but paging counts them
             complete = complete and not result.incomplete
-            if len(result.items) < PER_PAGE or len(items) >= min(result.total_count, RESULT_CAP):
+            if result.sent < PER_PAGE or sent >= min(result.total_count, RESULT_CAP):
                 return items, complete
             page += 1
 
     async def _apply(
-        self, group: list[Watched], items: list[dict[str, Any]], searched_at: datetime | None, report: PassReport
+        self, group: list[Watched], items: list[SearchItem], searched_at: datetime | None, report: PassReport
     ) -> None:
         """Celebrate what a batch found and move its cursor, in one transaction.
 
@@ -491,43 +490,80 @@ class Radar:
         the next pass asks again, and what was celebrated now is not celebrated twice.
         """
         ids = {w.id for w in group}
-        logins = {w.login.lower(): w.id for w in group}
+        holders: dict[str, set[int]] = {}
+        for w in group:
+            holders.setdefault(w.login.lower(), set()).add(w.id)
         stale: set[int] = set()
         renamed: dict[int, str] = {}
-        mine = [item for item in items if (item.get("user") or {}).get("id") in ids and item.get("number") is not None]
-        private = await audience.search_results_private(mine, api=self.api, known=self._repo_private)
+        mine: dict[int, list[SearchItem]] = {i: [] for i in ids}
+        for item in items:
+            uid, login = item.author_id, item.author_login
+            # Who wrote it is the numeric id. A watched member whose login GitHub now gives someone else
+            # has a stale login (renamed, the login since taken): their own merges were not searched.
+            if uid is None:
+                continue  # whose it is can't be told: it says nothing of anyone's login either
+            stale |= holders.get(login.lower(), set()) - {uid}
+            if uid not in ids:
+                continue
+            if login and login.lower() not in {w.login.lower() for w in group if w.id == uid}:
+                renamed[uid] = login
+            mine[uid].append(item)
+        # Which repositories are private (a token's search may see some): asked before the transaction.
+        private = await audience.search_results_private(
+            [item for found in mine.values() for item in found], api=self.api, known=self._repo_private
+        )
         async with transaction(self.sessionmaker) as session:
-            for item in items:
-                user = item.get("user") or {}
-                uid, login = user.get("id"), str(user.get("login", ""))
-                if uid not in ids:
-                    if login.lower() in logins:
-                        stale.add(logins[login.lower()])  # someone else holds the login now
+            for github_id in sorted(ids - stale):
+                # A SAVEPOINT each: one member's trouble never holds back the others in the batch.
+                try:
+                    async with session.begin_nested():
+                        found, celebrated = await self._celebrate(session, mine[github_id], private)
+                        # The cursor moves in the same transaction as the celebrations it covers.
+                        moved = {"last_checked_at": self.now()} | (
+                            {"checked_through": searched_at} if searched_at else {}
+                        )
+                        await session.execute(
+                            update(GitHubProfile).where(GitHubProfile.id == github_id).values(**moved)
+                        )
+                except Exception as exc:
+                    if webhooks.is_database_fault(exc):
+                        raise  # the database itself: the batch fails, and the next pass resumes here
+                    log.exception("radar: GitHub user %s could not be recorded; trying again next pass", github_id)
+                    report.stopped_because = f"GitHub user {github_id} failed: {exc!r}"[:300]
                     continue
-                if login and logins.get(login.lower()) != uid:
-                    renamed[uid] = login
-                if is_bot(user) or item.get("number") is None:
-                    continue
-                report.merges += 1
-                celebrated, _ = await celebrate_merge(
-                    session,
-                    repo_of(item, self.api.base_url).lower(),
-                    as_pull_request(item),
-                    now=self.now(),
-                    private=private[repo_of(item, self.api.base_url).lower()],
-                    source="radar",
-                )
+                report.merges += found
                 report.celebrations += celebrated
-            # The cursor moves in the same transaction as the celebrations it covers.
-            moved = {"last_checked_at": self.now()} | ({"checked_through": searched_at} if searched_at else {})
-            await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(ids - stale)).values(**moved))
-        report.checked += len(ids - stale)
+                report.checked += 1
         if report.celebrations:
             self.on_queued()
         for github_id, login in renamed.items():
             await self.rename(github_id, login)
         if stale:
             await self.resolve_profiles(sorted(stale))
+
+    async def _celebrate(
+        self, session: AsyncSession, items: list[SearchItem], private: Mapping[str, bool]
+    ) -> tuple[int, int]:
+        """Celebrate one member's merges a search found; return (merges, celebrations queued).
+
+        `private` says, per repository (lower case), whether it is private (audience.search_results_private).
+        """
+        found = celebrated = 0
+        for item in items:
+            if is_bot(item.author):
+                continue
+            found += 1
+            # Every server at once: if one cannot take it, the member's cursor stays and the next pass tries again.
+            queued, _ = await celebrate_merge(
+                session,
+                item.repo.lower(),
+                as_pull_request(item),
+                now=self.now(),
+                private=private.get(item.repo.lower(), True),
+                source="radar",
+            )
+            celebrated += queued
+        return found, celebrated
 
     async def _unsearchable(self, watched: Watched) -> None:
         """A login GitHub knows but won't search (a flagged account): leave it out, and say so in status."""
@@ -569,32 +605,27 @@ class Radar:
                 continue  # the merge search resolves renames; this batch waits for the next sweep
             await self._store_open(group, opened, unreviewed)
 
-    async def _store_open(
-        self, group: list[Watched], opened: list[dict[str, Any]], unreviewed: list[dict[str, Any]]
-    ) -> None:
+    async def _store_open(self, group: list[Watched], opened: list[SearchItem], unreviewed: list[SearchItem]) -> None:
         ids = {w.id for w in group}
-        waiting = {(repo_of(i, self.api.base_url).lower(), i.get("number")) for i in unreviewed}
+        waiting = {(i.repo.lower(), i.number) for i in unreviewed}
         now = self.now()
-        unique = {(repo_of(i, self.api.base_url).lower(), i.get("number")): i for i in opened}  # pages may repeat
+        unique = {(i.repo.lower(), i.number): i for i in opened}  # pages may repeat
         async with transaction(self.sessionmaker) as session:
             # A member unlinked meanwhile: their profile is gone, and nothing is stored for it.
             ids = set(await session.scalars(select(GitHubProfile.id).where(GitHubProfile.id.in_(ids))))
             await session.execute(delete(GitHubOpenPR).where(GitHubOpenPR.github_id.in_(ids)))
             for item in unique.values():
-                uid = (item.get("user") or {}).get("id")
-                opened_at = history.parse_time(item.get("created_at"))
-                if uid not in ids or item.get("number") is None or opened_at is None:
+                if item.author_id not in ids or item.created_at is None:
                     continue
-                repo = repo_of(item, self.api.base_url)
                 session.add(
                     GitHubOpenPR(
-                        github_id=uid,
-                        repo=repo.lower(),
-                        number=int(item["number"]),
-                        title=storable(str(item.get("title") or ""))[:300],
-                        url=storable(str(item.get("html_url") or ""))[:300],
-                        opened_at=opened_at,
-                        unreviewed=(repo.lower(), item.get("number")) in waiting,
+                        github_id=item.author_id,
+                        repo=item.repo.lower(),
+                        number=item.number,
+                        title=storable(item.title)[:300],
+                        url=item.url or "",
+                        opened_at=item.created_at,
+                        unreviewed=(item.repo.lower(), item.number) in waiting,
                         seen_at=now,
                     )
                 )
@@ -610,21 +641,30 @@ def _groups(watched: list[Watched], base: str, size: int) -> list[list[Watched]]
     return out
 
 
+def _sharing_a_login(watched: list[Watched]) -> list[int]:
+    """Return the ids of watched users whose stored login another watched user also has."""
+    by_login: dict[str, list[int]] = {}
+    for w in watched:
+        by_login.setdefault(w.login.lower(), []).append(w.id)
+    return sorted(i for ids in by_login.values() if len(ids) > 1 for i in ids)
+
+
 class _TooMany(Exception):
     """A search matched more than GitHub returns: the batch must be split."""
 
 
-def as_pull_request(item: dict[str, Any]) -> dict[str, Any]:
+def as_pull_request(item: SearchItem) -> dict[str, Any]:
     """Shape a search item like a webhook's pull request, for `celebrate_merge`."""
-    merged_at = (item.get("pull_request") or {}).get("merged_at") or item.get("closed_at")
+    merged_at = item.merged_at or item.closed_at
+    when = merged_at.isoformat() if merged_at is not None else None
     return {
-        "user": item.get("user"),
-        "number": item.get("number"),
-        "title": item.get("title"),
-        "html_url": item.get("html_url") or (item.get("pull_request") or {}).get("html_url"),
-        "body": item.get("body"),
-        "merged_at": merged_at,
-        "pull_request": {"merged_at": merged_at},
+        "user": item.author,
+        "number": item.number,
+        "title": item.title,
+        "html_url": item.url,
+        "body": item.body,
+        "merged_at": when,
+        "pull_request": {"merged_at": when},
     }
 
 

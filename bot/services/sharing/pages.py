@@ -24,6 +24,7 @@ from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import audience
 from bot.services.checkins import StreakPicture
+from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
 from bot.services.sharing import posts
 from bot.services.streaks import member_streak
@@ -209,7 +210,7 @@ class PageGoal:
 class PagePR:
     number: int
     title: str
-    url: str | None  # None when the stored address is not http(s)
+    url: str | None  # None when the stored address is not a safe GitHub link (urls.safe_url)
     merged_at: datetime
 
 
@@ -241,10 +242,6 @@ class PublicPage:
     def streak_unit(self) -> str:
         unit = "week" if self.cadence == "weekly" else "day"
         return unit if self.streak == 1 else f"{unit}s"
-
-
-def _safe_url(url: str) -> str | None:
-    return url if url.startswith(("https://", "http://")) else None
 
 
 @audience.publisher()
@@ -301,7 +298,7 @@ async def load_page(
         latest: dict[str, list[PagePR]] = defaultdict(list)
         for row in sorted(merged, key=lambda row: (row.merged_at, row.number), reverse=True):
             if len(latest[row.repo]) < MAX_PRS_PER_REPO:
-                latest[row.repo].append(PagePR(row.number, public_text(row.title), _safe_url(row.url), row.merged_at))
+                latest[row.repo].append(PagePR(row.number, public_text(row.title), safe_url(row.url), row.merged_at))
         repos = [PageRepo(repo, counts[repo], latest[repo]) for repo in shown]
 
         kudos = (
