@@ -42,7 +42,7 @@ from bot.errors import NotFoundError, UserError
 from bot.playground.fake_github import FakeGitHub
 from bot.services import audience
 from bot.services.github import events
-from bot.services.github.api import GitHubAPI
+from bot.services.github.api import GitHubAPI, parse_search_item
 from bot.services.github.radar import Radar
 from bot.services.sharing import pages, posts, recap, share
 from tests.conftest import NOW
@@ -261,15 +261,18 @@ async def test_the_refusal_of_a_private_share_is_polite(sessionmaker: async_sess
 
 
 @pytest.mark.parametrize(
-    ("item", "authenticated", "private"),
+    ("extra", "authenticated", "private"),
     [
         ({"repository": {"private": True}}, False, True),
         ({"repository": {"private": False}}, True, False),
-        ({"repository_url": "https://api.github.com/repos/a/b"}, False, False),  # anonymous: public only
-        ({"repository_url": "https://api.github.com/repos/a/b"}, True, True),  # not known to be public
+        ({}, False, False),  # anonymous: public only
+        ({}, True, True),  # not known to be public
     ],
 )
-def test_which_search_results_may_be_private(item: dict[str, Any], authenticated: bool, private: bool) -> None:
+def test_which_search_results_may_be_private(extra: dict[str, Any], authenticated: bool, private: bool) -> None:
+    raw = {"number": 1, "repository_url": "https://api.github.com/repos/a/b", **extra}
+    item = parse_search_item(raw)
+    assert item is not None
     assert audience.search_item_private(item, authenticated=authenticated) is private
 
 
