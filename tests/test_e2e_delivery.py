@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -176,11 +175,9 @@ async def test_a_429_on_one_channel_delays_no_other_channel_and_the_claim_outliv
     w.fake.fail_next("POST", rf"/channels/{w.goals.id}/messages", 429, retry_after=800)
     slow = await queue_relay(w, w.goals.id, "held by a 429")
     await eventually(lambda: w.fake.requests_to("POST", rf"/channels/{w.goals.id}/messages"))
-    started = time.monotonic()
     await queue_relay(w, w.celebrations.id, "another channel")
     await w.wait_for_posts(w.celebrations, 1, timeout=3)
-    assert time.monotonic() - started < 1.5  # not behind the 8-second wait
-    assert posts(w, w.goals) == []
+    assert posts(w, w.goals) == []  # posted while the goals channel still waits out its 429
     await asyncio.sleep(outbox.CLAIM_LEASE.total_seconds() + 1)  # past the first lease: it was renewed
     assert posts(w, w.goals) == []
     stolen = await outbox.claim_due(w.sessionmaker, now=w.clock())  # what a second process would see
@@ -198,9 +195,7 @@ async def test_rows_claimed_by_a_process_that_died_are_posted_within_seconds(w: 
     claimed = await outbox.claim_due(w.sessionmaker, now=w.clock())  # ...after it had claimed the row
     assert len(claimed) == 1
     await w.restart_bot()
-    started = time.monotonic()
-    await w.wait_for_posts(w.goals, 1, timeout=10)
-    assert time.monotonic() - started < outbox.CLAIM_LEASE.total_seconds() + 2
+    await w.wait_for_posts(w.goals, 1, timeout=outbox.CLAIM_LEASE.total_seconds() + 5)
     await settle(w, 0.5)
     assert len(posts(w, w.goals)) == 1
 

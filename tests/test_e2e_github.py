@@ -68,15 +68,13 @@ async def settle(w: World, seconds: float = 0.5) -> None:
     await asyncio.sleep(seconds)
 
 
-async def test_merged_pr_is_celebrated_once_within_a_second(w: World) -> None:
+async def test_merged_pr_is_celebrated_once(w: World) -> None:
     await link_alice(w)
     await w.invoke(w.alice, "goal add", text="get PR 2 merged", link="https://github.com/octo-org/Hello-World/pull/2")
     body = merged_pr_payload()
-    started = time.monotonic()
     status, answer = await post_delivery(w, body, delivery="delivery-1")
     assert status == 202 and answer["ok"]
     posts = await w.wait_for_posts(w.celebrations, 1)
-    assert time.monotonic() - started < 1.0
     (post,) = posts
     assert post["content"] == f"🎉 Congratulations <@{w.alice.id}>!"
     assert [m["id"] for m in post["mentions"]] == [str(w.alice.id)]  # alice pinged, nobody else
