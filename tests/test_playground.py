@@ -809,6 +809,11 @@ async def test_in_a_browser_tab_reaches_everything_clickable_and_enter_uses_it(p
             )
 
         assert await eventually(done), await page.messages("alice", "goals")
+        # Sending ends by handing the focus back to the composer: wait for it, or it could take the
+        # focus from the person row the keyboard moves to next.
+        await tab.wait_for_function(
+            "() => document.activeElement?.id === 'composer' && !document.querySelector('#send').disabled"
+        )
         await tab_to("person:bob")
         await tab.keyboard.press("Enter")
         await tab.wait_for_selector(".person.selected[data-name=bob]")
