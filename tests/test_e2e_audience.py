@@ -75,9 +75,13 @@ async def test_a_member_who_left_gets_no_review_nudge_dm(w: World) -> None:
     assert queued.status == "pending"
     # ... and alice leaves before it goes out: the sender does not DM her.
     await leaves(w, w.alice)
-    await w.bot.reload_extension("cogs.delivery")
-    await w.bot.get_cog("Delivery").deliver_due()
-    (row,) = await rows_of(w, "dm.review_nudge")
+    await w.bot.reload_extension("cogs.delivery")  # its sender starts at once: wait for it to settle the row
+
+    async def nudge_settled() -> OutboxMessage | None:
+        (row,) = await rows_of(w, "dm.review_nudge")
+        return row if row.status != "pending" else None
+
+    row = await eventually(nudge_settled)
     assert (row.status, row.last_error) == ("failed", audience.DEPARTED_ERROR)
     assert w.fake.dms_to(w.alice) == []
     shown = await w.invoke(w.admin, "settings show")
