@@ -47,7 +47,11 @@ def render_digest(data: dict[str, Any]) -> dict[str, Any]:
     """Draw the weekly digest: an embed that names members but pings nobody."""
     embed = discord.Embed(
         title="🗓️ Weekly digest",
-        description=f"What the server shipped from {_timestamp(data['start'], 'f')} to {_timestamp(data['end'], 'f')}.",
+        # "The week" is digest to digest (schedule.week_closed_by), the same week `/me recap` counts.
+        description=(
+            f"What the server shipped this week, digest to digest: from {_timestamp(data['start'], 'f')} "
+            f"to {_timestamp(data['end'], 'f')}."
+        ),
         colour=BRAND,
     )
     prs = data["prs"]
