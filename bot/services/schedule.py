@@ -236,7 +236,9 @@ async def all_schedules(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[
         return {guild.id: Schedule.of(guild) for guild in present}
 
 
-async def set_cadence(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, cadence: str) -> str:
+async def set_cadence(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, cadence: str, now: datetime
+) -> str:
     """Set whether the server's streaks count weeks or days."""
     if cadence not in streaks.CADENCES:
         raise UserError(f"Pick one of: {', '.join(streaks.CADENCES)}.")
@@ -246,7 +248,7 @@ async def set_cadence(sessionmaker: async_sessionmaker[AsyncSession], *, guild_i
         guild.cadence = cadence
         if changed:
             await session.flush()
-            await streaks.refresh_streaks(session, guild_id)  # the stored streaks count the new periods
+            await streaks.refresh_streaks(session, guild_id, now=now)  # the stored streaks count the new periods
     return cadence
 
 
