@@ -123,10 +123,9 @@ def _travel_to_test_now(config: pytest.Config) -> None:
     traveller.start()
     config.stash[_TRAVELLER] = traveller
     if FAKETIME_LIB is not None:
-        # Children keep the offset, so their clock agrees with this process's. The monotonic clock
-        # (asyncio's timers, timeouts) stays real, as time-machine leaves it here.
+        # Children keep the offset, so their clock agrees with this process's. Their monotonic clock
+        # moves by it too: with FAKETIME_DONT_FAKE_MONOTONIC, libfaketime fails time.sleep (EINVAL).
         os.environ["FAKETIME"] = f"{offset:+d}"
-        os.environ["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
         os.environ["LD_PRELOAD"] = ":".join(filter(None, [FAKETIME_LIB, os.environ.get("LD_PRELOAD")]))
 
 
