@@ -84,7 +84,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     ]
     if skipped:
         terminalreporter.section("browser tests skipped", yellow=True, bold=True)
-        terminalreporter.line(f"{len(skipped)} tests in headless Chromium did not run: {skipped[0].longrepr[2]}")
+        why = str(skipped[0].longrepr[2]).split(f"{SKIP_PREFIX}: ", 1)[-1].split(";")[0]
+        terminalreporter.line(f"{len(skipped)} test(s) in headless Chromium did not run: {why}.", bold=True)
         terminalreporter.line(f"They need {NEEDS}; with CI=true they fail instead.", yellow=True)
 
 
