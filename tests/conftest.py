@@ -119,8 +119,10 @@ def _travel_to_test_now(config: pytest.Config) -> None:
         return
     if "FAKETIME" in os.environ:
         raise pytest.UsageError(f"{TEST_NOW_ENV} and FAKETIME both move the clock: use one of them")
+    # Whole seconds, for libfaketime; this process travels by exactly the same offset, so a time a
+    # child stores is never ahead of this process's clock (a test compares them).
     offset = round(when.timestamp() - time.time())
-    traveller = time_machine.travel(when, tick=True)
+    traveller = time_machine.travel(time.time() + offset, tick=True)
     traveller.start()
     config.stash[_TRAVELLER] = traveller
     if FAKETIME_LIB is not None:
