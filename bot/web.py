@@ -85,6 +85,7 @@ class WebhookIntake:
     on_delivery: Callable[[], None] | None
     budget: BodyBudget
     body_timeout: float
+    now: Callable[[], datetime] = utcnow  # the bot's clock: a delivery is stamped with it when stored
 
 
 @dataclass
@@ -293,7 +294,7 @@ async def github_webhook(request: web.Request) -> web.Response:
     try:
         headers = _kept_headers(request)
         delivery = webhooks.Delivery(
-            headers.get("x-github-delivery", ""), headers.get("x-github-event", ""), headers, body, utcnow()
+            headers.get("x-github-delivery", ""), headers.get("x-github-event", ""), headers, body, intake.now()
         )
         webhooks.check_delivery(delivery)  # here, not in the batch it would otherwise fail
     except webhooks.InvalidDelivery as exc:
@@ -356,6 +357,7 @@ def build_app(
         on_delivery=on_delivery,
         budget=BodyBudget(max_unverified_bytes),
         body_timeout=body_timeout,
+        now=now,
     )
     app.on_cleanup.append(_end_health_ping)
     app.router.add_get("/healthz", healthz)

@@ -111,15 +111,16 @@ class GitHubAdmin(
             else:
                 lines.append("**Last pass**: none yet.")
         limits = self.bot.github.limits
+        github_now = self.bot.github.now()  # a reset is in GitHub's time, not the bot's clock
         for resource in ("search", "core"):
             bucket = limits.buckets[resource]
             if bucket.remaining is not None:
                 if bucket.reset_at is None:
                     reset = ""
-                elif bucket.reset_at > now:
-                    reset = f", resets {_ago(bucket.reset_at, now)}"
+                elif bucket.reset_at > github_now:
+                    reset = f", resets {_ago(bucket.reset_at, github_now)}"
                 else:  # the figure is from the last call, and the budget has been reset since
-                    reset = f", as of the last call (reset {_ago(bucket.reset_at, now)})"
+                    reset = f", as of the last call (reset {_ago(bucket.reset_at, github_now)})"
                 lines.append(f"**GitHub {resource} budget**: {bucket.remaining} of {bucket.limit} left{reset}.")
         lines.append(
             "**Token**: " + ("set (30 searches a minute)" if limits.has_token else "none (10 searches a minute)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
@@ -41,9 +40,10 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         channel = await self.bot.create_dm(discord.Object(dm.user_id))
         where = f"in **{guild.name}**" if guild else ""
         intro = (
-            f"🌱 A quieter week {where}, and that's fine. Here's a post if you want to share where you're heading:"
+            f"🌱 A quieter week {where} (digest to digest), and that's fine. Here's a post if you want to share "
+            "where you're heading:"
             if dm.quiet
-            else f"📅 Your week {where}, ready to post:"
+            else f"📅 Your week {where}, digest to digest, ready to post:"
         )
         await channel.send(
             " ".join(intro.split()), embeds=share_embeds(dict(dm.drafts)), allowed_mentions=NO_MENTIONS, nonce=nonce
@@ -56,7 +56,7 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         Parameters
         ----------
         week
-            This week so far, or last week.
+            This week so far (since the last digest), or the week the last digest showed.
         """
         guild_id = guild_id_of(interaction)
         summary = await recap.member_week(
@@ -70,12 +70,17 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         picture = await posts.public_streak_picture(
             self.bot.sessionmaker, guild_id=guild_id, user_id=interaction.user.id, now=self.bot.now()
         )
-        first, last = summary.start.date(), (summary.end - timedelta(microseconds=1)).date()
-        days = f"{first:%a %d %b}" if first == last else f"{first:%a %d %b} to {last:%a %d %b}"
+        # The week the server's digest counts (digest to digest), shown in the member's own time zone.
+        start = discord.utils.format_dt(summary.start, "f")
+        days = (
+            f"since the digest of {start}"
+            if week == "this"
+            else f"digest to digest, {start} to {discord.utils.format_dt(summary.end, 'f')}"
+        )
         intro = (
-            f"🌱 {days}: a quieter week, and that's fine. A post about what's next:"
+            f"🌱 Your week {days}: a quieter week, and that's fine. A post about what's next:"
             if summary.quiet
-            else f"📅 Your week, {days}, ready to post, with your streak picture:"
+            else f"📅 Your week {days}, ready to post, with your streak picture:"
         )
         await interaction.response.send_message(
             intro,

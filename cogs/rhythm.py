@@ -43,8 +43,9 @@ def _plural(count: int, word: str) -> str:
 
 def render_digest(digest: messages.Digest) -> dict[str, Any]:
     """Draw the weekly digest: an embed that names members but pings nobody."""
+    # "The week" is digest to digest (schedule.week_closed_by), the same week `/me recap` counts.
     if digest.start and digest.end:
-        span = f"from {_timestamp(digest.start, 'f')} to {_timestamp(digest.end, 'f')}"
+        span = f"this week, digest to digest: from {_timestamp(digest.start, 'f')} to {_timestamp(digest.end, 'f')}"
     else:
         span = "this week"
     embed = discord.Embed(title="🗓️ Weekly digest", description=f"What the server shipped {span}.", colour=BRAND)

@@ -321,7 +321,9 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
         cadence
             weekly: one check-in a week keeps a streak; daily: one a day.
         """
-        await rhythm.set_cadence(self.bot.sessionmaker, guild_id=guild_id_of(interaction), cadence=cadence)
+        await rhythm.set_cadence(
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), cadence=cadence, now=self.bot.now()
+        )
         await interaction.response.send_message(
             f"Streaks now count **{cadence}**: {CADENCE_HELP[cadence]}.", ephemeral=True, allowed_mentions=NO_MENTIONS
         )

@@ -4,6 +4,12 @@ By default each test gets its own SQLite file. With TEST_DATABASE_URL set to a P
 (`.ci/postgres start` prints one), the whole suite runs on that database instead: it is migrated
 once per run (everything in it is dropped first) and each test starts with every table emptied.
 Tests that only make sense on one database are marked `sqlite_only` or `postgres_only`.
+
+With SHIPLOG_TEST_NOW set to an instant (`SHIPLOG_TEST_NOW=2026-12-07T06:30:00Z`), the whole run
+happens then: this process's clock is moved there with time-machine (and keeps ticking), and the
+programs the tests start (`shiplog run`, the playground, Alembic in a subprocess) are moved by the
+same offset with libfaketime (Debian's `faketime` package). The suite must pass at any instant:
+a test that depends on "now" pins it (the bot's injected clock, `world(now=...)`, time-machine).
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from glob import glob
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import time_machine
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -45,12 +53,83 @@ def sqlite_url(path: Path) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     if ON_POSTGRES and make_url(TEST_DATABASE_URL).get_backend_name() != "postgresql":
         raise pytest.UsageError(f"TEST_DATABASE_URL must be a PostgreSQL URL, not {TEST_DATABASE_URL!r}")
+    _travel_to_test_now(config)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    traveller = config.stash.get(_TRAVELLER, None)
+    if traveller is not None:
+        traveller.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     if ON_POSTGRES:
-        return f"database: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}"
-    return "database: a SQLite file per test (set TEST_DATABASE_URL to run on PostgreSQL)"
+        lines = [f"database: PostgreSQL at {make_url(TEST_DATABASE_URL).render_as_string()}"]
+    else:
+        lines = ["database: a SQLite file per test (set TEST_DATABASE_URL to run on PostgreSQL)"]
+    if config.stash.get(_TRAVELLER, None) is not None:
+        children = "and subprocesses (libfaketime)" if FAKETIME_LIB else "but NOT its subprocesses (no libfaketime)"
+        lines.append(f"clock: the run started at {os.environ[TEST_NOW_ENV]} ({TEST_NOW_ENV}), {children}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say out loud, at the end, when the browser tests did not run (and what they need)."""
+    from tests.browser import NEEDS, SKIP_PREFIX
+
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and SKIP_PREFIX in str(report.longrepr[2])
+    ]
+    if skipped:
+        terminalreporter.section("browser tests skipped", yellow=True, bold=True)
+        why = str(skipped[0].longrepr[2]).split(f"{SKIP_PREFIX}: ", 1)[-1].split(";")[0]
+        terminalreporter.line(f"{len(skipped)} test(s) in headless Chromium did not run: {why}.", bold=True)
+        terminalreporter.line(f"They need {NEEDS}; with CI=true they fail instead.", yellow=True)
+
+
+# --- Running the whole suite at another instant (SHIPLOG_TEST_NOW).
+
+TEST_NOW_ENV = "SHIPLOG_TEST_NOW"
+FAKETIME_LIB = next(iter(sorted(glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
+_TRAVELLER = pytest.StashKey[time_machine.travel]()
+
+
+def requested_now() -> datetime | None:
+    """Return the instant SHIPLOG_TEST_NOW asks the run to start at, in UTC (None: the real time)."""
+    raw = os.environ.get(TEST_NOW_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise pytest.UsageError(
+            f"{TEST_NOW_ENV} must be an ISO 8601 instant such as 2026-12-07T06:30:00Z, not {raw!r}"
+        ) from None
+    if when.tzinfo is None:
+        raise pytest.UsageError(f"{TEST_NOW_ENV} needs a zone or an offset (2026-12-07T06:30:00Z), not {raw!r}")
+    return when.astimezone(UTC)
+
+
+def _travel_to_test_now(config: pytest.Config) -> None:
+    """Move the clock of this process, and of every program a test starts, to SHIPLOG_TEST_NOW."""
+    when = requested_now()
+    if when is None:
+        return
+    if "FAKETIME" in os.environ:
+        raise pytest.UsageError(f"{TEST_NOW_ENV} and FAKETIME both move the clock: use one of them")
+    # Whole seconds, for libfaketime; this process travels by exactly the same offset, so a time a
+    # child stores is never ahead of this process's clock (a test compares them).
+    offset = round(when.timestamp() - time.time())
+    traveller = time_machine.travel(time.time() + offset, tick=True)
+    traveller.start()
+    config.stash[_TRAVELLER] = traveller
+    if FAKETIME_LIB is not None:
+        # Children keep the offset, so their clock agrees with this process's. Their monotonic clock
+        # moves by it too: with FAKETIME_DONT_FAKE_MONOTONIC, libfaketime fails time.sleep (EINVAL).
+        os.environ["FAKETIME"] = f"{offset:+d}"
+        os.environ["LD_PRELOAD"] = ":".join(filter(None, [FAKETIME_LIB, os.environ.get("LD_PRELOAD")]))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

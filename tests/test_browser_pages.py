@@ -12,7 +12,7 @@ from PIL import Image
 
 from bot.services.sharing import pages
 from bot.web import build_app
-from tests.browser import DESKTOP, PHONE, chromium, severe_violations, skip_without_chromium
+from tests.browser import DESKTOP, PHONE, chromium, screenshot_path, severe_violations, skip_without_chromium
 from tests.conftest import NOW
 from tests.harness import World
 from tests.test_e2e_github import link_alice
@@ -20,7 +20,6 @@ from tests.test_e2e_pages import SCRIPT_GOAL, merge, open_page, page_world
 
 pytestmark = skip_without_chromium()
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 WEEKS = 12
 LONG_TITLE = "Refactor_" + "the_connection_pool_" * 8  # one word far wider than a phone
 
@@ -94,14 +93,15 @@ async def look_at(browser: Any, url: str, viewport: dict[str, int], screenshot: 
         await context.close()
 
 
-async def test_the_page_renders_on_desktop_and_phone_with_its_preview_card(db_url: str) -> None:
+async def test_the_page_renders_on_desktop_and_phone_with_its_preview_card(db_url: str, tmp_path: Path) -> None:
     async with page_world(db_url, now=NOW - timedelta(weeks=WEEKS)) as w:
         await a_few_busy_weeks(w)
         await w.invoke(w.admin, "settings pages", enabled=True)
         url = await open_page(w, w.alice)
         async with chromium() as browser:
-            await look_at(browser, url, DESKTOP, DOCS / "public-page.png")
-            await look_at(browser, url, PHONE, DOCS / "public-page-phone.png")
+            # In a temporary folder: `python -m tests.browser screenshots` renews the docs' pictures.
+            await look_at(browser, url, DESKTOP, screenshot_path("public-page.png", tmp_path))
+            await look_at(browser, url, PHONE, screenshot_path("public-page-phone.png", tmp_path))
 
 
 async def test_a_name_with_a_right_to_left_override_does_not_reverse_the_rest_of_the_page(engine, sessionmaker) -> None:

@@ -121,7 +121,9 @@ async def test_a_server_removed_while_the_bot_was_offline_is_marked_gone_at_star
         channel = w.fake.add_text_channel(other, "ship")
         await w.fake.invite_bot(other)
         # What /settings channel there stores (commands sync to DEV_GUILD_ID only in tests).
-        await guilds.set_channel(w.sessionmaker, guild_id=other.id, purpose="accountability", channel_id=channel.id)
+        await guilds.set_channel(
+            w.sessionmaker, guild_id=other.id, purpose="accountability", channel_id=channel.id, now=w.clock()
+        )
         assert await stored(w, Guild, other.id) is not None
 
         await w.stop_bot()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
@@ -83,9 +83,11 @@ async def test_a_quiet_week_is_never_shamed_and_suggests_a_next_step(w: World) -
     w.clock.advance(timedelta(weeks=1))
     res = await w.invoke(w.alice, "me recap", week="last")
     assert res.ephemeral and "quieter week" in res.content and "that's fine" in res.content
-    assert res.content.startswith("🌱 Mon 23 Nov to Sun 29 Nov: ")
-    today = await w.invoke(w.alice, "me recap", week="this")  # a Monday: the week so far is one day
-    assert today.content.startswith("🌱 Mon 30 Nov: ")
+    # The week is digest to digest (Mondays 09:00 UTC by default), shown in the member's own zone.
+    mondays = [f"<t:{int(datetime(2026, 11, day, 9, 0, tzinfo=UTC).timestamp())}:f>" for day in (23, 30)]
+    assert res.content.startswith(f"🌱 Your week digest to digest, {mondays[0]} to {mondays[1]}: ")
+    today = await w.invoke(w.alice, "me recap", week="this")  # Monday 12:00: the week so far began at 09:00
+    assert today.content.startswith(f"🌱 Your week since the digest of {mondays[1]}: ")
     for text in assert_drafts(res.embeds):
         assert "Next up: goal #1, “fix the flaky test”" in text
         assert "0 " not in text.split("\n")[0]  # no zero counts held against anyone
@@ -109,3 +111,34 @@ async def test_recap_dms_go_to_those_who_opt_in_once_after_the_digest(w: World) 
     await asyncio.sleep(0.5)
     assert len(w.fake.dms_to(w.alice)) == 1
     assert w.fake.dms_to(w.bob) == []
+
+
+async def test_a_monday_morning_merge_is_in_the_week_the_digest_closes_for_the_recap_too(w: World) -> None:
+    """The digest (Mondays 09:00 UTC) and /me recap mean the same week: a merge at 08:00 is in the
+    week that 09:00's digest shows, in the recap DM sent with it, and in `/me recap week:last` after it."""
+    await link_alice(w)
+    await w.invoke(w.alice, "me recap-dms", enabled=True)
+    w.clock.advance_to(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))  # the next Monday, an hour before the digest
+    await merge(w, 7)
+    await w.wait_for_posts(w.celebrations, 1, timeout=10)
+    before = await w.invoke(w.alice, "me recap")
+    assert "1 PR merged" in assert_drafts(before.embeds)[0]
+
+    w.clock.advance_to(datetime(2026, 11, 30, 9, 1, tzinfo=UTC))
+    result = await scheduler_of(w).run_guild(w.guild.id)
+    assert result is not None and result.outcome("digest").status == "done"
+    (post,) = await w.wait_for_posts(w.guild.channel_named("digest"), 1)
+    digest = post["embeds"][0]
+    prs = next(f for f in digest["fields"] if f["name"] == "🚀 Merged pull requests")
+    assert prs["value"].startswith("**1** pull request merged by **1** member.")
+    (dm,) = await eventually(lambda: w.fake.dms_to(w.alice), timeout=10)
+    assert "digest to digest" in dm["content"] and "1 PR merged" in dm["embeds"][0]["description"]
+
+    last = await w.invoke(w.alice, "me recap", week="last")
+    assert "1 PR merged" in assert_drafts(last.embeds)[0]
+    # Both name the same week, from last Monday's digest to this one.
+    week = " to ".join(f"<t:{int(datetime(2026, 11, d, 9, 0, tzinfo=UTC).timestamp())}:f>" for d in (23, 30))
+    assert f"digest to digest, {week}" in last.content
+    assert f"digest to digest: from {week}" in digest["description"]
+    now = await w.invoke(w.alice, "me recap")  # the new week began at 09:00: the merge is not in it
+    assert "PR merged" not in assert_drafts(now.embeds)[0]

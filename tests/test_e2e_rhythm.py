@@ -135,7 +135,10 @@ async def test_a_scheduled_run_posts_once_even_when_triggered_twice_and_not_agai
     embed = post["embeds"][0]
     assert embed["title"] == "🗓️ Weekly digest"
     start, end = (int(datetime(2026, 11, day, 8, 0, tzinfo=UTC).timestamp()) for day in (17, 24))
-    assert embed["description"] == f"What the server shipped from <t:{start}:f> to <t:{end}:f>."
+    assert (
+        embed["description"]
+        == f"What the server shipped this week, digest to digest: from <t:{start}:f> to <t:{end}:f>."
+    )
     goals = next(f for f in embed["fields"] if f["name"] == "🎯 Goals")
     assert goals["value"].startswith("**2** goals set, 0 finished.")
     assert post["mentions"] == [] and post["allowed_mentions"]["parse"] == []

@@ -60,7 +60,7 @@ async def outbox_rows(sessionmaker, kind: str | None = None) -> list[OutboxMessa
 
 @pytest.fixture
 async def setup(sessionmaker):
-    await guilds.set_channel(sessionmaker, guild_id=GUILD, purpose="celebrations", channel_id=CELEBRATIONS)
+    await guilds.set_channel(sessionmaker, guild_id=GUILD, purpose="celebrations", channel_id=CELEBRATIONS, now=NOW)
     return sessionmaker
 
 

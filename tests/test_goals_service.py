@@ -137,7 +137,7 @@ async def test_edit_changes_and_clears_fields(sessionmaker) -> None:
 
 
 async def test_announcements_are_queued_with_the_goal(sessionmaker) -> None:
-    await guilds.set_channel(sessionmaker, guild_id=GUILD, purpose="goals", channel_id=555)
+    await guilds.set_channel(sessionmaker, guild_id=GUILD, purpose="goals", channel_id=555, now=NOW)
     change = await goals.add_goal(sessionmaker, guild_id=GUILD, user_id=ALICE, text="ship", now=NOW)
     await goals.finish_goal(sessionmaker, guild_id=GUILD, user_id=ALICE, number=1, now=NOW)
     assert change.announced

@@ -21,13 +21,10 @@ import pytest
 
 from bot.playground.run import running
 from bot.playground.world import SWEEP_STEP, Playground
-from tests.browser import DESKTOP, PHONE, chromium, severe_violations, skip_without_chromium
+from tests.browser import DESKTOP, PHONE, chromium, screenshot_path, severe_violations, skip_without_chromium
 from tests.harness import eventually
 
 ROOT = Path(__file__).resolve().parent.parent
-# The README's picture: `SHIPLOG_SCREENSHOT=docs/playground.png pytest tests/test_playground.py -k browser`
-# renews it. By default it goes to a temporary folder, so a test run leaves the checkout clean.
-SCREENSHOT_ENV = "SHIPLOG_SCREENSHOT"
 
 
 class Page:
@@ -85,9 +82,14 @@ class Page:
         return message
 
 
+# The playground's clock in the tests: a Wednesday noon, days from a weekly run (Mondays 09:00 UTC) and
+# from a week's end, whatever the real time is. `next_run` then always begins a new week.
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
 @pytest.fixture
 async def page(db_url: str) -> AsyncIterator[Page]:
-    async with running(db_url, 0) as playground, aiohttp.ClientSession() as session:
+    async with running(db_url, 0, start=START) as playground, aiohttp.ClientSession() as session:
         yield Page(playground, session)
 
 
@@ -421,12 +423,14 @@ async def test_messages_are_stamped_with_the_playgrounds_clock(page: Page) -> No
     _, answer = await page.post("/api/clock", {"next_run": True})
     ping = await page.wait_for("bob", "accountability", "Weekly check-in")
     run = datetime.fromisoformat(answer["runs"][0])
+    # The playground's clock starts at START, days away from the real time (and from SHIPLOG_TEST_NOW's):
+    # a stamp in this window is the playground's.
+    assert START + timedelta(days=4) < run
     assert (
         run
         <= datetime.fromisoformat(ping["timestamp"])
         <= datetime.fromisoformat(answer["clock"]) + timedelta(seconds=30)
     )
-    assert run > datetime.now(UTC)  # the weekly run is ahead of the real time: the stamp is the playground's
 
 
 async def test_the_streak_picture_is_an_image_the_page_can_draw(page: Page) -> None:
@@ -589,8 +593,9 @@ async def test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated
         await celebration.wait_for()
         assert await celebration.locator(".mention").first.inner_text() == "@alice"
         assert "first merged pull request" in await celebration.locator(".embed").inner_text()
-        # The README's picture: the celebration, before the share drafts fill the channel.
-        screenshot = ROOT / os.environ[SCREENSHOT_ENV] if os.environ.get(SCREENSHOT_ENV) else tmp_path / "page.png"
+        # The README's picture: the celebration, before the share drafts fill the channel. In a temporary
+        # folder: `python -m tests.browser screenshots` renews docs/playground.png.
+        screenshot = screenshot_path("playground.png", tmp_path)
         await tab.screenshot(path=str(screenshot))
         assert screenshot.read_bytes().startswith(b"\x89PNG")
         await celebration.locator("button.component").click()

@@ -26,6 +26,7 @@ from bot.db.models import (
     JobRun,
     Kudos,
     Member,
+    MemberStreak,
     MergedPullRequest,
     OutboxMessage,
     ReviewNudge,
@@ -397,10 +398,21 @@ async def test_bad_schedule_is_refused_and_changes_nothing(sessionmaker, weekday
     assert await job_runs(sessionmaker) == []
 
 
+async def test_a_cadence_change_stamps_the_recomputed_streaks_with_the_clock(sessionmaker) -> None:
+    """The streaks a new cadence recomputes are stamped with the injected clock, not the wall clock."""
+    await make_guild(sessionmaker)
+    await add_rows(sessionmaker, active(ALICE, NOW.date() - timedelta(days=1)))
+    later = NOW + timedelta(hours=5)
+    await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily", now=later)
+    async with transaction(sessionmaker) as session:
+        (row,) = await session.scalars(select(MemberStreak))
+        assert (row.user_id, row.cadence, row.updated_at) == (ALICE, "daily", later)
+
+
 async def test_cadence_reminders_and_streak_dms_settings(sessionmaker) -> None:
-    assert await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily") == "daily"
+    assert await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily", now=NOW) == "daily"
     with pytest.raises(UserError):
-        await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="hourly")
+        await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="hourly", now=NOW)
     await schedule.set_reminders(sessionmaker, GUILD, ALICE, False)
     await schedule.set_streak_dms(sessionmaker, GUILD, ALICE, True)
     async with transaction(sessionmaker) as session:

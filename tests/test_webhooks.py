@@ -75,7 +75,7 @@ def wakeups() -> Wakeups:
 
 @pytest.fixture
 async def client(engine, sessionmaker, wakeups) -> AsyncIterator[TestClient]:
-    app = build_app(engine, sessionmaker=sessionmaker, webhook_secret=SECRET, on_delivery=wakeups)
+    app = build_app(engine, sessionmaker=sessionmaker, webhook_secret=SECRET, on_delivery=wakeups, now=lambda: NOW)
     async with TestClient(TestServer(app)) as client:
         yield client
 
@@ -333,6 +333,7 @@ async def test_a_delivery_is_stored_with_its_raw_body_before_the_202(client: Tes
     assert await response.json() == {"ok": True, "delivery": "d-merged"}
     [row] = await all_rows(sessionmaker)
     assert (row.delivery_id, row.event, row.status, row.attempts) == ("d-merged", "pull_request", "pending", 0)
+    assert row.received_at == NOW  # the app's clock, never the wall clock
     assert row.body == body
     assert row.headers == {
         "content-type": "application/json",

@@ -12,6 +12,7 @@ import tempfile
 import time
 import webbrowser
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 
 from bot.db.migrate import upgrade
@@ -27,9 +28,9 @@ def database_url(folder: Path) -> str:
 
 
 @contextlib.asynccontextmanager
-async def running(database_url: str, port: int) -> AsyncIterator[Playground]:
-    """Start the playground on an already migrated database; stop it on exit."""
-    playground = Playground(database_url=database_url, port=port)
+async def running(database_url: str, port: int, *, start: datetime | None = None) -> AsyncIterator[Playground]:
+    """Start the playground on an already migrated database, its clock at `start` (default: now); stop it on exit."""
+    playground = Playground(database_url=database_url, port=port, start=start)
     try:
         await playground.start(lambda app: add_routes(app, playground))
         yield playground

@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.base import utcnow
 from bot.db.models import CHANNEL_PURPOSES, GitHubAccount, GitHubProfile, Guild, Member, OutboxMessage, Subscription
 from bot.db.session import insert_ignore, reading, transaction
 from bot.errors import UserError
@@ -61,7 +60,7 @@ async def set_channel(
     guild_id: int,
     purpose: str,
     channel_id: int | None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Point one of the server's purposes (goals, celebrations, ...) at a channel, or clear it.
 
@@ -83,7 +82,7 @@ async def set_channel(
                 OutboxMessage.status == "failed",
                 OutboxMessage.channel_id == old,
             )
-            .values(channel_id=channel_id, status="pending", attempts=0, next_attempt_at=now or utcnow())
+            .values(channel_id=channel_id, status="pending", attempts=0, next_attempt_at=now)
         )
         return result.rowcount or 0
 
@@ -104,7 +103,7 @@ async def set_radar(
     enabled: bool | None = None,
     own_repos: bool | None = None,
     review_wait_days: int | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> RadarSettings:
     """Change the given radar settings (None keeps one) and return them all."""
     if review_wait_days is not None and not 1 <= review_wait_days <= 90:
@@ -112,7 +111,7 @@ async def set_radar(
     async with transaction(sessionmaker) as session:
         guild = await ensure_guild(session, guild_id)
         if enabled and not guild.radar_enabled:
-            guild.radar_since = now or utcnow()
+            guild.radar_since = now
             await restart_radar_cursors(session, guild_id, guild.radar_since)
         if enabled is not None:
             guild.radar_enabled = enabled

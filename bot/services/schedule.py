@@ -120,6 +120,25 @@ def next_run(schedule: Schedule, now: datetime) -> datetime:
     return instant if instant > now else scheduled_on(schedule, day + timedelta(days=7))
 
 
+def week_closed_by(schedule: Schedule, scheduled_for: datetime) -> tuple[datetime, datetime]:
+    """Return the week a run at the scheduled instant `scheduled_for` closes: [previous instant, it).
+
+    This is what "the week" means everywhere Shiplog counts one (the digest, /me recap, the recap
+    DM): digest to digest, in the server's schedule, so a merge on Monday at 08:00 before a 09:00
+    digest is in the week that digest shows, for the server and for the member alike. It is taken
+    from the previous scheduled instant, not 7 x 24 h back: a DST week is 167 or 169 hours.
+    """
+    return previous_run(schedule, scheduled_for - timedelta(microseconds=1)), scheduled_for
+
+
+def digest_week(schedule: Schedule, now: datetime, weeks_back: int = 0) -> tuple[datetime, datetime]:
+    """Return the week (see `week_closed_by`) that `now` is in, or the one `weeks_back` weeks earlier."""
+    end = next_run(schedule, now)
+    for _ in range(weeks_back):
+        end = previous_run(schedule, end - timedelta(microseconds=1))
+    return week_closed_by(schedule, end)
+
+
 def period_of(schedule: Schedule, scheduled_for: datetime) -> str:
     """Return the ISO week of a scheduled instant in the schedule's zone, such as '2026-W48'."""
     year, week, _ = scheduled_for.astimezone(schedule.zone).isocalendar()
@@ -217,7 +236,9 @@ async def all_schedules(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[
         return {guild.id: Schedule.of(guild) for guild in present}
 
 
-async def set_cadence(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, cadence: str) -> str:
+async def set_cadence(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, cadence: str, now: datetime
+) -> str:
     """Set whether the server's streaks count weeks or days."""
     if cadence not in streaks.CADENCES:
         raise UserError(f"Pick one of: {', '.join(streaks.CADENCES)}.")
@@ -227,7 +248,7 @@ async def set_cadence(sessionmaker: async_sessionmaker[AsyncSession], *, guild_i
         guild.cadence = cadence
         if changed:
             await session.flush()
-            await streaks.refresh_streaks(session, guild_id)  # the stored streaks count the new periods
+            await streaks.refresh_streaks(session, guild_id, now=now)  # the stored streaks count the new periods
     return cadence
 
 
@@ -736,8 +757,7 @@ async def _plan_jobs(
             continue
         if states is None:
             states = await streaks.stored_states(session, guild.id, now=now, yield_every=YIELD_EVERY)
-        # From the previous scheduled instant, not 7 x 24 h: a DST week is 167 or 169 hours.
-        week_start = previous_run(schedule, scheduled_for - timedelta(microseconds=1))
+        week_start, _ = week_closed_by(schedule, scheduled_for)
         if job == "ping":
             settings = PingSettings.of(guild)
             members = await due_members(

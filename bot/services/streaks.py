@@ -354,7 +354,7 @@ async def _member_data(
 
 
 async def refresh_streaks(
-    session: AsyncSession, guild_id: int, user_ids: Collection[int] | None = None, *, now: datetime | None = None
+    session: AsyncSession, guild_id: int, user_ids: Collection[int] | None = None, *, now: datetime
 ) -> dict[int, StreakSnapshot]:
     """Recompute and store the streaks of some members (or of the whole guild) from their activity.
 
@@ -377,7 +377,6 @@ async def refresh_streaks(
             await session.execute(
                 delete(MemberStreak).where(mine, MemberStreak.user_id.in_(ids[at : at + _MAX_IN_LIST]))
             )
-    stamp = now or datetime.now(UTC)
     rows = [
         {
             "guild_id": guild_id,
@@ -389,7 +388,7 @@ async def refresh_streaks(
             "total": snap.total,
             "freezes": snap.freezes,
             "progress": snap.progress,
-            "updated_at": stamp,
+            "updated_at": now,
         }
         for user_id, snap in snapshots.items()
         if snap.period is not None

@@ -389,6 +389,10 @@ class GitHubAPI:
         self._now = now
         self._searches: dict[tuple[str | None, str, str | None, int], tuple[float, list[Issue]]] = {}
 
+    def now(self) -> datetime:
+        """Return the time by GitHub's clock: the one its rate-limit resets are in (real time, not the bot's)."""
+        return self._now()
+
     async def get_user(self, login: str, *, background: bool = False) -> GitHubUser:
         """Return the GitHub account with this login."""
         login = validate_login(login)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import CheckIn, Goal, Kudos, Member, MergedPullRequest
+from bot.db.models import CheckIn, Goal, Guild, Kudos, Member, MergedPullRequest
 from bot.db.session import reading, transaction
 from bot.services import audience
-from bot.services.dates import member_today
-from bot.services.guilds import ensure_member, member_zone
+from bot.services.guilds import ensure_member
 from bot.services.messages import OptIn
 from bot.services.sharing import share
 from bot.services.streaks import member_streak
 
-__all__ = ["Recap", "build", "member_week", "recap_members", "set_recap_dms", "week_of"]
+__all__ = ["Recap", "build", "member_week", "recap_members", "set_recap_dms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,26 +41,18 @@ class Recap:
         return not (self.prs or self.goals_finished or self.checkins)
 
 
-def week_of(today: date, weeks_back: int = 0) -> tuple[date, date]:
-    """Return the Monday that starts the week of `today` (or of `weeks_back` weeks before) and the next Monday."""
-    monday = today - timedelta(days=today.weekday()) - timedelta(weeks=weeks_back)
-    return monday, monday + timedelta(weeks=1)
-
-
 async def member_week(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime, weeks_back: int = 0
 ) -> Recap:
-    """The recap of the member's own week (Monday to Sunday in their time zone): this one so far, or an earlier one."""
+    """The recap of a member's week, digest to digest (`schedule.digest_week`), the week the server's
+    digest counts: this one so far, or an earlier one."""
+    from bot.services import schedule as rhythm  # schedule imports this module for the recap DMs
+
     async with reading(sessionmaker) as session:
-        zone = await member_zone(session, guild_id, user_id)
-        first, after = week_of(member_today(now, zone), weeks_back)
-        start = datetime.combine(first, time(), zone)
-        end = (
-            min(datetime.combine(after, time(), zone), now)
-            if weeks_back == 0
-            else datetime.combine(after, time(), zone)
-        )
-        return await build(session, guild_id=guild_id, user_id=user_id, start=start, end=end, now=now)
+        guild = await session.get(Guild, guild_id)
+        schedule = rhythm.Schedule.of(guild) if guild is not None else rhythm.DEFAULT_SCHEDULE
+        start, end = rhythm.digest_week(schedule, now, weeks_back)
+        return await build(session, guild_id=guild_id, user_id=user_id, start=start, end=min(end, now), now=now)
 
 
 @audience.publisher("weekly_recap")
