@@ -13,7 +13,7 @@ from bot.errors import UserError
 from bot.services.github import links as github_links
 from bot.services.github import radar as radar_service
 from bot.services.github import subscriptions
-from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, join_lines, require_manage_guild
+from cogs._format import BRAND, NO_MENTIONS, escape, github_link, guild_id_of, join_lines, require_manage_guild
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -66,8 +66,9 @@ class GitHubAdmin(
             admin_id=interaction.user.id,
             now=self.bot.now(),
         )
+        linked = github_link(escape(account.login), account.url, preview=False)
         await interaction.followup.send(
-            f"✅ {member.mention} is linked to [{escape(account.login)}](<{account.url}>). Shiplog now watches "
+            f"✅ {member.mention} is linked to {linked}. Shiplog now watches "
             "their public pull requests on GitHub to celebrate merges in any project; they can stop it with "
             "`/github unlink`.",
             ephemeral=True,

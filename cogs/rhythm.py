@@ -17,7 +17,7 @@ from discord.ext import commands
 from bot.scheduler import Scheduler, start_scheduler
 from bot.services import messages
 from bot.services.schedule import streak_words
-from cogs._format import BRAND, NO_MENTIONS, escape, join_lines, mention_only, shorten
+from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -55,7 +55,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
         else "None this week. A first PR is a fine goal: `/goal add`."
     ]
     for pr in digest.prs:
-        link = f"[{escape(pr.repo)}#{pr.number}]({pr.url})"
+        link = github_link(f"{escape(pr.repo)}#{pr.number}", pr.url)
         lines.append(f"{link} {escape(shorten(pr.title, 80))} · <@{pr.user_id}>")
     embed.add_field(name="🚀 Merged pull requests", value=join_lines(lines, FIELD_LIMIT), inline=False)
 

@@ -13,6 +13,7 @@ taken up again within seconds.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ from bot.db.models import OutboxMessage
 from bot.db.session import reading, transaction
 from bot.services import audience
 from bot.services.messages import Message, UnknownKind, decode
+
+log = logging.getLogger(__name__)
 
 # How long a claimed row is left alone before another attempt (a crash mid-send, say) may take it;
 # the sender renews it every RENEW_EVERY while it still works on the row.
@@ -278,6 +281,10 @@ async def address(sessionmaker: async_sessionmaker[AsyncSession], rows: Sequence
                 message = decode(row.kind, row.data)
             except UnknownKind:
                 settled.setdefault(f"no cog handles messages of kind {row.kind!r}", []).append(row.id)
+                continue
+            except Exception as exc:  # a payload no version could have written: fail it, never loop on it
+                log.exception("could not read outbox row %s (%s)", row.id, row.kind)
+                settled.setdefault(f"could not read the message: {exc!r}", []).append(row.id)
                 continue
             refused = await audience.refusals(session, row.guild_id, message.subjects())
             allowed = message.without(refused.keys()) if refused else message

@@ -672,9 +672,10 @@ def parse_time(value: Any) -> datetime | None:
         return None
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        # At the edges of the calendar ("0001-01-01T00:00:00+05:00") the move to UTC overflows.
+        return when.astimezone(UTC) if when.tzinfo is not None else None
+    except (ValueError, OverflowError):
         return None
-    return when.astimezone(UTC) if when.tzinfo is not None else None
 
 
 def _whole(value: Any) -> int | None:

@@ -306,6 +306,10 @@ async def celebrate_merge(
             )
         )
         if seen is not None:
+            if private:  # a later report knows better: once private, never published
+                await session.execute(
+                    update(MergedPullRequest).where(MergedPullRequest.id == seen).values(private=True)
+                )
             continue  # another hook, delivery or radar pass already reported this merge
         title = storable(str(pr.get("title") or ""))[:300]
         url = safe_url(pr.get("html_url"), fallback=pull_url(repo, number)) or ""

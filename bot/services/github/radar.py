@@ -159,7 +159,7 @@ class Radar:
         self._checked_since_start = False  # the query syntax is checked at every start, then daily
         self._unknown_retry: dict[str, datetime] = {}  # logins GitHub didn't know, and when to ask again
         self._one_pass = asyncio.Lock()  # the loop and a direct call (a test, the playground) never overlap
-        self._repo_private: dict[str, bool] = {}  # what GitHub said of repositories' privacy (audience.py)
+        self._repo_private: dict[str, bool] = {}  # what GitHub said of repositories' privacy this pass (audience.py)
 
     # --- the loop --------------------------------------------------------------------------------
 
@@ -193,6 +193,8 @@ class Radar:
         started = self.now()
         report = PassReport(started=started.isoformat())
         self.running = report
+        # Asked anew each pass: a repository made private since the last one is private from now on.
+        self._repo_private.clear()
         try:
             await self.resolve_unknown_ids()
             report.imported = await self.import_histories()
