@@ -250,7 +250,7 @@ async def test_a_row_of_every_kind_in_its_oldest_shape_is_delivered(w: World) ->
     (ping,) = posts(w, w.guild.channel_named("accountability"))[-1:]
     assert ping["allowed_mentions"]["users"] == [w.alice.id, w.bob.id]
     (digest,) = posts(w, w.guild.channel_named("digest"))
-    assert "What the server shipped from <t:" in digest["embeds"][0]["description"]
+    assert "What the server shipped this week, digest to digest: from <t:" in digest["embeds"][0]["description"]
     dms = w.fake.dms_to(w.alice)
     assert len(dms) == 3  # the streak, recap and review-nudge DMs
     assert any("streak in **Builders** is at risk" in dm["content"] for dm in dms)

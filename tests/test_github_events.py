@@ -233,7 +233,9 @@ async def test_one_servers_trouble_with_a_merge_holds_back_no_other_server(setup
 
     other = GUILD + 1
     sessionmaker = setup
-    await guilds.set_channel(sessionmaker, guild_id=other, purpose="celebrations", channel_id=CELEBRATIONS + 10)
+    await guilds.set_channel(
+        sessionmaker, guild_id=other, purpose="celebrations", channel_id=CELEBRATIONS + 10, now=NOW
+    )
     await link(sessionmaker)
     async with transaction(sessionmaker) as session:
         session.add(
