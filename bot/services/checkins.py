@@ -137,14 +137,6 @@ async def start_rest(
     return today, end
 
 
-async def my_streak(
-    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime
-) -> StreakState:
-    """Return the member's streak."""
-    async with reading(sessionmaker) as session:
-        return await member_streak(session, guild_id, user_id, now=now)
-
-
 async def give_kudos(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
