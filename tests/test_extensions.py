@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -52,9 +54,45 @@ async def test_every_extension_loads_and_command_names_are_unique(db_url: str) -
             await engine.dispose()
 
 
-@pytest.mark.parametrize("name", extension_names())
-def test_cogs_import_no_database_or_network_at_import_time(name: str) -> None:
-    __import__(name)
+# Run in a fresh interpreter, so nothing is imported yet: every connection the process would open
+# (a socket to a database or to Discord, a SQLite file) is refused and named, and so is an engine.
+_IMPORT_EVERY_EXTENSION = """
+import socket, sqlite3, sys
+import sqlalchemy, sqlalchemy.ext.asyncio
+opened = []
+def refuse(what):
+    def call(*args, **kwargs):
+        opened.append((current, what))
+        raise OSError(f"{what} at import time")
+    return call
+current = None
+socket.socket.connect = refuse("socket.connect")
+socket.create_connection = refuse("socket.create_connection")
+sqlite3.connect = refuse("sqlite3.connect")
+sqlalchemy.create_engine = refuse("create_engine")
+sqlalchemy.ext.asyncio.create_async_engine = refuse("create_async_engine")
+for current in sys.argv[1:]:
+    try:
+        __import__(current)
+    except OSError:
+        pass
+print(repr(opened))
+"""
+
+
+def test_importing_every_extension_opens_no_database_and_no_network() -> None:
+    """Loading a cog must do nothing but define it: its work starts in setup_hook or cog_load."""
+    names = extension_names()
+    assert "cogs.goals" in names
+    run = subprocess.run(  # noqa: S603 (this Python, this script)
+        [sys.executable, "-c", _IMPORT_EVERY_EXTENSION, *names],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+    assert run.stdout.strip() == "[]", run.stdout + run.stderr
 
 
 @pytest.mark.parametrize(("shard_ids", "radar"), [(None, True), ((0, 1), True), ((1,), False)])
