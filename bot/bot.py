@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 INTAKE_QUIET = 0.05
 _heap_frozen = False
 
-# A renderer turns an outbox row's message (bot/services/messages.py; for a fold, the list of them)
+# A renderer turns an outbox row's message (bot/services/messages/; for a fold, the list of them)
 # into the keyword arguments of `Messageable.send`. One renderer or action per message kind.
 Renderer = Callable[[Any], Awaitable[dict[str, Any]] | dict[str, Any]]
 # An action does something owed other than posting in a channel (a DM, granting a role), given the

@@ -1,6 +1,6 @@
 """The outbox contract, walked kind by kind through the real sender and the fake Discord.
 
-Rows outlive upgrades: every kind in the registry (bot/services/messages.py) is stored here in the
+Rows outlive upgrades: every kind in the registry (bot/services/messages/) is stored here in the
 OLDEST payload shape a released version queued (from the git history of the services that build
 them; for github.merged, the shape from before `repo_name`), straight into the outbox table, and
 must be delivered. Every kind has exactly one renderer or action. And the sender asks the audience

@@ -9,7 +9,7 @@ A member may not be DMed, pinged, celebrated or named when:
 - they turned that kind of message off (the opt-ins on their `members` row: reminders, streak DMs,
   recap DMs, review-nudge DMs).
 
-The outbox sender asks `refusals` about every message's subjects (bot/services/messages.py) right
+The outbox sender asks `refusals` about every message's subjects (bot/services/messages/) right
 before it draws or acts, so no path that queues a message can bypass these rules. The services
 also ask it when they choose whom to queue for (`reachable`, `unreachable`, `departed`), which
 saves queueing what would only be settled unsent.
