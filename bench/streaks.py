@@ -32,9 +32,9 @@ from sqlalchemy import insert, select
 from bot.db.migrate import upgrade
 from bot.db.models import Activity, Guild, Member, RestPeriod
 from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.images.streak import render_streak_png
 from bot.services import checkins
 from bot.services.dates import member_today
-from bot.services.streak_image import render_streak_png
 from bot.services.streaks import (
     activity_days,
     compute_streak,

@@ -23,11 +23,11 @@ from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, transaction
-from bot.health import GatewayWatch
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
+from bot.web.health import GatewayWatch
 
 log = logging.getLogger(__name__)
 

@@ -11,13 +11,13 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.images.streak import render_streak_png
 from bot.services import checkins, guilds
 from bot.services import schedule as rhythm
 from bot.services.dates import describe_due, search_timezones
 from bot.services.github.urls import safe_url
 from bot.services.links import IssueRef
 from bot.services.sharing import share
-from bot.services.streak_image import render_streak_png
 
 NO_MENTIONS = discord.AllowedMentions.none()
 EMBED_DESCRIPTION_LIMIT = 4096

@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKED = [
     *sorted((ROOT / "bot" / "services").rglob("*.py")),
     *sorted((ROOT / "cogs").glob("*.py")),
-    *(ROOT / "bot" / name for name in ("bot.py", "scheduler.py", "web.py", "public_page.py", "health.py", "tree.py")),
+    *sorted((ROOT / "bot" / "web").rglob("*.py")),
+    *sorted((ROOT / "bot" / "images").rglob("*.py")),
+    *(ROOT / "bot" / name for name in ("bot.py", "scheduler.py", "tree.py")),
 ]
 WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
 WALL_CLOCK_FUNCTIONS = {"utcnow", "_utcnow"}

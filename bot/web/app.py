@@ -14,12 +14,12 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot import public_page
 from bot.db import problems
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker, ping
-from bot.health import GatewayWatch
 from bot.services.github import webhooks
+from bot.web import pages as public_page
+from bot.web.health import GatewayWatch
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import __version__
+from bot.images.streak import drawable, image_size, render_streak_png
 from bot.services import bidi, checkins
 from bot.services.sharing import pages
-from bot.services.streak_image import drawable, image_size, render_streak_png
 
 log = logging.getLogger(__name__)
 
