@@ -38,7 +38,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.web import WebServer, build_app
-from bot.web.app import MAX_WEBHOOK_BODY
+from bot.web.webhook import MAX_WEBHOOK_BODY
 
 HOST = "127.0.0.1"
 PATH = "/github/webhook"
