@@ -1,43 +1,41 @@
-"""Members' public pages on the bot's web server: the HTML, the preview card image and their routes.
+"""Members' public pages on the bot's web server: the HTML, and the routes of the page and its pictures.
 
 `GET /u/<server>/<member>` is the page, server-rendered HTML with its own small CSS and no script;
 `…/streak.png` (and `…/streak-phone.png`, 13 weeks) is the streak graph it shows, and `…/card.png`
-the 1200x630 picture link previews show (OpenGraph and Twitter-card tags point at it). The data
-comes from `bot.services.sharing.pages`, which holds no id; every text a member or GitHub wrote is escaped
+the 1200x630 picture link previews show (OpenGraph and Twitter-card tags point at it); both are
+drawn in `bot.images` and cached here (`PictureCache`). The data comes from
+`bot.services.sharing.pages`, which holds no id; every text a member or GitHub wrote is escaped
 here. A page that does not exist, or no longer does, answers 404 with a short page; a database that
 does not answer, 503. Never 500.
 
 The headers every answer gets (no Referer, no sniffing, `Cache-Control: no-store`) are set in one
-place for the whole server, `bot.web._safe_headers`; here only the CSP of the HTML and the
+place for the whole server, `bot.web.app._safe_headers`; here only the CSP of the HTML and the
 caching of the pictures. Every text a member or GitHub wrote goes through `_text` (escaped, and
-its direction isolated by `bidi.isolate`); the pictures draw it through `streak_image.drawable`.
+its direction isolated by `bidi.isolate`); the pictures draw it through `bot.images.streak.drawable`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
 from html import escape
 
 from aiohttp import web
-from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import __version__
-from bot.images.streak import drawable, image_size, render_streak_png
+from bot.images.card import CARD_SIZE, render_card
+from bot.images.streak import image_size, render_streak_png
 from bot.services import bidi, checkins
 from bot.services.sharing import pages
 
 log = logging.getLogger(__name__)
 
-CARD_SIZE = (1200, 630)
 # A phone's screen shows 13 weeks of the streak graph at about its own size (26 would be drawn at
 # half size, too small to read); the page picks the picture by the screen's width.
 PHONE_WEEKS = 13
@@ -50,7 +48,7 @@ CSP = (
 )
 # A page's pictures may be kept, but are asked for again at every use (`no-cache`, with an ETag):
 # unchanged, the answer is a 304 of no bytes and no drawing; closed, a 404 at once. The HTML is
-# `no-store` (bot.web): a page must vanish at once, from caches too.
+# `no-store` (bot.web.app): a page must vanish at once, from caches too.
 PICTURE_CACHE_CONTROL = "no-cache"
 # Pictures drawn are kept by the hash of what they show, up to this many bytes (a card is ~64 kB).
 PICTURE_CACHE_BYTES = 32 * 1024**2
@@ -356,7 +354,7 @@ main{{max-width:520px;margin:15vh auto;padding:0 20px;text-align:center}}h1{{fon
 
 
 def _html_response(body: str, status: int = 200) -> web.Response:
-    # Cache-Control: no-store, nosniff and no Referer come from bot.web, for every answer.
+    # Cache-Control: no-store, nosniff and no Referer come from bot.web.app, for every answer.
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = CSP
     return response
@@ -401,78 +399,6 @@ async def _picture(request: web.Request, etag: str, draw: Callable[[], bytes]) -
     response.etag = etag
     response.headers["Cache-Control"] = PICTURE_CACHE_CONTROL
     return response
-
-
-@cache
-def _card_font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    # DejaVu where the system has it (Debian images do); else Pillow's bundled font, which has no bold.
-    path = f"/usr/share/fonts/truetype/dejavu/DejaVuSans{'-Bold' if bold else ''}.ttf"
-    try:
-        return ImageFont.truetype(path, size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> str:
-    text = " ".join(text.split())
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
-
-
-def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> bytes:
-    """Draw the 1200x630 preview card: name, server, four numbers and the streak graph; return PNG bytes."""
-    width, height = CARD_SIZE
-    image = Image.new("RGB", CARD_SIZE, (13, 17, 23))
-    draw = ImageDraw.Draw(image)
-    # A diagonal wash from the dark background to a deep green, drawn as bands (cheap, no numpy).
-    for x in range(0, width, 4):
-        t = x / width
-        colour = (round(13 + (27 - 13) * t), round(17 + (58 - 17) * t), round(23 + (42 - 23) * t))
-        draw.rectangle((x, 0, x + 3, height), fill=colour)
-    pad = 64
-    draw.text((pad, 52), "BUILDING IN PUBLIC", font=_card_font(24, bold=True), fill=(126, 226, 168))
-    name_font = _card_font(72, bold=True)
-    name = _fit(draw, drawable(page.display_name), name_font, width - 2 * pad)
-    draw.text((pad, 88), name, font=name_font, fill="white")
-    server_font = _card_font(32)
-    with_width = draw.textlength("with ", font=server_font)
-    server = _fit(draw, drawable(page.server_name), server_font, width - 2 * pad - with_width)
-    draw.text((pad, 182), f"with {server}", font=server_font, fill=(201, 209, 217))
-
-    stats = (
-        (page.prs_merged, "PRs merged" if page.prs_merged != 1 else "PR merged"),
-        (page.goals_finished, "goals done" if page.goals_finished != 1 else "goal done"),
-        (page.streak, f"{page.streak_unit.rstrip('s')} streak"),
-        (page.kudos, "kudos"),
-    )
-    gap = 20
-    tile = (width - 2 * pad - 3 * gap) // 4
-    top = 256
-    number_font, label_font = _card_font(60, bold=True), _card_font(26)
-    for index, (value, label) in enumerate(stats):
-        left = pad + index * (tile + gap)
-        draw.rounded_rectangle((left, top, left + tile, top + 128), radius=16, fill=(33, 45, 40))
-        draw.text((left + 22, top + 16), _fit(draw, f"{value:,}", number_font, tile - 44), font=number_font,
-                  fill="white")  # fmt: skip
-        draw.text((left + 22, top + 88), label, font=label_font, fill=(168, 218, 186))
-
-    graph = Image.open(io.BytesIO(streak_png)).convert("RGBA")
-    graph_top = top + 128 + 26
-    room = height - graph_top - 34
-    if graph.height > room:
-        graph = graph.resize((round(graph.width * room / graph.height), room), Image.Resampling.LANCZOS)
-    image.paste(graph, (pad, graph_top), graph)
-    footer_font = _card_font(28, bold=True)
-    right = width - pad
-    draw.text((right, height - 92), "Shiplog", font=footer_font, fill="white", anchor="rs")
-    draw.text((right, height - 52), _fit(draw, host, _card_font(22), right - pad - graph.width - 40),
-              font=_card_font(22), fill=(168, 218, 186), anchor="rs")  # fmt: skip
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
-    return out.getvalue()
 
 
 def _streak_png(picture: checkins.StreakPicture, name: str, weeks: int = checkins.PICTURE_WEEKS) -> bytes:
