@@ -10,29 +10,20 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.images.streak import drawable
+from bot.images.text import Font, drawable, fit
 from bot.services.sharing import pages
 
 CARD_SIZE = (1200, 630)
 
 
 @cache
-def _card_font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _card_font(size: int, bold: bool = False) -> Font:
     # DejaVu where the system has it (Debian images do); else Pillow's bundled font, which has no bold.
     path = f"/usr/share/fonts/truetype/dejavu/DejaVuSans{'-Bold' if bold else ''}.ttf"
     try:
         return ImageFont.truetype(path, size)
     except OSError:
         return ImageFont.load_default(size=size)
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> str:
-    text = " ".join(text.split())
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
 
 
 def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> bytes:
@@ -48,11 +39,11 @@ def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> byte
     pad = 64
     draw.text((pad, 52), "BUILDING IN PUBLIC", font=_card_font(24, bold=True), fill=(126, 226, 168))
     name_font = _card_font(72, bold=True)
-    name = _fit(draw, drawable(page.display_name), name_font, width - 2 * pad)
+    name = fit(draw, drawable(page.display_name), name_font, width - 2 * pad)
     draw.text((pad, 88), name, font=name_font, fill="white")
     server_font = _card_font(32)
     with_width = draw.textlength("with ", font=server_font)
-    server = _fit(draw, drawable(page.server_name), server_font, width - 2 * pad - with_width)
+    server = fit(draw, drawable(page.server_name), server_font, width - 2 * pad - with_width)
     draw.text((pad, 182), f"with {server}", font=server_font, fill=(201, 209, 217))
 
     stats = (
@@ -68,7 +59,7 @@ def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> byte
     for index, (value, label) in enumerate(stats):
         left = pad + index * (tile + gap)
         draw.rounded_rectangle((left, top, left + tile, top + 128), radius=16, fill=(33, 45, 40))
-        draw.text((left + 22, top + 16), _fit(draw, f"{value:,}", number_font, tile - 44), font=number_font,
+        draw.text((left + 22, top + 16), fit(draw, f"{value:,}", number_font, tile - 44), font=number_font,
                   fill="white")  # fmt: skip
         draw.text((left + 22, top + 88), label, font=label_font, fill=(168, 218, 186))
 
@@ -81,7 +72,7 @@ def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> byte
     footer_font = _card_font(28, bold=True)
     right = width - pad
     draw.text((right, height - 92), "Shiplog", font=footer_font, fill="white", anchor="rs")
-    draw.text((right, height - 52), _fit(draw, host, _card_font(22), right - pad - graph.width - 40),
+    draw.text((right, height - 52), fit(draw, host, _card_font(22), right - pad - graph.width - 40),
               font=_card_font(22), fill=(168, 218, 186), anchor="rs")  # fmt: skip
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=False)

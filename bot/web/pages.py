@@ -11,7 +11,7 @@ does not answer, 503. Never 500.
 The headers every answer gets (no Referer, no sniffing, `Cache-Control: no-store`) are set in one
 place for the whole server, `bot.web.app._safe_headers`; here only the CSP of the HTML and the
 caching of the pictures. Every text a member or GitHub wrote goes through `_text` (escaped, and
-its direction isolated by `bidi.isolate`); the pictures draw it through `bot.images.streak.drawable`.
+its direction isolated by `bidi.isolate`); the pictures draw it through `bot.images.text.drawable`.
 """
 
 from __future__ import annotations
