@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # What a newcomer reads in one sitting (issue 18); the rest lives in docs/.
 README_LIMIT = 25_000
 # The pages whose relative links and anchors are checked.
-PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [
+    *(ROOT / name for name in ("README.md", "CONTRIBUTING.md", "CHANGELOG.md", "bench/README.md")),
+    *sorted((ROOT / "docs").glob("*.md")),
+]
 
 
 def readme_commands() -> list[str]:
