@@ -204,7 +204,7 @@ def _good_address(url: str) -> bool:
         port = parts.port
     except ValueError:  # a port that is not a number, or past 65535
         return False
-    return bool(parts.hostname) and is_host(parts.hostname) and port != 0
+    return parts.hostname is not None and is_host(parts.hostname) and port != 0
 
 
 def _parse_public_url(value: str | None) -> str | None:

@@ -174,7 +174,7 @@ async def add_goal(
         )
         session.add(goal)
         await session.flush()
-        guild = await session.get(Guild, guild_id, populate_existing=True)
+        guild = await session.get_one(Guild, guild_id, populate_existing=True)
         view = GoalView.of(goal)
         announced = await _announce(session, guild, messages.GoalAdded, view, now)
         today = member_today(now, await member_zone(session, guild_id, user_id))
