@@ -137,7 +137,7 @@ async def verify_link(
     sessionmaker: async_sessionmaker[AsyncSession], api: GitHubAPI, *, guild_id: int, user_id: int, now: datetime
 ) -> LinkedAccount:
     """Confirm the code through the GitHub API and link the account."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         request = await session.get(GitHubLinkRequest, (guild_id, user_id))
         if request is None:
             raise UserError("Start with `/github link username:<your login>`: it gives you a code to show.")
