@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -61,11 +60,6 @@ class Settings:
             return repr(value)
 
         return f"Settings({', '.join(f'{name}={shown(name)}' for name in self.__dataclass_fields__)})"
-
-    @property
-    def safe_database_url(self) -> str:
-        """Return DATABASE_URL with its password masked, for log lines and messages."""
-        return safe_url(self.database_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -159,11 +153,6 @@ class Settings:
             public_url=public_url,
             members_intent=members_intent,
         )
-
-    @property
-    def log_level_number(self) -> int:
-        """Return the numeric logging level."""
-        return logging.getLevelName(self.log_level)
 
 
 def safe_url(url: str) -> str:
