@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.base import table_of
 from bot.db.models import OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
 from bot.services.privacy import PROCESSED, SUBJECT_KEYS
@@ -86,7 +87,7 @@ async def drop_delivery_bodies(
     sessionmaker: async_sessionmaker[AsyncSession], *, before: datetime, batch: int = BATCH
 ) -> tuple[int, int]:
     """Empty the body of deliveries processed before `before`; return (rows, batches)."""
-    table = WebhookDelivery.__table__
+    table = table_of(WebhookDelivery)
     total = batches = 0
     while True:
         async with transaction(sessionmaker) as session:
@@ -117,7 +118,7 @@ async def prune_sent_messages(
     sessionmaker: async_sessionmaker[AsyncSession], *, before: datetime, batch: int = BATCH
 ) -> tuple[int, int, int]:
     """Delete or slim outbox rows sent before `before` (see the module); return (deleted, slimmed, batches)."""
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     deleted = slimmed = batches = 0
     while True:
         async with transaction(sessionmaker) as session:
