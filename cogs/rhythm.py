@@ -1,6 +1,6 @@
 """The weekly accountability ping, the weekly digest and the streak-at-risk DM: drawing and sending.
 
-This extension owns the scheduler (bot/scheduler.py): it starts it when it loads, inside the bot's
+This extension owns the scheduler (bot/workers/scheduler.py): it starts it when it loads, inside the bot's
 setup_hook, and stops it when it unloads, which the bot's close() does. /settings schedule tells it
 about a changed schedule through the `schedule_changed` event.
 """
@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord.ext import commands
 
-from bot.scheduler import Scheduler, start_scheduler
 from bot.services import messages
 from bot.services.schedule import streak_words
+from bot.workers.scheduler import Scheduler, start_scheduler
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:

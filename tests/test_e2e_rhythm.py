@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.db.models import Activity, Guild, JobRun
 from bot.db.session import transaction
-from bot.scheduler import Scheduler
 from bot.services import schedule
+from bot.workers.scheduler import Scheduler
 from tests.conftest import NOW
 from tests.harness import World, eventually, world
 

@@ -170,8 +170,8 @@ async def test_the_scheduler_runs_retention_daily_with_the_configured_days(sessi
     from types import SimpleNamespace
 
     from bot.config import Settings
-    from bot.scheduler import RETENTION_JOB, start_scheduler
     from bot.services import guilds
+    from bot.workers.scheduler import RETENTION_JOB, start_scheduler
 
     async with transaction(sessionmaker) as session:
         await guilds.ensure_guild(session, GUILD)
