@@ -65,6 +65,7 @@ class StartFailure(Exception):
 async def _run_bot(settings: Settings) -> None:
     from bot.bot import Shiplog
     from bot.db.session import create_engine, create_sessionmaker
+    from bot.workers.wiring import build_workers
 
     engine = create_engine(settings.database_url)
     try:
@@ -74,6 +75,7 @@ async def _run_bot(settings: Settings) -> None:
                 engine=engine,
                 sessionmaker=create_sessionmaker(engine),
                 http_client=http_client,
+                workers=build_workers(settings),
             )
             stop = asyncio.Event()
 

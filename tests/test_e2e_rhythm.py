@@ -29,7 +29,7 @@ async def w(db_url: str) -> AsyncIterator[World]:
 
 
 def scheduler_of(w: World) -> Scheduler:
-    scheduler = w.bot.get_cog("WeeklyRhythm").scheduler
+    scheduler = w.bot.scheduler
     assert scheduler is not None
     return scheduler
 
