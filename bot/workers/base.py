@@ -10,7 +10,6 @@ from typing import Any, Protocol
 import discord
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.config import Settings
 from bot.services.github.api import GitHubAPI
 
 # A renderer turns an outbox row's message (bot/services/messages/; for a fold, the list of them)
@@ -24,9 +23,6 @@ Action = Callable[[int | None, Any, str], Awaitable[None]]
 class Host(Protocol):
     """What a worker may use of the bot (bot/bot.py's Shiplog): the database, the clock, the
     wakeups, and Discord only through the renderers, the actions and a channel to post in."""
-
-    @property
-    def settings(self) -> Settings: ...
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]: ...
