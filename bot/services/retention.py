@@ -1,6 +1,6 @@
 """Retention: what the database stops keeping once it has served its purpose.
 
-Run daily by the scheduler (bot.scheduler.RETENTION_JOB) with DELIVERY_RETENTION_DAYS. Every pass
+Run daily by the scheduler (bot.workers.scheduler.RETENTION_JOB) with DELIVERY_RETENTION_DAYS. Every pass
 works in short transactions of at most BATCH rows, so no write lock is held for long (on SQLite
 one writer at a time: the webhook intake and the outbox sender wait at most one batch). Nothing
 pending is ever touched: only deliveries processed, and messages sent, more than `days` ago.
