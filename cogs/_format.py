@@ -18,8 +18,8 @@ from bot.services.dates import describe_due, search_timezones
 from bot.services.github.urls import safe_url
 from bot.services.links import IssueRef
 from bot.services.sharing import share
+from bot.tree import NO_MENTIONS as NO_MENTIONS  # the one definition; the cogs take it from here
 
-NO_MENTIONS = discord.AllowedMentions.none()
 EMBED_DESCRIPTION_LIMIT = 4096
 BRAND = discord.Colour.from_rgb(46, 160, 67)  # GitHub's "merged" green
 

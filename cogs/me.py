@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import discord
@@ -281,11 +281,11 @@ class ForgetView(discord.ui.View):
         self.bot = bot
         self.user_id = user_id
 
-    async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.user_id
 
     async def on_error(
-        self, interaction: discord.Interaction[Shiplog], error: Exception, item: discord.ui.Item[ForgetView]
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
     ) -> None:
         await answer_error(interaction, error, "the forget buttons")
 

@@ -1,8 +1,8 @@
 """The weekly accountability ping, the weekly digest and the streak-at-risk DM: drawing and sending.
 
-This extension owns the scheduler (bot/scheduler.py): it starts it when it loads, inside the bot's
-setup_hook, and stops it when it unloads, which the bot's close() does. /settings schedule tells it
-about a changed schedule through the `schedule_changed` event.
+The scheduler that queues them is a worker (bot/workers/scheduler.py), started by the bot. This
+extension draws what it queues, and tells it about a schedule changed by /settings schedule (the
+`schedule_changed` event).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord.ext import commands
 
-from bot.scheduler import Scheduler, start_scheduler
 from bot.services import messages
 from bot.services.schedule import streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
@@ -97,37 +96,20 @@ def streak_dm_text(guild_name: str, dm: messages.StreakDM) -> str:
 
 
 class WeeklyRhythm(commands.Cog):
-    """Runs the scheduler and draws what it queues."""
+    """Draws what the scheduler queues, and follows changed schedules."""
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        self.scheduler: Scheduler | None = None
         bot.renderers[messages.Ping.KIND] = render_ping
         bot.renderers[messages.Digest.KIND] = render_digest
         bot.actions[messages.StreakDM.KIND] = self.send_streak_dm
 
-    async def cog_load(self) -> None:
-        self.scheduler = await start_scheduler(self.bot)
-
-    async def cog_unload(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-            self.scheduler = None
-
-    async def drain(self) -> None:
-        """Start no more jobs (a run cut off writes nothing, and is caught up at the next start)."""
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-            self.scheduler = None
-
-    async def hand_back(self) -> int:
-        return 0
-
     @commands.Cog.listener()
     async def on_schedule_changed(self, guild_id: int) -> None:
         """Follow a schedule changed by /settings schedule, or Shiplog's removal from a server or its return."""
-        if self.scheduler is not None:
-            job = await self.scheduler.reschedule(guild_id)
+        scheduler = self.bot.scheduler
+        if scheduler is not None:
+            job = await scheduler.reschedule(guild_id)
             if job is None:
                 log.info("guild %s: no weekly job while Shiplog is not in the server", guild_id)
             else:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from bot.db.models import Activity, Guild, JobRun
 from bot.db.session import transaction
-from bot.scheduler import Scheduler
 from bot.services import schedule
+from bot.workers.scheduler import Scheduler
 from tests.conftest import NOW
 from tests.harness import World, eventually, world
 
@@ -29,7 +29,7 @@ async def w(db_url: str) -> AsyncIterator[World]:
 
 
 def scheduler_of(w: World) -> Scheduler:
-    scheduler = w.bot.get_cog("WeeklyRhythm").scheduler
+    scheduler = w.bot.scheduler
     assert scheduler is not None
     return scheduler
 

@@ -33,7 +33,6 @@ from bot.db.models import (
 )
 from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.errors import UserError
-from bot.scheduler import STREAK_DMS_JOB, SYNC_JOB, Scheduler, cron_trigger
 from bot.services import schedule
 from bot.services.github.nudges import WaitingPR
 from bot.services.schedule import (
@@ -53,6 +52,7 @@ from bot.services.schedule import (
     run_weekly,
 )
 from bot.services.streaks import refresh_streaks
+from bot.workers.scheduler import STREAK_DMS_JOB, SYNC_JOB, Scheduler, cron_trigger
 from tests.conftest import NOW
 
 GUILD = 1000

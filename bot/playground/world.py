@@ -474,15 +474,13 @@ class Playground:
         ends, six hours before a daily one).
         """
         bot = self.running_bot
-        scheduler = getattr(bot.get_cog("WeeklyRhythm"), "scheduler", None)
+        scheduler = bot.scheduler
         if scheduler is None:
             raise PlaygroundError("The scheduler isn't running.")
         schedule = await rhythm.get_schedule(bot.sessionmaker, self.guild.id)
         now = self.clock()
         target = rhythm.next_run(schedule, now) + timedelta(minutes=1) if to_next_run else now + timedelta(hours=hours)
-        delivery = bot.get_cog("Delivery")
-        if delivery is None:
-            raise PlaygroundError("The delivery loop isn't running.")
+        delivery = bot.workers.outbox
         ran = []
         step = now
         while step < target:

@@ -130,15 +130,6 @@ async def _announce(
     return True
 
 
-async def finished_goal(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, number: int) -> GoalView:
-    """Return a finished goal of the server (for its share button); NotFoundError once it is gone."""
-    async with reading(sessionmaker) as session:
-        goal = await session.scalar(select(Goal).where(Goal.guild_id == guild_id, Goal.number == number))
-    if goal is None or goal.status != "done":
-        raise NotFoundError(f"I can't find a finished goal #{number} any more.")
-    return GoalView.of(goal)
-
-
 async def add_goal(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
@@ -174,7 +165,7 @@ async def add_goal(
         )
         session.add(goal)
         await session.flush()
-        guild = await session.get(Guild, guild_id, populate_existing=True)
+        guild = await session.get_one(Guild, guild_id, populate_existing=True)
         view = GoalView.of(goal)
         announced = await _announce(session, guild, messages.GoalAdded, view, now)
         today = member_today(now, await member_zone(session, guild_id, user_id))

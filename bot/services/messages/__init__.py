@@ -14,7 +14,7 @@ as a whole, and is not sent at all when one of them may not be addressed.
 Services enqueue these values (`outbox.enqueue(session, message, ...)`); the cogs register one
 renderer or action per `KIND` (bot.renderers / bot.actions) and receive the decoded value.
 
-No Discord imports here.
+No Discord imports here, and no table written: `bot.services.outbox` stores these values in `outbox`.
 
 The kinds live by feature (`members`, `rhythm`, `github`, on `_base`); this package holds the
 registry, `decode`, and the kinds that clean up the bot's own posts (they carry any other kind).

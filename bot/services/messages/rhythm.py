@@ -212,8 +212,10 @@ class Digest(Message):
     def subjects(self) -> tuple[Subject, ...]:
         # The week's PRs and goals are history: only a member who was forgotten leaves them. The
         # longest streaks and the most thanked are a place of honour: for members still here.
-        history = {Subject(x.user_id, Role.NAME) for x in (*self.prs, *self.goals)}
-        honour = {Subject(x.user_id, Role.CELEBRATE) for x in (*self.streaks, *self.kudos_top)}
+        named = [pr.user_id for pr in self.prs] + [goal.user_id for goal in self.goals]
+        honoured = [streak.user_id for streak in self.streaks] + [kudos.user_id for kudos in self.kudos_top]
+        history = {Subject(user_id, Role.NAME) for user_id in named}
+        honour = {Subject(user_id, Role.CELEBRATE) for user_id in honoured}
         return tuple(sorted(history | honour, key=lambda s: (s.user_id, s.role)))
 
     def without(self, refused: Collection[Subject]) -> Self:

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, Kudos, MemberPage, MergedPullRequest
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from bot.errors import UserError
 from bot.services import audience
 from bot.services.checkins import StreakPicture
@@ -118,7 +118,7 @@ async def set_server_pages(
             guild.page_name = _name(server_name, "a Shiplog server")
         else:
             result = await session.execute(delete(MemberPage).where(MemberPage.guild_id == guild_id))
-            removed = result.rowcount or 0
+            removed = changed_rows(result)
     return ServerPages(enabled, removed)
 
 
@@ -167,7 +167,7 @@ async def close_page(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
         result = await session.execute(
             delete(MemberPage).where(MemberPage.guild_id == guild_id, MemberPage.user_id == user_id)
         )
-        return bool(result.rowcount)
+        return bool(changed_rows(result))
 
 
 @dataclass(frozen=True, slots=True)
