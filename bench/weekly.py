@@ -24,6 +24,7 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import importlib
 import json
 import math
 import random
@@ -55,7 +56,8 @@ from bot.db.models import (
     RestPeriod,
 )
 from bot.db.session import READ_ONLY, create_engine, create_sessionmaker, transaction
-from bot.services import schedule, streaks
+from bot.services import schedule
+from bot.services.rhythm import streaks
 from bot.web import WebServer, build_app
 
 GUILD = 1
@@ -373,6 +375,9 @@ def old_schedule():
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
+    # Modules it imports that moved since: their old names, for its imports.
+    for old_name, new_name in {"bot.services.streaks": "bot.services.rhythm.streaks"}.items():
+        sys.modules.setdefault(old_name, importlib.import_module(new_name))
     module = types.ModuleType("bench_old_schedule")
     sys.modules[module.__name__] = module  # dataclasses look their module up
     code = compile(source, f"{OLD_COMMIT[:7]}:bot/services/schedule.py", "exec")

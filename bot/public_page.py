@@ -31,7 +31,8 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import __version__
-from bot.services import bidi, checkins
+from bot.services import bidi
+from bot.services.rhythm import checkins
 from bot.services.sharing import pages
 from bot.services.streak_image import drawable, image_size, render_streak_png
 

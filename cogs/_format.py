@@ -11,11 +11,12 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.services import checkins, guilds
+from bot.services import guilds
 from bot.services import schedule as rhythm
 from bot.services.dates import describe_due, search_timezones
 from bot.services.github.urls import safe_url
 from bot.services.links import IssueRef
+from bot.services.rhythm import checkins
 from bot.services.sharing import share
 from bot.services.streak_image import render_streak_png
 

@@ -9,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, messages
+from bot.services import messages
 from bot.services.links import is_web_link
+from bot.services.rhythm import checkins
+from bot.services.rhythm.streaks import StreakState
 from bot.services.schedule import streak_words
-from bot.services.streaks import StreakState
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, streak_file
 from cogs._share import ShareStreakButton
 

@@ -11,8 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, messages, privacy, schedule
+from bot.services import guilds, messages, privacy, schedule
 from bot.services.github import nudges
+from bot.services.rhythm import checkins
 from bot.services.sharing import pages, posts, recap
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices

@@ -36,6 +36,7 @@ from bot.errors import UserError
 from bot.scheduler import STREAK_DMS_JOB, SYNC_JOB, Scheduler, cron_trigger
 from bot.services import schedule
 from bot.services.github.nudges import WaitingPR
+from bot.services.rhythm.streaks import refresh_streaks
 from bot.services.schedule import (
     JOBS,
     PING_HEADER,
@@ -52,7 +53,6 @@ from bot.services.schedule import (
     queue_streak_dms,
     run_weekly,
 )
-from bot.services.streaks import refresh_streaks
 from tests.conftest import NOW
 
 GUILD = 1000

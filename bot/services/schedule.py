@@ -30,15 +30,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import CheckIn, Goal, Guild, JobRun, Kudos, Member, MergedPullRequest, OutboxMessage
 from bot.db.session import chunks, reading, transaction
 from bot.errors import UserError
-from bot.services import audience, messages, outbox, streaks
+from bot.services import audience, messages, outbox
 from bot.services.audience import departed
 from bot.services.dates import TimezoneError, member_today, parse_timezone
 from bot.services.github import nudges
 from bot.services.github.nudges import WaitingPR
 from bot.services.guilds import ensure_guild, ensure_member
 from bot.services.messages import STREAK_MARK, WAITING_MARK, ping_token
+from bot.services.rhythm import streaks
+from bot.services.rhythm.streaks import StreakState
 from bot.services.sharing import recap
-from bot.services.streaks import StreakState
 
 log = logging.getLogger(__name__)
 

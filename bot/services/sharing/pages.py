@@ -23,11 +23,11 @@ from bot.db.models import Goal, Guild, Kudos, MemberPage, MergedPullRequest
 from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import audience
-from bot.services.checkins import StreakPicture
 from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
+from bot.services.rhythm.checkins import StreakPicture
+from bot.services.rhythm.streaks import member_streak
 from bot.services.sharing import posts
-from bot.services.streaks import member_streak
 
 __all__ = [
     "PageLink",

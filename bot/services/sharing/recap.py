@@ -13,8 +13,8 @@ from bot.db.session import reading, transaction
 from bot.services import audience
 from bot.services.guilds import ensure_member
 from bot.services.messages import OptIn
+from bot.services.rhythm.streaks import member_streak
 from bot.services.sharing import share
-from bot.services.streaks import member_streak
 
 __all__ = ["Recap", "build", "member_week", "recap_members", "set_recap_dms"]
 

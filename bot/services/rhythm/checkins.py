@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
 from bot.db.session import reading, transaction
 from bot.errors import UserError
-from bot.services import activity, limits, messages, outbox
+from bot.services import limits, messages, outbox
 from bot.services.audience import departed
 from bot.services.dates import member_today
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
 from bot.services.links import clean_web_link
-from bot.services.streaks import (
+from bot.services.rhythm import activity
+from bot.services.rhythm.streaks import (
     DEFAULT_CADENCE,
     StreakState,
     activity_days,

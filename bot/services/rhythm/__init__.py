@@ -1,0 +1,1 @@
+"""The weekly rhythm: check-ins, streaks, activity and the weekly schedule."""
