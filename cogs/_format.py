@@ -12,11 +12,11 @@ import discord
 from discord import app_commands
 
 from bot.services import guilds
-from bot.services import schedule as rhythm
 from bot.services.dates import describe_due, search_timezones
 from bot.services.github.urls import safe_url
 from bot.services.links import IssueRef
 from bot.services.rhythm import checkins
+from bot.services.rhythm.when import Schedule
 from bot.services.sharing import share
 from bot.services.streak_image import render_streak_png
 
@@ -143,7 +143,7 @@ def settings_lines(summary: guilds.ServerSummary) -> list[tuple[str, str]]:
         f"{purpose} <#{channel_id}>" if channel_id else f"{purpose} not set"
         for purpose, channel_id in summary.channels.items()
     )
-    when = rhythm.Schedule.read(summary.schedule_weekday, summary.schedule_time, summary.schedule_timezone)
+    when = Schedule.read(summary.schedule_weekday, summary.schedule_time, summary.schedule_timezone)
     who = "quiet members with open goals" if summary.ping_quiet_only else "members with open goals"
     cap = f", at most {summary.ping_cap:,}" if summary.ping_cap else ""
     radar = summary.radar

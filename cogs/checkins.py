@@ -12,8 +12,8 @@ from discord.ext import commands
 from bot.services import messages
 from bot.services.links import is_web_link
 from bot.services.rhythm import checkins
+from bot.services.rhythm.ping import streak_words
 from bot.services.rhythm.streaks import StreakState
-from bot.services.schedule import streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, streak_file
 from cogs._share import ShareStreakButton
 

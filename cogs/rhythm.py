@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.scheduler import Scheduler, start_scheduler
 from bot.services import messages
-from bot.services.schedule import streak_words
+from bot.services.rhythm.ping import streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:
