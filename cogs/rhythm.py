@@ -43,7 +43,7 @@ def _plural(count: int, word: str) -> str:
 
 def render_digest(digest: messages.Digest) -> dict[str, Any]:
     """Draw the weekly digest: an embed that names members but pings nobody."""
-    # "The week" is digest to digest (schedule.week_closed_by), the same week `/me recap` counts.
+    # "The week" is digest to digest (rhythm.when.week_closed_by), the same week `/me recap` counts.
     if digest.start and digest.end:
         span = f"this week, digest to digest: from {_timestamp(digest.start, 'f')} to {_timestamp(digest.end, 'f')}"
     else:

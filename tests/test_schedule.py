@@ -284,14 +284,14 @@ async def test_a_run_that_loses_the_insert_race_retries_and_queues_nothing(sessi
     """On PostgreSQL two runs can both see no JobRun; the second insert fails and the run looks again."""
     await seed_week(sessionmaker)
     await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
-    real = runs._missing_jobs
+    real = runs.missing_jobs
     calls = []
 
     async def stale_first_look(session, guild_id, period):
         calls.append(period)
         return list(JOBS) if len(calls) == 1 else await real(session, guild_id, period)
 
-    monkeypatch.setattr(runs, "_missing_jobs", stale_first_look)
+    monkeypatch.setattr(runs, "missing_jobs", stale_first_look)
     result = await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
     assert len(calls) == 2
     assert [o.status for o in result.outcomes] == ["already", "already"]

@@ -1,10 +1,11 @@
-"""Messages of the weekly rhythm: the ping (its text and the removal of a member from it), the
-digest, and the streak and recap DMs.
+"""Messages of the weekly rhythm: the ping, the digest, and the streak and recap DMs.
+
+The ping's text is laid out, and a member taken out of it again, in bot/services/rhythm/ping.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Self
 
@@ -94,6 +95,10 @@ class DigestKudos:
     count: int = 0
 
 
+def _user_ids(rows: Iterable[DigestPR | DigestGoal | DigestStreak | DigestKudos]) -> list[int]:
+    return [row.user_id for row in rows]
+
+
 @dataclass(frozen=True, slots=True)
 class Digest(Message):
     """The weekly digest: names members (their merged PRs, finished goals, streaks, kudos), pings nobody."""
@@ -177,8 +182,10 @@ class Digest(Message):
     def subjects(self) -> tuple[Subject, ...]:
         # The week's PRs and goals are history: only a member who was forgotten leaves them. The
         # longest streaks and the most thanked are a place of honour: for members still here.
-        history = {Subject(x.user_id, Role.NAME) for x in (*self.prs, *self.goals)}
-        honour = {Subject(x.user_id, Role.CELEBRATE) for x in (*self.streaks, *self.kudos_top)}
+        history = {Subject(user_id, Role.NAME) for user_id in (*_user_ids(self.prs), *_user_ids(self.goals))}
+        honour = {
+            Subject(user_id, Role.CELEBRATE) for user_id in (*_user_ids(self.streaks), *_user_ids(self.kudos_top))
+        }
         return tuple(sorted(history | honour, key=lambda s: (s.user_id, s.role)))
 
     def without(self, refused: Collection[Subject]) -> Self:

@@ -90,7 +90,8 @@ async def check_in(
         today = member_today(now, await member_zone(session, guild_id, user_id))
         guild = await session.get(Guild, guild_id)
         held_until = None
-        posted = guild is not None and guild.accountability_channel_id is not None
+        channel_id = guild.accountability_channel_id if guild is not None else None
+        posted = channel_id is not None
         if posted:
             last = await limits.last_checkin_post(session, guild_id, user_id, now)
             if last is not None:
@@ -109,7 +110,7 @@ async def check_in(
                     user_id=user_id, note=note, link=link, streak=state.current, cadence=state.cadence
                 ),
                 guild_id=guild_id,
-                channel_id=guild.accountability_channel_id,
+                channel_id=channel_id,
                 now=now,
             )
         return CheckInResult(row.id, state, posted, held_until)

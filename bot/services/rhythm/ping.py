@@ -18,8 +18,8 @@ if TYPE_CHECKING:
 
 MESSAGE_LIMIT = 2000
 
-# The ping's text and the removal of a member from it live here together: schedule.pack_ping lays
-# the ping out from `ping_token`s, and `drop_from_ping` takes one member's token out again.
+# The ping's text and the removal of a member from it live here together: `pack_ping` lays the ping
+# out from `ping_token`s, and `drop_from_ping` (used by messages.Ping) takes one member's token out again.
 WAITING_MARK = "⏳"  # after a member's mention: a PR of theirs waits for a first review
 STREAK_MARK = "🔥"  # opens a line of members whose N-period streak is at risk: "🔥3 <@a> <@b>"
 _USER_MENTION = re.compile(r"<@!?[0-9]+>")

@@ -43,7 +43,7 @@ CATCH_UP_WINDOW = timedelta(hours=12)
 NUDGES_SHOWN = 3
 
 
-async def _missing_jobs(session: AsyncSession, guild_id: int, period: str) -> list[str]:
+async def missing_jobs(session: AsyncSession, guild_id: int, period: str) -> list[str]:
     """Return the weekly jobs that have no recorded run for the period."""
     done = set(
         await session.scalars(
@@ -180,7 +180,7 @@ async def _run_weekly(
             return RunResult(guild_id, "", scheduled_for, ())
         schedule = Schedule.of(guild)
         period = period_of(schedule, scheduled_for)
-        missing = await _missing_jobs(session, guild_id, period)
+        missing = await missing_jobs(session, guild_id, period)
         if not missing:
             return RunResult(guild_id, period, scheduled_for, tuple(JobOutcome(job, "already") for job in JOBS))
         plans = await _plan_jobs(session, guild, schedule, period, missing, scheduled_for=scheduled_for, now=now)
@@ -188,7 +188,7 @@ async def _run_weekly(
     # The write: short, whatever the server's size. BEGIN IMMEDIATE waits for a concurrent run's
     # write, and then this look sees its rows (on PostgreSQL a race ends in IntegrityError, retried).
     async with transaction(sessionmaker) as session:
-        still_missing = set(await _missing_jobs(session, guild_id, period))
+        still_missing = set(await missing_jobs(session, guild_id, period))
         outcomes = [JobOutcome(job, "already") for job in JOBS if job not in still_missing or job not in missing]
         rows: list[dict[str, Any]] = []
         for plan in plans:

@@ -19,16 +19,16 @@ from bot.services.dates import TimezoneError, parse_timezone
 from bot.services.guilds import ensure_guild, ensure_member
 from bot.services.rhythm import streaks
 from bot.services.rhythm.ping import PingSettings
-from bot.services.rhythm.runs import _missing_jobs
+from bot.services.rhythm.runs import missing_jobs
 from bot.services.rhythm.when import (
     DEFAULT_SCHEDULE,
     Schedule,
-    _zone,
     next_run,
     parse_time,
     parse_weekday,
     period_of,
     previous_run,
+    stored_zone,
 )
 
 log = logging.getLogger(__name__)
@@ -65,15 +65,15 @@ async def set_schedule(
         raise UserError(str(exc)) from None
     async with transaction(sessionmaker) as session:
         guild = await ensure_guild(session, guild_id)
-        schedule = Schedule(day, local_time, zone or _zone(guild.schedule_timezone))
+        schedule = Schedule(day, local_time, zone or stored_zone(guild.schedule_timezone))
         guild.schedule_weekday, guild.schedule_time = day, f"{local_time:%H:%M}"
         guild.schedule_timezone = schedule.zone.key
         last = previous_run(schedule, now)
         last_period = period_of(schedule, last)
-        for job in await _missing_jobs(session, guild_id, last_period):
+        for job in await missing_jobs(session, guild_id, last_period):
             session.add(JobRun(guild_id=guild_id, job=job, period=last_period, status="skipped", ran_at=now))
         upcoming = next_run(schedule, now)
-        if not await _missing_jobs(session, guild_id, period_of(schedule, upcoming)):
+        if not await missing_jobs(session, guild_id, period_of(schedule, upcoming)):
             upcoming = next_run(schedule, upcoming)
         unset = tuple(purpose for purpose in ("accountability", "digest") if guild.channel_for(purpose) is None)
     log.info("guild %s: weekly schedule is now %s", guild_id, schedule.key)

@@ -13,12 +13,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Guild, JobRun, Member
+from bot.db.models import Guild, JobRun, Member, OutboxMessage
 from bot.db.session import transaction
 from bot.services import audience, messages, outbox
 from bot.services.dates import member_today
 from bot.services.rhythm import streaks
-from bot.services.rhythm.when import _zone
+from bot.services.rhythm.when import stored_zone
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ async def _queue_guild_dms(
         state = states[user_id]
         if not state.at_risk:
             continue
-        zone = _zone(zone_name)
+        zone = stored_zone(zone_name)
         ends_at = streaks.period_end_utc(member_today(now, zone), zone, state.cadence)
         if now < ends_at <= now + (DM_LEAD if state.cadence == "weekly" else DAILY_DM_LEAD):
             candidates.append(
@@ -82,15 +82,16 @@ async def _queue_guild_dms(
             )
     if not candidates:
         return []
-    rows = await session.execute(
+    recorded = await session.execute(
         select(JobRun.job, JobRun.period).where(
             JobRun.guild_id == guild_id,
             JobRun.job.startswith("dm:"),
             JobRun.period.in_({dm.period.isoformat() for dm in candidates}),
         )
     )
-    sent = {tuple(row) for row in rows}
-    queued, rows = [], []
+    sent = {tuple(row) for row in recorded}
+    queued: list[StreakDM] = []
+    rows: list[OutboxMessage] = []
     for dm in candidates:
         job, period = f"dm:{dm.user_id}", dm.period.isoformat()
         if (job, period) in sent:

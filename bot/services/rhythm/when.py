@@ -38,7 +38,7 @@ class Schedule:
     @classmethod
     def read(cls, weekday: int, at: str, timezone: str | None) -> Schedule:
         """Read a schedule as stored: a weekday number, 'HH:MM' and a zone name."""
-        return cls(weekday, parse_time(at), _zone(timezone))
+        return cls(weekday, parse_time(at), stored_zone(timezone))
 
     @property
     def key(self) -> str:
@@ -123,8 +123,9 @@ def parse_weekday(text: str) -> int:
 
 
 @cache
-def _zone(name: str | None) -> ZoneInfo:
-    """Return a stored zone; an unreadable name falls back to UTC rather than stopping a run."""
+def stored_zone(name: str | None) -> ZoneInfo:
+    """Return a zone stored for a server or a member; an unreadable name falls back to UTC rather than
+    stopping a run or /streak."""
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError, OSError):

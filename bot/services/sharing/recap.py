@@ -45,7 +45,7 @@ class Recap:
 async def member_week(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime, weeks_back: int = 0
 ) -> Recap:
-    """The recap of a member's week, digest to digest (`schedule.digest_week`), the week the server's
+    """The recap of a member's week, digest to digest (`rhythm.when.digest_week`), the week the server's
     digest counts: this one so far, or an earlier one."""
     async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
