@@ -19,6 +19,7 @@ from bot.services.rhythm import checkins
 from bot.services.rhythm.when import Schedule
 from bot.services.sharing import share
 from bot.services.streak_image import render_streak_png
+from bot.services.wording import plural
 
 NO_MENTIONS = discord.AllowedMentions.none()
 EMBED_DESCRIPTION_LIMIT = 4096
@@ -33,11 +34,6 @@ def escape(text: str) -> str:
     link: every "[" is escaped here, which no masked link survives.
     """
     return "\\[".join(discord.utils.escape_mentions(discord.utils.escape_markdown(part)) for part in text.split("["))
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Say '1 linked member' or '3 linked members' (`many` for words that do not just take an s)."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def shorten(text: str, limit: int) -> str:

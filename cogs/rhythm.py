@@ -16,7 +16,7 @@ from discord.ext import commands
 
 from bot.scheduler import Scheduler, start_scheduler
 from bot.services import messages
-from bot.services.rhythm.ping import streak_words
+from bot.services.wording import noun, period_word, streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ def _timestamp(iso: str, style: Literal["f", "R"]) -> str:
     return discord.utils.format_dt(datetime.fromisoformat(iso), style)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"**{count}** {word}{'' if count == 1 else 's'}"
+def _counted(count: int, word: str) -> str:
+    return f"**{count}** {noun(count, word)}"
 
 
 def render_digest(digest: messages.Digest) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
         span = "this week"
     embed = discord.Embed(title="🗓️ Weekly digest", description=f"What the server shipped {span}.", colour=BRAND)
     lines = [
-        f"{_plural(digest.pr_count, 'pull request')} merged by {_plural(digest.pr_authors, 'member')}."
+        f"{_counted(digest.pr_count, 'pull request')} merged by {_counted(digest.pr_authors, 'member')}."
         if digest.pr_count
         else "None this week. A first PR is a fine goal: `/goal add`."
     ]
@@ -59,7 +59,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
         lines.append(f"{link} {escape(shorten(pr.title, 80))} · <@{pr.user_id}>")
     embed.add_field(name="🚀 Merged pull requests", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
-    lines = [f"{_plural(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
+    lines = [f"{_counted(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
     lines += [f"✅ `#{goal.number}` {escape(shorten(goal.text, 80))} · <@{goal.user_id}>" for goal in digest.goals]
     embed.add_field(name="🎯 Goals", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
@@ -85,7 +85,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
 
 def streak_dm_text(guild_name: str, dm: messages.StreakDM) -> str:
     """Write the streak-at-risk direct message."""
-    period = "week" if dm.cadence == "weekly" else "day"
+    period = period_word(dm.cadence)
     ends = _timestamp(dm.ends_at, "R") if dm.ends_at else "soon"
     text = (
         f"🔥 Your {streak_words(dm.streak, dm.cadence)} streak in **{escape(guild_name)}** is at risk: "

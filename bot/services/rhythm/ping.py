@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.db.models import Guild
+from bot.services.wording import noun, period_word
 
 if TYPE_CHECKING:
     from bot.services.github.nudges import WaitingPR
@@ -90,14 +91,9 @@ class PingMessage:
     role_ids: tuple[int, ...] = ()
 
 
-def streak_words(length: int, cadence: str) -> str:
-    """Say '3-week' or '1-day'."""
-    return f"{length}-{'week' if cadence == 'weekly' else 'day'}"
-
-
 def ping_header(cadence: str = "weekly", *, quiet_only: bool = False) -> str:
     """Write the ping's first lines: what it asks, where the goals are, and what its marks mean."""
-    period = "week" if cadence == "weekly" else "day"
+    period = period_word(cadence)
     asks = (
         "No check-in since the last ping from the members below: how are your goals going?"
         if quiet_only
@@ -121,7 +117,7 @@ def member_token(member: DueMember) -> str:
 def overflow_line(count: int, *, quiet_only: bool, role_id: int | None) -> str:
     """Name the members past the cap as a count, and mention the role if one is set."""
     who = "who haven't checked in since the last ping" if quiet_only else "with open goals"
-    line = f"…and **{count:,}** more member{'' if count == 1 else 's'} {who}"
+    line = f"…and **{count:,}** more {noun(count, 'member')} {who}"
     return line + (f": <@&{role_id}>" if role_id else ".")
 
 
