@@ -265,7 +265,7 @@ class Rhythm(commands.Cog):
         else:
             # No celebrations channel: the thank-you is public right here.
             await interaction.response.send_message(
-                **render_kudos({"from_user_id": interaction.user.id, "to_user_id": member.id, "reason": reason})
+                **render_kudos(messages.Kudos(from_user_id=interaction.user.id, to_user_id=member.id, reason=reason))
             )
 
 

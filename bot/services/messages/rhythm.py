@@ -5,7 +5,7 @@ The ping's text is laid out, and a member taken out of it again, in bot/services
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Self
 
@@ -95,10 +95,6 @@ class DigestKudos:
     count: int = 0
 
 
-def _user_ids(rows: Iterable[DigestPR | DigestGoal | DigestStreak | DigestKudos]) -> list[int]:
-    return [row.user_id for row in rows]
-
-
 @dataclass(frozen=True, slots=True)
 class Digest(Message):
     """The weekly digest: names members (their merged PRs, finished goals, streaks, kudos), pings nobody."""
@@ -182,10 +178,10 @@ class Digest(Message):
     def subjects(self) -> tuple[Subject, ...]:
         # The week's PRs and goals are history: only a member who was forgotten leaves them. The
         # longest streaks and the most thanked are a place of honour: for members still here.
-        history = {Subject(user_id, Role.NAME) for user_id in (*_user_ids(self.prs), *_user_ids(self.goals))}
-        honour = {
-            Subject(user_id, Role.CELEBRATE) for user_id in (*_user_ids(self.streaks), *_user_ids(self.kudos_top))
-        }
+        named = [pr.user_id for pr in self.prs] + [goal.user_id for goal in self.goals]
+        honoured = [streak.user_id for streak in self.streaks] + [kudos.user_id for kudos in self.kudos_top]
+        history = {Subject(user_id, Role.NAME) for user_id in named}
+        honour = {Subject(user_id, Role.CELEBRATE) for user_id in honoured}
         return tuple(sorted(history | honour, key=lambda s: (s.user_id, s.role)))
 
     def without(self, refused: Collection[Subject]) -> Self:

@@ -107,7 +107,7 @@ class Part:
 
 
 def _compose(parts: Sequence[Part]) -> str:
-    out = []
+    out: list[str] = []
     for part in parts:
         if not part.text:
             continue
