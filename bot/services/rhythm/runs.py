@@ -287,9 +287,6 @@ async def _plan_jobs(
     return plans
 
 
-RECAP_DM_KIND = messages.RecapDM.KIND
-
-
 async def _recap_dms(
     session: AsyncSession, guild: Guild, *, start: datetime, end: datetime, now: datetime
 ) -> tuple[messages.RecapDM, ...]:
