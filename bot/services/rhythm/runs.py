@@ -1,5 +1,5 @@
-"""The weekly rhythm: when a server's accountability ping and digest go out, what they say, and the
-streak-at-risk direct messages.
+"""The weekly runs: who the ping mentions, and the ping, the digest and the recap DMs queued once per
+server and week, with the catch-up of runs missed while the bot was down.
 
 Exactly once per server and period: a run is recorded as a JobRun row (guild, job, period) in the
 same transaction as the outbox rows it queues. The run works its messages out in a read (no write
