@@ -27,7 +27,6 @@ KNOWN_OVERSIZE = {
     "module bot/playground/fake_discord.py",
     "class bot/playground/fake_discord.py FakeDiscord",
     "module bot/services/github/api.py",
-    "module bot/services/schedule.py",
     "function bot/services/github/events.py celebrate_merge",
 }
 
