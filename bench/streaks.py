@@ -33,9 +33,9 @@ from bot.db.migrate import upgrade
 from bot.db.models import Activity, Guild, Member, RestPeriod
 from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.images.streak import render_streak_png
-from bot.services import checkins
 from bot.services.dates import member_today
-from bot.services.streaks import (
+from bot.services.rhythm import checkins
+from bot.services.rhythm.streaks import (
     activity_days,
     compute_streak,
     guild_streaks,

@@ -15,7 +15,7 @@ import discord
 from discord.ext import commands
 
 from bot.services import messages
-from bot.services.schedule import streak_words
+from bot.services.wording import noun, period_word, streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:
@@ -36,20 +36,20 @@ def _timestamp(iso: str, style: Literal["f", "R"]) -> str:
     return discord.utils.format_dt(datetime.fromisoformat(iso), style)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"**{count}** {word}{'' if count == 1 else 's'}"
+def _counted(count: int, word: str) -> str:
+    return f"**{count}** {noun(count, word)}"
 
 
 def render_digest(digest: messages.Digest) -> dict[str, Any]:
     """Draw the weekly digest: an embed that names members but pings nobody."""
-    # "The week" is digest to digest (schedule.week_closed_by), the same week `/me recap` counts.
+    # "The week" is digest to digest (rhythm.when.week_closed_by), the same week `/me recap` counts.
     if digest.start and digest.end:
         span = f"this week, digest to digest: from {_timestamp(digest.start, 'f')} to {_timestamp(digest.end, 'f')}"
     else:
         span = "this week"
     embed = discord.Embed(title="🗓️ Weekly digest", description=f"What the server shipped {span}.", colour=BRAND)
     lines = [
-        f"{_plural(digest.pr_count, 'pull request')} merged by {_plural(digest.pr_authors, 'member')}."
+        f"{_counted(digest.pr_count, 'pull request')} merged by {_counted(digest.pr_authors, 'member')}."
         if digest.pr_count
         else "None this week. A first PR is a fine goal: `/goal add`."
     ]
@@ -58,7 +58,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
         lines.append(f"{link} {escape(shorten(pr.title, 80))} · <@{pr.user_id}>")
     embed.add_field(name="🚀 Merged pull requests", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
-    lines = [f"{_plural(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
+    lines = [f"{_counted(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
     lines += [f"✅ `#{goal.number}` {escape(shorten(goal.text, 80))} · <@{goal.user_id}>" for goal in digest.goals]
     embed.add_field(name="🎯 Goals", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
@@ -84,7 +84,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
 
 def streak_dm_text(guild_name: str, dm: messages.StreakDM) -> str:
     """Write the streak-at-risk direct message."""
-    period = "week" if dm.cadence == "weekly" else "day"
+    period = period_word(dm.cadence)
     ends = _timestamp(dm.ends_at, "R") if dm.ends_at else "soon"
     text = (
         f"🔥 Your {streak_words(dm.streak, dm.cadence)} streak in **{escape(guild_name)}** is at risk: "

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.services import departures, guilds, outbox
-from bot.services import schedule as rhythm
+from bot.services.rhythm import settings as rhythm
 from bot.services.sharing import pages
 from bot.tree import answer_error
 from cogs._format import (

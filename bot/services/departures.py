@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, Goal, Guild, JobRun, Member, MemberPage, MemberStreak, OutboxMessage
 from bot.db.session import changed_rows, insert_ignore, reading, transaction
-from bot.services import schedule as rhythm
 from bot.services.audience import GONE_ERROR, has_left, is_gone
 from bot.services.guilds import restart_radar_cursors
+from bot.services.rhythm import when
+from bot.services.rhythm.runs import JOBS
 from bot.services.sharing import pages
 
 __all__ = [
@@ -92,16 +93,16 @@ async def guild_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
             # As when the radar is turned back on: what merged while Shiplog was away is not celebrated now.
             guild.radar_since = now
             await restart_radar_cursors(session, guild_id, now)
-        schedule = rhythm.Schedule.of(guild)
-        last = rhythm.previous_run(schedule, now)
+        schedule = when.Schedule.of(guild)
+        last = when.previous_run(schedule, now)
         if last >= left_at:
-            period = rhythm.period_of(schedule, last)
+            period = when.period_of(schedule, last)
             done = set(
                 await session.scalars(select(JobRun.job).where(JobRun.guild_id == guild_id, JobRun.period == period))
             )
             session.add_all(
                 JobRun(guild_id=guild_id, job=job, period=period, status="skipped", ran_at=now)
-                for job in rhythm.JOBS
+                for job in JOBS
                 if job not in done
             )
     log.info("guild %s: Shiplog is back (away since %s)", guild_id, left_at.isoformat())

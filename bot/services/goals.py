@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Goal, Guild
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, PermissionDeniedError, UserError
-from bot.services import activity, messages, outbox
+from bot.services import messages, outbox
 from bot.services.dates import DateParseError, member_today, parse_due
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.links import IssueRef, parse_issue_link
+from bot.services.rhythm import activity
 
 MAX_TEXT = 300
 RECENTLY_FINISHED = 5

@@ -22,9 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.services import departures, retention
-from bot.services import schedule as rhythm
 from bot.services.github import nudges
-from bot.services.schedule import RunResult, Schedule, StreakDM
+from bot.services.rhythm.runs import RunResult, catch_up, run_weekly
+from bot.services.rhythm.settings import all_schedules, get_schedule
+from bot.services.rhythm.streak_dms import StreakDM, queue_streak_dms
+from bot.services.rhythm.when import Schedule, previous_run
 from bot.workers.base import Host
 
 log = logging.getLogger(__name__)
@@ -152,7 +154,7 @@ class Scheduler:
             if (job := self.job(guild_id)) is not None:
                 job.remove()
             return None
-        return self.schedule_guild(guild_id, await rhythm.get_schedule(self.sessionmaker, guild_id))
+        return self.schedule_guild(guild_id, await get_schedule(self.sessionmaker, guild_id))
 
     async def run_guild(
         self, guild_id: int, key: str | None = None, *, scheduled_for: datetime | None = None
@@ -163,22 +165,22 @@ class Scheduler:
         process changed it), the job is replaced and nothing runs now.
         """
         now = self.clock()
-        current = await rhythm.get_schedule(self.sessionmaker, guild_id)
+        current = await get_schedule(self.sessionmaker, guild_id)
         if key is not None and key != current.key:
             log.info("guild %s: schedule changed to %s since this job was added; rescheduling", guild_id, current.key)
             self.schedule_guild(guild_id, current)
             return None
         # APScheduler 3 does not hand the fire time to the job. The job fires at a scheduled instant,
         # so the most recent one is that fire time; a late run finds the same one, or a newer one.
-        when = scheduled_for or rhythm.previous_run(current, now)
-        result = await rhythm.run_weekly(self.sessionmaker, guild_id, scheduled_for=when, now=now)
+        when = scheduled_for or previous_run(current, now)
+        result = await run_weekly(self.sessionmaker, guild_id, scheduled_for=when, now=now)
         if result.queued:
             self.on_queued()
         return result
 
     async def sync(self) -> list[RunResult]:
         """Make the jobs match the servers' schedules, then catch up missed runs."""
-        schedules = await rhythm.all_schedules(self.sessionmaker)
+        schedules = await all_schedules(self.sessionmaker)
         for guild_id, schedule in schedules.items():
             job = self.job(guild_id)
             if job is None or job.args[1] != schedule.key:
@@ -190,14 +192,14 @@ class Scheduler:
 
     async def catch_up(self) -> list[RunResult]:
         """Make the runs missed within the catch-up window; record older ones as skipped."""
-        results = await rhythm.catch_up(self.sessionmaker, now=self.clock())
+        results = await catch_up(self.sessionmaker, now=self.clock())
         if any(result.queued for result in results):
             self.on_queued()
         return results
 
     async def send_streak_dms(self) -> list[StreakDM]:
         """Queue the streak-at-risk DMs that are due (the streak-dms job)."""
-        queued = await rhythm.queue_streak_dms(self.sessionmaker, now=self.clock())
+        queued = await queue_streak_dms(self.sessionmaker, now=self.clock())
         if queued:
             self.on_queued()
         return queued

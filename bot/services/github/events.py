@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import storable
 from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
 from bot.db.session import transaction
-from bot.services import activity, audience, messages, outbox
+from bot.services import audience, messages, outbox
 from bot.services.github import history, webhooks
 from bot.services.github.urls import pull_url, safe_url
 from bot.services.goals import close as close_goal
+from bot.services.rhythm import activity
 from bot.services.sharing import share
 
 log = logging.getLogger(__name__)

@@ -52,8 +52,6 @@ from bot.services.messages.members import (
     StreakMilestone,
 )
 from bot.services.messages.rhythm import (
-    STREAK_MARK,
-    WAITING_MARK,
     Digest,
     DigestGoal,
     DigestKudos,
@@ -62,14 +60,10 @@ from bot.services.messages.rhythm import (
     Ping,
     RecapDM,
     StreakDM,
-    drop_from_ping,
-    ping_token,
 )
 
 __all__ = [
     "KINDS",
-    "STREAK_MARK",
-    "WAITING_MARK",
     "CheckinPosted",
     "Digest",
     "DigestGoal",
@@ -98,8 +92,6 @@ __all__ = [
     "UnknownKind",
     "WaitingPR",
     "decode",
-    "drop_from_ping",
-    "ping_token",
     "subjects_of",
 ]
 

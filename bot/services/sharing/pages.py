@@ -23,11 +23,12 @@ from bot.db.models import Goal, Guild, Kudos, MemberPage, MergedPullRequest
 from bot.db.session import changed_rows, reading, transaction
 from bot.errors import UserError
 from bot.services import audience
-from bot.services.checkins import StreakPicture
 from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
+from bot.services.rhythm.checkins import StreakPicture
+from bot.services.rhythm.streaks import member_streak
 from bot.services.sharing import posts
-from bot.services.streaks import member_streak
+from bot.services.wording import periods
 
 __all__ = [
     "PageLink",
@@ -240,8 +241,7 @@ class PublicPage:
 
     @property
     def streak_unit(self) -> str:
-        unit = "week" if self.cadence == "weekly" else "day"
-        return unit if self.streak == 1 else f"{unit}s"
+        return periods(self.streak, self.cadence)
 
 
 @audience.publisher()
