@@ -44,7 +44,7 @@ class Fake(Protocol):
 
     _acks: set[asyncio.Task[None]]
     _attachment_data: dict[int, bytes]
-    _changed: asyncio.Event | None
+    _changed: asyncio.Event
     _channel_messages: dict[int, list[int]]
     _channel_windows: dict[str, tuple[float, int]]
     _commands: dict[int | None, dict[tuple[int, str], dict[str, Any]]]

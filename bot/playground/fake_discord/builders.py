@@ -19,6 +19,7 @@ from bot.playground.fake_discord.constants import (
     CHANNEL_NEWS,
     CHANNEL_TEXT,
     DEFAULT_EVERYONE_PERMISSIONS,
+    permission_value,
 )
 from bot.playground.fake_discord.interactions import InteractionResult
 from bot.playground.fake_discord.models import (
@@ -99,7 +100,7 @@ class BuildersMixin:
         New roles sit just below the bot's role (so the bot can assign them) unless
         ``above_bot=True``."""
         guild = self._guild(guild)
-        value = int(getattr(permissions, "value", permissions)) | (_P(**perms).value if perms else 0)
+        value = permission_value(permissions) | (_P(**perms).value if perms else 0)
         bot_role = self._bot_role(guild)
         if above_bot:
             position = max(r.position for r in guild.roles.values()) + 1

@@ -65,6 +65,13 @@ DEFAULT_BOT_PERMISSIONS = _P(
 ).value
 
 # Channel types
+
+
+def permission_value(permissions: int | discord.Permissions) -> int:
+    """The bits of ``permissions``, given as an int or as ``discord.Permissions``."""
+    return permissions.value if isinstance(permissions, discord.Permissions) else int(permissions)
+
+
 CHANNEL_TEXT = 0
 CHANNEL_DM = 1
 CHANNEL_VOICE = 2

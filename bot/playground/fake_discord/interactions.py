@@ -612,14 +612,11 @@ class InteractionsMixin:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return predicate()
-            if self._changed is None:
-                self._changed = asyncio.Event()
             event = self._changed
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
         return True
 
     def _notify(self: Fake) -> None:
-        if self._changed is not None:
-            self._changed.set()
+        self._changed.set()
         self._changed = asyncio.Event()

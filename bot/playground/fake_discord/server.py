@@ -9,7 +9,7 @@ import socket
 import types
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import discord
 import discord.client
@@ -26,6 +26,7 @@ from bot.playground.fake_discord.constants import (
     _PRIVILEGED_INTENTS,
     API_PREFIX,
     DEFAULT_BOT_PERMISSIONS,
+    permission_value,
 )
 from bot.playground.fake_discord.faults import FaultRule, FaultsMixin
 from bot.playground.fake_discord.gateway import GatewayMixin, _GatewayConnection, _Session
@@ -48,6 +49,9 @@ from bot.playground.fake_discord.rest.interactions import InteractionRoutes
 from bot.playground.fake_discord.rest.misc import MiscRoutes
 from bot.playground.fake_discord.rest.routing import RestRouting
 from bot.playground.fake_discord.validation import ValidationMixin
+
+if TYPE_CHECKING:
+    from bot.playground.fake_discord.base import Fake
 
 
 class _ScaledAsyncio(types.ModuleType):
@@ -144,7 +148,7 @@ class FakeDiscord(
         self.bot_user = FakeUser(id=snowflake(), name=bot_name, bot=True)
         self.app_owner = FakeUser(id=snowflake(), name="app-owner")
         self.application_id = self.bot_user.id
-        self.bot_permissions = int(getattr(bot_permissions, "value", bot_permissions))
+        self.bot_permissions = permission_value(bot_permissions)
         unknown = set(privileged_intents) - set(_PRIVILEGED_INTENTS)
         if unknown:
             raise ValueError(f"unknown privileged intents: {unknown}")
@@ -201,7 +205,7 @@ class FakeDiscord(
         self._bots: dict[discord.Client, asyncio.Task[None]] = {}
         self._inflight = 0
         self._last_activity = 0.0
-        self._changed: asyncio.Event | None = None
+        self._changed = asyncio.Event()
         self._watched: list[discord.Client] = []
 
         self._routes = self._build_routes()
@@ -279,7 +283,8 @@ class FakeDiscord(
                     state.guild_ready_timeout = ready_timeout
 
             self._saved["state_init"] = original_init
-            discord.state.ConnectionState.__init__ = __init__  # type: ignore[method-assign]
+            # Patching discord.py's class on purpose, with a wrapper whose signature is looser than its own.
+            discord.state.ConnectionState.__init__ = __init__  # type: ignore[method-assign,assignment]
 
     async def close(self) -> None:
         for ack in list(self._acks):
@@ -381,3 +386,10 @@ class FakeDiscord(
             if error is not None:
                 pi.error = error
             self._notify()
+
+
+if TYPE_CHECKING:
+
+    def _is_a_fake(fake: FakeDiscord) -> Fake:
+        """Have mypy check that FakeDiscord has all its sections use of each other (the ``Fake`` protocol)."""
+        return fake
