@@ -92,6 +92,7 @@ from bot.playground.fake_discord.models import (
     snowflake,
 )
 from bot.playground.fake_discord.server import FakeDiscord
+from bot.playground.fake_discord.servers import Channel, Member, Server, ServerSpec, build_server
 
 __all__ = [
     "ADMINISTRATOR",
@@ -123,6 +124,7 @@ __all__ = [
     "MANAGE_ROLES",
     "SEND_MESSAGES",
     "VIEW_CHANNEL",
+    "Channel",
     "FakeChannel",
     "FakeDiscord",
     "FakeDiscordError",
@@ -134,6 +136,10 @@ __all__ = [
     "FaultRule",
     "InteractionResult",
     "InteractionTimeout",
+    "Member",
     "RecordedRequest",
+    "Server",
+    "ServerSpec",
+    "build_server",
     "snowflake",
 ]
