@@ -2,7 +2,17 @@
 
 It is Shiplog's Discord stand-in: the test suite drives the bot through it (``tests/harness.py``),
 and so does ``shiplog playground`` (``bot/playground/world.py``), so what a newcomer tries in the
-page is what the tests check.
+page is what the tests check. It owns what Discord would hold (guilds, members, channels, messages,
+commands, interactions), in memory only: it writes no table of Shiplog's.
+
+The package follows the fake's sections. ``server`` holds :class:`FakeDiscord` (its state,
+starting and stopping, running bots), composed of one mixin per section: ``builders`` (guilds,
+members, roles, channels), ``queries``, ``gateway``, ``interactions``, ``commands`` (an invocation
+made into an interaction), ``messages``, ``validation`` (Discord's limits), ``faults`` (injected
+failures, outages, rate limits) and ``rest/`` (routing, then one module of handlers per resource).
+``models`` and ``constants`` are the data and numbers they share; ``base`` is the ``Fake``
+protocol their methods run on, so mypy checks each section against the others. ``servers``
+builds a server from a :class:`ServerSpec`: the tests' and the playground's both start that way.
 
 The fake is an aiohttp server on ``127.0.0.1`` (random free port).  While it is running,
 ``discord.http.Route.BASE`` and ``DiscordWebSocket.DEFAULT_GATEWAY`` point at it, so an
