@@ -13,11 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
-import discord.client
-import discord.gateway
-import discord.http
-import discord.state
-import discord.webhook.async_
 from aiohttp import web
 
 from bot.playground.fake_discord.constants import (
@@ -35,8 +30,8 @@ from bot.playground.fake_discord.models import (
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.faults import FaultRule
-    from bot.playground.fake_discord.gateway import _GatewayConnection, _Session
-    from bot.playground.fake_discord.interactions import InteractionResult, _PendingInteraction
+    from bot.playground.fake_discord.gateway import GatewayConnection, GatewaySession
+    from bot.playground.fake_discord.interactions import InteractionResult, PendingInteraction
 
 
 class Fake(Protocol):
@@ -49,16 +44,16 @@ class Fake(Protocol):
     _channel_windows: dict[str, tuple[float, int]]
     _commands: dict[int | None, dict[tuple[int, str], dict[str, Any]]]
     _connect_generation: int
-    _conns: set[_GatewayConnection]
+    _conns: set[GatewayConnection]
     _faults: list[FaultRule]
     _inflight: int
-    _interactions: dict[int, _PendingInteraction]
-    _interactions_by_token: dict[str, _PendingInteraction]
+    _interactions: dict[int, PendingInteraction]
+    _interactions_by_token: dict[str, PendingInteraction]
     _last_activity: float
     _last_clocked_id: int
     _messages: dict[int, dict[str, Any]]
     _routes: list[tuple[str, re.Pattern[str], Callable[..., Any], bool]]
-    _sessions: dict[str, _Session]
+    _sessions: dict[str, GatewaySession]
     _watched: list[discord.Client]
     app_owner: FakeUser
     application_id: int
@@ -70,7 +65,7 @@ class Fake(Protocol):
     deleted_messages: list[dict[str, Any]]
     departed_guilds: dict[int, FakeGuild]
     dm_channels: dict[int, FakeChannel]
-    gateway_connections: list[_GatewayConnection]
+    gateway_connections: list[GatewayConnection]
     gateway_errors: list[str]
     gateway_hold: asyncio.Event | None
     guilds: dict[int, FakeGuild]
@@ -278,10 +273,10 @@ class Fake(Protocol):
         message: dict[str, Any] | None = None,
         component_message_id: int | None = None,
         locale: str = "en-US",
-    ) -> _PendingInteraction: ...
+    ) -> PendingInteraction: ...
 
     async def _await_result(
-        self, pi: _PendingInteraction, *, timeout: float, settle: float, expect_response: bool
+        self, pi: PendingInteraction, *, timeout: float, settle: float, expect_response: bool
     ) -> InteractionResult: ...
 
     async def _settle(self, quiet: float, hard_deadline: float) -> None: ...
@@ -319,7 +314,7 @@ class Fake(Protocol):
         body: Mapping[str, Any],
         files: list[FakeFile],
         *,
-        pi: _PendingInteraction | None = None,
+        pi: PendingInteraction | None = None,
         flags: int | None = None,
         store_in_channel: bool = True,
     ) -> dict[str, Any]: ...
@@ -336,19 +331,19 @@ class Fake(Protocol):
     @staticmethod
     def shard_of(guild_id: int, shard_count: int) -> int: ...
 
-    def _for_session(self, session: _Session, event: str, data: Mapping[str, Any]) -> bool: ...
+    def _for_session(self, session: GatewaySession, event: str, data: Mapping[str, Any]) -> bool: ...
 
-    async def _dispatch_to(self, session: _Session, event: str, data: dict[str, Any]) -> None: ...
+    async def _dispatch_to(self, session: GatewaySession, event: str, data: dict[str, Any]) -> None: ...
 
-    async def _ack_heartbeat(self, conn: _GatewayConnection) -> None: ...
+    async def _ack_heartbeat(self, conn: GatewayConnection) -> None: ...
 
-    async def _on_gateway_payload(self, conn: _GatewayConnection, payload: Mapping[str, Any]) -> None: ...
+    async def _on_gateway_payload(self, conn: GatewayConnection, payload: Mapping[str, Any]) -> None: ...
 
-    async def _on_identify(self, conn: _GatewayConnection, d: Mapping[str, Any]) -> None: ...
+    async def _on_identify(self, conn: GatewayConnection, d: Mapping[str, Any]) -> None: ...
 
-    async def _on_resume(self, conn: _GatewayConnection, d: Mapping[str, Any]) -> None: ...
+    async def _on_resume(self, conn: GatewayConnection, d: Mapping[str, Any]) -> None: ...
 
-    async def _on_request_members(self, conn: _GatewayConnection, d: Mapping[str, Any]) -> None: ...
+    async def _on_request_members(self, conn: GatewayConnection, d: Mapping[str, Any]) -> None: ...
 
     async def _route(self, request: web.Request, rec: RecordedRequest) -> web.StreamResponse: ...
 
@@ -402,14 +397,14 @@ class Fake(Protocol):
 
     async def _h_command_permissions(self, rec: RecordedRequest, app_id: str, guild_id: str) -> web.Response: ...
 
-    def _pending_for_token(self, app_id: str, token: str) -> _PendingInteraction | None: ...
+    def _pending_for_token(self, app_id: str, token: str) -> PendingInteraction | None: ...
 
     async def _h_callback(self, rec: RecordedRequest, iid: str, token: str) -> web.Response: ...
 
     @staticmethod
     def _validate_choices(choices: list[dict[str, Any]]) -> web.Response | None: ...
 
-    def _webhook_message(self, pi: _PendingInteraction, mid: str) -> dict[str, Any] | None: ...
+    def _webhook_message(self, pi: PendingInteraction, mid: str) -> dict[str, Any] | None: ...
 
     async def _h_followup(self, rec: RecordedRequest, app_id: str, token: str) -> web.Response: ...
 

@@ -7,14 +7,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
-import discord.client
-import discord.gateway
-import discord.http
-import discord.state
-import discord.webhook.async_
 
 from bot.playground.fake_discord.constants import (
-    _P,
     CHANNEL_CATEGORY,
     CHANNEL_NEWS,
     CHANNEL_TEXT,
@@ -29,7 +23,7 @@ from bot.playground.fake_discord.models import (
     FakeMember,
     FakeRole,
     FakeUser,
-    _id_of,
+    id_of,
     snowflake,
 )
 
@@ -100,7 +94,7 @@ class BuildersMixin:
         New roles sit just below the bot's role (so the bot can assign them) unless
         ``above_bot=True``."""
         guild = self._guild(guild)
-        value = permission_value(permissions) | (_P(**perms).value if perms else 0)
+        value = permission_value(permissions) | (discord.Permissions(**perms).value if perms else 0)
         bot_role = self._bot_role(guild)
         if above_bot:
             position = max(r.position for r in guild.roles.values()) + 1
@@ -147,7 +141,7 @@ class BuildersMixin:
             user = self.add_user(name, bot=bot, global_name=global_name, dms_open=dms_open)
         else:
             self.users.setdefault(user.id, user)
-        role_ids = [_id_of(r) for r in roles]
+        role_ids = [id_of(r) for r in roles]
         if perms:
             role_ids.append(self.add_role(guild, f"{user.name}-perms", **perms).id)
         member = FakeMember(user=user, guild_id=guild.id, role_ids=role_ids, nick=nick)
@@ -201,7 +195,7 @@ class BuildersMixin:
             guild_id=guild.id,
             position=len(guild.channels),
             topic=topic,
-            parent_id=_id_of(category) if category is not None else None,
+            parent_id=id_of(category) if category is not None else None,
             nsfw=nsfw,
         )
         guild.channels[channel.id] = channel
@@ -221,7 +215,7 @@ class BuildersMixin:
         """Set (or with None remove) a permission overwrite on a guild channel."""
         channel = self._channel(channel)
         guild = self._guild(channel.guild_id)
-        target_id = _id_of(target)
+        target_id = id_of(target)
         is_role = isinstance(target, FakeRole)
         if not is_role and not isinstance(target, (FakeMember, FakeUser)):
             is_role = target_id in guild.roles
@@ -235,7 +229,7 @@ class BuildersMixin:
 
     def give_role(self: Fake, member: FakeMember, role: FakeRole | int) -> None:
         """Give a member a role in the model (no gateway event; see :meth:`dispatch`)."""
-        rid = _id_of(role)
+        rid = id_of(role)
         if rid not in member.role_ids:
             member.role_ids.append(rid)
 
@@ -249,12 +243,12 @@ class BuildersMixin:
         if isinstance(guild, FakeGuild):
             return guild
         try:
-            return self.guilds[_id_of(guild)]
+            return self.guilds[id_of(guild)]
         except (KeyError, TypeError):
             raise FakeDiscordError(f"unknown guild {guild!r}") from None
 
     def _member(self: Fake, guild: FakeGuild, member: FakeMember | FakeUser | int) -> FakeMember:
-        m = guild.members.get(_id_of(member))
+        m = guild.members.get(id_of(member))
         if m is None:
             raise FakeDiscordError(f"{member!r} is not a member of guild {guild.name!r}")
         return m
@@ -265,14 +259,14 @@ class BuildersMixin:
         if isinstance(user, FakeUser):
             return user
         try:
-            return self.users[_id_of(user)]
+            return self.users[id_of(user)]
         except KeyError:
             raise FakeDiscordError(f"unknown user {user!r}") from None
 
     def _channel(self: Fake, channel: FakeChannel | int | None) -> FakeChannel:
         if isinstance(channel, FakeChannel):
             return channel
-        found = self._find_channel(_id_of(channel))
+        found = self._find_channel(id_of(channel))
         if found is None:
             raise FakeDiscordError(f"unknown channel {channel!r}")
         return found
@@ -306,7 +300,7 @@ class BuildersMixin:
             if shown is None:
                 raise FakeDiscordError(f"{message!r} has no message to interact with")
             message = shown
-        mid = _id_of(message)
+        mid = id_of(message)
         msg = self._messages.get(mid)
         if msg is None:
             raise FakeDiscordError(f"unknown (or deleted) message {mid}")

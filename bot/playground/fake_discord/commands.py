@@ -16,7 +16,7 @@ from bot.playground.fake_discord.models import (
     FakeGuild,
     FakeMember,
     FakeRole,
-    _id_of,
+    id_of,
 )
 
 if TYPE_CHECKING:
@@ -176,13 +176,13 @@ class CommandsMixin:
             resolved.setdefault("channels", {})[str(ch.id)] = data
             return str(ch.id)
         elif otype == 8:  # role
-            role = guild.roles.get(_id_of(value))
+            role = guild.roles.get(id_of(value))
             if role is None:
                 raise FakeDiscordError(f"{label} {oname}: unknown role {value!r}")
             resolved.setdefault("roles", {})[str(role.id)] = role.to_payload()
             return str(role.id)
         elif otype == 9:  # mentionable
-            rid = _id_of(value)
+            rid = id_of(value)
             if isinstance(value, FakeRole) or rid in guild.roles:
                 resolved.setdefault("roles", {})[str(rid)] = guild.roles[rid].to_payload()
                 return str(rid)
@@ -245,10 +245,10 @@ class CommandsMixin:
                 out.append(v)
             return {"values": out}
         for v in values:
-            if ctype == 5 or (ctype == 7 and not (isinstance(v, FakeRole) or _id_of(v) in guild.roles)):
+            if ctype == 5 or (ctype == 7 and not (isinstance(v, FakeRole) or id_of(v) in guild.roles)):
                 out.append(self._resolve_user(guild, channel, v, resolved))
             elif ctype in (6, 7):
-                role = guild.roles[_id_of(v)]
+                role = guild.roles[id_of(v)]
                 resolved.setdefault("roles", {})[str(role.id)] = role.to_payload()
                 out.append(str(role.id))
             elif ctype == 8:
@@ -293,7 +293,7 @@ class CommandsMixin:
                         "type": ctype,
                         "id": comp.get("id"),
                         "custom_id": cid,
-                        "values": [str(_id_of(v)) if not isinstance(v, str) else v for v in vals],
+                        "values": [str(id_of(v)) if not isinstance(v, str) else v for v in vals],
                     }
                 )
         return out

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import discord
-import discord.client
-import discord.gateway
-import discord.http
-import discord.state
-import discord.webhook.async_
 
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1420070400000
@@ -19,7 +14,7 @@ INTENT_GUILD_PRESENCES = 1 << 8
 INTENT_GUILD_MESSAGES = 1 << 9
 INTENT_DIRECT_MESSAGES = 1 << 12
 INTENT_MESSAGE_CONTENT = 1 << 15
-_PRIVILEGED_INTENTS = {
+PRIVILEGED_INTENTS = {
     "members": INTENT_GUILD_MEMBERS,
     "presences": INTENT_GUILD_PRESENCES,
     "message_content": INTENT_MESSAGE_CONTENT,
@@ -87,11 +82,11 @@ ITYPE_COMMAND = 2
 ITYPE_COMPONENT = 3
 ITYPE_AUTOCOMPLETE = 4
 ITYPE_MODAL_SUBMIT = 5
-_ALLOWED_CALLBACKS = {
+ALLOWED_CALLBACKS = {
     ITYPE_COMMAND: {4, 5, 9},
     ITYPE_COMPONENT: {4, 5, 6, 7, 9},
     ITYPE_AUTOCOMPLETE: {8},
     ITYPE_MODAL_SUBMIT: {4, 5, 6, 7},
 }
 
-_SNOWFLAKE_MIN = 1 << 22
+SNOWFLAKE_MIN = 1 << 22

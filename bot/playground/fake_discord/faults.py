@@ -13,7 +13,7 @@ from aiohttp import web
 from bot.playground.fake_discord.models import (
     RecordedRequest,
 )
-from bot.playground.fake_discord.rest.responses import _json_response
+from bot.playground.fake_discord.rest.responses import json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
@@ -132,6 +132,6 @@ class FaultsMixin:
             body = self._default_error_body(429, retry_after=reset_after)
             headers |= {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user", "Via": "1.1 google"}
             headers["Retry-After"] = str(max(1, int(reset_after + 0.999)))
-            return _json_response(body, 429, headers)
+            return json_response(body, 429, headers)
         self._channel_windows[m.group(1)] = (start, used + 1)
         return headers | {"X-RateLimit-Remaining": str(limit - used - 1)}

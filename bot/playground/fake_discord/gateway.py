@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.playground.fake_discord.constants import (
-    _PRIVILEGED_INTENTS,
     INTENT_GUILD_MEMBERS,
     INTENT_GUILDS,
+    PRIVILEGED_INTENTS,
 )
 from bot.playground.fake_discord.models import (
     FakeChannel,
@@ -27,7 +27,7 @@ from bot.playground.fake_discord.models import (
     FakeRole,
     FakeUser,
     InteractionTimeout,
-    _id_of,
+    id_of,
 )
 
 if TYPE_CHECKING:
@@ -63,13 +63,13 @@ def _make_stream_compressor(kind: str | None) -> Callable[[bytes], bytes] | None
     raise ValueError(f"unsupported gateway compression {kind!r}")
 
 
-class _GatewayConnection:
+class GatewayConnection:
     def __init__(self, ws: web.WebSocketResponse, *, compress: str | None, path: str, query: dict[str, str]):
         self.ws = ws
         self.compress = compress
         self.path = path
         self.query = query
-        self.session: _Session | None = None
+        self.session: GatewaySession | None = None
         self.resumed = False
         self.closed = False
         self.received: list[dict[str, Any]] = []
@@ -94,13 +94,13 @@ class _GatewayConnection:
         return f"<GatewayConnection {self.path} compress={self.compress} closed={self.closed}>"
 
 
-class _Session:
+class GatewaySession:
     def __init__(self, *, intents: int, shard: list[int] | None):
         self.id = secrets.token_hex(16)
         self.intents = intents
         self.shard = shard
         self.seq = 0
-        self.conn: _GatewayConnection | None = None
+        self.conn: GatewayConnection | None = None
         self.events: deque[dict[str, Any]] = deque(maxlen=5000)
         self.lock = asyncio.Lock()
         self.resumable = True
@@ -220,7 +220,7 @@ class GatewayMixin:
     async def invite_bot(self: Fake, guild: FakeGuild | int) -> None:
         """Add the bot to a guild (again): GUILD_CREATE without ``unavailable``, which discord.py
         reads as a join (``on_guild_join``), to sessions with the guilds intent."""
-        gid = _id_of(guild)
+        gid = id_of(guild)
         found = self.departed_guilds.pop(gid, None) or (guild if isinstance(guild, FakeGuild) else None)
         if found is None:
             raise FakeDiscordError(f"unknown guild {guild!r}")
@@ -257,7 +257,7 @@ class GatewayMixin:
         """The shard Discord gives a guild: ``(guild_id >> 22) % shard_count``."""
         return (guild_id >> 22) % shard_count
 
-    def _for_session(self: Fake, session: _Session, event: str, data: Mapping[str, Any]) -> bool:
+    def _for_session(self: Fake, session: GatewaySession, event: str, data: Mapping[str, Any]) -> bool:
         """Like Discord, send a guild's events only to the shard that holds the guild, and DMs to shard 0."""
         if session.shard is None or event in ("READY", "RESUMED"):
             return True
@@ -270,7 +270,7 @@ class GatewayMixin:
             return shard_id == 0  # no guild: a DM
         return True
 
-    async def _dispatch_to(self: Fake, session: _Session, event: str, data: dict[str, Any]) -> None:
+    async def _dispatch_to(self: Fake, session: GatewaySession, event: str, data: dict[str, Any]) -> None:
         if not self._for_session(session, event, data):
             return
         async with session.lock:
@@ -304,7 +304,7 @@ class GatewayMixin:
             return ws
         if self.gateway_hold is not None:
             await self.gateway_hold.wait()
-        conn = _GatewayConnection(ws, compress=compress, path=request.path, query=query)
+        conn = GatewayConnection(ws, compress=compress, path=request.path, query=query)
         self.gateway_connections.append(conn)
         self._conns.add(conn)
         try:
@@ -338,11 +338,11 @@ class GatewayMixin:
             self._notify()
         return ws
 
-    async def _ack_heartbeat(self: Fake, conn: _GatewayConnection) -> None:
+    async def _ack_heartbeat(self: Fake, conn: GatewayConnection) -> None:
         await asyncio.sleep(self.heartbeat_ack_delay)
         await conn.send({"op": 11, "s": None, "t": None, "d": None})
 
-    async def _on_gateway_payload(self: Fake, conn: _GatewayConnection, payload: Mapping[str, Any]) -> None:
+    async def _on_gateway_payload(self: Fake, conn: GatewayConnection, payload: Mapping[str, Any]) -> None:
         op = payload.get("op")
         d = payload.get("d")
         if op == 1:  # heartbeat
@@ -370,7 +370,7 @@ class GatewayMixin:
         else:
             _log.warning("fake gateway: unexpected op %r", op)
 
-    async def _on_identify(self: Fake, conn: _GatewayConnection, d: Mapping[str, Any]) -> None:
+    async def _on_identify(self: Fake, conn: GatewayConnection, d: Mapping[str, Any]) -> None:
         if d.get("token") != self.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
@@ -380,12 +380,12 @@ class GatewayMixin:
         intents = int(d.get("intents", 0))
         allowed = 0
         for name in self.privileged_intents:
-            allowed |= _PRIVILEGED_INTENTS[name]
-        disallowed = sum(_PRIVILEGED_INTENTS.values()) & intents & ~allowed
+            allowed |= PRIVILEGED_INTENTS[name]
+        disallowed = sum(PRIVILEGED_INTENTS.values()) & intents & ~allowed
         if disallowed:
             await conn.ws.close(code=4014, message=b"Disallowed intent(s).")
             return
-        session = _Session(intents=intents, shard=d.get("shard"))
+        session = GatewaySession(intents=intents, shard=d.get("shard"))
         self._sessions[session.id] = session
         session.conn = conn
         conn.session = session
@@ -428,7 +428,7 @@ class GatewayMixin:
         self._connect_generation += 1
         self._notify()
 
-    async def _on_resume(self: Fake, conn: _GatewayConnection, d: Mapping[str, Any]) -> None:
+    async def _on_resume(self: Fake, conn: GatewayConnection, d: Mapping[str, Any]) -> None:
         session = self._sessions.get(str(d.get("session_id")))
         if session is None or d.get("token") != self.token or session.live or not session.resumable:
             await conn.send({"op": 9, "s": None, "t": None, "d": False})
@@ -449,7 +449,7 @@ class GatewayMixin:
         self._connect_generation += 1
         self._notify()
 
-    async def _on_request_members(self: Fake, conn: _GatewayConnection, d: Mapping[str, Any]) -> None:
+    async def _on_request_members(self: Fake, conn: GatewayConnection, d: Mapping[str, Any]) -> None:
         session = conn.session
         if session is None:
             await conn.ws.close(code=4003, message=b"Not authenticated.")

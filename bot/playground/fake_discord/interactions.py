@@ -27,17 +27,17 @@ from bot.playground.fake_discord.models import (
     FakeMember,
     InteractionTimeout,
     RecordedRequest,
-    _id_of,
+    id_of,
     snowflake,
 )
-from bot.playground.fake_discord.validation import _walk_components
+from bot.playground.fake_discord.validation import walk_components
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
 
 
 @dataclass(eq=False)
-class _PendingInteraction:
+class PendingInteraction:
     id: int
     token: str
     type: int
@@ -65,7 +65,7 @@ class InteractionResult:
     properties below read from it and are always up to date (edits, deletions).
     """
 
-    def __init__(self, fake: Fake, pending: _PendingInteraction):
+    def __init__(self, fake: Fake, pending: PendingInteraction):
         self._fake = fake
         self._pi = pending
 
@@ -170,7 +170,7 @@ class InteractionResult:
 
     @property
     def custom_ids(self) -> list[str]:
-        return [c["custom_id"] for c in _walk_components(self.components) if "custom_id" in c]
+        return [c["custom_id"] for c in walk_components(self.components) if "custom_id" in c]
 
     @property
     def flags(self) -> int:
@@ -303,7 +303,7 @@ class InteractionsMixin:
         else:
             channel = self._invocation_channel(guild, in_channel)
             self._resolve_user(guild, channel, target, resolved)
-            target_id = str(_id_of(target))
+            target_id = str(id_of(target))
         self._check_can_use(guild, member, channel, cmd, name)
         data: dict[str, Any] = {
             "id": cmd["id"],
@@ -381,9 +381,9 @@ class InteractionsMixin:
         guild = self._guild(guild)
         member = self._member(guild, member)
         msg = self._stored_message(message)
-        comp = next((c for c in _walk_components(msg.get("components", [])) if c.get("custom_id") == custom_id), None)
+        comp = next((c for c in walk_components(msg.get("components", [])) if c.get("custom_id") == custom_id), None)
         if comp is None:
-            ids = [c["custom_id"] for c in _walk_components(msg.get("components", [])) if "custom_id" in c]
+            ids = [c["custom_id"] for c in walk_components(msg.get("components", [])) if "custom_id" in c]
             raise FakeDiscordError(f"message {msg['id']} has no component {custom_id!r}; it has {ids}")
         if comp.get("disabled"):
             raise FakeDiscordError(f"component {custom_id!r} is disabled")
@@ -456,7 +456,7 @@ class InteractionsMixin:
     ) -> dict[str, Any]:
         """Wait for a message in ``channel`` matching ``check``; only messages created after the
         call count unless ``existing=True``."""
-        cid = _id_of(channel)
+        cid = id_of(channel)
         skip = set() if existing else set(self._channel_messages.get(cid, []))
         found: list[dict[str, Any]] = []
 
@@ -507,7 +507,7 @@ class InteractionsMixin:
         message: dict[str, Any] | None = None,
         component_message_id: int | None = None,
         locale: str = "en-US",
-    ) -> _PendingInteraction:
+    ) -> PendingInteraction:
         if not self.connected:
             raise FakeDiscordError("no bot is connected to the fake gateway")
         iid = snowflake()
@@ -541,7 +541,7 @@ class InteractionsMixin:
         if message is not None:
             payload["message"] = message
         loop = asyncio.get_running_loop()
-        pi = _PendingInteraction(
+        pi = PendingInteraction(
             id=iid,
             token=token,
             type=itype,
@@ -557,7 +557,7 @@ class InteractionsMixin:
         return pi
 
     async def _await_result(
-        self: Fake, pi: _PendingInteraction, *, timeout: float, settle: float, expect_response: bool
+        self: Fake, pi: PendingInteraction, *, timeout: float, settle: float, expect_response: bool
     ) -> InteractionResult:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -8,26 +8,26 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from bot.playground.fake_discord.constants import (
-    _SNOWFLAKE_MIN,
     FLAG_EPHEMERAL,
     FLAG_LOADING,
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
     INTENT_MESSAGE_CONTENT,
     ITYPE_COMMAND,
+    SNOWFLAKE_MIN,
 )
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeFile,
     FakeGuild,
     FakeUser,
-    _content_type,
+    guess_content_type,
     snowflake,
 )
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-    from bot.playground.fake_discord.interactions import _PendingInteraction
+    from bot.playground.fake_discord.interactions import PendingInteraction
 
 
 def _qualified_name(data: Mapping[str, Any]) -> str:
@@ -67,7 +67,7 @@ class MessagesMixin:
             "proxy_url": url,
             # Discord reads the type from the file name when the upload names none (discord.py sends
             # application/octet-stream for every file): a .png is an image, drawn inline.
-            "content_type": _content_type(file),
+            "content_type": guess_content_type(file),
             "flags": 0,
         }
         desc = description if description is not None else file.description
@@ -94,7 +94,7 @@ class MessagesMixin:
         old = {a["id"]: a for a in existing or []}
         for item in body.get("attachments") or []:
             raw_id = int(item["id"])
-            if raw_id < _SNOWFLAKE_MIN and raw_id in by_index:
+            if raw_id < SNOWFLAKE_MIN and raw_id in by_index:
                 used.add(raw_id)
                 f = by_index[raw_id]
                 if item.get("filename"):
@@ -136,7 +136,7 @@ class MessagesMixin:
         body: Mapping[str, Any],
         files: list[FakeFile],
         *,
-        pi: _PendingInteraction | None = None,
+        pi: PendingInteraction | None = None,
         flags: int | None = None,
         store_in_channel: bool = True,
     ) -> dict[str, Any]:

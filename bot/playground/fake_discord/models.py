@@ -57,7 +57,7 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def _id_of(obj: Any) -> int:
+def id_of(obj: Any) -> int:
     if isinstance(obj, int):
         return obj
     if isinstance(obj, str) and obj.isdigit():
@@ -69,7 +69,7 @@ def _id_of(obj: Any) -> int:
     raise TypeError(f"cannot get a Discord id from {obj!r}")
 
 
-def _content_type(file: FakeFile) -> str | None:
+def guess_content_type(file: FakeFile) -> str | None:
     if file.content_type and file.content_type != "application/octet-stream":
         return file.content_type
     return mimetypes.guess_type(file.filename)[0] or file.content_type

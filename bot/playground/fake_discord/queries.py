@@ -25,7 +25,7 @@ from bot.playground.fake_discord.models import (
     FakeRole,
     FakeUser,
     RecordedRequest,
-    _id_of,
+    id_of,
 )
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class QueriesMixin:
                 raise ValueError("permissions_for() needs a channel or a guild")
         else:
             guild = self._guild(guild)
-        m = guild.members.get(_id_of(member))
+        m = guild.members.get(id_of(member))
         if m is None:
             return 0
         if m.id == guild.owner_id:
@@ -102,7 +102,7 @@ class QueriesMixin:
         Each is a copy of the Discord message payload plus ``allowed_mentions`` as sent;
         attachments include their bytes under ``"data"``."""
         out = []
-        for mid in self._channel_messages.get(_id_of(channel), []):
+        for mid in self._channel_messages.get(id_of(channel), []):
             msg = self._messages.get(mid)
             if msg is None:
                 continue
@@ -116,7 +116,7 @@ class QueriesMixin:
         return msgs[-1] if msgs else None
 
     def dm_channel(self: Fake, user: FakeUser | FakeMember | int) -> FakeChannel | None:
-        return self.dm_channels.get(_id_of(user))
+        return self.dm_channels.get(id_of(user))
 
     def dms_to(self: Fake, user: FakeUser | FakeMember | int) -> list[dict[str, Any]]:
         """Messages in the bot's DM channel with ``user``."""
@@ -132,7 +132,7 @@ class QueriesMixin:
 
     def commands(self: Fake, guild: FakeGuild | int | None = None) -> list[dict[str, Any]]:
         """The application commands the bot synced (globally, or for ``guild``)."""
-        scope = None if guild is None else _id_of(guild)
+        scope = None if guild is None else id_of(guild)
         return copy.deepcopy(list(self._commands.get(scope, {}).values()))
 
     def requests_to(self: Fake, method: str | None = None, path: str | None = None) -> list[RecordedRequest]:

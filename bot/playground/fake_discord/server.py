@@ -23,14 +23,14 @@ from aiohttp import web
 from bot.playground.fake_discord.builders import BuildersMixin
 from bot.playground.fake_discord.commands import CommandsMixin
 from bot.playground.fake_discord.constants import (
-    _PRIVILEGED_INTENTS,
     API_PREFIX,
     DEFAULT_BOT_PERMISSIONS,
+    PRIVILEGED_INTENTS,
     permission_value,
 )
 from bot.playground.fake_discord.faults import FaultRule, FaultsMixin
-from bot.playground.fake_discord.gateway import GatewayMixin, _GatewayConnection, _Session
-from bot.playground.fake_discord.interactions import InteractionsMixin, _PendingInteraction
+from bot.playground.fake_discord.gateway import GatewayConnection, GatewayMixin, GatewaySession
+from bot.playground.fake_discord.interactions import InteractionsMixin, PendingInteraction
 from bot.playground.fake_discord.messages import MessagesMixin
 from bot.playground.fake_discord.models import (
     FakeChannel,
@@ -149,7 +149,7 @@ class FakeDiscord(
         self.app_owner = FakeUser(id=snowflake(), name="app-owner")
         self.application_id = self.bot_user.id
         self.bot_permissions = permission_value(bot_permissions)
-        unknown = set(privileged_intents) - set(_PRIVILEGED_INTENTS)
+        unknown = set(privileged_intents) - set(PRIVILEGED_INTENTS)
         if unknown:
             raise ValueError(f"unknown privileged intents: {unknown}")
         self.privileged_intents = set(privileged_intents)
@@ -171,7 +171,7 @@ class FakeDiscord(
         self.requests: list[RecordedRequest] = []
         self.unhandled: list[RecordedRequest] = []
         self.command_overrides: set[tuple[int, str]] = set()
-        self.gateway_connections: list[_GatewayConnection] = []
+        self.gateway_connections: list[GatewayConnection] = []
         self.gateway_errors: list[str] = []
         self.deleted_messages: list[dict[str, Any]] = []
         self.presence: dict[str, Any] | None = None
@@ -197,10 +197,10 @@ class FakeDiscord(
         self._channel_messages: dict[int, list[int]] = {}
         self._attachment_data: dict[int, bytes] = {}
         self._commands: dict[int | None, dict[tuple[int, str], dict[str, Any]]] = {}
-        self._interactions: dict[int, _PendingInteraction] = {}
-        self._interactions_by_token: dict[str, _PendingInteraction] = {}
-        self._sessions: dict[str, _Session] = {}
-        self._conns: set[_GatewayConnection] = set()
+        self._interactions: dict[int, PendingInteraction] = {}
+        self._interactions_by_token: dict[str, PendingInteraction] = {}
+        self._sessions: dict[str, GatewaySession] = {}
+        self._conns: set[GatewayConnection] = set()
         self._connect_generation = 0
         self._bots: dict[discord.Client, asyncio.Task[None]] = {}
         self._inflight = 0

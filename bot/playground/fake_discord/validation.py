@@ -12,20 +12,20 @@ from aiohttp import web
 from bot.playground.fake_discord.models import (
     FakeFile,
 )
-from bot.playground.fake_discord.rest.responses import _error_response, _field_error, _form_error
+from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
 
 
-def _walk_components(components: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+def walk_components(components: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
     for comp in components or ():
         yield comp
-        yield from _walk_components(comp.get("components") or ())
+        yield from walk_components(comp.get("components") or ())
         if isinstance(comp.get("accessory"), Mapping):
-            yield from _walk_components([comp["accessory"]])
+            yield from walk_components([comp["accessory"]])
         if isinstance(comp.get("component"), Mapping):
-            yield from _walk_components([comp["component"]])
+            yield from walk_components([comp["component"]])
 
 
 class ValidationMixin:
@@ -39,10 +39,10 @@ class ValidationMixin:
         errors: dict[str, Any] = {}
         content = body.get("content")
         if content is not None and len(str(content)) > 2000:
-            errors["content"] = _field_error("BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
+            errors["content"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
         embeds = body.get("embeds") or []
         if len(embeds) > 10:
-            errors["embeds"] = _field_error("BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+            errors["embeds"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
         total = 0
         limits = {"title": 256, "description": 4096}
         for i, embed in enumerate(embeds):
@@ -51,22 +51,22 @@ class ValidationMixin:
                 text = embed.get(key) or ""
                 total += len(text)
                 if len(text) > limit:
-                    e_err[key] = _field_error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+                    e_err[key] = field_error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
             fields_ = embed.get("fields") or []
             if len(fields_) > 25:
-                e_err["fields"] = _field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+                e_err["fields"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
             for j, f in enumerate(fields_):
                 name, value = str(f.get("name", "")), str(f.get("value", ""))
                 total += len(name) + len(value)
                 if not name or len(name) > 256 or not value or len(value) > 1024:
-                    e_err.setdefault("fields", {})[str(j)] = _field_error(
+                    e_err.setdefault("fields", {})[str(j)] = field_error(
                         "BASE_TYPE_BAD_LENGTH", "Field name must be 1-256 and value 1-1024 characters."
                     )
             for key, sub, limit in (("footer", "text", 2048), ("author", "name", 256)):
                 text = (embed.get(key) or {}).get(sub) or ""
                 total += len(text)
                 if len(text) > limit:
-                    e_err[key] = {sub: _field_error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")}
+                    e_err[key] = {sub: field_error("BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")}
             if e_err:
                 errors.setdefault("embeds", {})[str(i)] = e_err
         if total > 6000:
@@ -77,7 +77,7 @@ class ValidationMixin:
         if comp_errors:
             errors["components"] = comp_errors
         if errors:
-            return _form_error(errors)
+            return form_error(errors)
         if not edit and not (
             content
             or embeds
@@ -87,7 +87,7 @@ class ValidationMixin:
             or body.get("sticker_ids")
             or body.get("poll")
         ):
-            return _error_response(400, 50006, "Cannot send an empty message")
+            return error_response(400, 50006, "Cannot send an empty message")
         return None
 
     @staticmethod
@@ -99,20 +99,20 @@ class ValidationMixin:
         seen: set[str] = set()
         for i, row in enumerate(components):
             if not v2 and row.get("type") != 1:
-                errors[str(i)] = _field_error("COMPONENT_LAYOUT_WIDTH_EXCEEDED", "Top-level must be action rows")
+                errors[str(i)] = field_error("COMPONENT_LAYOUT_WIDTH_EXCEEDED", "Top-level must be action rows")
                 continue
             if row.get("type") == 1 and len(row.get("components", [])) > 5:
-                errors[str(i)] = _field_error("BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
-            for comp in _walk_components(row.get("components", [])):
+                errors[str(i)] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length.")
+            for comp in walk_components(row.get("components", [])):
                 cid = comp.get("custom_id")
                 if cid is not None:
                     if len(cid) > 100:
-                        errors[str(i)] = _field_error("BASE_TYPE_MAX_LENGTH", "custom_id must be 100 or fewer.")
+                        errors[str(i)] = field_error("BASE_TYPE_MAX_LENGTH", "custom_id must be 100 or fewer.")
                     if cid in seen:
-                        errors[str(i)] = _field_error("COMPONENT_CUSTOM_ID_DUPLICATED", f"Duplicate {cid!r}")
+                        errors[str(i)] = field_error("COMPONENT_CUSTOM_ID_DUPLICATED", f"Duplicate {cid!r}")
                     seen.add(cid)
                 if comp.get("type") == 2 and len(comp.get("label") or "") > 80:
-                    errors[str(i)] = _field_error("BASE_TYPE_MAX_LENGTH", "label must be 80 or fewer.")
+                    errors[str(i)] = field_error("BASE_TYPE_MAX_LENGTH", "label must be 80 or fewer.")
         return errors
 
     @staticmethod
@@ -129,12 +129,12 @@ class ValidationMixin:
         name = cmd.get("name") or ""
         name_rx = r"[-_'\w]{1,32}"
         if ctype == 1 and (not re.fullmatch(name_rx, name) or name != name.lower()):
-            errors["name"] = _field_error("APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
+            errors["name"] = field_error("APPLICATION_COMMAND_INVALID_NAME", f"Command name is invalid: {name!r}")
         elif ctype != 1 and not 1 <= len(name) <= 32:
-            errors["name"] = _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
+            errors["name"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length.")
         desc = cmd.get("description") or ""
         if ctype == 1 and not 1 <= len(desc) <= 100:
-            errors["description"] = _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
+            errors["description"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100 in length.")
 
         def check_options(options: list[dict[str, Any]], where: dict[str, Any]) -> None:
             if len(options) > 25:
@@ -145,12 +145,12 @@ class ValidationMixin:
                 o_err: dict[str, Any] = {}
                 oname = opt.get("name") or ""
                 if not re.fullmatch(name_rx, oname) or oname != oname.lower():
-                    o_err["name"] = _field_error("APPLICATION_COMMAND_INVALID_NAME", f"Invalid name {oname!r}")
+                    o_err["name"] = field_error("APPLICATION_COMMAND_INVALID_NAME", f"Invalid name {oname!r}")
                 if oname in names:
-                    o_err["name"] = _field_error("APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Duplicate name")
+                    o_err["name"] = field_error("APPLICATION_COMMAND_OPTIONS_NAME_ALREADY_EXISTS", "Duplicate name")
                 names.add(oname)
                 if not 1 <= len(opt.get("description") or "") <= 100:
-                    o_err["description"] = _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100.")
+                    o_err["description"] = field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100.")
                 if opt.get("type") in (1, 2):
                     check_options(opt.get("options") or [], o_err.setdefault("options", {}))
                     if not o_err["options"]:
@@ -158,7 +158,7 @@ class ValidationMixin:
                 else:
                     if opt.get("required"):
                         if seen_optional:
-                            o_err["required"] = _field_error(
+                            o_err["required"] = field_error(
                                 "APPLICATION_COMMAND_OPTIONS_REQUIRED_INVALID",
                                 "Required options must be placed before non-required options",
                             )
@@ -166,9 +166,9 @@ class ValidationMixin:
                         seen_optional = True
                     choices = opt.get("choices") or []
                     if len(choices) > 25:
-                        o_err["choices"] = _field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+                        o_err["choices"] = field_error("BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
                     if choices and opt.get("autocomplete"):
-                        o_err["autocomplete"] = _field_error(
+                        o_err["autocomplete"] = field_error(
                             "APPLICATION_COMMAND_OPTION_CHOICES_AUTOCOMPLETE", "Cannot have choices and autocomplete"
                         )
                 if o_err:
@@ -191,9 +191,9 @@ class ValidationMixin:
             name = str(choice.get("name", ""))
             value = choice.get("value")
             if not 1 <= len(name) <= 100:
-                errors[str(i)] = {"name": _field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100.")}
+                errors[str(i)] = {"name": field_error("BASE_TYPE_BAD_LENGTH", "Must be between 1 and 100.")}
             if isinstance(value, str) and len(value) > 100:
-                errors[str(i)] = {"value": _field_error("BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer.")}
+                errors[str(i)] = {"value": field_error("BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer.")}
         if errors:
-            return _form_error({"data": {"choices": errors}})
+            return form_error({"data": {"choices": errors}})
         return None

@@ -21,7 +21,7 @@ from bot.playground.fake_discord.models import (
     FakeChannel,
     RecordedRequest,
 )
-from bot.playground.fake_discord.rest.responses import _error_response, _json_response
+from bot.playground.fake_discord.rest.responses import error_response, json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
@@ -35,22 +35,22 @@ class ChannelRoutes:
     def _channel_or_404(self: Fake, cid: str) -> FakeChannel | web.Response:
         ch = self._find_channel(int(cid))
         if ch is None:
-            return _error_response(404, 10003, "Unknown Channel")
+            return error_response(404, 10003, "Unknown Channel")
         if ch.type != CHANNEL_DM and not self.permissions_for(self.bot_user, ch) & VIEW_CHANNEL:
-            return _error_response(403, 50001, "Missing Access")
+            return error_response(403, 50001, "Missing Access")
         return ch
 
     def _message_or_404(self: Fake, ch: FakeChannel, mid: str) -> dict[str, Any] | web.Response:
         msg = self._messages.get(int(mid))
         if msg is None or int(msg["channel_id"]) != ch.id or msg["flags"] & FLAG_EPHEMERAL:
-            return _error_response(404, 10008, "Unknown Message")
+            return error_response(404, 10008, "Unknown Message")
         return msg
 
     async def _h_get_channel(self: Fake, rec: RecordedRequest, cid: str) -> web.Response:
         ch = self._channel_or_404(cid)
         if isinstance(ch, web.Response):
             return ch
-        return _json_response(ch.to_payload())
+        return json_response(ch.to_payload())
 
     async def _h_history(self: Fake, rec: RecordedRequest, cid: str) -> web.Response:
         ch = self._channel_or_404(cid)
@@ -63,7 +63,7 @@ class ChannelRoutes:
         if "after" in rec.query:
             ids = [i for i in ids if i > int(rec.query["after"])][:limit]
         ids = sorted(ids, reverse=True)[:limit]
-        return _json_response([self._public(self._messages[i]) for i in ids if i in self._messages])
+        return json_response([self._public(self._messages[i]) for i in ids if i in self._messages])
 
     async def _h_post_message(self: Fake, rec: RecordedRequest, cid: str) -> web.Response:
         ch = self._channel_or_404(cid)
@@ -72,11 +72,11 @@ class ChannelRoutes:
         body = rec.json or {}
         if ch.type == CHANNEL_DM:
             if not ch.recipients[0].dms_open:
-                return _error_response(403, 50007, "Cannot send messages to this user")
+                return error_response(403, 50007, "Cannot send messages to this user")
         else:
             perms = self.permissions_for(self.bot_user, ch)
             if not perms & SEND_MESSAGES or (rec.files and not perms & ATTACH_FILES):
-                return _error_response(403, 50013, "Missing Permissions")
+                return error_response(403, 50013, "Missing Permissions")
         if err := self._validate_message(body, rec.files):
             return err
         if body.get("enforce_nonce") and body.get("nonce") is not None:
@@ -84,10 +84,10 @@ class ChannelRoutes:
             # message it already created, instead of posting it again.
             for existing in self.messages_in(ch, include_interactions=False):
                 if existing.get("nonce") == body["nonce"] and existing["author"]["id"] == str(self.bot_user.id):
-                    return _json_response(self._public(existing))
+                    return json_response(self._public(existing))
         msg = self._create_message(ch, self.bot_user, body, rec.files)
         await self._echo_message_event("MESSAGE_CREATE", msg)
-        return _json_response(self._public(msg))
+        return json_response(self._public(msg))
 
     async def _h_get_message(self: Fake, rec: RecordedRequest, cid: str, mid: str) -> web.Response:
         ch = self._channel_or_404(cid)
@@ -96,7 +96,7 @@ class ChannelRoutes:
         msg = self._message_or_404(ch, mid)
         if isinstance(msg, web.Response):
             return msg
-        return _json_response(self._public(msg))
+        return json_response(self._public(msg))
 
     async def _h_edit_message(self: Fake, rec: RecordedRequest, cid: str, mid: str) -> web.Response:
         ch = self._channel_or_404(cid)
@@ -106,7 +106,7 @@ class ChannelRoutes:
         if isinstance(msg, web.Response):
             return msg
         if int(msg["author"]["id"]) != self.bot_user.id:
-            return _error_response(403, 50005, "Cannot edit a message authored by another user")
+            return error_response(403, 50005, "Cannot edit a message authored by another user")
         body = rec.json or {}
         if err := self._validate_message(body, rec.files, edit=True):
             return err
@@ -116,7 +116,7 @@ class ChannelRoutes:
                 pi.updates += 1
         await self._echo_message_event("MESSAGE_UPDATE", msg)
         self._notify()
-        return _json_response(self._public(msg))
+        return json_response(self._public(msg))
 
     async def _h_delete_message(self: Fake, rec: RecordedRequest, cid: str, mid: str) -> web.Response:
         ch = self._channel_or_404(cid)
@@ -127,7 +127,7 @@ class ChannelRoutes:
             return msg
         own = int(msg["author"]["id"]) == self.bot_user.id
         if not own and ch.type != CHANNEL_DM and not self.permissions_for(self.bot_user, ch) & MANAGE_MESSAGES:
-            return _error_response(403, 50013, "Missing Permissions")
+            return error_response(403, 50013, "Missing Permissions")
         self._delete_message(int(mid))
         await self._send_message_delete(msg)
         return web.Response(status=204)

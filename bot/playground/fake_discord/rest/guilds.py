@@ -16,7 +16,7 @@ from bot.playground.fake_discord.models import (
     FakeRole,
     RecordedRequest,
 )
-from bot.playground.fake_discord.rest.responses import _error_response, _field_error, _form_error, _json_response
+from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error, json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
@@ -30,7 +30,7 @@ class GuildRoutes:
     def _guild_or_404(self: Fake, gid: str) -> FakeGuild | web.Response:
         guild = self.guilds.get(int(gid))
         if guild is None:
-            return _error_response(404, 10004, "Unknown Guild")
+            return error_response(404, 10004, "Unknown Guild")
         return guild
 
     async def _h_get_guild(self: Fake, rec: RecordedRequest, gid: str) -> web.Response:
@@ -40,19 +40,19 @@ class GuildRoutes:
         data = self.guild_payload(guild, full=False)
         if rec.query.get("with_counts", "").lower() in ("1", "true"):
             data.update(approximate_member_count=len(guild.members), approximate_presence_count=0)
-        return _json_response(data)
+        return json_response(data)
 
     async def _h_guild_channels(self: Fake, rec: RecordedRequest, gid: str) -> web.Response:
         guild = self._guild_or_404(gid)
         if isinstance(guild, web.Response):
             return guild
-        return _json_response([c.to_payload() for c in guild.channels.values()])
+        return json_response([c.to_payload() for c in guild.channels.values()])
 
     async def _h_guild_roles(self: Fake, rec: RecordedRequest, gid: str) -> web.Response:
         guild = self._guild_or_404(gid)
         if isinstance(guild, web.Response):
             return guild
-        return _json_response([r.to_payload() for r in guild.roles.values()])
+        return json_response([r.to_payload() for r in guild.roles.values()])
 
     async def _h_guild_members(self: Fake, rec: RecordedRequest, gid: str) -> web.Response:
         guild = self._guild_or_404(gid)
@@ -61,7 +61,7 @@ class GuildRoutes:
         limit = min(int(rec.query.get("limit", 1)), 1000)
         after = int(rec.query.get("after", 0))
         members = sorted((m for m in guild.members.values() if m.id > after), key=lambda m: m.id)[:limit]
-        return _json_response([m.to_payload() for m in members])
+        return json_response([m.to_payload() for m in members])
 
     async def _h_get_member(self: Fake, rec: RecordedRequest, gid: str, uid: str) -> web.Response:
         guild = self._guild_or_404(gid)
@@ -69,8 +69,8 @@ class GuildRoutes:
             return guild
         member = guild.members.get(int(uid))
         if member is None:
-            return _error_response(404, 10007, "Unknown Member")
-        return _json_response(member.to_payload())
+            return error_response(404, 10007, "Unknown Member")
+        return json_response(member.to_payload())
 
     def _can_manage_role(self: Fake, guild: FakeGuild, role: FakeRole) -> bool:
         perms = self.permissions_for(self.bot_user, guild=guild)
@@ -91,21 +91,21 @@ class GuildRoutes:
             return guild
         member = guild.members.get(int(uid))
         if member is None:
-            return _error_response(404, 10007, "Unknown Member")
+            return error_response(404, 10007, "Unknown Member")
         body = rec.json or {}
         if "roles" in body:
             new_ids = [int(r) for r in body["roles"] or []]
             for rid in set(new_ids) ^ set(member.role_ids):
                 role = guild.roles.get(rid)
                 if role is None:
-                    return _form_error({"roles": _field_error("UNKNOWN_ROLE", f"Unknown role {rid}")})
+                    return form_error({"roles": field_error("UNKNOWN_ROLE", f"Unknown role {rid}")})
                 if not self._can_manage_role(guild, role):
-                    return _error_response(403, 50013, "Missing Permissions")
+                    return error_response(403, 50013, "Missing Permissions")
             member.role_ids = new_ids
         if "nick" in body:
             member.nick = body["nick"]
         await self._member_updated(guild, member)
-        return _json_response(member.to_payload())
+        return json_response(member.to_payload())
 
     async def _h_add_role(self: Fake, rec: RecordedRequest, gid: str, uid: str, rid: str) -> web.Response:
         return await self._change_role(gid, uid, rid, add=True)
@@ -119,12 +119,12 @@ class GuildRoutes:
             return guild
         member = guild.members.get(int(uid))
         if member is None:
-            return _error_response(404, 10007, "Unknown Member")
+            return error_response(404, 10007, "Unknown Member")
         role = guild.roles.get(int(rid))
         if role is None:
-            return _error_response(404, 10011, "Unknown Role")
+            return error_response(404, 10011, "Unknown Role")
         if not self._can_manage_role(guild, role):
-            return _error_response(403, 50013, "Missing Permissions")
+            return error_response(403, 50013, "Missing Permissions")
         if add and role.id not in member.role_ids:
             member.role_ids.append(role.id)
         elif not add and role.id in member.role_ids:

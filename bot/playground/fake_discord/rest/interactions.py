@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.playground.fake_discord.constants import (
-    _ALLOWED_CALLBACKS,
+    ALLOWED_CALLBACKS,
     FLAG_EPHEMERAL,
     FLAG_LOADING,
 )
 from bot.playground.fake_discord.models import (
     RecordedRequest,
 )
-from bot.playground.fake_discord.rest.responses import _error_response, _field_error, _form_error, _json_response
+from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error, json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-    from bot.playground.fake_discord.interactions import _PendingInteraction
+    from bot.playground.fake_discord.interactions import PendingInteraction
 
 
 class InteractionRoutes:
@@ -27,7 +27,7 @@ class InteractionRoutes:
 
     # ------------------------------------------------------------------ REST handlers: interactions
 
-    def _pending_for_token(self: Fake, app_id: str, token: str) -> _PendingInteraction | None:
+    def _pending_for_token(self: Fake, app_id: str, token: str) -> PendingInteraction | None:
         if int(app_id) != self.application_id:
             return None
         return self._interactions_by_token.get(token)
@@ -35,21 +35,17 @@ class InteractionRoutes:
     async def _h_callback(self: Fake, rec: RecordedRequest, iid: str, token: str) -> web.Response:
         pi = self._interactions.get(int(iid))
         if pi is None or pi.token != token:
-            return _error_response(404, 10062, "Unknown interaction")
+            return error_response(404, 10062, "Unknown interaction")
         if pi.callback is not None:
-            return _error_response(400, 40060, "Interaction has already been acknowledged.")
+            return error_response(400, 40060, "Interaction has already been acknowledged.")
         loop = asyncio.get_running_loop()
         if self.interaction_deadline is not None and loop.time() - pi.created > self.interaction_deadline:
-            return _error_response(404, 10062, "Unknown interaction")
+            return error_response(404, 10062, "Unknown interaction")
         body = rec.json or {}
         ctype = body.get("type")
-        if ctype not in _ALLOWED_CALLBACKS[pi.type] or (ctype in (6, 7) and pi.component_message_id is None):
-            return _form_error(
-                {
-                    "type": _field_error(
-                        "INTERACTION_RESPONSE_TYPE_INVALID", f"Invalid interaction response type {ctype}"
-                    )
-                }
+        if ctype not in ALLOWED_CALLBACKS[pi.type] or (ctype in (6, 7) and pi.component_message_id is None):
+            return form_error(
+                {"type": field_error("INTERACTION_RESPONSE_TYPE_INVALID", f"Invalid interaction response type {ctype}")}
             )
         data = body.get("data") or {}
         channel = self._channel(pi.channel_id)
@@ -71,7 +67,7 @@ class InteractionRoutes:
         elif ctype == 7:
             target = self._messages.get(pi.component_message_id or 0)
             if target is None:
-                return _error_response(404, 10008, "Unknown Message")
+                return error_response(404, 10008, "Unknown Message")
             if err := self._validate_message(data, rec.files, edit=True):
                 return err
             self._edit_message(target, data, rec.files)
@@ -81,7 +77,7 @@ class InteractionRoutes:
             if err := self._validate_choices(data.get("choices") or []):
                 return err
         elif ctype == 9 and not (data.get("custom_id") and data.get("title") and data.get("components")):
-            return _form_error({"data": _field_error("BASE_TYPE_REQUIRED", "Modal needs custom_id/title/components")})
+            return form_error({"data": field_error("BASE_TYPE_REQUIRED", "Modal needs custom_id/title/components")})
         pi.callback = body
         pi.callback_type = ctype
         if resource_message is not None and ctype in (4, 7) and not resource_message["flags"] & FLAG_EPHEMERAL:
@@ -97,9 +93,9 @@ class InteractionRoutes:
                 response_message_ephemeral=bool(resource_message["flags"] & FLAG_EPHEMERAL),
             )
             result["resource"] = {"type": ctype, "message": self._public(resource_message)}
-        return _json_response(result)
+        return json_response(result)
 
-    def _webhook_message(self: Fake, pi: _PendingInteraction, mid: str) -> dict[str, Any] | None:
+    def _webhook_message(self: Fake, pi: PendingInteraction, mid: str) -> dict[str, Any] | None:
         if mid == "@original":
             if pi.original_id is None:
                 return None
@@ -112,7 +108,7 @@ class InteractionRoutes:
     async def _h_followup(self: Fake, rec: RecordedRequest, app_id: str, token: str) -> web.Response:
         pi = self._pending_for_token(app_id, token)
         if pi is None or pi.callback is None:
-            return _error_response(404, 10015, "Unknown Webhook")
+            return error_response(404, 10015, "Unknown Webhook")
         body = rec.json or {}
         if err := self._validate_message(body, rec.files):
             return err
@@ -135,25 +131,25 @@ class InteractionRoutes:
         pi.updates += 1
         self._notify()
         if rec.query.get("wait", "").lower() in ("1", "true"):
-            return _json_response(self._public(msg))
+            return json_response(self._public(msg))
         return web.Response(status=204)
 
     async def _h_webhook_get(self: Fake, rec: RecordedRequest, app_id: str, token: str, mid: str) -> web.Response:
         pi = self._pending_for_token(app_id, token)
         if pi is None:
-            return _error_response(404, 10015, "Unknown Webhook")
+            return error_response(404, 10015, "Unknown Webhook")
         msg = self._webhook_message(pi, mid)
         if msg is None:
-            return _error_response(404, 10008, "Unknown Message")
-        return _json_response(self._public(msg))
+            return error_response(404, 10008, "Unknown Message")
+        return json_response(self._public(msg))
 
     async def _h_webhook_edit(self: Fake, rec: RecordedRequest, app_id: str, token: str, mid: str) -> web.Response:
         pi = self._pending_for_token(app_id, token)
         if pi is None:
-            return _error_response(404, 10015, "Unknown Webhook")
+            return error_response(404, 10015, "Unknown Webhook")
         msg = self._webhook_message(pi, mid)
         if msg is None:
-            return _error_response(404, 10008, "Unknown Message")
+            return error_response(404, 10008, "Unknown Message")
         body = rec.json or {}
         if err := self._validate_message(body, rec.files, edit=True):
             return err
@@ -166,15 +162,15 @@ class InteractionRoutes:
         if not msg["flags"] & FLAG_EPHEMERAL:
             await self._echo_message_event("MESSAGE_UPDATE", msg)
         self._notify()
-        return _json_response(self._public(msg))
+        return json_response(self._public(msg))
 
     async def _h_webhook_delete(self: Fake, rec: RecordedRequest, app_id: str, token: str, mid: str) -> web.Response:
         pi = self._pending_for_token(app_id, token)
         if pi is None:
-            return _error_response(404, 10015, "Unknown Webhook")
+            return error_response(404, 10015, "Unknown Webhook")
         msg = self._webhook_message(pi, mid)
         if msg is None:
-            return _error_response(404, 10008, "Unknown Message")
+            return error_response(404, 10008, "Unknown Message")
         self._delete_message(int(msg["id"]))
         pi.loading = False
         pi.updates += 1

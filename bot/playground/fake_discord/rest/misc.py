@@ -14,7 +14,7 @@ from bot.playground.fake_discord.models import (
     RecordedRequest,
     snowflake,
 )
-from bot.playground.fake_discord.rest.responses import _error_response, _json_response
+from bot.playground.fake_discord.rest.responses import error_response, json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
@@ -26,10 +26,10 @@ class MiscRoutes:
     # ------------------------------------------------------------------ REST handlers: misc
 
     async def _h_gateway(self: Fake, rec: RecordedRequest) -> web.Response:
-        return _json_response({"url": self.gateway_url})
+        return json_response({"url": self.gateway_url})
 
     async def _h_gateway_bot(self: Fake, rec: RecordedRequest) -> web.Response:
-        return _json_response(
+        return json_response(
             {
                 "url": self.gateway_url,
                 "shards": self.recommended_shards,
@@ -40,16 +40,16 @@ class MiscRoutes:
     async def _h_me(self: Fake, rec: RecordedRequest) -> web.Response:
         data = self.bot_user.to_payload()
         data.update(verified=True, mfa_enabled=False, email=None, locale="en-US", bio="")
-        return _json_response(data)
+        return json_response(data)
 
     async def _h_get_user(self: Fake, rec: RecordedRequest, user_id: str) -> web.Response:
         user = self.users.get(int(user_id))
         if user is None:
-            return _error_response(404, 10013, "Unknown User")
-        return _json_response(user.to_payload())
+            return error_response(404, 10013, "Unknown User")
+        return json_response(user.to_payload())
 
     async def _h_app_info(self: Fake, rec: RecordedRequest) -> web.Response:
-        return _json_response(
+        return json_response(
             {
                 "id": str(self.application_id),
                 "name": self.bot_user.name,
@@ -78,10 +78,10 @@ class MiscRoutes:
         rid = int((rec.json or {}).get("recipient_id", 0))
         user = self.users.get(rid)
         if user is None or user is self.bot_user:
-            return _error_response(400, 50033, "Invalid Recipient(s)")
+            return error_response(400, 50033, "Invalid Recipient(s)")
         ch = self.dm_channels.get(rid)
         if ch is None:
             ch = FakeChannel(id=snowflake(), name=None, type=CHANNEL_DM, recipients=[user])
             self.dm_channels[rid] = ch
             self._channel_messages[ch.id] = []
-        return _json_response(ch.to_payload())
+        return json_response(ch.to_payload())

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     pass
 
 
-def _json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
+def json_response(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> web.Response:
     # discord.py's json_or_text() only parses JSON when the content-type is *exactly*
     # "application/json" (no charset), so don't use web.json_response().
     hdrs = {"Content-Type": "application/json"}
@@ -21,16 +21,16 @@ def _json_response(data: Any, status: int = 200, headers: Mapping[str, str] | No
     return web.Response(body=json.dumps(data).encode(), status=status, headers=hdrs)
 
 
-def _error_response(status: int, code: int, message: str, errors: Mapping[str, Any] | None = None) -> web.Response:
+def error_response(status: int, code: int, message: str, errors: Mapping[str, Any] | None = None) -> web.Response:
     body: dict[str, Any] = {"message": message, "code": code}
     if errors:
         body["errors"] = errors
-    return _json_response(body, status)
+    return json_response(body, status)
 
 
-def _form_error(errors: Mapping[str, Any]) -> web.Response:
-    return _error_response(400, 50035, "Invalid Form Body", errors)
+def form_error(errors: Mapping[str, Any]) -> web.Response:
+    return error_response(400, 50035, "Invalid Form Body", errors)
 
 
-def _field_error(code: str, message: str) -> dict[str, Any]:
+def field_error(code: str, message: str) -> dict[str, Any]:
     return {"_errors": [{"code": code, "message": message}]}

@@ -20,7 +20,7 @@ from bot.playground.fake_discord.models import (
     FakeFile,
     RecordedRequest,
 )
-from bot.playground.fake_discord.rest.responses import _error_response, _json_response
+from bot.playground.fake_discord.rest.responses import error_response, json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
@@ -62,7 +62,7 @@ class RestRouting:
                 if raw:
                     body = json.loads(raw)
         except ValueError:
-            return _error_response(400, 50109, "The request body contains invalid JSON.")
+            return error_response(400, 50109, "The request body contains invalid JSON.")
         rec = RecordedRequest(
             method=request.method,
             path=path,
@@ -81,7 +81,7 @@ class RestRouting:
             response = await self._route(request, rec)
         except Exception:
             _log.exception("fake discord handler crashed on %s %s", rec.method, rec.path)
-            response = _error_response(500, 0, "500: fake discord handler crashed")
+            response = error_response(500, 0, "500: fake discord handler crashed")
         finally:
             self._inflight -= 1
             self._last_activity = loop.time()
@@ -97,12 +97,12 @@ class RestRouting:
             if rule.matches(rec.method, rec.path):
                 rule.remaining -= 1
                 rule.hits.append(rec)
-                return _json_response(rule.body, rule.status, rule.headers)
+                return json_response(rule.body, rule.status, rule.headers)
         if not rec.path.startswith("/") or not request.path.startswith(API_PREFIX):
             self.unhandled.append(rec)
-            return _error_response(404, 0, "404: Not Found")
+            return error_response(404, 0, "404: Not Found")
         if self.outage:
-            return _error_response(503, 0, "503: Service Unavailable")
+            return error_response(503, 0, "503: Service Unavailable")
         limited = self._channel_rate(rec)
         if isinstance(limited, web.Response):
             return limited
@@ -115,15 +115,15 @@ class RestRouting:
             if method != rec.method:
                 continue
             if needs_auth and request.headers.get("Authorization") != f"Bot {self.token}":
-                return _error_response(401, 0, "401: Unauthorized")
+                return error_response(401, 0, "401: Unauthorized")
             response = await handler(rec, **m.groupdict())
             if limited is not None and isinstance(response, web.Response):
                 response.headers.update(limited)
             return response
         self.unhandled.append(rec)
         if path_matched:
-            return _error_response(405, 0, "405: Method Not Allowed")
-        return _error_response(404, 0, "404: Not Found")
+            return error_response(405, 0, "405: Method Not Allowed")
+        return error_response(404, 0, "404: Not Found")
 
     def _build_routes(self: Fake) -> list[tuple[str, re.Pattern[str], Callable[..., Any], bool]]:
         table: list[tuple[str, str, Callable[..., Any], bool]] = [
