@@ -15,9 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import discord
 from aiohttp import web
 
-from bot.playground.fake_discord.constants import (
-    CHANNEL_TEXT,
-)
+from bot.playground.fake_discord.constants import CHANNEL_TEXT
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeFile,

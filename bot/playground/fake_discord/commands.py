@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bot.playground.fake_discord.constants import (
-    ADMINISTRATOR,
-    ALL_PERMISSIONS,
-)
+from bot.playground.fake_discord.constants import ADMINISTRATOR, ALL_PERMISSIONS
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeDiscordError,

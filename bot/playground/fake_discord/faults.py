@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.models import (
-    RecordedRequest,
-)
+from bot.playground.fake_discord.models import RecordedRequest
 from bot.playground.fake_discord.rest.responses import json_response
 
 if TYPE_CHECKING:

@@ -14,11 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.constants import (
-    INTENT_GUILD_MEMBERS,
-    INTENT_GUILDS,
-    PRIVILEGED_INTENTS,
-)
+from bot.playground.fake_discord.constants import INTENT_GUILD_MEMBERS, INTENT_GUILDS, PRIVILEGED_INTENTS
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeDiscordError,

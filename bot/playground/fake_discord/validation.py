@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.models import (
-    FakeFile,
-)
+from bot.playground.fake_discord.models import FakeFile
 from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error
 
 if TYPE_CHECKING:

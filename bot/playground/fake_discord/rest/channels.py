@@ -17,10 +17,7 @@ from bot.playground.fake_discord.constants import (
     SEND_MESSAGES,
     VIEW_CHANNEL,
 )
-from bot.playground.fake_discord.models import (
-    FakeChannel,
-    RecordedRequest,
-)
+from bot.playground.fake_discord.models import FakeChannel, RecordedRequest
 from bot.playground.fake_discord.rest.responses import error_response, json_response
 
 if TYPE_CHECKING:

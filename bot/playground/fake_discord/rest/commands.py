@@ -8,10 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.models import (
-    RecordedRequest,
-    snowflake,
-)
+from bot.playground.fake_discord.models import RecordedRequest, snowflake
 from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error, json_response
 
 if TYPE_CHECKING:

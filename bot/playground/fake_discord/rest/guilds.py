@@ -6,16 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.playground.fake_discord.constants import (
-    INTENT_GUILD_MEMBERS,
-    MANAGE_ROLES,
-)
-from bot.playground.fake_discord.models import (
-    FakeGuild,
-    FakeMember,
-    FakeRole,
-    RecordedRequest,
-)
+from bot.playground.fake_discord.constants import INTENT_GUILD_MEMBERS, MANAGE_ROLES
+from bot.playground.fake_discord.models import FakeGuild, FakeMember, FakeRole, RecordedRequest
 from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error, json_response
 
 if TYPE_CHECKING:

@@ -7,14 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.constants import (
-    ALLOWED_CALLBACKS,
-    FLAG_EPHEMERAL,
-    FLAG_LOADING,
-)
-from bot.playground.fake_discord.models import (
-    RecordedRequest,
-)
+from bot.playground.fake_discord.constants import ALLOWED_CALLBACKS, FLAG_EPHEMERAL, FLAG_LOADING
+from bot.playground.fake_discord.models import RecordedRequest
 from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error, json_response
 
 if TYPE_CHECKING:

@@ -6,14 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from bot.playground.fake_discord.constants import (
-    CHANNEL_DM,
-)
-from bot.playground.fake_discord.models import (
-    FakeChannel,
-    RecordedRequest,
-    snowflake,
-)
+from bot.playground.fake_discord.constants import CHANNEL_DM
+from bot.playground.fake_discord.models import FakeChannel, RecordedRequest, snowflake
 from bot.playground.fake_discord.rest.responses import error_response, json_response
 
 if TYPE_CHECKING:

@@ -13,13 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.constants import (
-    API_PREFIX,
-)
-from bot.playground.fake_discord.models import (
-    FakeFile,
-    RecordedRequest,
-)
+from bot.playground.fake_discord.constants import API_PREFIX
+from bot.playground.fake_discord.models import FakeFile, RecordedRequest
 from bot.playground.fake_discord.rest.responses import error_response, json_response
 
 if TYPE_CHECKING:
