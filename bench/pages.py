@@ -33,9 +33,9 @@ from sqlalchemy import insert
 from bot.db.migrate import upgrade
 from bot.db.models import Activity, Goal, Guild, Kudos, Member, MergedPullRequest
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.public_page import SITE_KEY
 from bot.services.sharing import pages
 from bot.web import WebServer, build_app
+from bot.web.pages import SITE_KEY
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 GUILD = 1_300_000_000_000_000_000

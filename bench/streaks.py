@@ -32,6 +32,7 @@ from sqlalchemy import insert, select
 from bot.db.migrate import upgrade
 from bot.db.models import Activity, Guild, Member, RestPeriod
 from bot.db.session import create_engine, create_sessionmaker, transaction
+from bot.images.streak import render_streak_png
 from bot.services.dates import member_today
 from bot.services.rhythm import checkins
 from bot.services.rhythm.streaks import (
@@ -43,7 +44,6 @@ from bot.services.rhythm.streaks import (
     rest_ranges,
     stored_currents,
 )
-from bot.services.streak_image import render_streak_png
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 SMALL_GUILD, BIG_GUILD = 1, 2

@@ -37,7 +37,8 @@ from sqlalchemy import func, select
 from bot.db.migrate import upgrade
 from bot.db.models import WebhookDelivery
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.web import MAX_WEBHOOK_BODY, WebServer, build_app
+from bot.web import WebServer, build_app
+from bot.web.webhook import MAX_WEBHOOK_BODY
 
 HOST = "127.0.0.1"
 PATH = "/github/webhook"

@@ -22,11 +22,11 @@ from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, transaction
-from bot.health import GatewayWatch
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
+from bot.web.health import GatewayWatch
 from bot.workers.base import Action, Renderer
 from bot.workers.scheduler import Scheduler
 from bot.workers.wiring import Workers, build_workers

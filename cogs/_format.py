@@ -11,6 +11,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.images.streak import render_streak_png
 from bot.services import guilds
 from bot.services.dates import describe_due, search_timezones
 from bot.services.github.urls import safe_url
@@ -18,7 +19,6 @@ from bot.services.links import IssueRef
 from bot.services.rhythm import checkins
 from bot.services.rhythm.when import Schedule
 from bot.services.sharing import share
-from bot.services.streak_image import render_streak_png
 from bot.services.wording import plural
 from bot.tree import NO_MENTIONS as NO_MENTIONS  # the one definition; the cogs take it from here
 

@@ -15,7 +15,9 @@ CHECKED = [
     *sorted((ROOT / "bot" / "services").rglob("*.py")),
     *sorted((ROOT / "cogs").glob("*.py")),
     *sorted((ROOT / "bot" / "workers").glob("*.py")),
-    *(ROOT / "bot" / name for name in ("bot.py", "web.py", "public_page.py", "health.py", "tree.py")),
+    *sorted((ROOT / "bot" / "web").rglob("*.py")),
+    *sorted((ROOT / "bot" / "images").rglob("*.py")),
+    *(ROOT / "bot" / name for name in ("bot.py", "tree.py")),
 ]
 WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
 WALL_CLOCK_FUNCTIONS = {"utcnow", "_utcnow"}

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tomllib
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -81,3 +83,25 @@ def test_the_docs_show_compose_and_which_env_file_to_use() -> None:
     # The README says which example to copy, and links to the page with the commands.
     assert "**`.env.docker.example`** for Docker" in readme
     assert "](docs/operations.md)" in readme
+
+
+def test_every_file_the_code_reads_beside_it_is_in_the_package_data_so_an_installed_copy_has_it() -> None:
+    """The page templates, the playground's page and samples, Alembic's template: a wheel holds only what is listed."""
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    data = [
+        path.relative_to(ROOT)
+        for top in ("bot", "cogs", "migrations")
+        for path in sorted((ROOT / top).rglob("*"))
+        if path.is_file() and path.suffix not in (".py", ".pyc")
+    ]
+    assert Path("bot/web/templates/page.html") in data  # what this test is for: read with importlib.resources
+
+    def listed(path: Path) -> bool:
+        # A file belongs to the package of its nearest folder listed in package-data, by a relative glob.
+        for folder in path.parents:
+            globs = package_data.get(".".join(folder.parts))
+            if globs is not None:
+                return any(fnmatch(path.relative_to(folder).as_posix(), glob) for glob in globs)
+        return False
+
+    assert [str(path) for path in data if not listed(path)] == []

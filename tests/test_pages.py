@@ -13,14 +13,14 @@ from multidict import CIMultiDict
 from PIL import Image, ImageChops, features
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import public_page
 from bot.db.models import MergedPullRequest
 from bot.db.session import create_engine, transaction
 from bot.errors import UserError
+from bot.images.streak import render_streak_png
 from bot.services import goals
 from bot.services.sharing import pages
-from bot.services.streak_image import render_streak_png
 from bot.web import build_app
+from bot.web import pages as public_page
 from tests.conftest import NOW
 
 GUILD, ALICE = 1_200_000_000_000_000_001, 1_200_000_000_000_000_002
@@ -274,7 +274,7 @@ async def test_cards_are_drawn_once_off_the_loop_revalidated_by_etag_and_gone_wi
 async def test_a_merged_pr_link_that_is_not_an_https_github_one_is_shown_without_it(sessionmaker) -> None:
     from bot.db.models import MergedPullRequest
     from bot.db.session import transaction
-    from bot.public_page import render_page
+    from bot.web.pages import render_page
 
     url = await opened(sessionmaker)
     server, member = url.rsplit("/", 2)[1:]

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from PIL import Image
 
-from bot.services.streak_image import (
+from bot.images.streak import (
     LEVEL_COLOURS,
     REST_COLOUR,
     cell_box,

@@ -16,8 +16,9 @@ from sqlalchemy.engine import make_url
 
 from bot.db.migrate import current_revision, head_revision
 from bot.db.session import create_engine, ping
-from bot.health import LOGIN_GRACE, GatewayWatch
-from bot.web import SERVER_LOG, STATE_KEY, WebServer, build_app
+from bot.web import WebServer, build_app
+from bot.web.app import SERVER_LOG
+from bot.web.health import LOGIN_GRACE, STATE_KEY, GatewayWatch
 from tests.conftest import database_locked
 
 
@@ -159,7 +160,7 @@ async def test_a_health_check_that_times_out_is_logged_as_a_timeout(
     engine = create_engine(db_url)
     try:
         async with TestClient(TestServer(build_app(engine, health_timeout=0.2))) as client:
-            with caplog.at_level(logging.WARNING, logger="bot.web"):
+            with caplog.at_level(logging.WARNING, logger="bot.web.health"):
                 # Answered at its timeout although the stuck connection cannot be cancelled before SQLite's
                 # 30 s busy timeout; a second check shares the stuck ping instead of adding one.
                 for _ in range(2):
@@ -170,7 +171,7 @@ async def test_a_health_check_that_times_out_is_logged_as_a_timeout(
             assert stuck is not None
             await stuck
             assert await health(client) == (200, {"status": "ok", "database": "ok"})
-        logged = [r.getMessage() for r in caplog.records if r.name == "bot.web"]
+        logged = [r.getMessage() for r in caplog.records if r.name == "bot.web.health"]
         assert logged == ["health check: the database did not answer within 0.2 s"] * 2
     finally:
         holder.close()

@@ -20,7 +20,8 @@ from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.playground.samples import load, merged_pr_payload, sign
 from bot.services import guilds, retention
 from bot.services.github import events, webhooks
-from bot.web import MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY, WEBHOOK_KEY, build_app
+from bot.web import build_app
+from bot.web.webhook import MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY, WEBHOOK_KEY
 from tests.conftest import NOW, add_poison_trigger, database_locked, impatient_engine
 from tests.harness import eventually
 

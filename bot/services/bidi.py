@@ -8,7 +8,7 @@ plain-text twin of HTML's <bdi>): its own controls still work inside it, and not
 Text without controls is returned as it is: its letters follow the bidirectional algorithm like
 any text's and cannot override anything, and wrapping every name would put invisible characters
 in every title and link preview. Pictures cannot isolate text cut to fit, so they draw it
-without the controls (`strip`, through `bot.services.streak_image.drawable`).
+without the controls (`strip`, through `bot.images.text.drawable`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The webhook processor: turns stored GitHub deliveries into celebrations, relays and roles.
 
-The intake (bot/web.py) only stores a delivery and answers 202; this worker processes what is
+The intake (bot/web/webhook.py) only stores a delivery and answers 202; this worker processes what is
 pending (bot/services/github/events.py's process_batch), in batches, and wakes the outbox sender
 after each batch. It writes webhook_deliveries (their status) and, through the batch, the outbox.
 """

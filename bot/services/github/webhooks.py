@@ -1,6 +1,6 @@
 """GitHub webhook deliveries: verify, store before acknowledging, then hand out for processing.
 
-The web handler (bot/web.py) checks the signature over the raw body, stores the delivery (through a
+The web handler (bot/web/webhook.py) checks the signature over the raw body, stores the delivery (through a
 `DeliveryWriter`, which commits concurrent deliveries together) and only then answers GitHub. A
 processor (bot/services/github/events.process_batch) applies pending rows, in short transactions
 with the messages they queue; the raw body is kept for DELIVERY_RETENTION_DAYS, so a row can be
@@ -75,7 +75,7 @@ class SignatureCheck:
     """GitHub's X-Hub-Signature-256 computed over a body as it streams in, chunk by chunk.
 
     The web handler feeds each chunk as it arrives, so checking the signature needs no second
-    pass over the body (see bot.web.BodyBudget for what it keeps meanwhile).
+    pass over the body (see bot.web.webhook.BodyBudget for what it keeps meanwhile).
     """
 
     def __init__(self, secret: str) -> None:

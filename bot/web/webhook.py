@@ -1,10 +1,14 @@
-"""The bot's own web server: health checks, GitHub webhook intake and members' public pages."""
+"""The GitHub webhook intake, `POST /github/webhook`: verify a delivery's signature, store it, acknowledge it.
+
+What it stores, the processor (`bot.services.github.webhooks`) reads and turns into celebrations;
+nothing here parses more of a delivery than it must to refuse what the processor could never read.
+Writes the `webhook_deliveries` table (through `webhooks.DeliveryWriter`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,18 +16,14 @@ from datetime import datetime
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import public_page
-from bot.db import problems
 from bot.db.base import utcnow
-from bot.db.session import create_sessionmaker, ping
-from bot.health import GatewayWatch
 from bot.services.github import webhooks
+from bot.web.health import STATE_KEY
 
 log = logging.getLogger(__name__)
 
-HEALTH_TIMEOUT = 5.0
 # GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
 MAX_WEBHOOK_BODY = 25 * 1024**2
 # Bytes of bodies whose signature is not checked yet, held by all requests together (BodyBudget).
@@ -88,112 +88,7 @@ class WebhookIntake:
     now: Callable[[], datetime] = utcnow  # the bot's clock: a delivery is stamped with it when stored
 
 
-@dataclass
-class ProcessState:
-    """What the web app knows of its process: the gateway (None in `shiplog web`) and whether it is stopping."""
-
-    gateway: GatewayWatch | None = None
-    stopping: bool = False
-    health_timeout: float = HEALTH_TIMEOUT
-    health_ping: asyncio.Task[None] | None = None  # the database ping in flight, shared by health checks
-
-
-async def _safe_headers(_request: web.BaseRequest, response: web.StreamResponse) -> None:
-    """Give every answer of this server the headers that keep it private, whichever route or error made it.
-
-    No Referer leaves a page for the sites it links to (a member's page address is a secret of
-    sorts: closing it must be enough), no type sniffing, and nothing kept by a browser or a CDN
-    unless the route chose its own caching (the pages' images revalidate: see bot.public_page).
-    """
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers.setdefault("Cache-Control", "no-store")
-
-
-class _ServerLog(logging.LoggerAdapter):
-    """aiohttp's server log, where a request it could not parse is the client's fault, not the bot's.
-
-    aiohttp answers a malformed request (a request line or header over 8 KB, broken framing) with a
-    400, correctly, but logs it as an ERROR with a traceback: anyone could fill the log with them.
-    Those become one INFO line; any other exception stays an ERROR with its traceback.
-    """
-
-    def exception(self, msg: object, *args: object, exc_info: object = True, **kwargs: object) -> None:
-        if isinstance(exc_info, HttpProcessingError) and 400 <= (exc_info.code or 500) < 500:
-            reason = (str(exc_info.message).strip().splitlines() or [type(exc_info).__name__])[0][:120]
-            text = str(msg) % args if args else str(msg)
-            self.info("%s: malformed, answered %d (%s: %s)", text, exc_info.code, type(exc_info).__name__, reason)
-            return
-        super().exception(msg, *args, exc_info=exc_info, **kwargs)  # type: ignore[arg-type]
-
-
-SERVER_LOG = _ServerLog(logging.getLogger("aiohttp.server"), {})
-
-ENGINE_KEY = web.AppKey("engine", AsyncEngine)
 WEBHOOK_KEY = web.AppKey("webhook", WebhookIntake)
-STATE_KEY = web.AppKey("state", ProcessState)
-
-
-async def _ping_database(app: web.Application) -> None:
-    """Ping the database within the health timeout; raise TimeoutError past it.
-
-    One ping at a time, shared by every check that comes meanwhile: a connection stuck in SQLite's
-    busy handler cannot be cancelled until it returns (up to 30 s), so waiting for it would hold the
-    answer past the timeout, and a new ping per check would pile stuck connections up.
-    """
-    state = app[STATE_KEY]
-    task = state.health_ping
-    if task is None or task.done():
-        task = state.health_ping = asyncio.create_task(ping(app[ENGINE_KEY]), name="shiplog-healthz-ping")
-        # Read its failure even when every check stopped waiting for it, so asyncio does not log it as lost.
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-    await asyncio.wait_for(asyncio.shield(task), state.health_timeout)
-
-
-async def _end_health_ping(app: web.Application) -> None:
-    task = app[STATE_KEY].health_ping
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(BaseException):
-            await task
-
-
-async def healthz(request: web.Request) -> web.Response:
-    """Answer 200 when the database answers and the gateway is connected or logging in; else 503, saying why.
-
-    The status is "ok", "starting" (logging in to Discord), "unhealthy" or "stopping" (a load
-    balancer then sends webhooks elsewhere while this process finishes its work).
-    """
-    state = request.app[STATE_KEY]
-    body: dict[str, str] = {}
-    healthy = True
-    engine = request.app[ENGINE_KEY]
-    try:
-        # A read: it takes no write lock, so a writer (a burst of webhooks) never holds it up.
-        await _ping_database(request.app)
-        body["database"] = "ok"
-    except TimeoutError:  # an OSError too: not to be told as a file that cannot be opened
-        log.warning("health check: the database did not answer within %g s", state.health_timeout)
-        body["database"] = "unreachable"
-        healthy = False
-    except Exception as exc:  # any failure to reach the database means unhealthy
-        log.warning("health check: %s", problems.describe(exc, engine.url.render_as_string(hide_password=False)))
-        body["database"] = "unreachable"
-        healthy = False
-    starting = False
-    if state.gateway is not None:
-        gateway = state.gateway.health()
-        body["gateway"] = gateway.status
-        body["gateway_detail"] = gateway.detail
-        healthy = healthy and gateway.healthy
-        starting = gateway.status == "logging in"
-    if state.stopping:
-        status = "stopping"
-    elif not healthy:
-        status = "unhealthy"
-    else:
-        status = "starting" if starting else "ok"
-    return web.json_response({"status": status, **body}, status=200 if status in ("ok", "starting") else 503)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -328,97 +223,23 @@ async def github_webhook(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "delivery": delivery_id}, status=202)
 
 
-def build_app(
-    engine: AsyncEngine,
+def add_routes(
+    app: web.Application,
     *,
-    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
-    webhook_secret: str | None = None,
-    on_delivery: Callable[[], None] | None = None,
-    max_unverified_bytes: int = MAX_UNVERIFIED_BYTES,
-    body_timeout: float = BODY_TIMEOUT,
-    gateway: GatewayWatch | None = None,
-    public_url: str | None = None,
-    now: Callable[[], datetime] = utcnow,
-    health_timeout: float = HEALTH_TIMEOUT,
-) -> web.Application:
-    """Build the aiohttp application; without a webhook secret, /github/webhook answers 503.
-
-    Members' public pages are served under /u/ (see bot.public_page); without `public_url` each is a 404.
-    """
-    app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
-    app.on_response_prepare.append(_safe_headers)
-    if sessionmaker is None:
-        sessionmaker = create_sessionmaker(engine)
-    app[ENGINE_KEY] = engine
-    app[STATE_KEY] = ProcessState(gateway=gateway, health_timeout=health_timeout)
+    sessionmaker: async_sessionmaker[AsyncSession],
+    secret: str | None,
+    on_delivery: Callable[[], None] | None,
+    max_unverified_bytes: int,
+    body_timeout: float,
+    now: Callable[[], datetime],
+) -> None:
+    """Take GitHub's deliveries at /github/webhook (each answered 503 while `secret` is None)."""
     app[WEBHOOK_KEY] = WebhookIntake(
-        secret=webhook_secret or None,
+        secret=secret,
         writer=webhooks.DeliveryWriter(sessionmaker),
         on_delivery=on_delivery,
         budget=BodyBudget(max_unverified_bytes),
         body_timeout=body_timeout,
         now=now,
     )
-    app.on_cleanup.append(_end_health_ping)
-    app.router.add_get("/healthz", healthz)
     app.router.add_post("/github/webhook", github_webhook)
-    public_page.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)
-    return app
-
-
-class PortInUse(Exception):
-    """HTTP_HOST:HTTP_PORT is taken by another program (or cannot be bound); the message names the fix."""
-
-
-class WebServer:
-    """Runs the aiohttp application on host:port inside the bot's event loop."""
-
-    def __init__(self, app: web.Application, host: str, port: int, *, shutdown_timeout: float = 10.0) -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self.shutdown_timeout = shutdown_timeout
-        self._runner: web.AppRunner | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._runner is not None
-
-    @property
-    def state(self) -> ProcessState:
-        return self.app[STATE_KEY]
-
-    async def start(self) -> None:
-        """Start listening; with port 0, the chosen port is stored in `self.port`. Raise PortInUse."""
-        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, logger=SERVER_LOG)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        try:
-            await site.start()
-        except OSError as exc:
-            await self._runner.cleanup()
-            self._runner = None
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(
-                    f"HTTP_PORT {self.port} on {self.host} is in use by another program: stop it, "
-                    "or set HTTP_PORT to a free port."
-                ) from None
-            raise PortInUse(
-                f"cannot listen on HTTP_HOST {self.host} port {self.port} ({exc.strerror or exc}): "
-                "set HTTP_HOST to an address of this machine (0.0.0.0 for all)."
-            ) from None
-        server = site._server  # aiohttp keeps the asyncio server here; it knows the real port
-        if server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
-        log.info("web server listening on http://%s:%s", self.host, self.port)
-
-    def drain(self) -> None:
-        """Refuse new webhooks (503) and report "stopping" on /healthz; requests in flight go on."""
-        self.state.stopping = True
-
-    async def stop(self) -> None:
-        """Stop listening and finish in-flight requests (for up to `shutdown_timeout` seconds)."""
-        if self._runner is not None:
-            self._runner._shutdown_timeout = self.shutdown_timeout  # aiohttp reads it here, at cleanup
-            await self._runner.cleanup()
-            self._runner = None

@@ -13,13 +13,12 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bot.services import bidi
+from bot.images.text import Font, drawable, fit
 
 __all__ = [
     "LEVEL_COLOURS",
     "REST_COLOUR",
     "cell_box",
-    "drawable",
     "image_size",
     "level_for",
     "render_streak_png",
@@ -57,17 +56,6 @@ _WEEKDAY_LABELS = {0: "Mon", 2: "Wed", 4: "Fri"}
 _MIN_MONTH_LABEL_GAP = 3  # columns between two month labels, so that they never overlap
 
 
-def drawable(text: str) -> str:
-    """Return member-written text ready to draw beside other text: without bidirectional controls.
-
-    Pillow with Raqm lays text out by the Unicode bidirectional algorithm: a U+202E in a name
-    turned " · last 26 weeks" after it around. A picture cannot isolate the name reliably once it
-    is cut to fit (the closing control is cut first), so the controls go; without Raqm they would
-    be drawn as boxes anyway. The letters of a right-to-left name keep their direction.
-    """
-    return bidi.strip(text)
-
-
 def level_for(count: int) -> int:
     """Return the shade (0..4) for a day's number of activities."""
     level = 0
@@ -92,7 +80,7 @@ def cell_box(week_index: int, weekday: int) -> tuple[int, int, int, int]:
 
 
 @cache
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _font(size: int) -> Font:
     # Pillow's bundled font; without FreeType this falls back to the fixed-size bitmap font.
     return ImageFont.load_default(size=size)
 
@@ -105,16 +93,6 @@ def _rest_days(rests: Iterable[tuple[date, date]], first: date, last: date) -> s
             days.add(day)
             day += timedelta(days=1)
     return days
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> str:
-    """Return `text` on one line, cut with an ellipsis to fit `width` pixels."""
-    text = " ".join(text.split())
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text.rstrip() + "…" if text else ""
 
 
 def _draw_legend(draw: ImageDraw.ImageDraw, right: int, middle: int) -> int:
@@ -174,7 +152,7 @@ def render_streak_png(
         font = _font(13)
         label = f" · last {weeks} weeks"
         room = legend_left - _PAD - 12 - round(draw.textlength(label, font=font))
-        shown = _fit(draw, drawable(name), font, room) + label
+        shown = fit(draw, drawable(name), font, room) + label
         draw.text((_PAD, header_middle), shown, font=font, fill=_TEXT, anchor="lm")
 
     label_font = _font(11)

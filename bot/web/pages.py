@@ -1,23 +1,23 @@
-"""Members' public pages on the bot's web server: the HTML, the preview card image and their routes.
+"""Members' public pages on the bot's web server: the HTML, and the routes of the page and its pictures.
 
-`GET /u/<server>/<member>` is the page, server-rendered HTML with its own small CSS and no script;
-`…/streak.png` (and `…/streak-phone.png`, 13 weeks) is the streak graph it shows, and `…/card.png`
-the 1200x630 picture link previews show (OpenGraph and Twitter-card tags point at it). The data
-comes from `bot.services.sharing.pages`, which holds no id; every text a member or GitHub wrote is escaped
-here. A page that does not exist, or no longer does, answers 404 with a short page; a database that
+`GET /u/<server>/<member>` is the page, server-rendered HTML (templates/page.html, its CSS in
+templates/page.css) with no script; `…/streak.png` (and `…/streak-phone.png`, 13 weeks) is the
+streak graph it shows, and `…/card.png` the 1200x630 picture link previews show (OpenGraph and
+Twitter-card tags point at it); both are drawn in `bot.images` and cached here (`PictureCache`).
+The data comes from `bot.services.sharing.pages`, which holds no id; every text a member or GitHub
+wrote is escaped here. A page that does not exist, or no longer does, answers 404 with a short page; a database that
 does not answer, 503. Never 500.
 
 The headers every answer gets (no Referer, no sniffing, `Cache-Control: no-store`) are set in one
-place for the whole server, `bot.web._safe_headers`; here only the CSP of the HTML and the
+place for the whole server, `bot.web.app._safe_headers`; here only the CSP of the HTML and the
 caching of the pictures. Every text a member or GitHub wrote goes through `_text` (escaped, and
-its direction isolated by `bidi.isolate`); the pictures draw it through `streak_image.drawable`.
+its direction isolated by `bidi.isolate`); the pictures draw it through `bot.images.text.drawable`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -25,21 +25,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from html import escape
+from importlib import resources
+from string import Template
 
 from aiohttp import web
-from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import __version__
+from bot.images.card import CARD_SIZE, render_card
+from bot.images.streak import image_size, render_streak_png
 from bot.services import bidi
 from bot.services.rhythm import checkins
 from bot.services.sharing import pages
-from bot.services.streak_image import drawable, image_size, render_streak_png
 from bot.services.wording import plural
 
 log = logging.getLogger(__name__)
 
-CARD_SIZE = (1200, 630)
 # A phone's screen shows 13 weeks of the streak graph at about its own size (26 would be drawn at
 # half size, too small to read); the page picks the picture by the screen's width.
 PHONE_WEEKS = 13
@@ -52,7 +53,7 @@ CSP = (
 )
 # A page's pictures may be kept, but are asked for again at every use (`no-cache`, with an ETag):
 # unchanged, the answer is a 304 of no bytes and no drawing; closed, a 404 at once. The HTML is
-# `no-store` (bot.web): a page must vanish at once, from caches too.
+# `no-store` (bot.web.app): a page must vanish at once, from caches too.
 PICTURE_CACHE_CONTROL = "no-cache"
 # Pictures drawn are kept by the hash of what they show, up to this many bytes (a card is ~64 kB).
 PICTURE_CACHE_BYTES = 32 * 1024**2
@@ -135,46 +136,24 @@ FAVICON = (
     "%3Ctext y='.9em' font-size='90'%3E%F0%9F%9A%A2%3C/text%3E%3C/svg%3E"
 )
 
-CSS = """
-:root{--ink:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa;--card:#fff;--green:#1a7f37;--accent:#2da44e}
-*{box-sizing:border-box}
-html{-webkit-text-size-adjust:100%}
-body{margin:0;background:var(--bg);color:var(--ink);font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
-"Helvetica Neue",Arial,sans-serif;overflow-wrap:anywhere}
-main{max-width:760px;margin:0 auto;padding:24px 16px 40px}
-.hero{background:linear-gradient(135deg,#0d1117,#1b3a2a);color:#fff;border-radius:16px;padding:28px 24px}
-.kicker{margin:0;color:#7ee2a8;font-size:.8rem;letter-spacing:.08em;text-transform:uppercase;font-weight:600}
-h1{margin:.2em 0 .1em;font-size:2rem;line-height:1.2}
-.server{margin:0;color:#c9d1d9}
-.stats{display:grid;grid-template-columns:repeat(4,1fr);gap:10px;margin:22px 0 0;padding:0;list-style:none}
-.stats li{background:rgba(255,255,255,.08);border-radius:10px;padding:10px 12px}
-.stats b{display:block;font-size:1.6rem;line-height:1.1}
-.stats span{color:#c9d1d9;font-size:.85rem}
-section{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 20px;margin-top:16px}
-h2{margin:0 0 10px;font-size:1.15rem}
-h3{margin:14px 0 6px;font-size:1rem;color:var(--muted)}
-ul.list{margin:0;padding:0;list-style:none}
-ul.list li{padding:7px 0;border-top:1px solid var(--line)}
-ul.list li:first-child{border-top:0}
-.when{color:var(--muted);font-size:.85rem;white-space:nowrap}
-.done::before{content:"✓ ";color:var(--green);font-weight:700}
-.open::before{content:"○ ";color:var(--muted)}
-.repo{display:flex;justify-content:space-between;gap:8px;align-items:baseline}
-.count{background:#dafbe1;color:var(--green);border-radius:999px;padding:0 9px;font-size:.85rem;font-weight:600;
-white-space:nowrap}
-a{color:#0969da;text-decoration:none}
-a:hover{text-decoration:underline}
-.streak img{display:block;width:auto;max-width:100%;height:auto}
-.empty{color:var(--muted);margin:0}
-footer{color:var(--muted);font-size:.85rem;text-align:center;margin-top:24px}
-@media (max-width:560px){
-  main{padding:12px 10px 32px}
-  .hero{padding:22px 18px}
-  h1{font-size:1.6rem}
-  .stats{grid-template-columns:repeat(2,1fr)}
-  section{padding:14px 14px}
-}
-"""
+
+@cache
+def _template(name: str) -> Template:
+    """Return templates/`name`, read once; its fields are `${field}`.
+
+    A plain `string.Template`: no logic and no escaping of its own, so every field is filled with
+    HTML made here, where each text a member or GitHub wrote is escaped (`_text`).
+    """
+    return Template(_read(name))
+
+
+@cache
+def _css() -> str:
+    return _read("page.css")
+
+
+def _read(name: str) -> str:
+    return (resources.files("bot.web") / "templates" / name).read_text(encoding="utf-8")
 
 
 def _text(text: str) -> str:
@@ -281,101 +260,53 @@ def render_page(page: pages.PublicPage, *, url: str, streak_src: str) -> str:
         if page.kudos
         else '<p class="empty">No kudos yet.</p>'
     )
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{title}</title>
-<link rel="icon" href="{FAVICON}">
-<meta name="description" content="{description}">
-<meta property="og:type" content="profile">
-<meta property="og:site_name" content="Shiplog">
-<meta property="og:title" content="{title}">
-<meta property="og:description" content="{description}">
-<meta property="og:url" content="{escape(url)}">
-<meta property="og:image" content="{card}">
-<meta property="og:image:type" content="image/png">
-<meta property="og:image:width" content="{CARD_SIZE[0]}">
-<meta property="og:image:height" content="{CARD_SIZE[1]}">
-<meta property="og:image:alt" content="{name}'s Shiplog card: {description}">
-<meta name="twitter:card" content="summary_large_image">
-<meta name="twitter:title" content="{title}">
-<meta name="twitter:description" content="{description}">
-<meta name="twitter:image" content="{card}">
-<style>{CSS}</style>
-</head>
-<body>
-<main>
-<header class="hero">
-<p class="kicker">Building in public</p>
-<h1>{name}</h1>
-<p class="server">with {server} on Shiplog</p>
-<ul class="stats">{stat_items}</ul>
-</header>
-<section class="streak" id="streak">
-<h2>Streak</h2>
-<p>{streak_line}</p>
-<picture>
-<source media="{PHONE_MEDIA}" srcset="{escape(streak_src)}/streak-phone.png"
- width="{phone_width}" height="{graph_height}">
-<img src="{escape(streak_src)}/streak.png" alt="{name}'s activity over the last weeks"
- width="{graph_width}" height="{graph_height}">
-</picture>
-</section>
-<section id="goals">
-<h2>Goals</h2>
-{_goals(page)}
-</section>
-<section id="prs">
-<h2>Merged pull requests</h2>
-{_prs(page)}
-</section>
-<section id="kudos">
-<h2>Kudos received</h2>
-{kudos}
-</section>
-<footer>This page shows what {name} shares in {server}, and goes away when they turn it off.
-Made with Shiplog.</footer>
-</main>
-</body>
-</html>
-"""
-
-
-NOT_FOUND_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><title>{title}</title>
-<style>body{{margin:0;font:16px/1.5 system-ui,sans-serif;background:#f6f8fa;color:#1f2328}}
-main{{max-width:520px;margin:15vh auto;padding:0 20px;text-align:center}}h1{{font-size:1.4rem}}</style></head>
-<body><main><h1>{title}</h1><p>{text}</p></main></body></html>
-"""
+    return _template("page.html").substitute(
+        title=title,
+        favicon=FAVICON,
+        description=description,
+        url=escape(url),
+        card=card,
+        card_width=CARD_SIZE[0],
+        card_height=CARD_SIZE[1],
+        name=name,
+        css=_css(),
+        server=server,
+        stats=stat_items,
+        streak_line=streak_line,
+        phone_media=PHONE_MEDIA,
+        streak_src=escape(streak_src),
+        phone_width=phone_width,
+        graph_width=graph_width,
+        graph_height=graph_height,
+        goals=_goals(page),
+        prs=_prs(page),
+        kudos=kudos,
+    )
 
 
 def _html_response(body: str, status: int = 200) -> web.Response:
-    # Cache-Control: no-store, nosniff and no Referer come from bot.web, for every answer.
+    # Cache-Control: no-store, nosniff and no Referer come from bot.web.app, for every answer.
     response = web.Response(text=body, status=status, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = CSP
     return response
 
 
+def _notice(title: str, text: str, status: int) -> web.Response:
+    """Answer with the short page (templates/notice.html) that says why there is no member's page."""
+    return _html_response(_template("notice.html").substitute(title=title, text=text), status)
+
+
 def not_found() -> web.Response:
     """The answer for every page that is not there: unknown, turned off, or never made."""
-    return _html_response(
-        NOT_FOUND_HTML.format(
-            title="This page isn't here",
-            text="It may have been turned off by its owner or their server, or the address is mistyped.",
-        ),
+    return _notice(
+        "This page isn't here",
+        "It may have been turned off by its owner or their server, or the address is mistyped.",
         404,
     )
 
 
 def _unavailable() -> web.Response:
-    response = _html_response(
-        NOT_FOUND_HTML.format(title="Back in a moment", text="This page can't be read right now; try again soon."),
-        503,
-    )
+    response = _notice("Back in a moment", "This page can't be read right now; try again soon.", 503)
     response.headers["Retry-After"] = "30"
     return response
 
@@ -399,78 +330,6 @@ async def _picture(request: web.Request, etag: str, draw: Callable[[], bytes]) -
     response.etag = etag
     response.headers["Cache-Control"] = PICTURE_CACHE_CONTROL
     return response
-
-
-@cache
-def _card_font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    # DejaVu where the system has it (Debian images do); else Pillow's bundled font, which has no bold.
-    path = f"/usr/share/fonts/truetype/dejavu/DejaVuSans{'-Bold' if bold else ''}.ttf"
-    try:
-        return ImageFont.truetype(path, size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont, width: int) -> str:
-    text = " ".join(text.split())
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text.rstrip() + "…"
-
-
-def render_card(page: pages.PublicPage, streak_png: bytes, *, host: str) -> bytes:
-    """Draw the 1200x630 preview card: name, server, four numbers and the streak graph; return PNG bytes."""
-    width, height = CARD_SIZE
-    image = Image.new("RGB", CARD_SIZE, (13, 17, 23))
-    draw = ImageDraw.Draw(image)
-    # A diagonal wash from the dark background to a deep green, drawn as bands (cheap, no numpy).
-    for x in range(0, width, 4):
-        t = x / width
-        colour = (round(13 + (27 - 13) * t), round(17 + (58 - 17) * t), round(23 + (42 - 23) * t))
-        draw.rectangle((x, 0, x + 3, height), fill=colour)
-    pad = 64
-    draw.text((pad, 52), "BUILDING IN PUBLIC", font=_card_font(24, bold=True), fill=(126, 226, 168))
-    name_font = _card_font(72, bold=True)
-    name = _fit(draw, drawable(page.display_name), name_font, width - 2 * pad)
-    draw.text((pad, 88), name, font=name_font, fill="white")
-    server_font = _card_font(32)
-    with_width = draw.textlength("with ", font=server_font)
-    server = _fit(draw, drawable(page.server_name), server_font, width - 2 * pad - with_width)
-    draw.text((pad, 182), f"with {server}", font=server_font, fill=(201, 209, 217))
-
-    stats = (
-        (page.prs_merged, "PRs merged" if page.prs_merged != 1 else "PR merged"),
-        (page.goals_finished, "goals done" if page.goals_finished != 1 else "goal done"),
-        (page.streak, f"{page.streak_unit.rstrip('s')} streak"),
-        (page.kudos, "kudos"),
-    )
-    gap = 20
-    tile = (width - 2 * pad - 3 * gap) // 4
-    top = 256
-    number_font, label_font = _card_font(60, bold=True), _card_font(26)
-    for index, (value, label) in enumerate(stats):
-        left = pad + index * (tile + gap)
-        draw.rounded_rectangle((left, top, left + tile, top + 128), radius=16, fill=(33, 45, 40))
-        draw.text((left + 22, top + 16), _fit(draw, f"{value:,}", number_font, tile - 44), font=number_font,
-                  fill="white")  # fmt: skip
-        draw.text((left + 22, top + 88), label, font=label_font, fill=(168, 218, 186))
-
-    graph = Image.open(io.BytesIO(streak_png)).convert("RGBA")
-    graph_top = top + 128 + 26
-    room = height - graph_top - 34
-    if graph.height > room:
-        graph = graph.resize((round(graph.width * room / graph.height), room), Image.Resampling.LANCZOS)
-    image.paste(graph, (pad, graph_top), graph)
-    footer_font = _card_font(28, bold=True)
-    right = width - pad
-    draw.text((right, height - 92), "Shiplog", font=footer_font, fill="white", anchor="rs")
-    draw.text((right, height - 52), _fit(draw, host, _card_font(22), right - pad - graph.width - 40),
-              font=_card_font(22), fill=(168, 218, 186), anchor="rs")  # fmt: skip
-    out = io.BytesIO()
-    image.save(out, format="PNG", optimize=False)
-    return out.getvalue()
 
 
 def _streak_png(picture: checkins.StreakPicture, name: str, weeks: int = checkins.PICTURE_WEEKS) -> bytes:
