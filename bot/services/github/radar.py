@@ -38,8 +38,6 @@ from bot.db.session import reading, transaction
 from bot.services import audience
 from bot.services.github import history, links, nudges, webhooks
 from bot.services.github.api import (
-    BACKGROUND_SHARE,
-    DEFAULT_SEARCH_LIMIT,
     GitHubAPI,
     GitHubError,
     GitHubNotFound,
@@ -48,6 +46,7 @@ from bot.services.github.api import (
     SearchItem,
 )
 from bot.services.github.events import celebrate_merge, is_bot
+from bot.services.github.ratelimits import BACKGROUND_SHARE, DEFAULT_SEARCH_LIMIT
 
 log = logging.getLogger(__name__)
 
