@@ -72,22 +72,6 @@ class Outcome:
     goals_finished: int = 0
 
 
-async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> bool:
-    """Process the oldest pending delivery, with everything it queues in one transaction; False when none.
-
-    The attempt is counted in a transaction of its own, committed before the delivery is applied:
-    counted inside the delivery's transaction, it was rolled back with every failure, and one
-    delivery failing with a database error was retried forever, ahead of all later ones. Only an
-    attempt that reached the database counts: while the database is down the count fails too, and
-    no delivery uses up its tries. A failure that escapes the delivery's transaction (a database
-    error, a failed commit) is recorded on the row and raised, so the processing loop backs off
-    and tries again; at the MAX_ATTEMPTS-th the delivery is marked failed with the reason, and
-    processing goes on with the next one. A payload the code cannot handle is failed at once:
-    trying it again would change nothing.
-    """
-    return bool(await process_batch(sessionmaker, now=now, limit=1))
-
-
 async def _claim(
     sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int
 ) -> list[tuple[int, int | None]]:
@@ -127,12 +111,20 @@ async def process_batch(
 ) -> int:
     """Process up to `limit` of the oldest pending deliveries in one transaction; return how many were taken.
 
-    The rules of `process_next` hold for each delivery: its attempt is counted before it is
-    applied, each is applied in a SAVEPOINT of its own (a payload the code cannot handle is failed
-    alone, and the others commit), and a database error is recorded against the delivery that
-    caused it. Such an error rolls the whole batch back: the batch is then applied again one
-    delivery at a time, so only the faulty one fails (up to MAX_ATTEMPTS times) and the others go
-    through; the first such error is raised afterwards, so the processing loop backs off.
+    0: none was pending. The rules every delivery is processed by:
+    - Its attempt is counted in a transaction of its own, committed before it is applied: counted
+      inside the delivery's transaction, it was rolled back with every failure, and one delivery
+      failing with a database error was retried forever, ahead of all later ones. Only an attempt
+      that reached the database counts: while the database is down the count fails too, and no
+      delivery uses up its tries.
+    - It is applied, with everything it queues, in a SAVEPOINT of its own. A payload the code
+      cannot handle is failed at once and alone (trying it again would change nothing); the
+      others commit.
+    - A database error (or a failed commit) rolls the whole batch back: the batch is then applied
+      again one delivery at a time, so only the faulty one fails and the others go through. The
+      error is recorded on that delivery's row and the first such error is raised afterwards, so the
+      processing loop backs off and tries again. At the MAX_ATTEMPTS-th try the delivery is marked
+      failed with the reason, and processing goes on with the next one.
     """
     claims = await _claim(sessionmaker, now=now, limit=limit)
     live = [(pk, attempt) for pk, attempt in claims if attempt is not None]
