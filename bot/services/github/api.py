@@ -4,8 +4,8 @@ It wraps an `httpx.AsyncClient` that the caller owns (built once in `bot/cli.py`
 every failure into a `GitHubError`, whose message is safe to show a member.
 
 Rate limits are a contract. Every answer's `x-ratelimit-*` headers, and the `retry-after` of a
-403 or 429, are kept per resource ("core", "search") in one `RateLimits` that every caller shares:
-once GitHub says stop, nothing of that resource is sent before the reset. Members' commands go
+403 or 429, are kept per resource ("core", "search") in one `RateLimits` (ratelimits.py) that every
+caller shares: once GitHub says stop, nothing of that resource is sent before the reset. Members' commands go
 first: background work (the radar) waits for its turn, keeps a reserve for commands and is paced
 to use only part of the budget.
 """
@@ -31,7 +31,7 @@ from bot.services.github.errors import (
     GitHubUnavailable,
     GitHubUnprocessable,
 )
-from bot.services.github.ratelimits import RateLimits, _rate_limit, _wait_text
+from bot.services.github.ratelimits import RateLimits, rate_limit_error, wait_text
 
 log = logging.getLogger(__name__)
 
@@ -363,7 +363,7 @@ class GitHubAPI:
             raise GitHubNotFound(not_found)
         if status == 422 and unprocessable is not None:
             raise unprocessable
-        if (limited := _rate_limit(response, self._now(), quiet=True)) is not None:  # `observe` logged it
+        if (limited := rate_limit_error(response, self._now(), quiet=True)) is not None:  # `observe` logged it
             raise limited
         if status >= 500:
             log.warning("GitHub answered HTTP %s for %s", status, path)
@@ -395,7 +395,7 @@ class GitHubAPI:
             if (wait := bucket.wait(self._now())) > 0:
                 # GitHub said stop: nothing goes out before the reset, and the member hears when.
                 raise GitHubRateLimited(
-                    f"GitHub's rate limit is reached; try again in {_wait_text(wait)}.",
+                    f"GitHub's rate limit is reached; try again in {wait_text(wait)}.",
                     bucket.blocked_until or bucket.reset_at,
                 )
         try:
@@ -426,7 +426,7 @@ class GitHubAPI:
             # No token here: raw files of public gists need none, and it should not travel further than the API.
             async with self._client.stream("GET", url, follow_redirects=True) as response:
                 if response.status_code != 200:
-                    if (limited := _rate_limit(response, self._now())) is not None:
+                    if (limited := rate_limit_error(response, self._now())) is not None:
                         raise limited
                     if response.status_code >= 500:
                         raise GitHubUnavailable()

@@ -76,7 +76,7 @@ class RateLimits:
             bucket.remaining = said.remaining
         if said.reset_at is not None:
             bucket.reset_at = said.reset_at
-        limited = _rate_limit(response, now)
+        limited = rate_limit_error(response, now)
         if limited is not None:
             self.limited += 1
             # A reset already past (a skewed clock, "retry-after: 0") still waits a moment: asking again at
@@ -106,7 +106,8 @@ class RateLimits:
         return max(wait, 0.0)
 
 
-def _wait_text(seconds: float) -> str:
+def wait_text(seconds: float) -> str:
+    """Say a wait the way a member reads it: "about a minute", "about 12 minutes", "about 2 hours"."""
     minutes = math.ceil(seconds / 60)
     if minutes <= 1:
         return "about a minute"
@@ -170,7 +171,7 @@ def _retry_after(value: str, now: datetime, latest: datetime) -> datetime | None
     return min(when.astimezone(UTC), latest)
 
 
-def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False) -> GitHubRateLimited | None:
+def rate_limit_error(response: httpx.Response, now: datetime, *, quiet: bool = False) -> GitHubRateLimited | None:
     """Return the error for a rate-limited response, or None when the response is not one."""
     if response.status_code not in (403, 429):
         return None
@@ -185,5 +186,5 @@ def _rate_limit(response: httpx.Response, now: datetime, *, quiet: bool = False)
         reset_at = said.reset_at
     if not quiet:
         log.warning("GitHub rate limit reached (HTTP %s), reset at %s", response.status_code, reset_at)
-    when = _wait_text((reset_at - now).total_seconds()) if reset_at is not None else "a few minutes"
+    when = wait_text((reset_at - now).total_seconds()) if reset_at is not None else "a few minutes"
     return GitHubRateLimited(f"GitHub's rate limit is reached; try again in {when}.", reset_at)
