@@ -516,11 +516,11 @@ def parse_search_item(raw: Any, base_url: str = BASE_URL) -> SearchItem | None:
             raw.get("repository_url"),
         )
         return None
-    user = raw.get("user") if isinstance(raw.get("user"), dict) else {}
+    user: dict[str, Any] = raw["user"] if isinstance(raw.get("user"), dict) else {}
     author_id = _whole(user.get("id"))
-    pull = raw.get("pull_request") if isinstance(raw.get("pull_request"), dict) else None
+    pull: dict[str, Any] | None = raw["pull_request"] if isinstance(raw.get("pull_request"), dict) else None
     built = pull_url(repo, number) if pull is not None else issue_url(repo, number)
-    labels = raw.get("labels") if isinstance(raw.get("labels"), list) else []
+    labels: list[Any] = raw["labels"] if isinstance(raw.get("labels"), list) else []
     comments = _whole(raw.get("comments"))
     return SearchItem(
         repo=repo,

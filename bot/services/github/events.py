@@ -6,9 +6,9 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,6 +43,9 @@ FOLD_WINDOW = timedelta(seconds=2)
 MAX_ATTEMPTS = 5
 # Deliveries applied in one transaction by process_batch (the processing loop).
 BATCH_SIZE = 20
+# Core statements on the table: a delivery's body is read only where it is applied, never loaded
+# with its row as an object. A mapped class's __table__ is a Table (the base declares a FromClause).
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _CLOSING = re.compile(
     r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+"
     r"(?:(?:https?://github\.com/)?(?P<repo>[\w.-]+/[\w.-]+)(?:#|/issues/))?#?(?P<number>\d{1,9})\b",
@@ -78,7 +81,7 @@ async def _claim(
     # Return (row id, this attempt's number) of the oldest pending deliveries, or (row id, None)
     # when its tries are spent: earlier ones were counted, then the process stopped before it
     # could record how they ended. Only the ids and the counts are read, not the bodies.
-    table = WebhookDelivery.__table__
+    table = _DELIVERIES
     claims: list[tuple[int, int | None]] = []
     async with transaction(sessionmaker) as session:
         rows = (
@@ -163,7 +166,7 @@ async def _fail_one(
 
 async def _apply_many(sessionmaker: async_sessionmaker[AsyncSession], pks: list[int], *, now: datetime) -> None:
     # One transaction, one SAVEPOINT per delivery; bodies are read one at a time, not held together.
-    table = WebhookDelivery.__table__
+    table = _DELIVERIES
     async with transaction(sessionmaker) as session:
         for pk in pks:
             row = (
@@ -196,7 +199,7 @@ async def _record_failure(
     values: dict[str, Any] = {"error": repr(exc)[:500]}
     if give_up:
         values |= {"status": "failed", "processed_at": now}
-    table = WebhookDelivery.__table__
+    table = _DELIVERIES
     async with transaction(sessionmaker) as session:
         await session.execute(
             update(table).where(table.c.id == delivery_pk, table.c.status == "pending").values(**values)

@@ -43,7 +43,8 @@ async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, n
     profile = await session.get(GitHubProfile, github_id)
     if profile is None:
         await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login, "checked_through": now}])
-        profile = await session.get(GitHubProfile, github_id)
+        # Inserted here, or by another process meanwhile (insert_ignore): either way it is there now.
+        profile = await session.get_one(GitHubProfile, github_id)
     elif is_login(login) and profile.login != login:
         profile.login = login  # a display name only: identity is the id (see links.follow_login)
     return profile

@@ -7,8 +7,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubLinkRequest, GitHubProfile
@@ -261,15 +262,19 @@ async def adopt_id(session: AsyncSession, github_id: int, login: str) -> int:
     A server that already links this id to someone keeps that link: the one by login is left as it is.
     """
     linked_here = select(GitHubAccount.guild_id).where(GitHubAccount.github_id == github_id)
-    result = await session.execute(
-        update(GitHubAccount)
-        .where(
-            GitHubAccount.login_lower == login.lower(),
-            GitHubAccount.github_id.is_(None),
-            GitHubAccount.guild_id.not_in(linked_here),
-        )
-        .values(github_id=github_id)
-        .execution_options(synchronize_session="fetch")
+    # An UPDATE answers with a CursorResult (its rowcount); AsyncSession.execute is typed for any statement.
+    result = cast(
+        "CursorResult[Any]",
+        await session.execute(
+            update(GitHubAccount)
+            .where(
+                GitHubAccount.login_lower == login.lower(),
+                GitHubAccount.github_id.is_(None),
+                GitHubAccount.guild_id.not_in(linked_here),
+            )
+            .values(github_id=github_id)
+            .execution_options(synchronize_session="fetch")
+        ),
     )
     return result.rowcount or 0
 

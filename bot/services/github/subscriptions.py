@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import MilestoneRole, Subscription
@@ -115,7 +116,8 @@ async def unsubscribe(
         query = delete(Subscription).where(Subscription.guild_id == guild_id, Subscription.repo == name)
         if channel_id is not None:
             query = query.where(Subscription.channel_id == channel_id)
-        removed = (await session.execute(query)).rowcount
+        # A DELETE answers with a CursorResult (its rowcount); AsyncSession.execute is typed for any statement.
+        removed = cast("CursorResult[Any]", await session.execute(query)).rowcount
     if not removed:
         raise NotFoundError(f"This server isn't subscribed to `{name}`{' there' if channel_id else ''}.")
     return removed
