@@ -504,6 +504,7 @@ async def relay(
     subscriptions = (await session.scalars(select(Subscription).where(Subscription.repo == repo))).all()
     author = item.get("user") or item.get("author") or {}
     labels = _labels(item)
+    relayed = _relay_message(repo, kind, action, item, author, labels)
     queued = 0
     for sub in subscriptions:
         if kind not in sub.events.split(","):
@@ -514,20 +515,9 @@ async def relay(
             wanted = {label.lower() for label in sub.labels}
             if not wanted & {label.lower() for label in labels}:
                 continue
-        data = {
-            "kind": kind,
-            "action": action,
-            "repo": repo,
-            "number": item.get("number"),
-            "title": str(item.get("title") or item.get("name") or item.get("tag_name") or "")[:256],
-            "tag": item.get("tag_name"),
-            "url": safe_url(item.get("html_url")),
-            "author": author.get("login"),
-            "labels": labels[:10],
-        }
         row = await outbox.enqueue(
             session,
-            messages.Relay.decode(data),
+            relayed,
             guild_id=sub.guild_id,
             channel_id=sub.channel_id,
             now=now,
@@ -537,6 +527,24 @@ async def relay(
         )
         queued += row is not None
     return queued
+
+
+def _relay_message(
+    repo: str, kind: str, action: str, item: dict[str, Any], author: dict[str, Any], labels: list[str]
+) -> messages.Relay:
+    """Read what a relay shows of an event's issue, pull request or release (the renderer escapes the text)."""
+    number, tag, login = item.get("number"), item.get("tag_name"), author.get("login")
+    return messages.Relay(
+        event=kind,
+        action=action,
+        repo=repo,
+        number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+        title=str(item.get("title") or item.get("name") or tag or "")[:256],
+        tag=None if tag in (None, "") else str(tag),
+        url=safe_url(item.get("html_url")),
+        author=None if login in (None, "") else str(login),
+        labels=tuple(labels[:10]),
+    )
 
 
 def _radar_start(guild: Guild, account: GitHubAccount) -> datetime:
