@@ -1,4 +1,12 @@
-"""What a GitHub event means for the servers: merge celebrations, finished goals and relays."""
+"""What a GitHub event means for the servers: merge celebrations, finished goals and relays.
+
+Webhook deliveries are stored as they arrive (webhooks.py); `process_batch`, which the processing
+loop runs, applies the pending ones oldest first, and its docstring holds the rules it follows
+(attempts, SAVEPOINTs, backing off). A merged pull request is read into a `Merge` (merges.py), as
+the radar's finds are, and `celebrate_merge` takes it in named steps: record it in the author's
+history; then, in each server that links the author, record it there once, count it, grant its
+milestone roles, finish the goals it closes, note the activity and queue a `messages.Merged`.
+"""
 
 from __future__ import annotations
 
