@@ -32,10 +32,9 @@ from sqlalchemy import insert, select
 from bot.db.migrate import upgrade
 from bot.db.models import Activity, Guild, Member, RestPeriod
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.services import checkins
 from bot.services.dates import member_today
-from bot.services.streak_image import render_streak_png
-from bot.services.streaks import (
+from bot.services.rhythm import checkins
+from bot.services.rhythm.streaks import (
     activity_days,
     compute_streak,
     guild_streaks,
@@ -44,6 +43,7 @@ from bot.services.streaks import (
     rest_ranges,
     stored_currents,
 )
+from bot.services.streak_image import render_streak_png
 
 NOW = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 SMALL_GUILD, BIG_GUILD = 1, 2

@@ -24,6 +24,7 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import importlib
 import json
 import math
 import random
@@ -55,7 +56,12 @@ from bot.db.models import (
     RestPeriod,
 )
 from bot.db.session import READ_ONLY, create_engine, create_sessionmaker, transaction
-from bot.services import schedule, streaks
+from bot.services.rhythm import streaks
+from bot.services.rhythm.digest import build_digest
+from bot.services.rhythm.ping import MESSAGE_LIMIT, PingSettings, plan_ping
+from bot.services.rhythm.runs import catch_up, due_members, run_weekly
+from bot.services.rhythm.streak_dms import queue_streak_dms
+from bot.services.rhythm.when import DEFAULT_SCHEDULE, previous_run
 from bot.web import WebServer, build_app
 
 GUILD = 1
@@ -373,6 +379,9 @@ def old_schedule():
         ).stdout
     except (OSError, subprocess.CalledProcessError):
         return None
+    # Modules it imports that moved since: their old names, for its imports.
+    for old_name, new_name in {"bot.services.streaks": "bot.services.rhythm.streaks"}.items():
+        sys.modules.setdefault(old_name, importlib.import_module(new_name))
     module = types.ModuleType("bench_old_schedule")
     sys.modules[module.__name__] = module  # dataclasses look their module up
     code = compile(source, f"{OLD_COMMIT[:7]}:bot/services/schedule.py", "exec")
@@ -384,7 +393,7 @@ def check_ping(messages, members, problems: list[str]) -> None:
     """The ping's messages fit, mention exactly their members, and are few."""
     seen: list[int] = []
     for message in messages:
-        if len(message.content) > schedule.MESSAGE_LIMIT:
+        if len(message.content) > MESSAGE_LIMIT:
             problems.append(f"a ping message of {len(message.content)} characters")
         if [int(uid) for uid in MENTION.findall(message.content)] != list(message.user_ids):
             problems.append("a ping message whose mentions are not its members")
@@ -420,7 +429,7 @@ async def main(args: argparse.Namespace) -> int:
             engine = create_engine(url)
             sessionmaker = create_sessionmaker(engine)
 
-        week_start = schedule.previous_run(schedule.DEFAULT_SCHEDULE, SCHEDULED - timedelta(microseconds=1))
+        week_start = previous_run(DEFAULT_SCHEDULE, SCHEDULED - timedelta(microseconds=1))
         parts: dict[str, float] = {}
         async with transaction(sessionmaker) as session:
             walked = await timed(
@@ -434,21 +443,21 @@ async def main(args: argparse.Namespace) -> int:
             if states != {uid: walked[uid] for uid in states}:
                 problems.append("the stored streaks differ from the walked ones")
             members = await timed(
-                "members due (goals, opt-outs)", schedule.due_members(session, GUILD, now=NOW, states=states), parts
+                "members due (goals, opt-outs)", due_members(session, GUILD, now=NOW, states=states), parts
             )
             started = time.perf_counter()
-            messages, _ = schedule.plan_ping(members, schedule.PingSettings())
+            messages, _ = plan_ping(members, PingSettings())
             parts["packing the ping"] = time.perf_counter() - started
             quiet = await timed(
                 "members due, quiet only",
-                schedule.due_members(session, GUILD, now=NOW, states=states, quiet_since=week_start),
+                due_members(session, GUILD, now=NOW, states=states, quiet_since=week_start),
                 parts,
             )
             cap = max(1, min(50, len(members) // 2))  # one message's worth
-            capped, _ = schedule.plan_ping(members, schedule.PingSettings(cap=cap, role_id=4))
+            capped, _ = plan_ping(members, PingSettings(cap=cap, role_id=4))
             await timed(
                 "digest queries",
-                schedule.build_digest(session, GUILD, start=week_start, end=SCHEDULED, states=states),
+                build_digest(session, GUILD, start=week_start, end=SCHEDULED, states=states),
                 parts,
             )
             if old is not None:
@@ -466,18 +475,18 @@ async def main(args: argparse.Namespace) -> int:
         runs: dict[str, float] = {}
         beside: dict[str, dict] = {}
         beside["new"] = await run_beside_webhooks(
-            url, lambda sm: schedule.run_weekly(sm, GUILD, scheduled_for=SCHEDULED, now=NOW)
+            url, lambda sm: run_weekly(sm, GUILD, scheduled_for=SCHEDULED, now=NOW)
         )
         result = beside["new"]["result"]
         runs["run_weekly"] = beside["new"]["total"]
         again = await timed(
             "run_weekly again (already done)",
-            schedule.run_weekly(sessionmaker, GUILD, scheduled_for=SCHEDULED, now=NOW),
+            run_weekly(sessionmaker, GUILD, scheduled_for=SCHEDULED, now=NOW),
             runs,
         )
-        await timed("catch_up (nothing missing)", schedule.catch_up(sessionmaker, now=NOW), runs)
+        await timed("catch_up (nothing missing)", catch_up(sessionmaker, now=NOW), runs)
         sunday = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-        dms = await timed("streak-DM sweep (Sunday noon)", schedule.queue_streak_dms(sessionmaker, now=sunday), runs)
+        dms = await timed("streak-DM sweep (Sunday noon)", queue_streak_dms(sessionmaker, now=sunday), runs)
         async with transaction(sessionmaker) as session:
             queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
         await engine.dispose()
@@ -498,7 +507,7 @@ async def main(args: argparse.Namespace) -> int:
         sizes = [len(message.content) for message in ping] or [0]
         return (
             f"sizes {min(sizes):,}-{max(sizes):,} characters, {sum(sizes) / len(sizes):,.0f} on average; "
-            f"{sum(sizes) / schedule.MESSAGE_LIMIT / max(len(ping), 1):.1%} full"
+            f"{sum(sizes) / MESSAGE_LIMIT / max(len(ping), 1):.1%} full"
         )
 
     print(f"Ping: {len(members):,} members due, {len(messages):,} messages ({sizes_of(messages)})")

@@ -1,4 +1,9 @@
-"""Shiplog: a Discord bot for #BuildInPublic communities. Its version and source come from pyproject.toml."""
+"""Shiplog: a Discord bot for #BuildInPublic communities. Its version and source come from pyproject.toml.
+
+`bot/` is the application and its domain: the settings, the bot and its command tree, the web server, the
+command line, `db/` (the tables) and `services/` (the rules, which write them). Outside `services/`, only
+the bot writes a table itself: `app_state`, the hash of the last synced commands.
+"""
 
 from __future__ import annotations
 

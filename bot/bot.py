@@ -1,4 +1,4 @@
-"""The Shiplog bot: a commands.Bot that owns the database, the web server and the cogs."""
+"""The Shiplog bot: a commands.Bot that owns the database, the web server, the cogs and the workers."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import json
 import logging
 import pkgutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
 
 import discord
 import httpx
@@ -28,35 +27,21 @@ from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
+from bot.workers.base import Action, Renderer
+from bot.workers.scheduler import Scheduler
+from bot.workers.wiring import Workers, build_workers
 
 log = logging.getLogger(__name__)
 
 # Webhooks count as "arriving now" for this long after the last one was stored: the GitHub
-# processor then leaves the intake most of the process (see GitHub cog's processing loop).
+# processor then leaves the intake most of the process (see bot/workers/github.py).
 INTAKE_QUIET = 0.05
 _heap_frozen = False
-
-# A renderer turns an outbox row's message (bot/services/messages/; for a fold, the list of them)
-# into the keyword arguments of `Messageable.send`. One renderer or action per message kind.
-Renderer = Callable[[Any], Awaitable[dict[str, Any]] | dict[str, Any]]
-# An action does something owed other than posting in a channel (a DM, granting a role), given the
-# guild id, the message and the row's nonce (for a post, so that a retry after a crash shows once).
-Action = Callable[[int | None, Any, str], Awaitable[None]]
-
 
 # How long a stop waits for work in hand (sends, a batch of deliveries, webhooks in flight) before
 # handing what is left back to the database. Docker's `docker stop` waits 10 s before SIGKILL: the
 # hand-back and the close fit in compose.yaml's stop_grace_period of 15 s.
 STOP_GRACE_SECONDS = 10.0
-
-
-@runtime_checkable
-class Draining(Protocol):
-    """A cog with work in hand: `drain` finishes it without taking more, `hand_back` returns the rest."""
-
-    async def drain(self) -> None: ...
-
-    async def hand_back(self) -> int: ...
 
 
 def extension_names() -> list[str]:
@@ -83,6 +68,7 @@ class Shiplog(commands.AutoShardedBot):
         sessionmaker: async_sessionmaker[AsyncSession],
         http_client: httpx.AsyncClient,
         clock: Callable[[], datetime] = utcnow,
+        workers: Workers | None = None,
     ) -> None:
         intents = discord.Intents.default()
         # Privileged, opt-in (MEMBERS_INTENT): member leaves and rejoins (cogs/departures.py).
@@ -98,7 +84,8 @@ class Shiplog(commands.AutoShardedBot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             shard_count=settings.shard_count,
-            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,
+            # discord.py's annotation says list[int], but it reads None as "every shard" (its default).
+            shard_ids=list(settings.shard_ids) if settings.shard_ids is not None else None,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.engine = engine
@@ -129,8 +116,8 @@ class Shiplog(commands.AutoShardedBot):
         self.github_wakeup = asyncio.Event()
         self.github_last_delivery = float("-inf")  # time.monotonic() of the last stored delivery
         self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
-        # The radar (bot/services/github/radar.py), run by the GitHub cog while it is loaded.
-        self.radar: Radar | None = None
+        # Long-running work (bot/workers/): started in setup_hook, drained on stop.
+        self.workers = workers if workers is not None else build_workers(settings)
 
     def now(self) -> datetime:
         """Return the current aware UTC time (a test can move this clock)."""
@@ -155,10 +142,19 @@ class Shiplog(commands.AutoShardedBot):
         shard_ids = self.settings.shard_ids
         return shard_ids is None or 0 in shard_ids
 
+    @property
+    def radar(self) -> Radar | None:
+        """The radar (bot/services/github/radar.py), once its worker has started."""
+        return self.workers.radar.radar
+
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The scheduler (bot/workers/scheduler.py) while it runs."""
+        return self.workers.scheduler.scheduler
+
     def wake_radar(self) -> None:
         """Tell the radar to start a pass now (a member just linked: import their history)."""
-        if self.radar is not None:
-            self.radar.wakeup.set()
+        self.workers.radar.wake()
 
     def wake_outbox(self) -> None:
         """Tell the delivery loop that new messages were queued."""
@@ -172,10 +168,13 @@ class Shiplog(commands.AutoShardedBot):
         await super().login(token)
 
     async def setup_hook(self) -> None:
-        """Check the database, load the cogs and sync commands."""
+        """Check the database, load the cogs, start the workers and sync commands."""
         await ping(self.engine)
         for name in extension_names():
             await self.load_extension(name)
+        # After the cogs: the renderers and actions the outbox sender needs are registered by then.
+        for worker in self.workers.all():
+            await worker.start(self)
         await self.sync_commands()
 
     async def on_shard_connect(self, shard_id: int) -> None:
@@ -233,8 +232,8 @@ class Shiplog(commands.AutoShardedBot):
         self.stopping.set()
         self.wake_outbox()
         self.wake_github()
-        cogs = [cog for cog in self.cogs.values() if isinstance(cog, Draining)]
-        work = [asyncio.create_task(cog.drain(), name=f"shiplog-drain-{type(cog).__name__}") for cog in cogs]
+        workers = self.workers.all()
+        work = [asyncio.create_task(worker.drain(), name=f"shiplog-drain-{worker.name}") for worker in workers]
         late: set[asyncio.Task[None]] = set()
         if work:
             _, late = await asyncio.wait(work, timeout=grace)
@@ -243,12 +242,7 @@ class Shiplog(commands.AutoShardedBot):
         for result in await asyncio.gather(*work, return_exceptions=True):
             if isinstance(result, Exception):
                 log.error("stopping: could not finish some work: %r", result)
-        handed = 0
-        for cog in cogs:
-            try:
-                handed += await cog.hand_back()
-            except Exception:  # the leases then run out by themselves within seconds
-                log.exception("stopping: could not hand %s's work back", type(cog).__name__)
+        handed = await self._hand_back()
         # Requests in flight (a webhook being stored) finish within what is left of the grace.
         self.web.shutdown_timeout = max(deadline - loop.time(), 1.0)
         await self.web.stop()
@@ -260,8 +254,19 @@ class Shiplog(commands.AutoShardedBot):
             "" if handed == 1 else "s",
         )
 
+    async def _hand_back(self) -> int:
+        """Stop every worker and give back what they hold; return how many outbox rows were given back."""
+        handed = 0
+        for worker in self.workers.all():
+            try:
+                handed += await worker.hand_back()
+            except Exception:  # the leases then run out by themselves within seconds
+                log.exception("stopping: could not hand the %s worker's work back", worker.name)
+        return handed
+
     async def close(self) -> None:
-        """Stop the web server, then disconnect from Discord."""
+        """Stop the web server and the workers, then disconnect from Discord."""
         self.stopping.set()
         await self.web.stop()
+        await self._hand_back()
         await super().close()

@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import httpx
 
 from bot.config import ConfigError, Settings, load_dotenv_file
 from bot.log import setup_logging
+from bot.signals import signals_deferred, stop_signals
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +30,6 @@ def _settings(require_token: bool) -> Settings | None:
     except ConfigError as exc:
         print(f"shiplog: {exc}", file=sys.stderr)
         return None
-
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def shiplog_version() -> str:
@@ -60,24 +58,6 @@ def migrate(settings: Settings) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def stop_signals(on_signal: Callable[[signal.Signals], None]) -> Iterator[None]:
-    """Call `on_signal` on SIGTERM or SIGINT, through the event loop.
-
-    A handler the process installs itself works as PID 1 in a container too, where the kernel
-    ignores signals left to their default action (so `docker stop` would otherwise wait out its
-    grace period and kill the process).
-    """
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        yield
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
-
-
 class StartFailure(Exception):
     """The process could not start; the message is the one line to show, naming the fix."""
 
@@ -85,6 +65,7 @@ class StartFailure(Exception):
 async def _run_bot(settings: Settings) -> None:
     from bot.bot import Shiplog
     from bot.db.session import create_engine, create_sessionmaker
+    from bot.workers.wiring import build_workers
 
     engine = create_engine(settings.database_url)
     try:
@@ -94,6 +75,7 @@ async def _run_bot(settings: Settings) -> None:
                 engine=engine,
                 sessionmaker=create_sessionmaker(engine),
                 http_client=http_client,
+                workers=build_workers(settings),
             )
             stop = asyncio.Event()
 
@@ -146,23 +128,6 @@ def _start_failure(exc: BaseException, settings: Settings) -> str | None:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return f"cannot reach Discord ({reason}): check this machine's network, DNS and proxy."
     return None
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[list[signal.Signals]]:
-    """Note SIGTERM and SIGINT instead of dying of them, for a step that must not be cut (a migration).
-
-    As PID 1 a signal with no handler would be dropped, and `docker stop` would wait out its grace.
-    """
-    received: list[signal.Signals] = []
-    previous = {
-        sig: signal.signal(sig, lambda number, _frame: received.append(signal.Signals(number))) for sig in STOP_SIGNALS
-    }
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def run(settings: Settings) -> int:

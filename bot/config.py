@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 from collections.abc import Mapping
@@ -61,11 +60,6 @@ class Settings:
             return repr(value)
 
         return f"Settings({', '.join(f'{name}={shown(name)}' for name in self.__dataclass_fields__)})"
-
-    @property
-    def safe_database_url(self) -> str:
-        """Return DATABASE_URL with its password masked, for log lines and messages."""
-        return safe_url(self.database_url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
@@ -160,11 +154,6 @@ class Settings:
             members_intent=members_intent,
         )
 
-    @property
-    def log_level_number(self) -> int:
-        """Return the numeric logging level."""
-        return logging.getLevelName(self.log_level)
-
 
 def safe_url(url: str) -> str:
     """Return a database URL with its password replaced by ***, or a placeholder when it does not parse."""
@@ -204,7 +193,7 @@ def _good_address(url: str) -> bool:
         port = parts.port
     except ValueError:  # a port that is not a number, or past 65535
         return False
-    return bool(parts.hostname) and is_host(parts.hostname) and port != 0
+    return parts.hostname is not None and is_host(parts.hostname) and port != 0
 
 
 def _parse_public_url(value: str | None) -> str | None:

@@ -31,9 +31,11 @@ from PIL import Image, ImageDraw, ImageFont
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import __version__
-from bot.services import bidi, checkins
+from bot.services import bidi
+from bot.services.rhythm import checkins
 from bot.services.sharing import pages
 from bot.services.streak_image import drawable, image_size, render_streak_png
+from bot.services.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -185,25 +187,21 @@ def _link(url: str, text: str) -> str:
     return f'<a href="{escape(url)}" rel="nofollow noopener noreferrer">{text}</a>'
 
 
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return f"{count:,} {one if count == 1 else (many or one + 's')}"
-
-
 def describe(page: pages.PublicPage) -> str:
     """Return the one-line summary that previews show under the title."""
     parts = []
     if page.prs_merged:
         parts.append(
-            f"{_plural(page.prs_merged, 'merged PR')} in {_plural(len(page.repos), 'repository', 'repositories')}"
+            f"{plural(page.prs_merged, 'merged PR')} in {plural(len(page.repos), 'repository', 'repositories')}"
         )
     if page.goals_finished:
-        parts.append(_plural(page.goals_finished, "goal") + " finished")
+        parts.append(plural(page.goals_finished, "goal") + " finished")
     if page.open_goals:
         parts.append(f"{len(page.open_goals)} in progress")
     if page.streak:
         parts.append(f"a {page.streak}-{page.streak_unit.rstrip('s')} streak")
     if page.kudos:
-        parts.append(_plural(page.kudos, "kudos", "kudos") + " received")
+        parts.append(plural(page.kudos, "kudos", "kudos") + " received")
     head = " · ".join(parts) if parts else "Just getting started"
     return f"{head}. Building in public with {bidi.isolate(page.server_name)} on Shiplog."
 
@@ -247,7 +245,7 @@ def _prs(page: pages.PublicPage) -> str:
             items.append(f'<li>{link} <span class="when">#{pr.number} · {_date(pr.merged_at)}</span></li>')
         out.append(
             f'<div class="repo"><h3>{_text(repo.repo)}</h3>'
-            f'<span class="count">{_plural(repo.merged, "PR")}</span></div>'
+            f'<span class="count">{plural(repo.merged, "PR")}</span></div>'
             f'<ul class="list">{"".join(items)}</ul>'
         )
     return "".join(out)

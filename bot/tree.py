@@ -5,17 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import discord
 from discord import app_commands
 
 from bot.errors import UserError
 
-if TYPE_CHECKING:
-    from bot.bot import Shiplog
-
 log = logging.getLogger(__name__)
+
+# The tree serves whichever client it is built for (the bot passes itself): it needs nothing of
+# Shiplog's own, so this module does not import bot.bot, which imports it.
+ClientT = TypeVar("ClientT", bound=discord.Client)
 
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -83,9 +84,9 @@ async def answer_error(interaction: discord.Interaction[Any], error: Exception, 
     await reply_ephemeral(interaction, f"Something went wrong on my side (ref {ref}). Please try again later.")
 
 
-class ShiplogTree(app_commands.CommandTree["Shiplog"]):
+class ShiplogTree(app_commands.CommandTree[ClientT]):
     """A command tree that answers every error: politely for mistakes, with a reference otherwise."""
 
-    async def on_error(self, interaction: discord.Interaction[Shiplog], error: app_commands.AppCommandError) -> None:
+    async def on_error(self, interaction: discord.Interaction[ClientT], error: app_commands.AppCommandError) -> None:
         command = interaction.command.qualified_name if interaction.command else "?"
         await answer_error(interaction, error, f"/{command}")

@@ -11,15 +11,17 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.services import checkins, guilds
-from bot.services import schedule as rhythm
+from bot.services import guilds
 from bot.services.dates import describe_due, search_timezones
 from bot.services.github.urls import safe_url
 from bot.services.links import IssueRef
+from bot.services.rhythm import checkins
+from bot.services.rhythm.when import Schedule
 from bot.services.sharing import share
 from bot.services.streak_image import render_streak_png
+from bot.services.wording import plural
+from bot.tree import NO_MENTIONS as NO_MENTIONS  # the one definition; the cogs take it from here
 
-NO_MENTIONS = discord.AllowedMentions.none()
 EMBED_DESCRIPTION_LIMIT = 4096
 BRAND = discord.Colour.from_rgb(46, 160, 67)  # GitHub's "merged" green
 
@@ -32,11 +34,6 @@ def escape(text: str) -> str:
     link: every "[" is escaped here, which no masked link survives.
     """
     return "\\[".join(discord.utils.escape_mentions(discord.utils.escape_markdown(part)) for part in text.split("["))
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """Say '1 linked member' or '3 linked members' (`many` for words that do not just take an s)."""
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def shorten(text: str, limit: int) -> str:
@@ -142,7 +139,7 @@ def settings_lines(summary: guilds.ServerSummary) -> list[tuple[str, str]]:
         f"{purpose} <#{channel_id}>" if channel_id else f"{purpose} not set"
         for purpose, channel_id in summary.channels.items()
     )
-    when = rhythm.Schedule.read(summary.schedule_weekday, summary.schedule_time, summary.schedule_timezone)
+    when = Schedule.read(summary.schedule_weekday, summary.schedule_time, summary.schedule_timezone)
     who = "quiet members with open goals" if summary.ping_quiet_only else "members with open goals"
     cap = f", at most {summary.ping_cap:,}" if summary.ping_cap else ""
     radar = summary.radar

@@ -41,14 +41,13 @@ async def send_drafts(
             allowed_mentions=NO_MENTIONS,
         )
         return
-    extra = {"file": await picture()} if picture is not None else {}
     await interaction.response.send_message(
         "Here's a post ready to copy, cut to fit each network:"
         + (" The picture goes well with it." if picture is not None else ""),
         embeds=share_embeds(drafts),
         ephemeral=True,
         allowed_mentions=NO_MENTIONS,
-        **extra,
+        file=await picture() if picture is not None else discord.utils.MISSING,  # MISSING: no file, as if not given
     )
 
 
@@ -67,16 +66,16 @@ class ShareGoalButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ShareGoalButton:
         return cls(int(match["number"]))
 
-    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py types this hook for a button of any client: this one only runs under Shiplog.
+        bot: Shiplog = interaction.client
         # discord.py only logs a dynamic item's errors: answer them here, as the tree does for commands.
         try:
-            post = await posts.goal_post(
-                interaction.client.sessionmaker, guild_id=guild_id_of(interaction), number=self.number
-            )
+            post = await posts.goal_post(bot.sessionmaker, guild_id=guild_id_of(interaction), number=self.number)
             await send_drafts(interaction, post.user_id, post.drafts)
         except Exception as exc:
             await answer_error(interaction, exc, "the share button")
@@ -94,14 +93,15 @@ class ShareStreakButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ShareStreakButton:
         return cls(int(match["user"]), int(match["length"]), "weekly" if match["cadence"] == "w" else "daily")
 
-    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        bot: Shiplog = interaction.client  # as in ShareGoalButton.callback
         try:
             post = await posts.streak_post(
-                interaction.client.sessionmaker,
+                bot.sessionmaker,
                 guild_id=guild_id_of(interaction),
                 user_id=self.user_id,
                 length=self.length,
@@ -110,10 +110,7 @@ class ShareStreakButton(
 
             async def picture() -> discord.File:
                 drawn = await posts.public_streak_picture(
-                    interaction.client.sessionmaker,
-                    guild_id=guild_id_of(interaction),
-                    user_id=self.user_id,
-                    now=interaction.client.now(),
+                    bot.sessionmaker, guild_id=guild_id_of(interaction), user_id=self.user_id, now=bot.now()
                 )
                 return await streak_file(drawn, interaction.user.display_name)
 

@@ -9,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, messages
+from bot.services import messages
 from bot.services.links import is_web_link
-from bot.services.schedule import streak_words
-from bot.services.streaks import StreakState
+from bot.services.rhythm import checkins
+from bot.services.rhythm.streaks import StreakState
+from bot.services.wording import noun, period_word, periods, streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, guild_id_of, mention_only, streak_file
 from cogs._share import ShareStreakButton
 
@@ -30,16 +31,13 @@ BOARD_TITLES = {
 def board_value(board: str, cadence: str, n: int) -> str:
     """The unit of a leaderboard's number: 'weeks' in a row, 'merged PRs', 'finished goals', 'kudos'."""
     if board == "streaks":
-        return ("week" if cadence == "weekly" else "day") + ("s" if n != 1 else "") + " in a row"
-    return {"prs": "merged PR", "goals": "finished goal", "kudos": "kudos"}[board] + (
-        "s" if n != 1 and board != "kudos" else ""
-    )
+        return periods(n, cadence) + " in a row"
+    return {"prs": noun(n, "merged PR"), "goals": noun(n, "finished goal"), "kudos": "kudos"}[board]
 
 
 def unit(cadence: str, n: int, *, before: str = "") -> str:
     """Say '3 weeks' or '1 day' (with `before`: '3 active weeks')."""
-    word = "week" if cadence == "weekly" else "day"
-    return f"{n} {before + ' ' if before else ''}{word}{'s' if n != 1 else ''}"
+    return f"{n} {before + ' ' if before else ''}{periods(n, cadence)}"
 
 
 def streak_of(cadence: str, n: int) -> str:
@@ -49,7 +47,7 @@ def streak_of(cadence: str, n: int) -> str:
 
 def streak_line(state: StreakState, *, who: str | None = None) -> str:
     """Describe a streak in one friendly line: to its member, or, given `who` (their name), to everyone."""
-    period = "week" if state.cadence == "weekly" else "day"
+    period = period_word(state.cadence)
     if state.resting_now:
         if state.current == 0:
             if who is not None:
@@ -267,7 +265,7 @@ class Rhythm(commands.Cog):
         else:
             # No celebrations channel: the thank-you is public right here.
             await interaction.response.send_message(
-                **render_kudos({"from_user_id": interaction.user.id, "to_user_id": member.id, "reason": reason})
+                **render_kudos(messages.Kudos(from_user_id=interaction.user.id, to_user_id=member.id, reason=reason))
             )
 
 

@@ -5,11 +5,8 @@ The admin commands that set relays and roles up live in cogs/github_admin.py.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import re
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +19,6 @@ from bot.services.github import events as github_events
 from bot.services.github import history, nudges
 from bot.services.github import links as github_links
 from bot.services.github.events import ordinal
-from bot.services.github.radar import Radar
 from bot.services.github.urls import safe_url
 from bot.tree import answer_error
 from cogs._format import (
@@ -42,12 +38,6 @@ if TYPE_CHECKING:
     from bot.bot import Shiplog
 
 log = logging.getLogger(__name__)
-
-# Deliveries stored by this process wake the processor at once; those stored by `shiplog web`
-# processes wake nobody here, so the processor also looks on its own this often.
-IDLE_POLL_SECONDS = 5
-# Deliveries the processor takes per transaction while webhooks are arriving (BATCH_SIZE otherwise).
-BUSY_BATCH_SIZE = 4
 
 Login = app_commands.Range[str, 1, 100]
 KIND_WORDS = {
@@ -82,11 +72,12 @@ class ShareButton(discord.ui.DynamicItem[discord.ui.Button], template=r"shiplog:
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> ShareButton:
         return cls(int(match["id"]))
 
-    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py types a callback for any client; this button is only ever added by Shiplog.
         # discord.py only logs a dynamic item's errors: answer them here, as the tree does for commands.
         try:
             await self._share(interaction)
@@ -216,7 +207,6 @@ class GitHub(
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        self._tasks: list[asyncio.Task[None]] = []
         bot.renderers[messages.Merged.KIND] = render_merged
         bot.renderers[messages.Relay.KIND] = render_relay
         bot.actions[messages.RoleGrant.KIND] = self.grant_role
@@ -224,65 +214,9 @@ class GitHub(
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ShareButton)
-        self.bot.radar = Radar(
-            self.bot.sessionmaker,
-            self.bot.github,
-            now=self.bot.now,
-            poll_seconds=self.bot.settings.github_poll_seconds,
-            on_queued=self.bot.wake_outbox,
-        )
-        self._tasks = [asyncio.create_task(self._process_loop(), name="shiplog-github")]
-        if self.bot.runs_fleet_jobs:
-            self._tasks.append(asyncio.create_task(self.bot.radar.run_forever(), name="shiplog-radar"))
-        else:
-            log.info("radar: not run here; the fleet's process holding shard 0 runs it")
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ShareButton)
-        await self.hand_back()
-        self.bot.radar = None
-
-    async def drain(self) -> None:
-        """Stop the radar (a pass cut short is continued by the next) and let the batch in hand finish."""
-        process, *radar = self._tasks or [None]
-        for task in radar:
-            task.cancel()
-        if process is not None:
-            await asyncio.gather(process, *radar, return_exceptions=True)
-
-    async def hand_back(self) -> int:
-        """Cancel what is left: a batch cut off rolls back, its deliveries stay pending for the next start."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        return 0
-
-    async def _process_loop(self) -> None:
-        # Deliveries stored before a crash are still pending: the first round picks them up.
-        while not self.bot.is_closed() and not self.bot.stopping.is_set():
-            self.bot.github_wakeup.clear()
-            try:
-                while not self.bot.stopping.is_set():
-                    # While webhooks pour in, acking them comes first (GitHub waits for the 2xx, not
-                    # for the celebration): processing takes smaller batches, so an ack never queues
-                    # long behind one on the write lock, and rests as long as each batch took, so it
-                    # keeps at most half the process. It never stops, so a flood cannot starve it.
-                    busy = self.bot.intake_busy()
-                    started = time.perf_counter()
-                    limit = BUSY_BATCH_SIZE if busy else github_events.BATCH_SIZE
-                    if not await github_events.process_batch(self.bot.sessionmaker, now=self.bot.now(), limit=limit):
-                        break
-                    # Each batch's messages are committed with it: the outbox can post them now,
-                    # not once the whole backlog is processed.
-                    self.bot.wake_outbox()
-                    if busy:
-                        await asyncio.sleep(time.perf_counter() - started)
-            except Exception:
-                log.exception("processing GitHub deliveries failed; trying again shortly")
-                await asyncio.sleep(5)
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.bot.github_wakeup.wait(), IDLE_POLL_SECONDS)
 
     async def grant_role(self, guild_id: int | None, grant: messages.RoleGrant, nonce: str) -> None:
         """Give a member a milestone role (an outbox action)."""

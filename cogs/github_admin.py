@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -37,7 +37,7 @@ class GitHubAdmin(
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
 
-    async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         # default_permissions only hides the group: an admin can re-grant it to anyone in the
         # server's Integrations settings, so every subcommand still checks for itself.
         require_manage_guild(interaction)

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.services import checkins, guilds, messages, privacy, schedule
+from bot.services import guilds, messages, privacy
 from bot.services.github import nudges
+from bot.services.rhythm import checkins
+from bot.services.rhythm.settings import set_reminders, set_streak_dms
 from bot.services.sharing import pages, posts, recap
 from bot.tree import answer_error
 from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices
@@ -221,7 +223,7 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         enabled
             True to be reminded of your goals and streak each week.
         """
-        await schedule.set_reminders(self.bot.sessionmaker, guild_id_of(interaction), interaction.user.id, enabled)
+        await set_reminders(self.bot.sessionmaker, guild_id_of(interaction), interaction.user.id, enabled)
         text = (
             "🔔 You'll be mentioned in the weekly accountability ping."
             if enabled
@@ -238,7 +240,7 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
         enabled
             True to get the warning by DM.
         """
-        await schedule.set_streak_dms(self.bot.sessionmaker, guild_id_of(interaction), interaction.user.id, enabled)
+        await set_streak_dms(self.bot.sessionmaker, guild_id_of(interaction), interaction.user.id, enabled)
         text = (
             "📬 I'll DM you a day before your streak would break (keep DMs from server members open)."
             if enabled
@@ -281,11 +283,11 @@ class ForgetView(discord.ui.View):
         self.bot = bot
         self.user_id = user_id
 
-    async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         return interaction.user.id == self.user_id
 
     async def on_error(
-        self, interaction: discord.Interaction[Shiplog], error: Exception, item: discord.ui.Item[ForgetView]
+        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
     ) -> None:
         await answer_error(interaction, error, "the forget buttons")
 

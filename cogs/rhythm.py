@@ -1,8 +1,8 @@
 """The weekly accountability ping, the weekly digest and the streak-at-risk DM: drawing and sending.
 
-This extension owns the scheduler (bot/scheduler.py): it starts it when it loads, inside the bot's
-setup_hook, and stops it when it unloads, which the bot's close() does. /settings schedule tells it
-about a changed schedule through the `schedule_changed` event.
+The scheduler that queues them is a worker (bot/workers/scheduler.py), started by the bot. This
+extension draws what it queues, and tells it about a schedule changed by /settings schedule (the
+`schedule_changed` event).
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import discord
 from discord.ext import commands
 
-from bot.scheduler import Scheduler, start_scheduler
 from bot.services import messages
-from bot.services.schedule import streak_words
+from bot.services.wording import noun, period_word, streak_words
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, join_lines, mention_only, shorten
 
 if TYPE_CHECKING:
@@ -37,20 +36,20 @@ def _timestamp(iso: str, style: Literal["f", "R"]) -> str:
     return discord.utils.format_dt(datetime.fromisoformat(iso), style)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"**{count}** {word}{'' if count == 1 else 's'}"
+def _counted(count: int, word: str) -> str:
+    return f"**{count}** {noun(count, word)}"
 
 
 def render_digest(digest: messages.Digest) -> dict[str, Any]:
     """Draw the weekly digest: an embed that names members but pings nobody."""
-    # "The week" is digest to digest (schedule.week_closed_by), the same week `/me recap` counts.
+    # "The week" is digest to digest (rhythm.when.week_closed_by), the same week `/me recap` counts.
     if digest.start and digest.end:
         span = f"this week, digest to digest: from {_timestamp(digest.start, 'f')} to {_timestamp(digest.end, 'f')}"
     else:
         span = "this week"
     embed = discord.Embed(title="🗓️ Weekly digest", description=f"What the server shipped {span}.", colour=BRAND)
     lines = [
-        f"{_plural(digest.pr_count, 'pull request')} merged by {_plural(digest.pr_authors, 'member')}."
+        f"{_counted(digest.pr_count, 'pull request')} merged by {_counted(digest.pr_authors, 'member')}."
         if digest.pr_count
         else "None this week. A first PR is a fine goal: `/goal add`."
     ]
@@ -59,7 +58,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
         lines.append(f"{link} {escape(shorten(pr.title, 80))} · <@{pr.user_id}>")
     embed.add_field(name="🚀 Merged pull requests", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
-    lines = [f"{_plural(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
+    lines = [f"{_counted(digest.goals_set, 'goal')} set, {digest.goals_finished} finished."]
     lines += [f"✅ `#{goal.number}` {escape(shorten(goal.text, 80))} · <@{goal.user_id}>" for goal in digest.goals]
     embed.add_field(name="🎯 Goals", value=join_lines(lines, FIELD_LIMIT), inline=False)
 
@@ -85,7 +84,7 @@ def render_digest(digest: messages.Digest) -> dict[str, Any]:
 
 def streak_dm_text(guild_name: str, dm: messages.StreakDM) -> str:
     """Write the streak-at-risk direct message."""
-    period = "week" if dm.cadence == "weekly" else "day"
+    period = period_word(dm.cadence)
     ends = _timestamp(dm.ends_at, "R") if dm.ends_at else "soon"
     text = (
         f"🔥 Your {streak_words(dm.streak, dm.cadence)} streak in **{escape(guild_name)}** is at risk: "
@@ -97,37 +96,20 @@ def streak_dm_text(guild_name: str, dm: messages.StreakDM) -> str:
 
 
 class WeeklyRhythm(commands.Cog):
-    """Runs the scheduler and draws what it queues."""
+    """Draws what the scheduler queues, and follows changed schedules."""
 
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
-        self.scheduler: Scheduler | None = None
         bot.renderers[messages.Ping.KIND] = render_ping
         bot.renderers[messages.Digest.KIND] = render_digest
         bot.actions[messages.StreakDM.KIND] = self.send_streak_dm
 
-    async def cog_load(self) -> None:
-        self.scheduler = await start_scheduler(self.bot)
-
-    async def cog_unload(self) -> None:
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-            self.scheduler = None
-
-    async def drain(self) -> None:
-        """Start no more jobs (a run cut off writes nothing, and is caught up at the next start)."""
-        if self.scheduler is not None:
-            self.scheduler.shutdown()
-            self.scheduler = None
-
-    async def hand_back(self) -> int:
-        return 0
-
     @commands.Cog.listener()
     async def on_schedule_changed(self, guild_id: int) -> None:
         """Follow a schedule changed by /settings schedule, or Shiplog's removal from a server or its return."""
-        if self.scheduler is not None:
-            job = await self.scheduler.reschedule(guild_id)
+        scheduler = self.bot.scheduler
+        if scheduler is not None:
+            job = await scheduler.reschedule(guild_id)
             if job is None:
                 log.info("guild %s: no weekly job while Shiplog is not in the server", guild_id)
             else:

@@ -11,7 +11,7 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.services import departures, guilds, outbox
-from bot.services import schedule as rhythm
+from bot.services.rhythm import settings as rhythm
 from bot.services.sharing import pages
 from bot.tree import answer_error
 from cogs._format import (
@@ -65,20 +65,20 @@ class RetryFailedButton(discord.ui.DynamicItem[discord.ui.Button], template=r"sh
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction[Any], item: discord.ui.Button, match: re.Match[str]
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str]
     ) -> RetryFailedButton:
         return cls()
 
-    async def callback(self, interaction: discord.Interaction[Shiplog]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # discord.py types this hook for a button of any client: this one only runs under Shiplog.
+        bot: Shiplog = interaction.client
         try:
             require_manage_guild(interaction)
-            count = await outbox.retry_failed(
-                interaction.client.sessionmaker, guild_id=guild_id_of(interaction), now=interaction.client.now()
-            )
+            count = await outbox.retry_failed(bot.sessionmaker, guild_id=guild_id_of(interaction), now=bot.now())
         except Exception as exc:
             await answer_error(interaction, exc, "the retry button")
             return
-        interaction.client.wake_outbox()
+        bot.wake_outbox()
         text = (
             f"🔁 Brought back {count} message{'s' if count != 1 else ''} for another try. "
             "`/settings show` tells if any fail again."
@@ -102,7 +102,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(RetryFailedButton)
 
-    async def interaction_check(self, interaction: discord.Interaction[Shiplog]) -> bool:
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         require_manage_guild(interaction)
         return True
 

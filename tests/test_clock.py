@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHECKED = [
     *sorted((ROOT / "bot" / "services").rglob("*.py")),
     *sorted((ROOT / "cogs").glob("*.py")),
-    *(ROOT / "bot" / name for name in ("bot.py", "scheduler.py", "web.py", "public_page.py", "health.py", "tree.py")),
+    *sorted((ROOT / "bot" / "workers").glob("*.py")),
+    *(ROOT / "bot" / name for name in ("bot.py", "web.py", "public_page.py", "health.py", "tree.py")),
 ]
 WALL_CLOCK = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
 WALL_CLOCK_FUNCTIONS = {"utcnow", "_utcnow"}
@@ -23,7 +24,8 @@ ALLOWED = {
     # GitHub's rate-limit resets are epochs of GitHub's real clock: they are waited for in real time.
     ("bot/services/github/api.py", "_utcnow"),
     # APScheduler keeps real time: the first retention pass is a few real minutes after the start.
-    ("bot/scheduler.py", "start"),
+    ("bot/workers/scheduler.py", "start"),
+    ("bot/workers/scheduler.py", "nudge_soon"),
 }
 
 

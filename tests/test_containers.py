@@ -73,7 +73,11 @@ def test_the_image_installs_asyncpg_and_keeps_its_own_database_and_address() -> 
     assert "VOLUME /data" in dockerfile
 
 
-def test_the_readme_shows_compose_and_which_env_file_to_use() -> None:
+def test_the_docs_show_compose_and_which_env_file_to_use() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert "docker compose up" in readme
-    assert "cp .env.docker.example .env" in readme
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert "docker compose up" in operations
+    assert "cp .env.docker.example .env" in operations
+    # The README says which example to copy, and links to the page with the commands.
+    assert "**`.env.docker.example`** for Docker" in readme
+    assert "](docs/operations.md)" in readme

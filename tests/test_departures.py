@@ -9,11 +9,15 @@ from sqlalchemy import select
 
 from bot.db.models import GitHubAccount, GitHubProfile, Guild, Member, MemberPage, OutboxMessage
 from bot.db.session import reading, transaction
-from bot.services import checkins, departures, messages, outbox
+from bot.services import departures, messages, outbox
 from bot.services.github.radar import Radar
-from bot.services.schedule import all_schedules, build_digest, catch_up, due_members, queue_streak_dms, run_weekly
+from bot.services.rhythm import checkins
+from bot.services.rhythm.digest import build_digest
+from bot.services.rhythm.runs import catch_up, due_members, run_weekly
+from bot.services.rhythm.settings import all_schedules
+from bot.services.rhythm.streak_dms import queue_streak_dms
+from bot.services.rhythm.streaks import guild_streaks
 from bot.services.sharing import pages, recap
-from bot.services.streaks import guild_streaks
 from tests.conftest import NOW
 from tests.test_schedule import (
     ALICE,

@@ -69,13 +69,13 @@ async def test_a_member_who_left_gets_no_review_nudge_dm(w: World) -> None:
 
     # The nudge is queued while this process is not sending (another one is, or it is behind)...
     assert w.bot is not None
-    await w.bot.remove_cog("Delivery")
+    await w.bot.workers.outbox.hand_back()
     await link(w, w.alice, account)
     (queued,) = await rows_of(w, "dm.review_nudge")
     assert queued.status == "pending"
     # ... and alice leaves before it goes out: the sender does not DM her.
     await leaves(w, w.alice)
-    await w.bot.reload_extension("cogs.delivery")  # its sender starts at once: wait for it to settle the row
+    await w.bot.workers.outbox.start(w.bot)  # its sender starts at once: wait for it to settle the row
 
     async def nudge_settled() -> OutboxMessage | None:
         (row,) = await rows_of(w, "dm.review_nudge")

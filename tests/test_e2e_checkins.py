@@ -407,3 +407,11 @@ async def test_a_streak_milestone_offers_its_member_a_post(w: World) -> None:
     assert all("🔥 4 weeks in a row" in e["description"] and "#BuildInPublic" in e["description"] for e in mine.embeds)
     theirs = await w.fake.click(w.guild, w.bob, milestone, button["custom_id"])
     assert theirs.ephemeral and "to share" in theirs.content and not theirs.files
+
+
+async def test_kudos_without_a_celebrations_channel_are_thanked_right_here(w: World) -> None:
+    res = await w.invoke(w.alice, "kudos", member=w.bob, reason="reviewed my PR")
+    assert not res.ephemeral
+    assert res.content == f"💜 <@{w.alice.id}> gave kudos to <@{w.bob.id}>!"
+    assert res.embeds[0]["description"] == "reviewed my PR"
+    assert await rows(w, Kudos) == 1

@@ -190,7 +190,7 @@ async def test_a_429_on_one_channel_delays_no_other_channel_and_the_claim_outliv
 
 async def test_rows_claimed_by_a_process_that_died_are_posted_within_seconds(w: World) -> None:
     assert w.bot is not None
-    await w.bot.remove_cog("Delivery")  # this process no longer sends...
+    await w.bot.workers.outbox.hand_back()  # this process no longer sends...
     await queue_relay(w, w.goals.id, "claimed, then the process died")
     claimed = await outbox.claim_due(w.sessionmaker, now=w.clock())  # ...after it had claimed the row
     assert len(claimed) == 1
@@ -251,7 +251,7 @@ async def test_forget_removes_the_bots_posts_about_the_member_and_edits_shared_o
 
 async def test_an_owed_message_is_posted_before_the_gateway_is_ready(w: World) -> None:
     assert w.bot is not None
-    await w.bot.remove_cog("Delivery")
+    await w.bot.workers.outbox.hand_back()
     await queue_relay(w, w.goals.id, "owed from the last run")
     await w.stop_bot()
     w.fake.gateway_hold = asyncio.Event()  # the gateway says nothing: the bot logs in, never becomes ready

@@ -69,7 +69,7 @@ async def test_a_removed_bot_posts_nothing_more_runs_nothing_and_its_pages_404_u
         # A backlog: this process is not sending (another one does, or it is behind); bob's
         # announcement waits in the outbox.
         posts_to_goals = rf"/channels/{w.goals.id}/messages"
-        await w.bot.remove_cog("Delivery")
+        await w.bot.workers.outbox.hand_back()
         await w.invoke(w.bob, "goal add", text="bob's goal")
         async with reading(w.sessionmaker) as session:
             (waiting,) = await session.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending"))
@@ -81,10 +81,10 @@ async def test_a_removed_bot_posts_nothing_more_runs_nothing_and_its_pages_404_u
         assert (row.status, row.last_error) == ("failed", GONE_ERROR)  # settled, not retried for ever
         assert await eventually(lambda: scheduler_of(w).job(w.guild.id) is None)
         assert (await get(url))[0] == 404  # the admins can no longer turn it off: it is off
-        await w.bot.reload_extension("cogs.delivery")  # sending again
+        await w.bot.workers.outbox.start(w.bot)  # sending again
 
         w.clock.advance(timedelta(hours=1, minutes=1))  # Monday 13:01: the weekly run's time
-        await w.bot.get_cog("Delivery").deliver_due()
+        await w.bot.workers.outbox.deliver_due()
         assert len(w.fake.requests_to("POST", posts_to_goals)) == tried  # the retry never went out
         result = await scheduler_of(w).run_guild(w.guild.id)  # as a job still in APScheduler would
         assert result.outcomes == ()
@@ -163,7 +163,7 @@ async def test_a_member_who_leaves_is_not_mentioned_nor_messaged_and_their_page_
         assert f"<@{w.bob.id}>" in ping["content"] and f"<@{w.alice.id}>" not in ping["content"]
         assert ping["allowed_mentions"]["users"] == [w.bob.id]
         await w.wait_for_posts(w.guild.channel_named("digest"), 1)
-        await w.bot.get_cog("Delivery").deliver_due()
+        await w.bot.workers.outbox.deliver_due()
         assert w.fake.dms_to(w.alice) == []  # no recap DM
         async with reading(w.sessionmaker) as session:  # their goals and history stay
             member = await session.get(Member, (w.guild.id, w.alice.id))

@@ -167,7 +167,7 @@ async def test_a_crash_between_the_2xx_and_the_post_delivers_once_after_restart(
     await link_alice(w)
     assert w.bot is not None
     # The "crash": the bot stops processing right after acknowledging (its loops are gone).
-    await w.bot.remove_cog("GitHub")
+    await w.bot.workers.github.hand_back()
     status, _ = await post_delivery(w, merged_pr_payload())
     assert status == 202
     await settle(w, 0.3)

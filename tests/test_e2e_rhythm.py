@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from bot.db.models import Activity, Guild, JobRun
 from bot.db.session import transaction
-from bot.scheduler import Scheduler
-from bot.services import schedule
+from bot.services.rhythm import settings
+from bot.services.rhythm.ping import PING_HEADER, PingSettings
+from bot.workers.scheduler import Scheduler
 from tests.conftest import NOW
 from tests.harness import World, eventually, world
 
@@ -29,7 +30,7 @@ async def w(db_url: str) -> AsyncIterator[World]:
 
 
 def scheduler_of(w: World) -> Scheduler:
-    scheduler = w.bot.get_cog("WeeklyRhythm").scheduler
+    scheduler = w.bot.scheduler
     assert scheduler is not None
     return scheduler
 
@@ -115,7 +116,7 @@ async def test_a_scheduled_run_posts_once_even_when_triggered_twice_and_not_agai
     await existing_since(w, NOW - timedelta(days=30))  # so that the restart's catch-up does look at this week
     await w.invoke(w.alice, "goal add", text="ship the beta **today**", due="friday")
     await w.invoke(w.bob, "goal add", text="bob's quiet goal")
-    await schedule.set_reminders(w.sessionmaker, w.guild.id, w.bob.id, False)  # /me reminders enabled:false
+    await settings.set_reminders(w.sessionmaker, w.guild.id, w.bob.id, False)  # /me reminders enabled:false
     await w.invoke(w.admin, "settings schedule", weekday="tuesday", time="09:00", timezone="Europe/Berlin")
     job = await eventually(lambda: (job := scheduler_of(w).job(w.guild.id)) and job.args[1].startswith("1 ") and job)
     w.clock.advance(timedelta(hours=20, minutes=1))  # Tuesday 08:01 UTC, 09:01 in Berlin
@@ -127,7 +128,7 @@ async def test_a_scheduled_run_posts_once_even_when_triggered_twice_and_not_agai
     accountability, digest = w.guild.channel_named("accountability"), w.guild.channel_named("digest")
     (ping,) = await w.wait_for_posts(accountability, 1)
     # A ping is mentions; the goals are in /goal list and the digest, which it points to.
-    assert ping["content"] == f"{schedule.PING_HEADER}\n<@{w.alice.id}>"
+    assert ping["content"] == f"{PING_HEADER}\n<@{w.alice.id}>"
     assert "ship the beta" not in ping["content"] and "bob's quiet goal" not in ping["content"]
     assert [m["id"] for m in ping["mentions"]] == [str(w.alice.id)]
     assert ping["allowed_mentions"] == {"parse": [], "users": [w.alice.id]}
@@ -217,14 +218,14 @@ async def test_settings_ping_refuses_everyone_and_a_bots_role(w: World, which: s
     res = await w.invoke(w.admin, "settings ping", cap=1, role=role)
     assert res.ephemeral and "not @everyone or a bot's role" in res.content
     assert "went wrong" not in res.content
-    assert await schedule.get_ping(w.sessionmaker, w.guild.id) == schedule.PingSettings()
+    assert await settings.get_ping(w.sessionmaker, w.guild.id) == PingSettings()
 
 
 async def test_settings_ping_is_for_admins(w: World) -> None:
     w.fake.allow_everyone(w.guild, "settings")
     res = await w.invoke(w.bob, "settings ping", who="quiet")
     assert res.ephemeral and "Manage Server" in res.content
-    assert await schedule.get_ping(w.sessionmaker, w.guild.id) == schedule.PingSettings()
+    assert await settings.get_ping(w.sessionmaker, w.guild.id) == PingSettings()
 
 
 async def test_a_run_missed_while_down_is_caught_up_at_start(w: World) -> None:
@@ -259,8 +260,8 @@ async def test_a_run_missed_by_more_than_12_hours_is_skipped(w: World) -> None:
 
 
 async def test_streak_at_risk_dm_once_per_period(w: World) -> None:
-    await schedule.set_streak_dms(w.sessionmaker, w.guild.id, w.alice.id, True)  # /me streak-dms enabled:true
-    await schedule.set_streak_dms(w.sessionmaker, w.guild.id, w.bob.id, False)
+    await settings.set_streak_dms(w.sessionmaker, w.guild.id, w.alice.id, True)  # /me streak-dms enabled:true
+    await settings.set_streak_dms(w.sessionmaker, w.guild.id, w.bob.id, False)
     async with transaction(w.sessionmaker) as session:
         for member in (w.alice, w.bob):
             session.add(

@@ -1,7 +1,8 @@
-"""Every cog loads, and no two define the same command."""
+"""Every cog loads, no two define the same command, and no cog starts work of its own."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import collections
 import re
@@ -19,6 +20,7 @@ from bot.bot import Shiplog, extension_names
 from bot.config import Settings
 from bot.db.session import create_engine, create_sessionmaker
 from bot.services.dates import parse_due
+from bot.workers.scheduler import NUDGES_JOB
 
 # A year, or a date written with one: an example holding one goes stale the day it passes.
 ABSOLUTE_DATE = re.compile(r"\b(19|20)[0-9]{2}\b|\b[0-9]{1,2}/[0-9]{1,2}/[0-9]{2,4}\b")
@@ -38,8 +40,11 @@ async def test_every_extension_loads_and_command_names_are_unique(db_url: str) -
             async with bot:
                 names = extension_names()
                 assert "cogs.goals" in names and not any(n.split(".")[-1].startswith("_") for n in names)
+                before = asyncio.all_tasks()
                 for name in names:
                     await bot.load_extension(name)
+                # Cogs keep commands, listeners and renderers: loops and tasks are workers (bot/workers/).
+                assert {task.get_name() for task in asyncio.all_tasks() - before} == set()
                 top = collections.Counter(c.name for c in bot.tree.get_commands())
                 assert [name for name, n in top.items() if n > 1] == []
                 leaves = collections.Counter(c.qualified_name for c in bot.tree.walk_commands())
@@ -103,12 +108,40 @@ async def test_only_the_process_holding_shard_0_runs_the_radar(db_url: str, shar
         bot = Shiplog(settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine), http_client=client)
         try:
             async with bot:
-                await bot.load_extension("cogs.github")
+                for worker in bot.workers.all():
+                    await worker.start(bot)
                 tasks = {task.get_name() for task in asyncio.all_tasks()}
                 assert "shiplog-github" in tasks  # every process processes stored deliveries
+                assert "shiplog-outbox" in tasks  # and sends what is owed
                 assert ("shiplog-radar" in tasks) is radar
+                # The review nudges follow the radar's open PRs: they are queued where it runs.
+                assert bot.scheduler is not None
+                assert (bot.scheduler.aps.get_job(NUDGES_JOB) is not None) is radar
+            assert bot.scheduler is None  # closing stopped every worker
+            assert not {t.get_name() for t in asyncio.all_tasks()} & {
+                "shiplog-github",
+                "shiplog-radar",
+                "shiplog-outbox",
+            }
         finally:
             await engine.dispose()
+
+
+# What starts work that outlives the call: a cog that calls one of these runs a loop of its own.
+TASK_STARTERS = {"create_task", "ensure_future", "loop", "TaskGroup", "start_soon", "run_in_executor", "Thread"}
+
+
+def test_no_cog_starts_a_task_or_a_loop() -> None:
+    """Cogs keep commands, listeners and renderers; long-running work lives in bot/workers/."""
+    found = []
+    for path in sorted((Path(__file__).resolve().parent.parent / "cogs").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Call):
+                callee = node.func
+                name = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", None)
+                if name in TASK_STARTERS:
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(callee)}")
+    assert found == []
 
 
 def test_the_due_date_examples_are_relative_and_each_one_parses() -> None:

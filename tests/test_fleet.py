@@ -24,7 +24,7 @@ from bot.db.session import create_engine, create_sessionmaker, reading, transact
 from bot.playground.fake_discord import FakeDiscord
 from bot.playground.samples import merged_pr_payload, sign
 from bot.services import guilds
-from cogs.github import IDLE_POLL_SECONDS
+from bot.workers.github import IDLE_POLL_SECONDS
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 from tests.shiplog_process import free_port, shiplog_process
 from tests.test_e2e_github import link_alice

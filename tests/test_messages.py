@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.services import messages
-from bot.services.schedule import DueMember, PingSettings, plan_ping
+from bot.services.rhythm.ping import WAITING_MARK, DueMember, PingSettings, plan_ping
 
 
 @pytest.mark.parametrize("kind", sorted(messages.KINDS))
@@ -45,6 +45,4 @@ def test_taking_a_member_out_of_a_ping_leaves_everyone_else_and_pings_only_them(
             assert f"<@{user_id}>" not in out.content
             assert all(f"<@{u}>" in out.content for u in others)
             assert out.user_ids == tuple(others) and out.role_ids == ping.role_ids
-            assert out.content.count(messages.WAITING_MARK) == sum(
-                1 for m in members if m.user_id in others and m.waiting
-            )
+            assert out.content.count(WAITING_MARK) == sum(1 for m in members if m.user_id in others and m.waiting)

@@ -17,7 +17,7 @@ from bot.db.base import Base
 from bot.db.migrate import current_revision, head_revision, upgrade
 from bot.db.models import Activity, MemberStreak, RestPeriod
 from bot.db.session import create_engine, create_sessionmaker, reading, transaction
-from bot.services.streaks import refresh_streaks
+from bot.services.rhythm.streaks import refresh_streaks
 from tests.conftest import NOW
 
 ROOT = Path(__file__).resolve().parent.parent

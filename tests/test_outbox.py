@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.db.models import OutboxMessage
 from bot.db.session import transaction
 from bot.services import messages, outbox
-from cogs.delivery import units
+from bot.workers.outbox import units
 from tests.conftest import NOW
 
 
@@ -170,16 +170,19 @@ async def test_the_scheduler_runs_retention_daily_with_the_configured_days(sessi
     from types import SimpleNamespace
 
     from bot.config import Settings
-    from bot.scheduler import RETENTION_JOB, start_scheduler
     from bot.services import guilds
+    from bot.workers.scheduler import RETENTION_JOB, SchedulerWorker
 
     async with transaction(sessionmaker) as session:
         await guilds.ensure_guild(session, GUILD)
         old = await sent_row(session, kind="github.relay", data={}, sent_days_ago=31)
         young = await sent_row(session, kind="github.relay", data={}, sent_days_ago=29)
     settings = Settings.from_env({"DELIVERY_RETENTION_DAYS": "30"}, require_token=False)
-    bot = SimpleNamespace(sessionmaker=sessionmaker, now=lambda: NOW, wake_outbox=lambda: None, settings=settings)
-    scheduler = await start_scheduler(bot)
+    bot = SimpleNamespace(sessionmaker=sessionmaker, now=lambda: NOW, wake_outbox=lambda: None, runs_fleet_jobs=True)
+    worker = SchedulerWorker(retention_days=settings.delivery_retention_days)
+    await worker.start(bot)
+    scheduler = worker.scheduler
+    assert scheduler is not None
     try:
         job = scheduler.aps.get_job(RETENTION_JOB)
         assert job.trigger.interval == timedelta(days=1)

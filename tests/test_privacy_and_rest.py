@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from bot.db.models import OutboxMessage, RestPeriod
 from bot.db.session import transaction
-from bot.services import checkins, guilds, messages, outbox, privacy
+from bot.services import guilds, messages, outbox, privacy
+from bot.services.rhythm import checkins
 from tests.conftest import NOW
 
 GUILD, ALICE, BOB = 1000, 11, 22

@@ -25,7 +25,7 @@ from bot.db.session import create_engine, create_sessionmaker, reading, transact
 from bot.playground.fake_discord import FakeDiscord
 from bot.playground.samples import merged_pr_payload, sign
 from bot.services import guilds, messages, outbox
-from cogs.github import IDLE_POLL_SECONDS
+from bot.workers.github import IDLE_POLL_SECONDS
 from tests.harness import WEBHOOK_SECRET, eventually, world
 from tests.shiplog_process import AS_PID_ONE, URL_VARIABLE, free_port, shiplog_process
 from tests.test_e2e_github import link_alice

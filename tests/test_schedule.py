@@ -33,26 +33,15 @@ from bot.db.models import (
 )
 from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.errors import UserError
-from bot.scheduler import STREAK_DMS_JOB, SYNC_JOB, Scheduler, cron_trigger
-from bot.services import schedule
 from bot.services.github.nudges import WaitingPR
-from bot.services.schedule import (
-    JOBS,
-    PING_HEADER,
-    DueMember,
-    PingSettings,
-    Schedule,
-    catch_up,
-    member_token,
-    next_run,
-    pack_ping,
-    period_of,
-    plan_ping,
-    previous_run,
-    queue_streak_dms,
-    run_weekly,
-)
-from bot.services.streaks import refresh_streaks
+from bot.services.rhythm import ping, runs, when
+from bot.services.rhythm import settings as rhythm_settings
+from bot.services.rhythm.ping import PING_HEADER, DueMember, PingSettings, member_token, pack_ping, plan_ping
+from bot.services.rhythm.runs import JOBS, catch_up, run_weekly
+from bot.services.rhythm.streak_dms import queue_streak_dms
+from bot.services.rhythm.streaks import refresh_streaks
+from bot.services.rhythm.when import Schedule, next_run, period_of, previous_run
+from bot.workers.scheduler import STREAK_DMS_JOB, SYNC_JOB, Scheduler, cron_trigger
 from tests.conftest import NOW
 
 GUILD = 1000
@@ -175,15 +164,15 @@ async def test_a_run_apscheduler_skips_at_midnight_after_a_dst_change_is_caught_
 
 
 def test_parse_time_and_weekday() -> None:
-    assert schedule.parse_time(" 9:05 ") == time(9, 5)
-    assert schedule.parse_time("23:59") == time(23, 59)
+    assert when.parse_time(" 9:05 ") == time(9, 5)
+    assert when.parse_time("23:59") == time(23, 59)
     for bad in ("25:61", "24:00", "9am", "0900", "", "12:5"):
         with pytest.raises(UserError, match="HH:MM"):
-            schedule.parse_time(bad)
-    assert schedule.parse_weekday("Sunday") == 6
-    assert schedule.parse_weekday("tue") == 1
+            when.parse_time(bad)
+    assert when.parse_weekday("Sunday") == 6
+    assert when.parse_weekday("tue") == 1
     with pytest.raises(UserError):
-        schedule.parse_weekday("someday")
+        when.parse_weekday("someday")
 
 
 # --- Seeding ---------------------------------------------------------------------------------------
@@ -295,14 +284,14 @@ async def test_a_run_that_loses_the_insert_race_retries_and_queues_nothing(sessi
     """On PostgreSQL two runs can both see no JobRun; the second insert fails and the run looks again."""
     await seed_week(sessionmaker)
     await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
-    real = schedule._missing_jobs
+    real = runs.missing_jobs
     calls = []
 
     async def stale_first_look(session, guild_id, period):
         calls.append(period)
         return list(JOBS) if len(calls) == 1 else await real(session, guild_id, period)
 
-    monkeypatch.setattr(schedule, "_missing_jobs", stale_first_look)
+    monkeypatch.setattr(runs, "missing_jobs", stale_first_look)
     result = await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
     assert len(calls) == 2
     assert [o.status for o in result.outcomes] == ["already", "already"]
@@ -354,7 +343,7 @@ async def test_a_missing_channel_skips_that_job_only(sessionmaker) -> None:
 
 async def test_set_schedule_applies_from_its_next_instant(sessionmaker) -> None:
     await make_guild(sessionmaker, digest_channel_id=None)
-    change = await schedule.set_schedule(
+    change = await rhythm_settings.set_schedule(
         sessionmaker, guild_id=GUILD, weekday="tuesday", at="10:00", timezone="europe/berlin", now=NOW
     )
     assert change.schedule == Schedule(1, time(10, 0), BERLIN)
@@ -364,7 +353,7 @@ async def test_set_schedule_applies_from_its_next_instant(sessionmaker) -> None:
         guild = await session.get(Guild, GUILD)
         assert (guild.schedule_weekday, guild.schedule_time, guild.schedule_timezone) == (1, "10:00", "Europe/Berlin")
     # Earlier today: this week's run is not posted late by a catch-up; the next one is next week.
-    change = await schedule.set_schedule(
+    change = await rhythm_settings.set_schedule(
         sessionmaker, guild_id=GUILD, weekday="monday", at="11:00", timezone=None, now=NOW
     )
     assert change.next_run == utc(2026, 11, 30, 10, 0)  # Berlin time kept
@@ -375,7 +364,7 @@ async def test_set_schedule_applies_from_its_next_instant(sessionmaker) -> None:
 async def test_set_schedule_after_this_weeks_run_announces_next_weeks(sessionmaker) -> None:
     await seed_week(sessionmaker)
     await run_weekly(sessionmaker, GUILD, scheduled_for=MONDAY_9, now=NOW)
-    change = await schedule.set_schedule(
+    change = await rhythm_settings.set_schedule(
         sessionmaker, guild_id=GUILD, weekday="friday", at="17:00", timezone="UTC", now=NOW
     )
     assert change.next_run == utc(2026, 12, 4, 17, 0)  # Friday 27 November is in week 48, which already ran
@@ -393,8 +382,8 @@ async def test_set_schedule_after_this_weeks_run_announces_next_weeks(sessionmak
 async def test_bad_schedule_is_refused_and_changes_nothing(sessionmaker, weekday, at, zone, message) -> None:
     await make_guild(sessionmaker)
     with pytest.raises(UserError, match=message):
-        await schedule.set_schedule(sessionmaker, guild_id=GUILD, weekday=weekday, at=at, timezone=zone, now=NOW)
-    assert await schedule.get_schedule(sessionmaker, GUILD) == schedule.DEFAULT_SCHEDULE
+        await rhythm_settings.set_schedule(sessionmaker, guild_id=GUILD, weekday=weekday, at=at, timezone=zone, now=NOW)
+    assert await rhythm_settings.get_schedule(sessionmaker, GUILD) == when.DEFAULT_SCHEDULE
     assert await job_runs(sessionmaker) == []
 
 
@@ -403,18 +392,18 @@ async def test_a_cadence_change_stamps_the_recomputed_streaks_with_the_clock(ses
     await make_guild(sessionmaker)
     await add_rows(sessionmaker, active(ALICE, NOW.date() - timedelta(days=1)))
     later = NOW + timedelta(hours=5)
-    await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily", now=later)
+    await rhythm_settings.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily", now=later)
     async with transaction(sessionmaker) as session:
         (row,) = await session.scalars(select(MemberStreak))
         assert (row.user_id, row.cadence, row.updated_at) == (ALICE, "daily", later)
 
 
 async def test_cadence_reminders_and_streak_dms_settings(sessionmaker) -> None:
-    assert await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily", now=NOW) == "daily"
+    assert await rhythm_settings.set_cadence(sessionmaker, guild_id=GUILD, cadence="daily", now=NOW) == "daily"
     with pytest.raises(UserError):
-        await schedule.set_cadence(sessionmaker, guild_id=GUILD, cadence="hourly", now=NOW)
-    await schedule.set_reminders(sessionmaker, GUILD, ALICE, False)
-    await schedule.set_streak_dms(sessionmaker, GUILD, ALICE, True)
+        await rhythm_settings.set_cadence(sessionmaker, guild_id=GUILD, cadence="hourly", now=NOW)
+    await rhythm_settings.set_reminders(sessionmaker, GUILD, ALICE, False)
+    await rhythm_settings.set_streak_dms(sessionmaker, GUILD, ALICE, True)
     async with transaction(sessionmaker) as session:
         assert (await session.get(Guild, GUILD)).cadence == "daily"
         member = await session.get(Member, (GUILD, ALICE))
@@ -563,7 +552,7 @@ def test_the_ping_of_many_members_is_a_few_messages(count: int, most: int) -> No
     check_packing(members, messages)
     assert len(messages) <= most
     # Every message but the last is full: it has less room left than the next member's part needs.
-    longest = max(len(f"{schedule.STREAK_MARK}{m.streak_at_risk} {member_token(m)}") + 1 for m in members)
+    longest = max(len(f"{ping.STREAK_MARK}{m.streak_at_risk} {member_token(m)}") + 1 for m in members)
     assert all(2000 - len(message.content) < longest for message in messages[:-1])
 
 
@@ -605,7 +594,7 @@ def test_ping_packing_always_fits(raw: list[tuple[int, int, bool]], cap: int | N
     )
     settings = PingSettings(quiet_only=quiet, cap=cap or None, role_id=ROLE if cap else None)
     messages, shown = plan_ping(members, settings)
-    check_packing(shown, messages, header=schedule.ping_header(quiet_only=quiet))
+    check_packing(shown, messages, header=ping.ping_header(quiet_only=quiet))
     assert bool(messages) == bool(members)
 
 
@@ -804,7 +793,7 @@ async def test_a_job_whose_schedule_changed_elsewhere_reschedules_instead_of_run
         scheduler.schedule_guild(GUILD, stale)
         assert await scheduler.run_guild(GUILD, stale.key) is None
         assert await outbox_rows(sessionmaker) == []
-        assert scheduler.job(GUILD).args == (GUILD, schedule.DEFAULT_SCHEDULE.key)
+        assert scheduler.job(GUILD).args == (GUILD, when.DEFAULT_SCHEDULE.key)
         result = await scheduler.run_guild(*scheduler.job(GUILD).args)
         assert (result.scheduled_for, result.queued) == (MONDAY_9, 2)
     finally:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import delete, event, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.db.base import table_of
 from bot.db.models import AppState
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from tests.conftest import NOW
 
 
@@ -83,3 +84,17 @@ async def test_a_failed_transaction_hands_the_lock_on(sessionmaker: async_sessio
         session.add(AppState(key="kept", value="1", updated_at=NOW))
     async with reading(sessionmaker) as session:
         assert list(await session.scalars(select(AppState.key))) == ["kept"]
+
+
+async def test_changed_rows_counts_what_an_update_or_a_delete_changed(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    table = table_of(AppState)
+    async with transaction(sessionmaker) as session:
+        session.add_all(AppState(key=key, value="0", updated_at=NOW) for key in ("a", "b", "c"))
+        await session.flush()
+        assert changed_rows(await session.execute(update(AppState).where(AppState.key != "c").values(value="1"))) == 2
+        assert changed_rows(await session.execute(update(table).where(table.c.key == "nobody").values(value="2"))) == 0
+        assert changed_rows(await session.execute(delete(table).where(table.c.value == "0"))) == 1
+        with pytest.raises(TypeError, match="not the result of an UPDATE or DELETE"):
+            changed_rows(await session.execute(select(AppState)))

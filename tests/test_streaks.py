@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from bot.db.models import Activity, Guild, Member, RestPeriod
 from bot.db.session import transaction
 from bot.services.dates import member_today
-from bot.services.streaks import (
+from bot.services.rhythm.streaks import (
     CADENCES,
     MAX_FREEZES,
     PERIODS_PER_FREEZE,
@@ -670,7 +670,7 @@ async def test_stored_currents_match_guild_streaks_at_later_times(sessionmaker, 
 
 async def test_recording_activity_and_resting_keep_the_stored_streak(sessionmaker):
     from bot.db.models import MemberStreak
-    from bot.services import activity, checkins
+    from bot.services.rhythm import activity, checkins
 
     await setup_guild(sessionmaker, zones={ALICE: "Asia/Tokyo"})
     for week in range(5):
@@ -690,7 +690,7 @@ async def test_recording_activity_and_resting_keep_the_stored_streak(sessionmake
 async def test_a_change_of_cadence_makes_stored_streaks_stale_and_the_leaderboard_recomputes_them(sessionmaker):
     import random
 
-    from bot.services import checkins
+    from bot.services.rhythm import checkins
 
     await seed_random_guild(sessionmaker, random.Random(3), members=60, cadence="weekly")
     async with transaction(sessionmaker) as session:
@@ -709,7 +709,8 @@ async def test_a_change_of_cadence_makes_stored_streaks_stale_and_the_leaderboar
 
 async def test_forget_removes_the_stored_streak(sessionmaker):
     from bot.db.models import MemberStreak
-    from bot.services import activity, privacy
+    from bot.services import privacy
+    from bot.services.rhythm import activity
 
     await setup_guild(sessionmaker, zones={ALICE: "UTC"})
     async with transaction(sessionmaker) as session:

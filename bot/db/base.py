@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, TypeDecorator
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, String, Table, TypeDecorator
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.functions import FunctionElement
@@ -83,3 +83,12 @@ class Base(DeclarativeBase):
     """Base class of every model."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """Return a model's Core table, for statements that skip the ORM's bookkeeping per row.
+
+    `Model.__table__` is typed as any FromClause (a model may map a join), which `update()` and
+    `delete()` refuse; every Shiplog model maps one table of the metadata.
+    """
+    return model.metadata.tables[model.__tablename__]

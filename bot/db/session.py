@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event, text
+from sqlalchemy import Result, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -164,6 +164,17 @@ async def reading(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
         yield session  # closing the session ends (rolls back) the transaction, keeping loaded objects
 
 
+def changed_rows(result: Result[Any]) -> int:
+    """Return how many rows an UPDATE or DELETE changed (0 when the driver cannot tell).
+
+    `Session.execute` types every result as a `Result`; a DML statement's is a `CursorResult`, the
+    one that counts rows.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(result).__name__}")
+    return result.rowcount or 0
+
+
 # Rows per chunk of `chunks`: fetched and converted in about a millisecond or two.
 CHUNK_ROWS = 1000
 
@@ -187,7 +198,7 @@ async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str,
     """
     if not rows:
         return
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     await session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 

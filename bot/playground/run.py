@@ -18,6 +18,7 @@ from pathlib import Path
 from bot.db.migrate import upgrade
 from bot.playground.page import add_routes
 from bot.playground.world import Playground
+from bot.signals import signals_deferred, stop_signals
 from bot.web import PortInUse
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ async def running(database_url: str, port: int, *, start: datetime | None = None
 
 
 async def _serve(database_url: str, port: int, *, open_browser: bool, started: float) -> None:
-    from bot.cli import stop_signals
-
     stop = asyncio.Event()
     # SIGTERM (a service manager, `kill`) stops it as Ctrl-C does: through the same way out, so the
     # temporary database is deleted either way (a signal left to its default kills at once).
@@ -86,8 +85,6 @@ class _NoVoiceWarning(logging.Filter):
 
 def main(port: int, *, open_browser: bool = True) -> int:
     """Run the playground until Ctrl-C or SIGTERM, on a fresh SQLite file that is deleted at the end."""
-    from bot.cli import signals_deferred
-
     if not 0 <= port <= 65535:
         print(f"shiplog playground: --port must be between 0 and 65535, not {port}.", file=sys.stderr)
         return 2

@@ -45,7 +45,8 @@ from bot.playground.fake_discord import (
 )
 from bot.playground.fake_github import FakeGitHub
 from bot.playground.fake_github import FakeUser as GitHubUser
-from bot.services import schedule as rhythm
+from bot.services.rhythm.settings import get_schedule
+from bot.services.rhythm.when import next_run
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,7 @@ class Playground:
             if c.type == 0
         ]
         dm = self.fake.dm_channel(viewer)
-        schedule = await rhythm.get_schedule(self.running_bot.sessionmaker, self.guild.id)
+        schedule = await get_schedule(self.running_bot.sessionmaker, self.guild.id)
         now = self.clock()
         return {
             "server": {"id": str(self.guild.id), "name": self.guild.name, "owner": str(self.guild.owner_id)},
@@ -278,7 +279,7 @@ class Playground:
             "channels": channels,
             "dm": None if dm is None else {"id": str(dm.id), "count": len(self.fake.messages_in(dm))},
             "clock": now.isoformat(),
-            "next_run": rhythm.next_run(schedule, now).isoformat(),
+            "next_run": next_run(schedule, now).isoformat(),
             "schedule": schedule.describe(),
             "setup": self.setup_log,
             "events": self.events[-8:],
@@ -474,19 +475,17 @@ class Playground:
         ends, six hours before a daily one).
         """
         bot = self.running_bot
-        scheduler = getattr(bot.get_cog("WeeklyRhythm"), "scheduler", None)
+        scheduler = bot.scheduler
         if scheduler is None:
             raise PlaygroundError("The scheduler isn't running.")
-        schedule = await rhythm.get_schedule(bot.sessionmaker, self.guild.id)
+        schedule = await get_schedule(bot.sessionmaker, self.guild.id)
         now = self.clock()
-        target = rhythm.next_run(schedule, now) + timedelta(minutes=1) if to_next_run else now + timedelta(hours=hours)
-        delivery = bot.get_cog("Delivery")
-        if delivery is None:
-            raise PlaygroundError("The delivery loop isn't running.")
+        target = next_run(schedule, now) + timedelta(minutes=1) if to_next_run else now + timedelta(hours=hours)
+        delivery = bot.workers.outbox
         ran = []
         step = now
         while step < target:
-            upcoming = rhythm.next_run(schedule, step)
+            upcoming = next_run(schedule, step)
             step = min(step + SWEEP_STEP, target)
             if upcoming <= step:
                 step = upcoming + timedelta(minutes=1)

@@ -167,7 +167,7 @@ def reachable(opt_in: OptIn | None = None) -> ColumnElement[bool]:
 async def unreachable(session: AsyncSession, guild_id: int, opt_in: OptIn | None = None) -> set[int]:
     """The members of the server with a row saying they may not be addressed: departed, or (with
     `opt_in`) opted out. Members with no row are reachable when the opt-in's default says so."""
-    refused = Member.left_at.is_not(None)
+    refused: ColumnElement[bool] = Member.left_at.is_not(None)
     if opt_in is not None:
         refused = or_(refused, ~_OPT_INS[opt_in][0])
     return set(await session.scalars(select(Member.user_id).where(Member.guild_id == guild_id, refused)))
@@ -206,9 +206,7 @@ async def _forgotten(session: AsyncSession, guild_id: int, user_ids: Collection[
         if not missing:
             break
         table = column.class_
-        found = await session.scalars(
-            select(column).where(table.guild_id == guild_id, column.in_(missing)).distinct()  # type: ignore[attr-defined]
-        )
+        found = await session.scalars(select(column).where(table.guild_id == guild_id, column.in_(missing)).distinct())
         missing -= set(found)
     return missing
 

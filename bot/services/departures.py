@@ -26,10 +26,11 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, Goal, Guild, JobRun, Member, MemberPage, MemberStreak, OutboxMessage
-from bot.db.session import insert_ignore, reading, transaction
-from bot.services import schedule as rhythm
+from bot.db.session import changed_rows, insert_ignore, reading, transaction
 from bot.services.audience import GONE_ERROR, has_left, is_gone
 from bot.services.guilds import restart_radar_cursors
+from bot.services.rhythm import when
+from bot.services.rhythm.runs import JOBS
 from bot.services.sharing import pages
 
 __all__ = [
@@ -72,7 +73,7 @@ async def settle_outbox(session: AsyncSession, guild_ids: Collection[int]) -> in
         .where(OutboxMessage.guild_id.in_(guild_ids), OutboxMessage.status == "pending")
         .values(status="failed", last_error=GONE_ERROR)
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 async def guild_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int, *, now: datetime) -> bool:
@@ -92,16 +93,16 @@ async def guild_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id:
             # As when the radar is turned back on: what merged while Shiplog was away is not celebrated now.
             guild.radar_since = now
             await restart_radar_cursors(session, guild_id, now)
-        schedule = rhythm.Schedule.of(guild)
-        last = rhythm.previous_run(schedule, now)
+        schedule = when.Schedule.of(guild)
+        last = when.previous_run(schedule, now)
         if last >= left_at:
-            period = rhythm.period_of(schedule, last)
+            period = when.period_of(schedule, last)
             done = set(
                 await session.scalars(select(JobRun.job).where(JobRun.guild_id == guild_id, JobRun.period == period))
             )
             session.add_all(
                 JobRun(guild_id=guild_id, job=job, period=period, status="skipped", ran_at=now)
-                for job in rhythm.JOBS
+                for job in JOBS
                 if job not in done
             )
     log.info("guild %s: Shiplog is back (away since %s)", guild_id, left_at.isoformat())
@@ -142,9 +143,7 @@ async def stored_members(sessionmaker: async_sessionmaker[AsyncSession], guild_i
         for model in (Member, MemberPage, Goal, MemberStreak, GitHubAccount):
             ids.update(
                 await session.scalars(
-                    select(model.user_id)  # type: ignore[attr-defined]
-                    .where(model.guild_id == guild_id, model.user_id.not_in(left))  # type: ignore[attr-defined]
-                    .distinct()
+                    select(model.user_id).where(model.guild_id == guild_id, model.user_id.not_in(left)).distinct()
                 )
             )
     return sorted(ids)
@@ -182,9 +181,7 @@ async def _knows_member(session: AsyncSession, guild_id: int, user_id: int) -> b
         (MemberStreak, MemberStreak.user_id),
         (GitHubAccount, GitHubAccount.user_id),
     ):
-        found = await session.scalar(
-            select(exists().where(model.guild_id == guild_id, user_column == user_id))  # type: ignore[attr-defined]
-        )
+        found = await session.scalar(select(exists().where(model.guild_id == guild_id, user_column == user_id)))
         if found:
             return True
     return False
@@ -220,4 +217,4 @@ async def member_joined(sessionmaker: async_sessionmaker[AsyncSession], guild_id
             .where(Member.guild_id == guild_id, Member.user_id == user_id, Member.left_at.is_not(None))
             .values(left_at=None)
         )
-        return bool(result.rowcount)
+        return bool(changed_rows(result))

@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import Goal, Guild
 from bot.db.session import reading, transaction
 from bot.errors import NotFoundError, PermissionDeniedError, UserError
-from bot.services import activity, messages, outbox
+from bot.services import messages, outbox
 from bot.services.dates import DateParseError, member_today, parse_due
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.links import IssueRef, parse_issue_link
+from bot.services.rhythm import activity
 
 MAX_TEXT = 300
 RECENTLY_FINISHED = 5
@@ -130,15 +131,6 @@ async def _announce(
     return True
 
 
-async def finished_goal(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, number: int) -> GoalView:
-    """Return a finished goal of the server (for its share button); NotFoundError once it is gone."""
-    async with reading(sessionmaker) as session:
-        goal = await session.scalar(select(Goal).where(Goal.guild_id == guild_id, Goal.number == number))
-    if goal is None or goal.status != "done":
-        raise NotFoundError(f"I can't find a finished goal #{number} any more.")
-    return GoalView.of(goal)
-
-
 async def add_goal(
     sessionmaker: async_sessionmaker[AsyncSession],
     *,
@@ -174,7 +166,7 @@ async def add_goal(
         )
         session.add(goal)
         await session.flush()
-        guild = await session.get(Guild, guild_id, populate_existing=True)
+        guild = await session.get_one(Guild, guild_id, populate_existing=True)
         view = GoalView.of(goal)
         announced = await _announce(session, guild, messages.GoalAdded, view, now)
         today = member_today(now, await member_zone(session, guild_id, user_id))

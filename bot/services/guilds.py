@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import CHANNEL_PURPOSES, GitHubAccount, GitHubProfile, Guild, Member, OutboxMessage, Subscription
-from bot.db.session import insert_ignore, reading, transaction
+from bot.db.session import changed_rows, insert_ignore, reading, transaction
 from bot.errors import UserError
 from bot.services.dates import parse_timezone
 
@@ -20,7 +20,7 @@ async def ensure_guild(session: AsyncSession, guild_id: int) -> Guild:
     guild = await session.get(Guild, guild_id)
     if guild is None:
         await insert_ignore(session, Guild, [{"id": guild_id}])
-        guild = await session.get(Guild, guild_id)
+        guild = await session.get_one(Guild, guild_id)
     return guild
 
 
@@ -30,7 +30,7 @@ async def ensure_member(session: AsyncSession, guild_id: int, user_id: int) -> M
     if member is None:
         await ensure_guild(session, guild_id)
         await insert_ignore(session, Member, [{"guild_id": guild_id, "user_id": user_id}])
-        member = await session.get(Member, (guild_id, user_id))
+        member = await session.get_one(Member, (guild_id, user_id))
     return member
 
 
@@ -84,7 +84,7 @@ async def set_channel(
             )
             .values(channel_id=channel_id, status="pending", attempts=0, next_attempt_at=now)
         )
-        return result.rowcount or 0
+        return changed_rows(result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,7 @@ async def restart_radar_cursors(session: AsyncSession, guild_id: int, now: datet
 class FailedDelivery:
     """A message that could not be delivered and will not be retried."""
 
-    channel_id: int
+    channel_id: int | None  # None for a DM or an action (a role to grant)
     kind: str
     error: str
     count: int

@@ -24,7 +24,7 @@ from sqlalchemy import or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import OutboxMessage
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from bot.services import audience
 from bot.services.messages import Message, UnknownKind, decode
 
@@ -213,6 +213,7 @@ async def claim_due(
                 row
                 for row in more
                 if row.id not in seen
+                and row.fold_key in heads  # always true (the query asked for these keys): narrows the key to str
                 and row.attempts == heads[row.fold_key]
                 and (row.attempts == 0 or row.next_attempt_at <= now)
             ]
@@ -393,4 +394,4 @@ async def retry_failed(
         result = await session.execute(
             update(OutboxMessage).where(*conditions).values(status="pending", attempts=0, next_attempt_at=now)
         )
-        return result.rowcount or 0
+        return changed_rows(result)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.base import table_of
 from bot.db.models import (
     Activity,
     CheckIn,
@@ -30,7 +31,7 @@ from bot.db.models import (
     ReviewNudge,
     WebhookDelivery,
 )
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from bot.services import limits, messages, outbox
 from bot.services.github.history import drop_orphans
 from bot.services.github.webhooks import decode_payload
@@ -72,9 +73,7 @@ async def export(
     data: dict[str, Any] = {"guild_id": guild_id, "user_id": user_id, "exported_at": now.isoformat()}
     async with reading(sessionmaker) as session:
         for model in OWNED:
-            rows = await session.scalars(
-                select(model).where(model.guild_id == guild_id, model.user_id == user_id)  # type: ignore[attr-defined]
-            )
+            rows = await session.scalars(select(model).where(model.guild_id == guild_id, model.user_id == user_id))
             data[model.__tablename__] = [_row(r) for r in rows]
         kudos = await session.scalars(
             select(Kudos).where(
@@ -87,10 +86,13 @@ async def export(
         data["limit_marks"] = await limits.export_marks(session, guild_id, user_id)
         # What the radar knows of their GitHub account: the imported history, merges and open PRs.
         github_ids = [a["github_id"] for a in data[GitHubAccount.__tablename__] if a["github_id"] is not None]
-        for model in (GitHubProfile, GitHubMerge, GitHubOpenPR):
-            column = model.id if model is GitHubProfile else model.github_id  # type: ignore[attr-defined]
-            data[model.__tablename__] = [
-                _row(r) for r in await session.scalars(select(model).where(column.in_(github_ids)))
+        for github_model, column in (
+            (GitHubProfile, GitHubProfile.id),
+            (GitHubMerge, GitHubMerge.github_id),
+            (GitHubOpenPR, GitHubOpenPR.github_id),
+        ):
+            data[github_model.__tablename__] = [
+                _row(r) for r in await session.scalars(select(github_model).where(column.in_(github_ids)))
             ]
         # GitHub's deliveries about their account still stored (until retention): what they say of it.
         data[WebhookDelivery.__tablename__] = [
@@ -149,18 +151,16 @@ async def forget(
         removed += await _empty_bodies(session, deliveries)
         await limits.keep_through_forget(session, guild_id, user_id, now)
         for model in OWNED:
-            result = await session.execute(
-                delete(model).where(model.guild_id == guild_id, model.user_id == user_id)  # type: ignore[attr-defined]
-            )
-            removed += result.rowcount or 0
+            result = await session.execute(delete(model).where(model.guild_id == guild_id, model.user_id == user_id))
+            removed += changed_rows(result)
         result = await session.execute(delete(JobRun).where(JobRun.guild_id == guild_id, JobRun.job == f"dm:{user_id}"))
-        removed += result.rowcount or 0
+        removed += changed_rows(result)
         result = await session.execute(
             delete(Kudos).where(
                 Kudos.guild_id == guild_id, or_(Kudos.from_user_id == user_id, Kudos.to_user_id == user_id)
             )
         )
-        removed += result.rowcount or 0
+        removed += changed_rows(result)
         await session.flush()
         await drop_orphans(session)  # what the radar knew of their GitHub account, unless another server links it
         # Messages about the member, sent or still waiting: their text goes too, and none is posted later.
@@ -168,16 +168,17 @@ async def forget(
         seen: set[tuple[int, int]] = set()
         for row in await _messages_about(session, guild_id, user_id):
             rest = _without_member(row.kind, row.data, user_id)
-            posted = (row.channel_id, row.message_id)
-            if row.status == "sent" and None not in posted and posted not in seen:
-                seen.add(posted)  # type: ignore[arg-type]
+            posted = None if row.channel_id is None or row.message_id is None else (row.channel_id, row.message_id)
+            if row.status == "sent" and posted is not None and posted not in seen:
+                seen.add(posted)
+                channel_id, message_id = posted
                 cleanup.append(
                     outbox.row_for(
-                        messages.DiscordDelete(row.channel_id, row.message_id)
+                        messages.DiscordDelete(channel_id, message_id)
                         if rest is None
-                        else messages.DiscordEdit(row.channel_id, row.message_id, rest),
+                        else messages.DiscordEdit(channel_id, message_id, rest),
                         guild_id=guild_id,
-                        channel_id=row.channel_id,
+                        channel_id=channel_id,
                         now=now,
                     )
                 )
@@ -301,7 +302,7 @@ async def _deliveries_about(session: AsyncSession, accounts: list[tuple[int | No
     if not accounts:
         return []
     needles = [login.encode() for _, login in accounts] + [str(i).encode() for i, _ in accounts if i is not None]
-    table = WebhookDelivery.__table__
+    table = table_of(WebhookDelivery)
     found: list[_Delivery] = []
     after = 0
     while True:
@@ -341,7 +342,7 @@ async def _empty_bodies(session: AsyncSession, ids: list[int]) -> int:
     """Empty the bodies of processed deliveries (never one made pending again meanwhile)."""
     if not ids:
         return 0
-    table = WebhookDelivery.__table__
+    table = table_of(WebhookDelivery)
     emptied = 0
     for start in range(0, len(ids), _SCAN_BATCH):  # bound the statement's parameters
         result = await session.execute(
@@ -349,5 +350,5 @@ async def _empty_bodies(session: AsyncSession, ids: list[int]) -> int:
             .where(table.c.id.in_(ids[start : start + _SCAN_BATCH]), table.c.status.in_(PROCESSED))
             .values(body=b"")
         )
-        emptied += result.rowcount or 0
+        emptied += changed_rows(result)
     return emptied

@@ -1,6 +1,6 @@
 """Retention: what the database stops keeping once it has served its purpose.
 
-Run daily by the scheduler (bot.scheduler.RETENTION_JOB) with DELIVERY_RETENTION_DAYS. Every pass
+Run daily by the scheduler (bot.workers.scheduler.RETENTION_JOB) with DELIVERY_RETENTION_DAYS. Every pass
 works in short transactions of at most BATCH rows, so no write lock is held for long (on SQLite
 one writer at a time: the webhook intake and the outbox sender wait at most one batch). Nothing
 pending is ever touched: only deliveries processed, and messages sent, more than `days` ago.
@@ -40,6 +40,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.base import table_of
 from bot.db.models import OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
 from bot.services.privacy import PROCESSED, SUBJECT_KEYS
@@ -86,7 +87,7 @@ async def drop_delivery_bodies(
     sessionmaker: async_sessionmaker[AsyncSession], *, before: datetime, batch: int = BATCH
 ) -> tuple[int, int]:
     """Empty the body of deliveries processed before `before`; return (rows, batches)."""
-    table = WebhookDelivery.__table__
+    table = table_of(WebhookDelivery)
     total = batches = 0
     while True:
         async with transaction(sessionmaker) as session:
@@ -117,7 +118,7 @@ async def prune_sent_messages(
     sessionmaker: async_sessionmaker[AsyncSession], *, before: datetime, batch: int = BATCH
 ) -> tuple[int, int, int]:
     """Delete or slim outbox rows sent before `before` (see the module); return (deleted, slimmed, batches)."""
-    table = OutboxMessage.__table__
+    table = table_of(OutboxMessage)
     deleted = slimmed = batches = 0
     while True:
         async with transaction(sessionmaker) as session:

@@ -48,7 +48,7 @@ def upgrade() -> None:
 
 def _backfill() -> None:
     """Compute every member's stored streak from their activity, with the rules of today's code."""
-    from bot.services.streaks import DEFAULT_CADENCE, snapshot_streak
+    from bot.services.rhythm.streaks import DEFAULT_CADENCE, snapshot_streak
 
     bind = op.get_bind()
     guilds = sa.table('guilds', sa.column('id', sa.BigInteger()), sa.column('cadence', sa.String()))

@@ -1,6 +1,6 @@
 """Real GitHub webhook payloads (in `github/`, see its SOURCE.md), deliveries built from them, and their signature.
 
-The tests send these, and so does the playground: they ship with the package.
+The tests send these, and so does the playground: they ship with the package. No table is written here.
 """
 
 from __future__ import annotations

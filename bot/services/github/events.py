@@ -31,12 +31,13 @@ from bot.db.models import (
     WebhookDelivery,
 )
 from bot.db.session import transaction
-from bot.services import activity, audience, messages, outbox
+from bot.services import audience, messages, outbox
 from bot.services.github import history, webhooks
 from bot.services.github.links import members_for
 from bot.services.github.merges import Merge, is_bot
 from bot.services.github.urls import pull_url, safe_url
 from bot.services.goals import close as close_goal
+from bot.services.rhythm import activity
 from bot.services.sharing import share
 
 log = logging.getLogger(__name__)

@@ -7,13 +7,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubLinkRequest, GitHubProfile
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from bot.errors import NotFoundError, UserError
 from bot.services.github.api import GitHubAPI, GitHubNotFound, GitHubUser, is_login, validate_login
 from bot.services.github.history import drop_orphans, ensure_profile
@@ -138,7 +137,7 @@ async def verify_link(
     sessionmaker: async_sessionmaker[AsyncSession], api: GitHubAPI, *, guild_id: int, user_id: int, now: datetime
 ) -> LinkedAccount:
     """Confirm the code through the GitHub API and link the account."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         request = await session.get(GitHubLinkRequest, (guild_id, user_id))
         if request is None:
             raise UserError("Start with `/github link username:<your login>`: it gives you a code to show.")
@@ -262,21 +261,17 @@ async def adopt_id(session: AsyncSession, github_id: int, login: str) -> int:
     A server that already links this id to someone keeps that link: the one by login is left as it is.
     """
     linked_here = select(GitHubAccount.guild_id).where(GitHubAccount.github_id == github_id)
-    # An UPDATE answers with a CursorResult (its rowcount); AsyncSession.execute is typed for any statement.
-    result = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(GitHubAccount)
-            .where(
-                GitHubAccount.login_lower == login.lower(),
-                GitHubAccount.github_id.is_(None),
-                GitHubAccount.guild_id.not_in(linked_here),
-            )
-            .values(github_id=github_id)
-            .execution_options(synchronize_session="fetch")
-        ),
+    result = await session.execute(
+        update(GitHubAccount)
+        .where(
+            GitHubAccount.login_lower == login.lower(),
+            GitHubAccount.github_id.is_(None),
+            GitHubAccount.guild_id.not_in(linked_here),
+        )
+        .values(github_id=github_id)
+        .execution_options(synchronize_session="fetch")
     )
-    return result.rowcount or 0
+    return changed_rows(result)
 
 
 async def follow_login(session: AsyncSession, github_id: int, login: str) -> None:

@@ -36,7 +36,7 @@ from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction
 from bot.services import audience
-from bot.services.github import history, links, nudges, webhooks
+from bot.services.github import history, links, webhooks
 from bot.services.github.api import (
     GitHubAPI,
     GitHubError,
@@ -147,12 +147,16 @@ class Radar:
         now: Callable[[], datetime],
         poll_seconds: float = 300,
         on_queued: Callable[[], None] = lambda: None,
+        on_pass: Callable[[], None] = lambda: None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.api = api
         self.now = now
         self.poll_seconds = poll_seconds
         self.on_queued = on_queued
+        # Told when a pass ends, complete or not: the open PRs it saw may be due a review nudge
+        # (queued by the scheduler's review-nudges job, bot/workers/scheduler.py).
+        self.on_pass = on_pass
         self.state = RadarState()
         self.wakeup = asyncio.Event()
         self.running: PassReport | None = None
@@ -213,9 +217,7 @@ class Radar:
             self.state.last_pass = asdict(report)
             self.running = None
             await self.save_state()
-        queued = await nudges.queue_dm_nudges(self.sessionmaker, now=self.now())
-        if queued:
-            self.on_queued()
+        self.on_pass()
         return report
 
     # --- state -----------------------------------------------------------------------------------

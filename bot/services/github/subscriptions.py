@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import MilestoneRole, Subscription
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from bot.errors import NotFoundError, UserError
 from bot.services.github.api import GitHubAPI, validate_repo
 from bot.services.github.events import EVENT_KINDS, PR_MILESTONES, REPO_MILESTONE, milestone_key
@@ -116,8 +115,7 @@ async def unsubscribe(
         query = delete(Subscription).where(Subscription.guild_id == guild_id, Subscription.repo == name)
         if channel_id is not None:
             query = query.where(Subscription.channel_id == channel_id)
-        # A DELETE answers with a CursorResult (its rowcount); AsyncSession.execute is typed for any statement.
-        removed = cast("CursorResult[Any]", await session.execute(query)).rowcount
+        removed = changed_rows(await session.execute(query))
     if not removed:
         raise NotFoundError(f"This server isn't subscribed to `{name}`{' there' if channel_id else ''}.")
     return removed

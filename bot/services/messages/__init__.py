@@ -14,7 +14,7 @@ as a whole, and is not sent at all when one of them may not be addressed.
 Services enqueue these values (`outbox.enqueue(session, message, ...)`); the cogs register one
 renderer or action per `KIND` (bot.renderers / bot.actions) and receive the decoded value.
 
-No Discord imports here.
+No Discord imports here, and no table written: `bot.services.outbox` stores these values in `outbox`.
 
 The kinds live by feature (`members`, `rhythm`, `github`, on `_base`); this package holds the
 registry, `decode`, and the kinds that clean up the bot's own posts (they carry any other kind).
@@ -52,8 +52,6 @@ from bot.services.messages.members import (
     StreakMilestone,
 )
 from bot.services.messages.rhythm import (
-    STREAK_MARK,
-    WAITING_MARK,
     Digest,
     DigestGoal,
     DigestKudos,
@@ -62,14 +60,10 @@ from bot.services.messages.rhythm import (
     Ping,
     RecapDM,
     StreakDM,
-    drop_from_ping,
-    ping_token,
 )
 
 __all__ = [
     "KINDS",
-    "STREAK_MARK",
-    "WAITING_MARK",
     "CheckinPosted",
     "Digest",
     "DigestGoal",
@@ -98,8 +92,6 @@ __all__ = [
     "UnknownKind",
     "WaitingPR",
     "decode",
-    "drop_from_ping",
-    "ping_token",
     "subjects_of",
 ]
 

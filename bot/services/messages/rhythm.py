@@ -1,10 +1,10 @@
-"""Messages of the weekly rhythm: the ping (its text and the removal of a member from it), the
-digest, and the streak and recap DMs.
+"""Messages of the weekly rhythm: the ping, the digest, and the streak and recap DMs.
+
+The ping's text is laid out, and a member taken out of it again, in bot/services/rhythm/ping.py.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Self
@@ -21,43 +21,9 @@ from bot.services.messages._base import (
     _opt_str,
     _str,
 )
+from bot.services.rhythm.ping import drop_from_ping
 
 # --- the weekly rhythm ------------------------------------------------------------------------------
-
-# The ping's text and the removal of a member from it live here together: schedule.pack_ping lays
-# the ping out from `ping_token`s, and `drop_from_ping` takes one member's token out again.
-WAITING_MARK = "⏳"  # after a member's mention: a PR of theirs waits for a first review
-STREAK_MARK = "🔥"  # opens a line of members whose N-period streak is at risk: "🔥3 <@a> <@b>"
-_USER_MENTION = re.compile(r"<@!?[0-9]+>")
-
-
-def ping_token(user_id: int, *, waiting: bool = False) -> str:
-    """Write one member's part of a ping: their mention, and the review-wait mark if it applies."""
-    return f"<@{user_id}>" + (f" {WAITING_MARK}" if waiting else "")
-
-
-def drop_from_ping(content: str, user_id: int) -> str:
-    """Return a ping's text without the member's part (their `ping_token`).
-
-    A ping is lines of mentions, each mention maybe followed by a mark ("🔥3 <@a> <@b> ⏳"). Older
-    pings were blocks: a line starting with the member's mention, then their "• " goal lines.
-    """
-    token = re.compile(rf"\s*<@{user_id}>(?: {WAITING_MARK})?")
-    kept, skipping = [], False
-    for line in content.split("\n"):
-        if skipping and line.startswith("• "):
-            continue
-        skipping = False
-        if token.search(line) is None:
-            kept.append(line)
-            continue
-        rest = token.sub("", line).strip()
-        if _USER_MENTION.search(rest) is None:
-            # Nobody else on the line: drop it, and an older block's goal lines after it.
-            skipping = line.startswith(f"<@{user_id}>")
-            continue
-        kept.append(rest)
-    return "\n".join(kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +178,10 @@ class Digest(Message):
     def subjects(self) -> tuple[Subject, ...]:
         # The week's PRs and goals are history: only a member who was forgotten leaves them. The
         # longest streaks and the most thanked are a place of honour: for members still here.
-        history = {Subject(x.user_id, Role.NAME) for x in (*self.prs, *self.goals)}
-        honour = {Subject(x.user_id, Role.CELEBRATE) for x in (*self.streaks, *self.kudos_top)}
+        named = [pr.user_id for pr in self.prs] + [goal.user_id for goal in self.goals]
+        honoured = [streak.user_id for streak in self.streaks] + [kudos.user_id for kudos in self.kudos_top]
+        history = {Subject(user_id, Role.NAME) for user_id in named}
+        honour = {Subject(user_id, Role.CELEBRATE) for user_id in honoured}
         return tuple(sorted(history | honour, key=lambda s: (s.user_id, s.role)))
 
     def without(self, refused: Collection[Subject]) -> Self:

@@ -25,6 +25,7 @@ import unicodedata
 from array import array
 from bisect import bisect_right
 from functools import lru_cache
+from typing import TypedDict, cast
 
 import regex
 
@@ -141,12 +142,29 @@ def _x_urls(text: str) -> list[tuple[int, str]]:
     return [(start, url) for start, url in urls]
 
 
-_X_SCALE = rules.X_CONFIG["scale"]
-_X_DEFAULT_WEIGHT = rules.X_CONFIG["defaultWeight"]
-_X_URL_WEIGHT = rules.X_CONFIG["transformedURLLength"] * _X_SCALE
+class _XRange(TypedDict):
+    start: int
+    end: int
+    weight: int
+
+
+class _XConfig(TypedDict):
+    """The part of twitter-text v3's configuration the port reads."""
+
+    scale: int
+    defaultWeight: int
+    transformedURLLength: int
+    ranges: list[_XRange]
+
+
+# The generated module holds the configuration as a plain literal, which mypy types dict[str, object].
+_X_CONFIG = cast(_XConfig, rules.X_CONFIG)
+_X_SCALE = _X_CONFIG["scale"]
+_X_DEFAULT_WEIGHT = _X_CONFIG["defaultWeight"]
+_X_URL_WEIGHT = _X_CONFIG["transformedURLLength"] * _X_SCALE
 # parseTweet weighs each code unit by these ranges; a surrogate pair, by its second half (the default).
-_X_LIGHT = re.compile("[" + "".join(f"{chr(r['start'])}-{chr(r['end'])}" for r in rules.X_CONFIG["ranges"]) + "]")
-(_X_LIGHT_WEIGHT,) = {r["weight"] for r in rules.X_CONFIG["ranges"]}  # v3 has one: 100, half the default
+_X_LIGHT = re.compile("[" + "".join(f"{chr(r['start'])}-{chr(r['end'])}" for r in _X_CONFIG["ranges"]) + "]")
+(_X_LIGHT_WEIGHT,) = {r["weight"] for r in _X_CONFIG["ranges"]}  # v3 has one: 100, half the default
 _SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 
 
@@ -212,7 +230,8 @@ def mastodon_server_extra(text: str) -> int:
             extra += len(url) - len(url.rstrip(_SERVER_PATH_END_EXCLUDED))
     linked = _MASTODON_URL.sub(lambda m: m.group(2) + "x" * URL_LENGTH, units)
     for match in _MASTODON_MENTION.finditer(linked):
-        before, after = match.group(1), _SERVER_DOMAIN_TAIL.match(linked, match.end()).end()
+        before, tail = match.group(1), _SERVER_DOMAIN_TAIL.match(linked, match.end())
+        after = tail.end() if tail else match.end()  # the tail may be empty: it always matches
         if before == "=" or _SERVER_WORD.match(before) or linked.startswith(("@", "\uff20", "://"), after):
             extra += len(match.group()) - len(before) - 1 - len(match.group(2))
     return extra

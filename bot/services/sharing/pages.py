@@ -20,14 +20,15 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Goal, Guild, Kudos, MemberPage, MergedPullRequest
-from bot.db.session import reading, transaction
+from bot.db.session import changed_rows, reading, transaction
 from bot.errors import UserError
 from bot.services import audience
-from bot.services.checkins import StreakPicture
 from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_guild
+from bot.services.rhythm.checkins import StreakPicture
+from bot.services.rhythm.streaks import member_streak
 from bot.services.sharing import posts
-from bot.services.streaks import member_streak
+from bot.services.wording import periods
 
 __all__ = [
     "PageLink",
@@ -118,7 +119,7 @@ async def set_server_pages(
             guild.page_name = _name(server_name, "a Shiplog server")
         else:
             result = await session.execute(delete(MemberPage).where(MemberPage.guild_id == guild_id))
-            removed = result.rowcount or 0
+            removed = changed_rows(result)
     return ServerPages(enabled, removed)
 
 
@@ -167,7 +168,7 @@ async def close_page(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
         result = await session.execute(
             delete(MemberPage).where(MemberPage.guild_id == guild_id, MemberPage.user_id == user_id)
         )
-        return bool(result.rowcount)
+        return bool(changed_rows(result))
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +241,7 @@ class PublicPage:
 
     @property
     def streak_unit(self) -> str:
-        unit = "week" if self.cadence == "weekly" else "day"
-        return unit if self.streak == 1 else f"{unit}s"
+        return periods(self.streak, self.cadence)
 
 
 @audience.publisher()

@@ -17,7 +17,7 @@ from bot.db.models import Activity, Goal, MergedPullRequest
 from bot.db.session import reading
 from bot.errors import NotFoundError
 from bot.services import audience
-from bot.services.checkins import StreakPicture, streak_picture
+from bot.services.rhythm.checkins import StreakPicture, streak_picture
 from bot.services.sharing import share
 
 __all__ = ["SharePost", "goal_post", "public_streak_picture", "streak_post"]

@@ -13,8 +13,9 @@ from bot.db.session import reading, transaction
 from bot.services import audience
 from bot.services.guilds import ensure_member
 from bot.services.messages import OptIn
+from bot.services.rhythm.streaks import member_streak
+from bot.services.rhythm.when import DEFAULT_SCHEDULE, Schedule, digest_week
 from bot.services.sharing import share
-from bot.services.streaks import member_streak
 
 __all__ = ["Recap", "build", "member_week", "recap_members", "set_recap_dms"]
 
@@ -44,14 +45,12 @@ class Recap:
 async def member_week(
     sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, user_id: int, now: datetime, weeks_back: int = 0
 ) -> Recap:
-    """The recap of a member's week, digest to digest (`schedule.digest_week`), the week the server's
+    """The recap of a member's week, digest to digest (`rhythm.when.digest_week`), the week the server's
     digest counts: this one so far, or an earlier one."""
-    from bot.services import schedule as rhythm  # schedule imports this module for the recap DMs
-
     async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
-        schedule = rhythm.Schedule.of(guild) if guild is not None else rhythm.DEFAULT_SCHEDULE
-        start, end = rhythm.digest_week(schedule, now, weeks_back)
+        schedule = Schedule.of(guild) if guild is not None else DEFAULT_SCHEDULE
+        start, end = digest_week(schedule, now, weeks_back)
         return await build(session, guild_id=guild_id, user_id=user_id, start=start, end=min(end, now), now=now)
 
 

@@ -35,6 +35,7 @@ from bot.services.sharing.counting import (
     strip_noncharacters,
     x_length,
 )
+from bot.services.wording import noun, period_word, streak_words
 
 __all__ = [
     "HASHTAGS",
@@ -106,7 +107,7 @@ class Part:
 
 
 def _compose(parts: Sequence[Part]) -> str:
-    out = []
+    out: list[str] = []
     for part in parts:
         if not part.text:
             continue
@@ -217,7 +218,7 @@ def merged_pr(
 
 def goal_done(*, goal: str, url: str | None = None, days: int | None = None) -> dict[str, str]:
     """Drafts about a finished goal (`days`: how long it took, when known)."""
-    took = f" after {days} day{'s' if days != 1 else ''}" if days else ""
+    took = f" after {days} {noun(days, 'day')}" if days else ""
     head = [Part(f"✅ Goal done{took}:")]
     goal_part = Part(clean(goal), cut=1, before="“", after="”")
     story = [Part("I set it in public, kept at it, and shipped it.", cut=2, sep="\n\n")]
@@ -226,7 +227,7 @@ def goal_done(*, goal: str, url: str | None = None, days: int | None = None) -> 
 
 def streak_milestone(*, length: int, cadence: str) -> dict[str, str]:
     """Drafts about a streak milestone (`length` periods of the `cadence`)."""
-    unit = "week" if cadence == "weekly" else "day"
+    unit = period_word(cadence)
     head = [Part(f"🔥 {length} {unit}s in a row of shipping in public.")]
     story = [Part(f"Not one {unit} without progress on open source. Small steps, every {unit}.", cut=1, sep="\n\n")]
     return _drafts([*head, *_tail(None)], [*head, *story, *_tail(None)])
@@ -239,10 +240,6 @@ def render(drafts: dict[str, str]) -> list[tuple[str, str]]:
         text = drafts[network.key]
         out.append((f"{network.name} · {network.length(text)}/{network.limit}", f"```\n{text}\n```"))
     return out
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def weekly_recap(
@@ -261,18 +258,17 @@ def weekly_recap(
     A quiet week is not a failure: the draft then says what comes next (`next_step`) instead.
     """
     merged = sum(count for _, count in prs)
-    unit = "week" if cadence == "weekly" else "day"
     facts = []
     if merged:
-        facts.append(_plural(merged, "PR") + " merged")
+        facts.append(f"{merged} {noun(merged, 'PR')} merged")
     if goals_finished:
-        facts.append(_plural(len(goals_finished), "goal") + " done")
+        facts.append(f"{len(goals_finished)} {noun(len(goals_finished), 'goal')} done")
     if checkins:
-        facts.append(_plural(checkins, "check-in"))
+        facts.append(f"{checkins} {noun(checkins, 'check-in')}")
     if kudos:
         facts.append(f"{kudos} kudos received")
     if streak:
-        facts.append(f"🔥 {streak}-{unit} streak")
+        facts.append(f"🔥 {streak_words(streak, cadence)} streak")
     quiet = not (merged or goals_finished or checkins)
     if quiet:
         head = [Part("📅 A quieter week in open source, and that's fine: rest is part of the work.")]
@@ -285,7 +281,7 @@ def weekly_recap(
     for index, goal in enumerate(goals_finished[:5]):
         long.append(Part(clean(goal), cut=2 + index, before="✅ ", sep="\n"))
     if goals_set:
-        long.append(Part(f"🎯 {_plural(goals_set, 'new goal')} set, in public.", cut=8, sep="\n"))
+        long.append(Part(f"🎯 {goals_set} {noun(goals_set, 'new goal')} set, in public.", cut=8, sep="\n"))
     if next_step:
         long.append(Part(clean(next_step), cut=9, before="Next up: ", sep="\n\n"))
     return _drafts([*short, *_tail(None)], [*long, *_tail(None)])

@@ -11,6 +11,7 @@ from bot.db.models import Activity, Goal, Guild
 from bot.services import messages, outbox
 from bot.services.dates import member_today
 from bot.services.guilds import member_zone
+from bot.services.rhythm.streaks import STREAK_MILESTONES, member_streak, refresh_streaks
 
 GOAL_MILESTONE_EVERY = 10
 
@@ -39,7 +40,6 @@ async def record(
     today = member_today(min(at or now, now), await member_zone(session, guild_id, user_id))
     session.add(Activity(guild_id=guild_id, user_id=user_id, kind=kind, ref=ref, local_date=today, created_at=now))
     await session.flush()
-    from bot.services.streaks import refresh_streaks
 
     # The stored streak (for the leaderboard) moves in the same transaction as the activity.
     await refresh_streaks(session, guild_id, [user_id], now=now)
@@ -49,8 +49,6 @@ async def record(
 
 async def celebrate_milestones(session: AsyncSession, *, guild_id: int, user_id: int, now: datetime) -> list[str]:
     """Queue celebrations for a streak milestone or a round number of finished goals, each once."""
-    from bot.services.streaks import STREAK_MILESTONES, member_streak
-
     guild = await session.get(Guild, guild_id)
     if guild is None or guild.celebrations_channel_id is None:
         return []

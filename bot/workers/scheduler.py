@@ -1,9 +1,11 @@
-"""The in-process scheduler: each server's weekly run, the streak-DM sweep and the daily retention pass.
+"""The in-process scheduler: each server's weekly run, the streak-DM and review-nudge sweeps, and retention.
 
 What must run lives in the database (schedules on Guild, runs in JobRun); APScheduler only decides
 when to look. Jobs have fixed ids and replace_existing=True. A sync every 15 minutes brings the jobs
 in line with the database (a server first seen since the start, a schedule changed by another
 process) and catches up missed runs, as the start does; JobRun makes every run happen once.
+The review nudges run where the radar runs (the fleet's process holding shard 0), every sweep and
+at the end of each radar pass, which saw the open PRs they are about.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -21,15 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.services import departures, retention
-from bot.services import schedule as rhythm
-from bot.services.schedule import RunResult, Schedule, StreakDM
-
-if TYPE_CHECKING:
-    from bot.bot import Shiplog
+from bot.services.github import nudges
+from bot.services.rhythm.runs import RunResult, catch_up, run_weekly
+from bot.services.rhythm.settings import all_schedules, get_schedule
+from bot.services.rhythm.streak_dms import StreakDM, queue_streak_dms
+from bot.services.rhythm.when import Schedule, previous_run
+from bot.workers.base import Host
 
 log = logging.getLogger(__name__)
 
 STREAK_DMS_JOB = "streak-dms"
+NUDGES_JOB = "review-nudges"
 SYNC_JOB = "weekly-sync"
 RETENTION_JOB = "retention"
 RETENTION_HOURS = 24
@@ -62,9 +65,13 @@ class Scheduler:
         clock: Callable[[], datetime] = utcnow,
         on_queued: Callable[[], None] = lambda: None,
         retention_days: int | None = None,
+        review_nudges: bool = False,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.retention_days = retention_days  # None: no retention job (tests that do not want one)
+        self.review_nudges = review_nudges  # False: no review-nudges job (another process runs it)
+        self._nudging = False  # the review-nudges job is running...
+        self._nudge_again = False  # ...and was asked for again meanwhile: it goes round once more
         self.clock = clock
         self.on_queued = on_queued
         # A run that fires late (the loop was busy, the machine slept) still runs, once: the run
@@ -86,6 +93,14 @@ class Scheduler:
             name="streak-at-risk DMs",
             replace_existing=True,
         )
+        if self.review_nudges:
+            self.aps.add_job(
+                self.queue_review_nudges,
+                IntervalTrigger(minutes=SWEEP_MINUTES),
+                id=NUDGES_JOB,
+                name="review-wait nudges",
+                replace_existing=True,
+            )
         if self.retention_days is not None:
             # Daily, the first pass a few minutes after the start (not in it: the start stays quick).
             self.aps.add_job(
@@ -106,6 +121,15 @@ class Scheduler:
         """Stop the scheduler; a running job is not waited for (its transaction commits or not)."""
         if self.aps.running:
             self.aps.shutdown(wait=False)
+
+    def nudge_soon(self) -> None:
+        """Run the review-nudges job now (a radar pass ended: the open PRs it saw may be due a nudge)."""
+        if self._nudging:
+            self._nudge_again = True
+            return
+        job = self.aps.get_job(NUDGES_JOB) if self.aps.running else None
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))  # APScheduler keeps real time
 
     def schedule_guild(self, guild_id: int, schedule: Schedule) -> Job:
         """Add or replace the server's weekly job."""
@@ -130,7 +154,7 @@ class Scheduler:
             if (job := self.job(guild_id)) is not None:
                 job.remove()
             return None
-        return self.schedule_guild(guild_id, await rhythm.get_schedule(self.sessionmaker, guild_id))
+        return self.schedule_guild(guild_id, await get_schedule(self.sessionmaker, guild_id))
 
     async def run_guild(
         self, guild_id: int, key: str | None = None, *, scheduled_for: datetime | None = None
@@ -141,22 +165,22 @@ class Scheduler:
         process changed it), the job is replaced and nothing runs now.
         """
         now = self.clock()
-        current = await rhythm.get_schedule(self.sessionmaker, guild_id)
+        current = await get_schedule(self.sessionmaker, guild_id)
         if key is not None and key != current.key:
             log.info("guild %s: schedule changed to %s since this job was added; rescheduling", guild_id, current.key)
             self.schedule_guild(guild_id, current)
             return None
         # APScheduler 3 does not hand the fire time to the job. The job fires at a scheduled instant,
         # so the most recent one is that fire time; a late run finds the same one, or a newer one.
-        when = scheduled_for or rhythm.previous_run(current, now)
-        result = await rhythm.run_weekly(self.sessionmaker, guild_id, scheduled_for=when, now=now)
+        when = scheduled_for or previous_run(current, now)
+        result = await run_weekly(self.sessionmaker, guild_id, scheduled_for=when, now=now)
         if result.queued:
             self.on_queued()
         return result
 
     async def sync(self) -> list[RunResult]:
         """Make the jobs match the servers' schedules, then catch up missed runs."""
-        schedules = await rhythm.all_schedules(self.sessionmaker)
+        schedules = await all_schedules(self.sessionmaker)
         for guild_id, schedule in schedules.items():
             job = self.job(guild_id)
             if job is None or job.args[1] != schedule.key:
@@ -168,14 +192,30 @@ class Scheduler:
 
     async def catch_up(self) -> list[RunResult]:
         """Make the runs missed within the catch-up window; record older ones as skipped."""
-        results = await rhythm.catch_up(self.sessionmaker, now=self.clock())
+        results = await catch_up(self.sessionmaker, now=self.clock())
         if any(result.queued for result in results):
             self.on_queued()
         return results
 
     async def send_streak_dms(self) -> list[StreakDM]:
         """Queue the streak-at-risk DMs that are due (the streak-dms job)."""
-        queued = await rhythm.queue_streak_dms(self.sessionmaker, now=self.clock())
+        queued = await queue_streak_dms(self.sessionmaker, now=self.clock())
+        if queued:
+            self.on_queued()
+        return queued
+
+    async def queue_review_nudges(self) -> int:
+        """Queue the review-wait DMs that are due (the review-nudges job); return how many were queued."""
+        self._nudging = True
+        queued = 0
+        try:
+            while True:
+                self._nudge_again = False
+                queued += await nudges.queue_dm_nudges(self.sessionmaker, now=self.clock())
+                if not self._nudge_again:
+                    break
+        finally:
+            self._nudging = False
         if queued:
             self.on_queued()
         return queued
@@ -185,13 +225,37 @@ class Scheduler:
         return await retention.prune(self.sessionmaker, days=self.retention_days or 1, now=self.clock())
 
 
-async def start_scheduler(bot: Shiplog) -> Scheduler:
-    """Build and start the bot's scheduler; the caller shuts it down."""
-    scheduler = Scheduler(
-        bot.sessionmaker,
-        clock=bot.now,
-        on_queued=bot.wake_outbox,
-        retention_days=bot.settings.delivery_retention_days,
-    )
-    await scheduler.start()
-    return scheduler
+class SchedulerWorker:
+    """Builds the bot's Scheduler at start and shuts it down on stop (a Worker: bot/workers/base.py)."""
+
+    name = "scheduler"
+
+    def __init__(self, *, retention_days: int | None) -> None:
+        self.retention_days = retention_days
+        self.scheduler: Scheduler | None = None
+
+    async def start(self, host: Host) -> None:
+        """Start the scheduler: add every server's job and catch up missed runs."""
+        self.scheduler = Scheduler(
+            host.sessionmaker,
+            clock=host.now,
+            on_queued=host.wake_outbox,
+            retention_days=self.retention_days,
+            review_nudges=host.runs_fleet_jobs,
+        )
+        await self.scheduler.start()
+
+    def nudge_soon(self) -> None:
+        """Run the review-nudges job now, if this process runs it."""
+        if self.scheduler is not None:
+            self.scheduler.nudge_soon()
+
+    async def drain(self) -> None:
+        """Start no more jobs (a run cut off writes nothing, and is caught up at the next start)."""
+        await self.hand_back()
+
+    async def hand_back(self) -> int:
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown()
+        return 0

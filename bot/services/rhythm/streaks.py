@@ -40,9 +40,8 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +50,7 @@ from bot.db.base import iso_date
 from bot.db.models import Activity, Guild, Member, MemberStreak, RestPeriod
 from bot.db.session import CHUNK_ROWS, chunks
 from bot.services.dates import member_today
+from bot.services.rhythm.when import stored_zone
 
 __all__ = [
     "CADENCES",
@@ -420,7 +420,7 @@ async def stored_currents(session: AsyncSession, guild_id: int, *, now: datetime
     for user_id, row_cadence, period, current, freezes, zone_name in rows:
         now_index = today_in.get(zone_name)
         if now_index is None:
-            now_index = today_in[zone_name] = _index(member_today(now, _zone(zone_name)), weekly)
+            now_index = today_in[zone_name] = _index(member_today(now, stored_zone(zone_name)), weekly)
         if row_cadence != cadence:
             stale.append(user_id)
             continue
@@ -477,7 +477,7 @@ async def stored_states(
         for user_id, row_cadence, period, current, best, total, freezes, progress, zone_name in rows:
             today = today_in.get(zone_name)
             if today is None:
-                today = today_in[zone_name] = member_today(now, _zone(zone_name))
+                today = today_in[zone_name] = member_today(now, stored_zone(zone_name))
             state = None
             if row_cadence == cadence:
                 snapshot = StreakSnapshot(cadence, period, current, best, total, freezes, progress)
@@ -492,18 +492,6 @@ async def stored_states(
 
 
 # --- Loading from the database ----------------------------------------------------------------------
-
-
-@cache
-def _zone(name: str | None) -> ZoneInfo:
-    """Return a member's zone; an unreadable name falls back to UTC rather than failing /streak."""
-    if not name:
-        return ZoneInfo("UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        log.warning("unknown time zone %r in the database; using UTC", name)
-        return ZoneInfo("UTC")
 
 
 async def _guild_cadence(session: AsyncSession, guild_id: int) -> str:
@@ -531,7 +519,7 @@ async def member_streak(session: AsyncSession, guild_id: int, user_id: int, *, n
         select(Activity.local_date).where(Activity.guild_id == guild_id, Activity.user_id == user_id).distinct()
     )
     rests = await rest_ranges(session, guild_id, user_id)
-    return compute_streak(dates, rests, cadence=cadence, today=member_today(now, _zone(zone_name)))
+    return compute_streak(dates, rests, cadence=cadence, today=member_today(now, stored_zone(zone_name)))
 
 
 async def guild_streaks(
@@ -584,7 +572,7 @@ async def guild_streaks(
         zone_name = zone_of.get(user_id)
         today = today_in.get(zone_name)
         if today is None:
-            today = today_in[zone_name] = member_today(now, _zone(zone_name))
+            today = today_in[zone_name] = member_today(now, stored_zone(zone_name))
         joined = joined_of.get(user_id)
         # Dates cast to text are ISO (YYYY-MM-DD) on SQLite and on PostgreSQL (with its default DateStyle).
         dates = [date.fromisoformat(day) for day in joined.split(",")] if joined else ()

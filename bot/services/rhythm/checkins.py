@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import CheckIn, Goal, Guild, Kudos, MergedPullRequest, RestPeriod
 from bot.db.session import reading, transaction
 from bot.errors import UserError
-from bot.services import activity, limits, messages, outbox
+from bot.services import limits, messages, outbox
 from bot.services.audience import departed
 from bot.services.dates import member_today
 from bot.services.guilds import ensure_guild, ensure_member, member_zone
 from bot.services.limits import CHECKIN_COOLDOWN, KUDOS_PER_DAY, KUDOS_WINDOW
 from bot.services.links import clean_web_link
-from bot.services.streaks import (
+from bot.services.rhythm import activity
+from bot.services.rhythm.streaks import (
     DEFAULT_CADENCE,
     StreakState,
     activity_days,
@@ -89,7 +90,8 @@ async def check_in(
         today = member_today(now, await member_zone(session, guild_id, user_id))
         guild = await session.get(Guild, guild_id)
         held_until = None
-        posted = guild is not None and guild.accountability_channel_id is not None
+        channel_id = guild.accountability_channel_id if guild is not None else None
+        posted = channel_id is not None
         if posted:
             last = await limits.last_checkin_post(session, guild_id, user_id, now)
             if last is not None:
@@ -108,7 +110,7 @@ async def check_in(
                     user_id=user_id, note=note, link=link, streak=state.current, cadence=state.cadence
                 ),
                 guild_id=guild_id,
-                channel_id=guild.accountability_channel_id,
+                channel_id=channel_id,
                 now=now,
             )
         return CheckInResult(row.id, state, posted, held_until)
