@@ -4,7 +4,7 @@
     python bench/pipeline.py --quick      # CI: small sizes, a few seconds, checks what it promises
 
 The real bot (discord.py included, built as tests/harness.py builds it) runs against the fake
-Discord of bot/playground/fake_discord.py, on a temporary migrated SQLite file. discord.py's sleeps are not
+Discord of bot/playground/fake_discord/, on a temporary migrated SQLite file. discord.py's sleeps are not
 scaled: a 429 or a rate-limit wait costs its real time. The fake enforces Discord's per-channel
 limit of 5 messages per 5 seconds (learned by discord.py from the `X-RateLimit-*` headers, and
 answered with 429 past it). Three measurements:

@@ -19,10 +19,21 @@ from bot.bot import Shiplog
 from bot.config import Settings
 from bot.db.session import create_engine, create_sessionmaker
 from bot.playground.clock import Clock
-from bot.playground.fake_discord import FakeDiscord
+from bot.playground.fake_discord import Channel, FakeDiscord, Member, ServerSpec, build_server
 from tests.conftest import NOW
 
 WEBHOOK_SECRET = "It's a Secret to Everybody"
+# The server every test starts in: an admin with Manage Server (ada), two members and two channels.
+SERVER = ServerSpec(
+    name="Builders",
+    contents=(
+        Member("ada", permissions=("manage_guild",)),
+        Member("alice"),
+        Member("bob"),
+        Channel("goals"),
+        Channel("celebrations"),
+    ),
+)
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0) -> Any:
@@ -146,15 +157,15 @@ async def world(db_url: str, *, start: bool = True, now: datetime = NOW) -> Asyn
 @asynccontextmanager
 async def _world(db_url: str, github: respx.MockRouter, *, start: bool, now: datetime) -> AsyncIterator[World]:
     async with FakeDiscord() as fake:
-        guild = fake.add_guild(name="Builders")
+        server = build_server(fake, SERVER)
         w = World(
             fake=fake,
-            guild=guild,
-            admin=fake.add_member(guild, "ada", manage_guild=True),
-            alice=fake.add_member(guild, "alice"),
-            bob=fake.add_member(guild, "bob"),
-            goals=fake.add_text_channel(guild, "goals"),
-            celebrations=fake.add_text_channel(guild, "celebrations"),
+            guild=server.guild,
+            admin=server.members["ada"],
+            alice=server.members["alice"],
+            bob=server.members["bob"],
+            goals=server.channels["goals"],
+            celebrations=server.channels["celebrations"],
             db_url=db_url,
             clock=Clock(now),
             github=github,

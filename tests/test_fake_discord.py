@@ -15,8 +15,20 @@ import pytest
 from discord import app_commands
 from discord.ext import commands
 
-from bot.playground.fake_discord import FakeDiscord, FakeDiscordError, FakeFile, InteractionTimeout, snowflake
+from bot.playground.fake_discord import (
+    Channel,
+    FakeDiscord,
+    FakeDiscordError,
+    FakeFile,
+    FakeGuild,
+    InteractionTimeout,
+    Member,
+    ServerSpec,
+    build_server,
+    snowflake,
+)
 
+MANAGE_GUILD = discord.Permissions(manage_guild=True).value
 GOALS = ["ship it", "ship the docs", "shave the yak", "write tests"]
 
 
@@ -555,3 +567,45 @@ async def test_heartbeats_are_acknowledged_after_a_round_trip_not_at_once() -> N
         async with fake.running(bot):
             await asyncio.sleep(0.5)  # the heartbeat at HELLO, then two of the keep-alive thread's
             assert 0.04 <= bot.latency < 10  # a round trip (50 ms), neither 0 nor a whole interval
+
+
+def _made(fake: FakeDiscord, guild: FakeGuild) -> list[tuple[str, str | None, int, int]]:
+    """Everything in `guild` in the order of its ids: kind, name, position and (members) permissions."""
+    things: list[tuple[int, tuple[str, str | None, int, int]]] = []
+    things += [(r.id, ("role", r.name, r.position, r.permissions)) for r in guild.roles.values()]
+    things += [(c.id, ("channel", c.name, c.position, 0)) for c in guild.channels.values()]
+    things += [(m.id, ("member", m.name, 0, fake.permissions_for(m, guild=guild))) for m in guild.members.values()]
+    return [thing for _, thing in sorted(things)]
+
+
+async def test_a_server_spec_builds_what_the_same_calls_by_hand_build_in_the_same_order() -> None:
+    fake = FakeDiscord()  # nothing connects: building needs no server running
+    by_hand = fake.add_guild(name="Builders", owner="ada", general=False)
+    fake.add_text_channel(by_hand, "general", topic="Say hello.")
+    fake.add_member(by_hand, "alice", manage_guild=True)
+    fake.add_member(by_hand, "bob")
+    fake.add_text_channel(by_hand, "goals")
+    spec = ServerSpec(
+        name="Builders",
+        owner="ada",
+        general=False,
+        contents=(
+            Channel("general", "Say hello."),
+            Member("alice", permissions=("manage_guild",)),
+            Member("bob"),
+            Channel("goals"),
+        ),
+    )
+
+    server = build_server(fake, spec)
+
+    assert _made(fake, server.guild) == _made(fake, by_hand)
+    assert [m.name for m in server.members.values()] == ["ada", "alice", "bob"]
+    assert server.owner is server.members["ada"] and server.guild.owner_id == server.owner.id
+    assert server.channels["general"].topic == "Say hello."
+    alice, bob = server.members["alice"], server.members["bob"]
+    assert fake.permissions_for(alice, guild=server.guild) & MANAGE_GUILD
+    assert not fake.permissions_for(bob, guild=server.guild) & MANAGE_GUILD
+    # Defaults are add_guild's: an owner named "owner" and a #general channel.
+    default = build_server(fake, ServerSpec(name="Plain"))
+    assert list(default.members) == ["owner"] and list(default.channels) == ["general"]

@@ -76,8 +76,8 @@ def iso(when: datetime | None) -> str | None:
     return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _whole_second(when: datetime | None) -> datetime | None:
-    return None if when is None else when.astimezone(UTC).replace(microsecond=0)
+def _whole_second(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(microsecond=0)
 
 
 # --- What the fake knows --------------------------------------------------------------------------
@@ -279,10 +279,11 @@ def _authors_of(node: Node) -> set[str] | None:
     if kind == "not":
         return None
     found = [_authors_of(child) for child in node[1]]
+    known = [f for f in found if f is not None]
     if kind == "and":
-        known = [f for f in found if f is not None]
         return set.intersection(*known) if known else None
-    return None if any(f is None for f in found) else set().union(*found)
+    # An OR matches any author as soon as one of its branches does.
+    return None if len(known) < len(found) else set[str]().union(*known)
 
 
 def _walk_terms(node: Node) -> list[Node]:
@@ -463,8 +464,8 @@ class FakeGitHub:
             title=title or f"Change {number} to {repo}",
             body=body,
             created_at=_whole_second(created_at),
-            merged_at=_whole_second(merged_at),
-            closed_at=_whole_second(closed_at),
+            merged_at=None if merged_at is None else _whole_second(merged_at),
+            closed_at=None if closed_at is None else _whole_second(closed_at),
             reviewed=reviewed,
             archived=archived,
         )

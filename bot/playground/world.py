@@ -35,6 +35,7 @@ from bot.playground.clock import Clock
 from bot.playground.fake_discord import (
     ADMINISTRATOR,
     FLAG_EPHEMERAL,
+    Channel,
     FakeChannel,
     FakeDiscord,
     FakeDiscordError,
@@ -42,6 +43,9 @@ from bot.playground.fake_discord import (
     FakeMember,
     InteractionResult,
     InteractionTimeout,
+    Member,
+    ServerSpec,
+    build_server,
 )
 from bot.playground.fake_github import FakeGitHub
 from bot.playground.fake_github import FakeUser as GitHubUser
@@ -67,6 +71,14 @@ CHANNELS = (
     ("github", f"Events of {REPO}, relayed."),
 )
 MEMBERS = ("alice", "bob", "carol")
+ADMIN = "ada"  # the server's owner, who sets it up
+# The channels first, then the members (their ids follow that order).
+SERVER = ServerSpec(
+    name="Open Source Builders",
+    owner=ADMIN,
+    general=False,
+    contents=(*(Channel(name, topic) for name, topic in CHANNELS), *(Member(name) for name in MEMBERS)),
+)
 MAX_BIO = 160  # GitHub's own limit
 SWEEP_STEP = timedelta(hours=3)  # how often `advance` sweeps for streak DMs on its way
 ISSUE_TITLES = (
@@ -167,15 +179,9 @@ class Playground:
         await self._exit.aclose()
 
     def _build_server(self) -> tuple[FakeGuild, FakeMember, GitHubUser]:
-        fake = self.fake
-        guild = fake.add_guild(name="Open Source Builders", owner="ada", general=False)
-        admin = guild.members[guild.owner_id]
-        for name, topic in CHANNELS:
-            fake.add_text_channel(guild, name, topic=topic)
-        self.members[admin.id] = admin
-        for name in MEMBERS:
-            member = fake.add_member(guild, name)
-            self.members[member.id] = member
+        server = build_server(self.fake, SERVER)
+        guild, admin = server.guild, server.members[ADMIN]
+        self.members.update((member.id, member) for member in server.members.values())
         self.github.add_repo(REPO)
         for repo in UPSTREAM_REPOS:
             self.github.add_repo(repo)
