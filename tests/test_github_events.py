@@ -46,7 +46,7 @@ async def deliver(sessionmaker, event: str, body: bytes, delivery_id: str) -> No
                 received_at=NOW,
             )
         )
-    while await github_events.process_next(sessionmaker, now=NOW):
+    while await github_events.process_batch(sessionmaker, now=NOW):
         pass
 
 

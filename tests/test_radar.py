@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubProfile, Guild
 from bot.db.session import transaction
 from bot.services.github import history
-from bot.services.github.api import Bucket, GitHubAPI, GitHubRateLimited, RateLimits
+from bot.services.github.api import GitHubAPI, GitHubRateLimited
 from bot.services.github.radar import (
     MAX_AUTHORS,
     MAX_QUERY_CHARS,
@@ -24,6 +24,7 @@ from bot.services.github.radar import (
     query,
     since_term,
 )
+from bot.services.github.ratelimits import Bucket, RateLimits
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 MERGED_BASE = f"is:pr is:merged {since_term(NOW)}"

@@ -679,14 +679,14 @@ async def test_a_delivery_failing_with_a_database_error_is_failed_after_a_few_tr
 
     for attempt in range(1, events.MAX_ATTEMPTS):
         with pytest.raises(DBAPIError) as raised:  # raised: the processing loop backs off before the next try
-            await events.process_next(sessionmaker, now=NOW)
+            await events.process_batch(sessionmaker, now=NOW, limit=1)
         assert webhooks.is_database_fault(raised.value)
         status, attempts, error = (await delivery_rows(sessionmaker))["poison"]
         assert (status, attempts) == ("pending", attempt)  # counted, although the attempt rolled back
         assert message in error
-    assert await events.process_next(sessionmaker, now=NOW)  # the last try: failed, not raised
-    assert await events.process_next(sessionmaker, now=NOW)  # the next delivery
-    assert not await events.process_next(sessionmaker, now=NOW)
+    assert await events.process_batch(sessionmaker, now=NOW, limit=1)  # the last try: failed, not raised
+    assert await events.process_batch(sessionmaker, now=NOW, limit=1)  # the next delivery
+    assert not await events.process_batch(sessionmaker, now=NOW, limit=1)
     rows = await delivery_rows(sessionmaker)
     assert rows["poison"][:2] == ("failed", events.MAX_ATTEMPTS)
     assert message in rows["poison"][2]
@@ -704,12 +704,12 @@ async def test_a_database_that_is_down_uses_up_no_attempts(sessionmaker, db_url:
         async with database_locked(db_url, reads_too=True):  # the database answers nobody else
             for _ in range(events.MAX_ATTEMPTS * 2):
                 with pytest.raises(DBAPIError) as raised:
-                    await events.process_next(create_sessionmaker(impatient), now=NOW)
+                    await events.process_batch(create_sessionmaker(impatient), now=NOW, limit=1)
                 assert webhooks.is_database_fault(raised.value)
     finally:
         await impatient.dispose()
     assert (await delivery_rows(sessionmaker))["d-1"] == ("pending", 0, None)
-    assert await events.process_next(sessionmaker, now=NOW)
+    assert await events.process_batch(sessionmaker, now=NOW, limit=1)
     assert (await delivery_rows(sessionmaker))["d-1"] == ("done", 1, None)
 
 
@@ -719,7 +719,7 @@ async def test_a_delivery_whose_tries_never_finished_is_failed_when_claimed_agai
     await webhooks.store_delivery(sessionmaker, delivery_id="d-1", event="issues", headers={}, body=body, now=NOW)
     async with transaction(sessionmaker) as session:
         await session.execute(update(WebhookDelivery).values(attempts=events.MAX_ATTEMPTS))
-    assert await events.process_next(sessionmaker, now=NOW)
+    assert await events.process_batch(sessionmaker, now=NOW, limit=1)
     status, attempts, error = (await delivery_rows(sessionmaker))["d-1"]
     assert (status, attempts) == ("failed", events.MAX_ATTEMPTS)
     assert "attempts" in error

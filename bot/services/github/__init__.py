@@ -1,7 +1,12 @@
-"""GitHub: the API client, webhook intake, events, linking, subscriptions and the radar.
+"""GitHub: what Shiplog reads from GitHub, and what it means for the servers.
 
-The tables it writes: `webhook_deliveries` (intake), `github_accounts`, `github_link_requests`, `github_profiles`,
-`github_merges` and `github_open_prs` (links, history, the radar), `merged_prs` and linked `goals` (events),
-`review_nudges` (nudges), `subscriptions` and `milestone_roles`, `app_state` (the radar's cursor), and
-`outbox` rows through `bot.services.outbox`.
+It owns the API client (`api`, with `ratelimits` and `errors`), the webhook intake (`webhooks`)
+and its processing (`events`), the radar's searches (`radar`), the one `Merge` value that both
+turn into a celebration (`merges`), linked accounts (`links`), each author's history of merges
+(`history`), relays to channels (`subscriptions`) and review nudges (`nudges`).
+
+Tables it writes (bot/db/models.py): webhook_deliveries, github_accounts, github_link_requests,
+github_profiles, github_merges, github_open_prs, merged_prs, subscriptions, milestone_roles,
+review_nudges and app_state (the radar's state); through other services, goals (finished by a
+merge), activity and outbox.
 """

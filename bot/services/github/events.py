@@ -1,4 +1,12 @@
-"""What a GitHub event means for the servers: merge celebrations, finished goals and relays."""
+"""What a GitHub event means for the servers: merge celebrations, finished goals and relays.
+
+Webhook deliveries are stored as they arrive (webhooks.py); `process_batch`, which the processing
+loop runs, applies the pending ones oldest first, and its docstring holds the rules it follows
+(attempts, SAVEPOINTs, backing off). A merged pull request is read into a `Merge` (merges.py), as
+the radar's finds are, and `celebrate_merge` takes it in named steps: record it in the author's
+history; then, in each server that links the author, record it there once, count it, grant its
+milestone roles, finish the goals it closes, note the activity and queue a `messages.Merged`.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +14,27 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import storable
-from bot.db.models import Goal, Guild, MergedPullRequest, MilestoneRole, Subscription, WebhookDelivery
+from bot.db.models import (
+    GitHubAccount,
+    Goal,
+    Guild,
+    MergedPullRequest,
+    MilestoneRole,
+    Subscription,
+    WebhookDelivery,
+)
 from bot.db.session import transaction
 from bot.services import audience, messages, outbox
 from bot.services.github import history, webhooks
+from bot.services.github.links import members_for
+from bot.services.github.merges import Merge, is_bot
 from bot.services.github.urls import pull_url, safe_url
 from bot.services.goals import close as close_goal
 from bot.services.rhythm import activity
@@ -34,6 +52,9 @@ FOLD_WINDOW = timedelta(seconds=2)
 MAX_ATTEMPTS = 5
 # Deliveries applied in one transaction by process_batch (the processing loop).
 BATCH_SIZE = 20
+# Core statements on the table: a delivery's body is read only where it is applied, never loaded
+# with its row as an object. A mapped class's __table__ is a Table (the base declares a FromClause).
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _CLOSING = re.compile(
     r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+"
     r"(?:(?:https?://github\.com/)?(?P<repo>[\w.-]+/[\w.-]+)(?:#|/issues/))?#?(?P<number>\d{1,9})\b",
@@ -44,13 +65,6 @@ _CLOSING = re.compile(
 def milestone_key(kind: str, value: int) -> str:
     """Name a milestone: 'prs:5' is the 5th merged PR, 'repo:5' five in one repo."""
     return f"{kind}:{value}"
-
-
-def is_bot(user: dict[str, Any] | None) -> bool:
-    """Tell whether a GitHub user is a bot account."""
-    if not user:
-        return True
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
 def closing_issues(body: str | None, repo: str) -> set[tuple[str, int]]:
@@ -70,29 +84,13 @@ class Outcome:
     goals_finished: int = 0
 
 
-async def process_next(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> bool:
-    """Process the oldest pending delivery, with everything it queues in one transaction; False when none.
-
-    The attempt is counted in a transaction of its own, committed before the delivery is applied:
-    counted inside the delivery's transaction, it was rolled back with every failure, and one
-    delivery failing with a database error was retried forever, ahead of all later ones. Only an
-    attempt that reached the database counts: while the database is down the count fails too, and
-    no delivery uses up its tries. A failure that escapes the delivery's transaction (a database
-    error, a failed commit) is recorded on the row and raised, so the processing loop backs off
-    and tries again; at the MAX_ATTEMPTS-th the delivery is marked failed with the reason, and
-    processing goes on with the next one. A payload the code cannot handle is failed at once:
-    trying it again would change nothing.
-    """
-    return bool(await process_batch(sessionmaker, now=now, limit=1))
-
-
 async def _claim(
     sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime, limit: int
 ) -> list[tuple[int, int | None]]:
     # Return (row id, this attempt's number) of the oldest pending deliveries, or (row id, None)
     # when its tries are spent: earlier ones were counted, then the process stopped before it
     # could record how they ended. Only the ids and the counts are read, not the bodies.
-    table = WebhookDelivery.__table__
+    table = _DELIVERIES
     claims: list[tuple[int, int | None]] = []
     async with transaction(sessionmaker) as session:
         rows = (
@@ -125,12 +123,20 @@ async def process_batch(
 ) -> int:
     """Process up to `limit` of the oldest pending deliveries in one transaction; return how many were taken.
 
-    The rules of `process_next` hold for each delivery: its attempt is counted before it is
-    applied, each is applied in a SAVEPOINT of its own (a payload the code cannot handle is failed
-    alone, and the others commit), and a database error is recorded against the delivery that
-    caused it. Such an error rolls the whole batch back: the batch is then applied again one
-    delivery at a time, so only the faulty one fails (up to MAX_ATTEMPTS times) and the others go
-    through; the first such error is raised afterwards, so the processing loop backs off.
+    0: none was pending. The rules every delivery is processed by:
+    - Its attempt is counted in a transaction of its own, committed before it is applied: counted
+      inside the delivery's transaction, it was rolled back with every failure, and one delivery
+      failing with a database error was retried forever, ahead of all later ones. Only an attempt
+      that reached the database counts: while the database is down the count fails too, and no
+      delivery uses up its tries.
+    - It is applied, with everything it queues, in a SAVEPOINT of its own. A payload the code
+      cannot handle is failed at once and alone (trying it again would change nothing); the
+      others commit.
+    - A database error (or a failed commit) rolls the whole batch back: the batch is then applied
+      again one delivery at a time, so only the faulty one fails and the others go through. The
+      error is recorded on that delivery's row and the first such error is raised afterwards, so the
+      processing loop backs off and tries again. At the MAX_ATTEMPTS-th try the delivery is marked
+      failed with the reason, and processing goes on with the next one.
     """
     claims = await _claim(sessionmaker, now=now, limit=limit)
     live = [(pk, attempt) for pk, attempt in claims if attempt is not None]
@@ -169,7 +175,7 @@ async def _fail_one(
 
 async def _apply_many(sessionmaker: async_sessionmaker[AsyncSession], pks: list[int], *, now: datetime) -> None:
     # One transaction, one SAVEPOINT per delivery; bodies are read one at a time, not held together.
-    table = WebhookDelivery.__table__
+    table = _DELIVERIES
     async with transaction(sessionmaker) as session:
         for pk in pks:
             row = (
@@ -202,7 +208,7 @@ async def _record_failure(
     values: dict[str, Any] = {"error": repr(exc)[:500]}
     if give_up:
         values |= {"status": "failed", "processed_at": now}
-    table = WebhookDelivery.__table__
+    table = _DELIVERIES
     async with transaction(sessionmaker) as session:
         await session.execute(
             update(table).where(table.c.id == delivery_pk, table.c.status == "pending").values(**values)
@@ -218,8 +224,8 @@ async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any]
     if event == "pull_request":
         pr = payload.get("pull_request") or {}
         if action == "closed" and pr.get("merged"):
-            private = audience.merge_is_private(payload)
-            celebrations, finished = await celebrate_each(session, repo, pr, now=now, private=private)
+            merge = Merge.from_webhook(payload)
+            celebrations, finished = await celebrate_each(session, merge, now=now) if merge else (0, 0)
             relays = await relay(session, repo, "pulls", "merged", pr, now=now)
             return Outcome(celebrations, relays, finished)
         if action == "opened":
@@ -252,149 +258,7 @@ def _labels(item: dict[str, Any]) -> list[str]:
     return [str(label.get("name", "")) for label in item.get("labels") or [] if isinstance(label, dict)]
 
 
-async def celebrate_merge(
-    session: AsyncSession,
-    repo: str,
-    pr: dict[str, Any],
-    *,
-    now: datetime,
-    private: bool,
-    source: str = "webhook",
-    guild_id: int | None = None,
-) -> tuple[int, int]:
-    """Record a linked member's merged PR once per server and queue its celebration.
-
-    `pr` is a webhook's pull request or a radar search item (both carry `user`, `number`, `title`,
-    `html_url`, `body` and when it merged). The same merge reported twice, by any mix of webhooks
-    and the radar, is recorded and celebrated once. A merge the history import already counted is
-    from before the member linked: it is not celebrated. The radar's merges skip servers that turned
-    it off, and in each server those from before the member linked there or from while its radar
-    was off. `private` (see audience.py): from a private repository, celebrated here but never
-    published. Return (celebrations queued, goals finished).
-    """
-    from bot.services.github.links import members_for
-
-    author = pr.get("user") or {}
-    if is_bot(author):
-        return 0, 0
-    login = str(author.get("login", ""))
-    github_id = int(author["id"]) if author.get("id") is not None else None
-    accounts = await members_for(session, github_id=github_id, login=login)
-    accounts = [a for a in accounts if guild_id is None or a.guild_id == guild_id]  # one server's (celebrate_each)
-    if not accounts:
-        return 0, 0
-    number = int(pr["number"])
-    merged_at = history.merged_at_of(pr) or now
-    if github_id is not None:
-        await history.ensure_profile(session, github_id, login, now=now)
-        before = await history.record_merge(session, github_id, repo, number, merged_at, source, private=private)
-        if before == "history":
-            return 0, 0
-    own_repo = repo.partition("/")[0] == login.lower()
-    celebrations = finished_total = 0
-    for account in accounts:
-        guild_id, user_id = account.guild_id, account.user_id
-        guild = await session.get(Guild, guild_id)
-        if guild is None or (source == "radar" and not guild.radar_enabled):
-            continue
-        if source == "radar" and merged_at < _radar_start(guild, account):
-            continue  # merged before they linked here, or while the radar was off here: found only now
-        seen = await session.scalar(
-            select(MergedPullRequest.id).where(
-                MergedPullRequest.guild_id == guild_id,
-                MergedPullRequest.repo == repo,
-                MergedPullRequest.number == number,
-            )
-        )
-        if seen is not None:
-            if private:  # a later report knows better: once private, never published
-                await session.execute(
-                    update(MergedPullRequest).where(MergedPullRequest.id == seen).values(private=True)
-                )
-            continue  # another hook, delivery or radar pass already reported this merge
-        title = storable(str(pr.get("title") or ""))[:300]
-        url = safe_url(pr.get("html_url"), fallback=pull_url(repo, number)) or ""
-        merged = MergedPullRequest(
-            guild_id=guild_id,
-            user_id=user_id,
-            github_id=github_id,
-            repo=repo,
-            number=number,
-            title=title,
-            url=url,
-            merged_at=merged_at,
-            recorded_at=now,
-            private=private,
-        )
-        session.add(merged)
-        await session.flush()
-        counted = await history.counts(
-            session, github_id=github_id, guild_id=guild_id, user_id=user_id, repo=repo, number=number
-        )
-        # A milestone is said only when the count is the member's true one.
-        milestones = []
-        if counted.known and counted.exact:
-            milestones = [milestone_key("prs", n) for n in PR_MILESTONES if n == counted.total]
-            if counted.in_repo == REPO_MILESTONE:
-                milestones.append(milestone_key("repo", REPO_MILESTONE))
-        for key in milestones:
-            role = await session.get(MilestoneRole, (guild_id, key))
-            if role is not None:
-                await outbox.enqueue(
-                    session,
-                    messages.RoleGrant(user_id=user_id, role_id=role.role_id, reason=f"Shiplog milestone {key}"),
-                    guild_id=guild_id,
-                    channel_id=None,
-                    now=now,
-                    dedupe_key=f"role:{guild_id}:{user_id}:{key}",
-                )
-        finished = await _finish_linked_goals(session, guild_id, user_id, repo, number, pr.get("body"), now)
-        finished_total += len(finished)
-        for goal in finished:
-            await activity.record(
-                session, guild_id=guild_id, user_id=user_id, kind="goal", ref=f"goal:{goal['number']}", now=now
-            )
-        # Dated when it merged, in the member's zone: a backlog never moves work into another week.
-        await activity.record(
-            session, guild_id=guild_id, user_id=user_id, kind="pr", ref=f"{repo}#{number}", now=now, at=merged_at
-        )
-        if own_repo and not guild.celebrate_own_repos and not finished:
-            continue  # merging into your own repository counts, but is not what the server cheers
-        channel_id = guild.celebrations_channel_id
-        data = {
-            "merged_id": merged.id,
-            "user_id": user_id,
-            "login": login,
-            "repo": repo,
-            "repo_name": ((pr.get("base") or {}).get("repo") or {}).get("full_name") or repo,
-            "number": number,
-            "title": title,
-            "url": url or None,
-            "total": counted.total,
-            "in_repo": counted.in_repo,
-            "known": counted.known,
-            "exact": counted.exact,
-            "milestones": milestones,
-            "goals": finished,
-            "source": source,
-            "private": private,
-        }
-        if channel_id is not None:
-            queued = await outbox.enqueue(
-                session,
-                messages.Merged.decode(data),
-                guild_id=guild_id,
-                channel_id=channel_id,
-                now=now,
-                dedupe_key=f"merged:{guild_id}:{repo}#{number}",
-            )
-            celebrations += queued is not None
-    return celebrations, finished_total
-
-
-async def celebrate_each(
-    session: AsyncSession, repo: str, pr: dict[str, Any], *, now: datetime, private: bool, source: str = "webhook"
-) -> tuple[int, int]:
+async def celebrate_each(session: AsyncSession, merge: Merge, *, now: datetime) -> tuple[int, int]:
     """`celebrate_merge` in each server that links the author, each in a SAVEPOINT of its own.
 
     One server's trouble with this member (a row it cannot take) is logged and holds back none of
@@ -402,53 +266,244 @@ async def celebrate_each(
     the whole delivery. (The radar calls `celebrate_merge` itself, in a SAVEPOINT per member: what
     fails there leaves the member's cursor, and the next pass tries again.)
     """
-    from bot.services.github.links import members_for
-
-    author = pr.get("user") or {}
-    if is_bot(author):
-        return 0, 0
-    github_id = int(author["id"]) if author.get("id") is not None else None
-    guild_ids = sorted(
-        {a.guild_id for a in await members_for(session, github_id=github_id, login=str(author.get("login", "")))}
-    )
+    accounts = await members_for(session, github_id=merge.author_id, login=merge.author_login)
     celebrations = finished = 0
-    for guild_id in guild_ids:
+    for guild_id in sorted({a.guild_id for a in accounts}):
         try:
             async with session.begin_nested():
-                queued, done = await celebrate_merge(
-                    session, repo, pr, now=now, private=private, source=source, guild_id=guild_id
-                )
+                queued, done = await celebrate_merge(session, merge, now=now, guild_id=guild_id)
         except DBAPIError as exc:  # a row refused; a payload the code cannot handle still fails the delivery
             if webhooks.is_database_fault(exc):
                 raise
             log.exception(
-                "could not celebrate %s#%s in guild %s; the other servers go on", repo, pr.get("number"), guild_id
+                "could not celebrate %s#%s in guild %s; the other servers go on", merge.repo, merge.number, guild_id
             )
             continue
         celebrations, finished = celebrations + queued, finished + done
     return celebrations, finished
 
 
+async def celebrate_merge(
+    session: AsyncSession, merge: Merge, *, now: datetime, guild_id: int | None = None
+) -> tuple[int, int]:
+    """Record a linked member's merged PR once per server and queue its celebration.
+
+    The same merge reported twice, by any mix of webhooks and the radar, is recorded and celebrated
+    once. A merge the history import already counted is from before the member linked: it is not
+    celebrated. The radar's merges skip servers that turned it off, and in each server those from
+    before the member linked there or from while its radar was off. A private merge (see
+    audience.py) is celebrated here but never published. `guild_id`: in that server only
+    (celebrate_each). Return (celebrations queued, goals finished).
+    """
+    accounts = await members_for(session, github_id=merge.author_id, login=merge.author_login)
+    accounts = [a for a in accounts if guild_id is None or a.guild_id == guild_id]
+    if not accounts:
+        return 0, 0
+    merged_at = merge.merged_at or now
+    if not await _record_in_history(session, merge, merged_at, now=now):
+        return 0, 0
+    celebrations = finished = 0
+    for account in accounts:
+        queued, done = await _celebrate_in_server(session, merge, account, merged_at=merged_at, now=now)
+        celebrations, finished = celebrations + queued, finished + done
+    return celebrations, finished
+
+
+async def _record_in_history(session: AsyncSession, merge: Merge, merged_at: datetime, *, now: datetime) -> bool:
+    """Store the merge in its author's history (history.py); False when the history import counted it already.
+
+    What the import counted merged before the member linked: it is theirs, but not celebrated now.
+    """
+    if merge.author_id is None:
+        return True  # known by login only: no history to keep
+    await history.ensure_profile(session, merge.author_id, merge.author_login, now=now)
+    before = await history.record_merge(
+        session, merge.author_id, merge.repo, merge.number, merged_at, merge.source, private=merge.private
+    )
+    return before != "history"
+
+
+async def _celebrate_in_server(
+    session: AsyncSession, merge: Merge, account: GitHubAccount, *, merged_at: datetime, now: datetime
+) -> tuple[int, int]:
+    """Record the merge in one server, count it, grant its milestones, finish goals and queue the cheer.
+
+    Return (celebrations queued, goals finished) in that server.
+    """
+    guild = await session.get(Guild, account.guild_id)
+    if guild is None or not _radar_may_celebrate(merge, guild, account, merged_at):
+        return 0, 0
+    merged = await _record_in_server(session, merge, account, merged_at, now=now)
+    if merged is None:
+        return 0, 0
+    counted = await history.counts(
+        session,
+        github_id=merge.author_id,
+        guild_id=account.guild_id,
+        user_id=account.user_id,
+        repo=merge.repo,
+        number=merge.number,
+    )
+    milestones = reached_milestones(counted)
+    await _grant_milestone_roles(session, account, milestones, now=now)
+    finished = await _finish_linked_goals(session, merge, account, now=now)
+    # Dated when it merged, in the member's zone: a backlog never moves work into another week.
+    await activity.record(
+        session,
+        guild_id=account.guild_id,
+        user_id=account.user_id,
+        kind="pr",
+        ref=f"{merge.repo}#{merge.number}",
+        now=now,
+        at=merged_at,
+    )
+    if merge.own_repo and not guild.celebrate_own_repos and not finished:
+        return 0, 0  # merging into your own repository counts, but is not what the server cheers
+    queued = await _queue_celebration(session, merge, guild, merged, counted, milestones, finished, now=now)
+    return int(queued), len(finished)
+
+
+def _radar_may_celebrate(merge: Merge, guild: Guild, account: GitHubAccount, merged_at: datetime) -> bool:
+    """Whether a server celebrates this merge: the radar's only while it is on, and only what merged since."""
+    if merge.source != "radar":
+        return True
+    # Merged before they linked here, or while the radar was off here: found only now, not cheered.
+    return guild.radar_enabled and merged_at >= _radar_start(guild, account)
+
+
+async def _record_in_server(
+    session: AsyncSession, merge: Merge, account: GitHubAccount, merged_at: datetime, *, now: datetime
+) -> MergedPullRequest | None:
+    """Store the merge as this server's; None when another hook, delivery or radar pass already did."""
+    seen = await session.scalar(
+        select(MergedPullRequest.id).where(
+            MergedPullRequest.guild_id == account.guild_id,
+            MergedPullRequest.repo == merge.repo,
+            MergedPullRequest.number == merge.number,
+        )
+    )
+    if seen is not None:
+        if merge.private:  # a later report knows better: once private, never published
+            await session.execute(update(MergedPullRequest).where(MergedPullRequest.id == seen).values(private=True))
+        return None
+    merged = MergedPullRequest(
+        guild_id=account.guild_id,
+        user_id=account.user_id,
+        github_id=merge.author_id,
+        repo=merge.repo,
+        number=merge.number,
+        title=storable(merge.title)[:300],
+        url=safe_url(merge.url, fallback=pull_url(merge.repo, merge.number)) or "",
+        merged_at=merged_at,
+        recorded_at=now,
+        private=merge.private,
+    )
+    session.add(merged)
+    await session.flush()
+    return merged
+
+
+def reached_milestones(counted: history.Counts) -> list[str]:
+    """Name the milestones a merge reaches; only a member's true count says one."""
+    if not (counted.known and counted.exact):
+        return []
+    milestones = [milestone_key("prs", n) for n in PR_MILESTONES if n == counted.total]
+    if counted.in_repo == REPO_MILESTONE:
+        milestones.append(milestone_key("repo", REPO_MILESTONE))
+    return milestones
+
+
+async def _grant_milestone_roles(
+    session: AsyncSession, account: GitHubAccount, milestones: list[str], *, now: datetime
+) -> None:
+    """Queue the role each reached milestone carries in this server, if an admin set one."""
+    guild_id, user_id = account.guild_id, account.user_id
+    for key in milestones:
+        role = await session.get(MilestoneRole, (guild_id, key))
+        if role is not None:
+            await outbox.enqueue(
+                session,
+                messages.RoleGrant(user_id=user_id, role_id=role.role_id, reason=f"Shiplog milestone {key}"),
+                guild_id=guild_id,
+                channel_id=None,
+                now=now,
+                dedupe_key=f"role:{guild_id}:{user_id}:{key}",
+            )
+
+
 async def _finish_linked_goals(
-    session: AsyncSession, guild_id: int, user_id: int, repo: str, number: int, body: str | None, now: datetime
-) -> list[dict[str, Any]]:
-    targets = {(repo, number)} | closing_issues(body, repo)
+    session: AsyncSession, merge: Merge, account: GitHubAccount, *, now: datetime
+) -> tuple[messages.FinishedGoal, ...]:
+    """Close the member's open goals linked to this PR or to an issue it closes, and note each as activity."""
+    targets = {(merge.repo, merge.number)} | closing_issues(merge.body, merge.repo)
     goals = (
         await session.scalars(
             select(Goal).where(
-                Goal.guild_id == guild_id,
-                Goal.user_id == user_id,
+                Goal.guild_id == account.guild_id,
+                Goal.user_id == account.user_id,
                 Goal.status == "open",
                 Goal.link_repo.in_({r for r, _ in targets}),
             )
         )
     ).all()
     finished = []
-    for goal in goals:
+    for goal in sorted(goals, key=lambda g: g.number):
         if (goal.link_repo, goal.link_number) in targets:
             close_goal(goal, "done", now)
-            finished.append({"number": goal.number, "text": goal.text})
-    return sorted(finished, key=lambda g: g["number"])
+            finished.append(messages.FinishedGoal(goal.number, goal.text))
+    for done in finished:
+        await activity.record(
+            session,
+            guild_id=account.guild_id,
+            user_id=account.user_id,
+            kind="goal",
+            ref=f"goal:{done.number}",
+            now=now,
+        )
+    return tuple(finished)
+
+
+async def _queue_celebration(
+    session: AsyncSession,
+    merge: Merge,
+    guild: Guild,
+    merged: MergedPullRequest,
+    counted: history.Counts,
+    milestones: list[str],
+    finished: tuple[messages.FinishedGoal, ...],
+    *,
+    now: datetime,
+) -> bool:
+    """Queue the celebration in the server's celebrations channel; False when it has none (or it was queued)."""
+    if guild.celebrations_channel_id is None:
+        return False
+    celebration = messages.Merged(
+        merged_id=merged.id,
+        user_id=merged.user_id,
+        login=merge.author_login or None,
+        repo=merge.repo,
+        repo_name=merge.repo_name or merge.repo,
+        number=merge.number,
+        title=merged.title,
+        url=merged.url or None,
+        total=counted.total,
+        in_repo=counted.in_repo,
+        known=counted.known,
+        exact=counted.exact,
+        milestones=tuple(milestones),
+        goals=finished,
+        source=merge.source,
+        private=merge.private,
+    )
+    queued = await outbox.enqueue(
+        session,
+        celebration,
+        guild_id=guild.id,
+        channel_id=guild.celebrations_channel_id,
+        now=now,
+        dedupe_key=f"merged:{guild.id}:{merge.repo}#{merge.number}",
+    )
+    return queued is not None
 
 
 async def relay(
@@ -458,6 +513,7 @@ async def relay(
     subscriptions = (await session.scalars(select(Subscription).where(Subscription.repo == repo))).all()
     author = item.get("user") or item.get("author") or {}
     labels = _labels(item)
+    relayed = _relay_message(repo, kind, action, item, author, labels)
     queued = 0
     for sub in subscriptions:
         if kind not in sub.events.split(","):
@@ -468,20 +524,9 @@ async def relay(
             wanted = {label.lower() for label in sub.labels}
             if not wanted & {label.lower() for label in labels}:
                 continue
-        data = {
-            "kind": kind,
-            "action": action,
-            "repo": repo,
-            "number": item.get("number"),
-            "title": str(item.get("title") or item.get("name") or item.get("tag_name") or "")[:256],
-            "tag": item.get("tag_name"),
-            "url": safe_url(item.get("html_url")),
-            "author": author.get("login"),
-            "labels": labels[:10],
-        }
         row = await outbox.enqueue(
             session,
-            messages.Relay.decode(data),
+            relayed,
             guild_id=sub.guild_id,
             channel_id=sub.channel_id,
             now=now,
@@ -493,7 +538,25 @@ async def relay(
     return queued
 
 
-def _radar_start(guild: Guild, account: Any) -> datetime:
+def _relay_message(
+    repo: str, kind: str, action: str, item: dict[str, Any], author: dict[str, Any], labels: list[str]
+) -> messages.Relay:
+    """Read what a relay shows of an event's issue, pull request or release (the renderer escapes the text)."""
+    number, tag, login = item.get("number"), item.get("tag_name"), author.get("login")
+    return messages.Relay(
+        event=kind,
+        action=action,
+        repo=repo,
+        number=number if isinstance(number, int) and not isinstance(number, bool) else None,
+        title=str(item.get("title") or item.get("name") or tag or "")[:256],
+        tag=None if tag in (None, "") else str(tag),
+        url=safe_url(item.get("html_url")),
+        author=None if login in (None, "") else str(login),
+        labels=tuple(labels[:10]),
+    )
+
+
+def _radar_start(guild: Guild, account: GitHubAccount) -> datetime:
     """Return since when the radar celebrates a member's merges in a server (GitHub counts seconds)."""
     since = max(filter(None, [account.linked_at, guild.radar_since]))
     return since.replace(microsecond=0)

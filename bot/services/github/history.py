@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
 from bot.db.session import insert_ignore, reading, transaction
 from bot.services import audience
-from bot.services.github.api import GitHubAPI, GitHubUnprocessable, is_login, parse_time
+from bot.services.github.api import GitHubAPI, GitHubUnprocessable, is_login
 from bot.services.github.urls import safe_url
 
 log = logging.getLogger(__name__)
@@ -34,17 +34,6 @@ def merged_query(login: str) -> str:
     return f"is:pr is:merged author:{login}"
 
 
-def merged_at_of(item: dict[str, Any]) -> datetime | None:
-    """Return when a PR merged: a search item's `pull_request.merged_at`, a webhook PR's `merged_at`,
-    else when it closed (a merged PR closes as it merges)."""
-    pull = item.get("pull_request")
-    return (
-        parse_time(pull.get("merged_at") if isinstance(pull, dict) else None)
-        or parse_time(item.get("merged_at"))
-        or parse_time(item.get("closed_at"))
-    )
-
-
 async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, now: datetime) -> GitHubProfile:
     """Return the user's profile, creating it (history still to import) on first sight.
 
@@ -54,6 +43,7 @@ async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, n
     profile = await session.get(GitHubProfile, github_id)
     if profile is None:
         await insert_ignore(session, GitHubProfile, [{"id": github_id, "login": login, "checked_through": now}])
+        # Inserted here, or by another process meanwhile (insert_ignore): either way it is there now.
         profile = await session.get_one(GitHubProfile, github_id)
     elif is_login(login) and profile.login != login:
         profile.login = login  # a display name only: identity is the id (see links.follow_login)

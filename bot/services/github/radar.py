@@ -38,8 +38,6 @@ from bot.db.session import reading, transaction
 from bot.services import audience
 from bot.services.github import history, links, webhooks
 from bot.services.github.api import (
-    BACKGROUND_SHARE,
-    DEFAULT_SEARCH_LIMIT,
     GitHubAPI,
     GitHubError,
     GitHubNotFound,
@@ -47,7 +45,9 @@ from bot.services.github.api import (
     GitHubUnprocessable,
     SearchItem,
 )
-from bot.services.github.events import celebrate_merge, is_bot
+from bot.services.github.events import celebrate_merge
+from bot.services.github.merges import Merge
+from bot.services.github.ratelimits import BACKGROUND_SHARE, DEFAULT_SEARCH_LIMIT
 
 log = logging.getLogger(__name__)
 
@@ -554,18 +554,12 @@ class Radar:
         """
         found = celebrated = 0
         for item in items:
-            if is_bot(item.author):
-                continue
+            merge = Merge.from_search(item, private=private.get(item.repo.lower(), True))
+            if merge is None:
+                continue  # a bot's
             found += 1
             # Every server at once: if one cannot take it, the member's cursor stays and the next pass tries again.
-            queued, _ = await celebrate_merge(
-                session,
-                item.repo.lower(),
-                as_pull_request(item),
-                now=self.now(),
-                private=private.get(item.repo.lower(), True),
-                source="radar",
-            )
+            queued, _ = await celebrate_merge(session, merge, now=self.now())
             celebrated += queued
         return found, celebrated
 
@@ -655,21 +649,6 @@ def _sharing_a_login(watched: list[Watched]) -> list[int]:
 
 class _TooMany(Exception):
     """A search matched more than GitHub returns: the batch must be split."""
-
-
-def as_pull_request(item: SearchItem) -> dict[str, Any]:
-    """Shape a search item like a webhook's pull request, for `celebrate_merge`."""
-    merged_at = item.merged_at or item.closed_at
-    when = merged_at.isoformat() if merged_at is not None else None
-    return {
-        "user": item.author,
-        "number": item.number,
-        "title": item.title,
-        "html_url": item.url,
-        "body": item.body,
-        "merged_at": when,
-        "pull_request": {"merged_at": when},
-    }
 
 
 async def status(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> dict[str, Any]:
