@@ -78,3 +78,36 @@ async def test_every_worker_can_be_handed_back_before_it_started() -> None:
         await worker.drain()
         assert await worker.hand_back() == 0
     assert workers.radar.radar is None and workers.scheduler.scheduler is None
+
+
+async def test_a_stop_waits_for_a_running_job_or_cuts_it_off_without_an_error(sessionmaker, caplog) -> None:
+    """A drain lets a running job finish; a hand-back cancels it, and nothing is logged as an error
+    (before, a job still running while the process closed its database was logged as failed)."""
+    caplog.set_level("INFO")
+    started, release = asyncio.Event(), asyncio.Event()
+    finished: list[str] = []
+
+    async def job(name: str) -> None:
+        started.set()
+        await release.wait()
+        finished.append(name)
+
+    scheduler = Scheduler(sessionmaker, clock=lambda: NOW)
+    waited = asyncio.create_task(scheduler._job(job)("drained"))
+    await started.wait()
+    draining = asyncio.create_task(scheduler.settle(cut_off=False))
+    await asyncio.sleep(0)
+    assert not draining.done()  # the drain waits for the job in hand
+    release.set()
+    await draining
+    assert finished == ["drained"] and waited.done()
+
+    started.clear()
+    release.clear()
+    cut = asyncio.create_task(scheduler._job(job)("cut off"))
+    await started.wait()
+    await scheduler.settle(cut_off=True)
+    assert cut.done() and not cut.cancelled() and cut.result() is None
+    assert finished == ["drained"]
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], caplog.text
+    assert "cut off by the stop" in caplog.text

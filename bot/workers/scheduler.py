@@ -10,9 +10,12 @@ at the end of each radar pass, which saw the open PRs they are about.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.job import Job
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -74,6 +77,8 @@ class Scheduler:
         self._nudge_again = False  # ...and was asked for again meanwhile: it goes round once more
         self.clock = clock
         self.on_queued = on_queued
+        self._running: set[asyncio.Task[Any]] = set()  # jobs in progress, for a stop to wait on or cut off
+        self._cut_off = False  # set by stop(): a job cancelled now ends quietly, its transaction rolled back
         # A run that fires late (the loop was busy, the machine slept) still runs, once: the run
         # itself decides whether it is too late.
         self.aps = AsyncIOScheduler(
@@ -84,10 +89,14 @@ class Scheduler:
         """Start the scheduler, add a job for every server in the database and catch up missed runs."""
         self.aps.start()
         self.aps.add_job(
-            self.sync, IntervalTrigger(minutes=SWEEP_MINUTES), id=SYNC_JOB, name="weekly sync", replace_existing=True
+            self._job(self.sync),
+            IntervalTrigger(minutes=SWEEP_MINUTES),
+            id=SYNC_JOB,
+            name="weekly sync",
+            replace_existing=True,
         )
         self.aps.add_job(
-            self.send_streak_dms,
+            self._job(self.send_streak_dms),
             IntervalTrigger(minutes=SWEEP_MINUTES),
             id=STREAK_DMS_JOB,
             name="streak-at-risk DMs",
@@ -95,7 +104,7 @@ class Scheduler:
         )
         if self.review_nudges:
             self.aps.add_job(
-                self.queue_review_nudges,
+                self._job(self.queue_review_nudges),
                 IntervalTrigger(minutes=SWEEP_MINUTES),
                 id=NUDGES_JOB,
                 name="review-wait nudges",
@@ -104,7 +113,7 @@ class Scheduler:
         if self.retention_days is not None:
             # Daily, the first pass a few minutes after the start (not in it: the start stays quick).
             self.aps.add_job(
-                self.prune,
+                self._job(self.prune),
                 IntervalTrigger(hours=RETENTION_HOURS),
                 id=RETENTION_JOB,
                 name=f"retention ({self.retention_days} days)",
@@ -118,9 +127,45 @@ class Scheduler:
             log.exception("could not schedule the weekly runs at start; trying again in %d minutes", SWEEP_MINUTES)
 
     def shutdown(self) -> None:
-        """Stop the scheduler; a running job is not waited for (its transaction commits or not)."""
+        """Start no more jobs; a running job is not waited for (`settle` waits for it or cuts it off)."""
         if self.aps.running:
             self.aps.shutdown(wait=False)
+
+    async def settle(self, *, cut_off: bool) -> None:
+        """Start no more jobs, then wait for those running (a drain), or cancel them first (a hand-back).
+
+        A job cut off rolls its transaction back and ends quietly: a weekly run is caught up at the
+        next start, and the sweeps run again then. Without this, a job still running while the
+        process closes its database fails, and APScheduler logs that as an error.
+        """
+        self.shutdown()
+        if cut_off:
+            self._cut_off = True
+            for task in self._running:
+                task.cancel()
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+
+    def _job(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        """Wrap a job function so that a stop can wait for it or cut it off (`settle`)."""
+
+        @functools.wraps(job)
+        async def run(*args: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.add(task)
+            try:
+                return await job(*args)
+            except asyncio.CancelledError:
+                if not self._cut_off:
+                    raise
+                log.info("%s cut off by the stop; it runs again at the next start", job.__name__)
+                return None
+            finally:
+                if task is not None:
+                    self._running.discard(task)
+
+        return run
 
     def nudge_soon(self) -> None:
         """Run the review-nudges job now (a radar pass ended: the open PRs it saw may be due a nudge)."""
@@ -134,7 +179,7 @@ class Scheduler:
     def schedule_guild(self, guild_id: int, schedule: Schedule) -> Job:
         """Add or replace the server's weekly job."""
         return self.aps.add_job(
-            self.run_guild,
+            self._job(self.run_guild),
             cron_trigger(schedule),
             args=[guild_id, schedule.key],
             id=weekly_job_id(guild_id),
@@ -251,11 +296,13 @@ class SchedulerWorker:
             self.scheduler.nudge_soon()
 
     async def drain(self) -> None:
-        """Start no more jobs (a run cut off writes nothing, and is caught up at the next start)."""
-        await self.hand_back()
+        """Start no more jobs, and let those running finish (the bot cuts the drain off at its grace)."""
+        if self.scheduler is not None:
+            await self.scheduler.settle(cut_off=False)
 
     async def hand_back(self) -> int:
+        """Cut off what still runs (a run cut off writes nothing, and is caught up at the next start)."""
         scheduler, self.scheduler = self.scheduler, None
         if scheduler is not None:
-            scheduler.shutdown()
+            await scheduler.settle(cut_off=True)
         return 0
