@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import delete, select, text
 
 from bot.db.models import OutboxMessage
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.playground.samples import load, merged_pr_payload
 from bot.services import messages, outbox
 from tests.harness import World, eventually, world
@@ -157,17 +157,32 @@ async def test_a_row_that_raises_an_unexpected_error_fails_alone(w: World) -> No
     await queue_relay(w, w.goals.id, "after the broken one")
     (post,) = await w.wait_for_posts(w.goals, 1)
     assert "after the broken one" in str(post["embeds"])
-    async with transaction(w.sessionmaker) as session:
-        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == messages.DiscordDelete.KIND))
-    assert row.status == "pending" and "unexpected error" in row.last_error and row.attempts == 1
-    for _ in range(outbox.MAX_UNEXPECTED_ATTEMPTS):
+
+    async def broken_row() -> OutboxMessage:
+        async with reading(w.sessionmaker) as session:
+            return (
+                await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == messages.DiscordDelete.KIND))
+            ).one()
+
+    # The two rows go to two senders: the post can land before the broken row's failure is written.
+    row = await eventually(lambda: _recorded(broken_row(), attempts=1))
+    assert row.status == "pending" and "unexpected error" in row.last_error
+    for attempt in range(2, outbox.MAX_UNEXPECTED_ATTEMPTS + 1):
         w.clock.advance(timedelta(minutes=31))  # past any backoff
         w.bot.wake_outbox()
-        await settle(w, 0.3)
-    async with transaction(w.sessionmaker) as session:
-        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.kind == messages.DiscordDelete.KIND))
+        row = await eventually(lambda attempt=attempt: _recorded(broken_row(), attempts=attempt))
     assert row.status == "failed" and "KeyError" in row.last_error
     assert row.attempts == outbox.MAX_UNEXPECTED_ATTEMPTS
+    w.clock.advance(timedelta(minutes=31))
+    w.bot.wake_outbox()
+    await settle(w, 0.3)
+    assert (await broken_row()).attempts == outbox.MAX_UNEXPECTED_ATTEMPTS  # failed for good: never tried again
+
+
+async def _recorded(row: Awaitable[OutboxMessage], *, attempts: int) -> OutboxMessage | None:
+    """The row once its `attempts`-th failure is written (its error with it), else None."""
+    found = await row
+    return found if found.attempts == attempts and found.last_error else None
 
 
 async def test_a_429_on_one_channel_delays_no_other_channel_and_the_claim_outlives_it(w: World) -> None:
