@@ -5,6 +5,10 @@ By default each test gets its own SQLite file. With TEST_DATABASE_URL set to a P
 once per run (everything in it is dropped first) and each test starts with every table emptied.
 Tests that only make sense on one database are marked `sqlite_only` or `postgres_only`.
 
+Under pytest-xdist (`-n auto`) each worker has its own databases: SQLite files in its own temporary
+folder, and on PostgreSQL a database of its own (`<name>_gw0`, ...) created next to the one
+TEST_DATABASE_URL names and dropped at the end.
+
 With SHIPLOG_TEST_NOW set to an instant (`SHIPLOG_TEST_NOW=2026-12-07T06:30:00Z`), the whole run
 happens then: this process's clock is moved there with time-machine (and keeps ticking), and the
 programs the tests start (`shiplog run`, the playground, Alembic in a subprocess) are moved by the
@@ -41,6 +45,8 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 ON_POSTGRES = bool(TEST_DATABASE_URL)
+# Set by pytest-xdist in each worker process ("gw0", "gw1", ...); empty without -n.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 T = TypeVar("T")
 
@@ -125,6 +131,10 @@ def _travel_to_test_now(config: pytest.Config) -> None:
     traveller = time_machine.travel(time.time() + offset, tick=True)
     traveller.start()
     config.stash[_TRAVELLER] = traveller
+    if _is_xdist_controller(config):
+        # The workers this process starts inherit its environment: under libfaketime they would
+        # travel twice. Each worker runs this function itself and moves its own children.
+        return
     if FAKETIME_LIB is not None:
         # Children keep the offset, so their clock agrees with this process's. Their monotonic clock
         # moves by it too: with FAKETIME_DONT_FAKE_MONOTONIC, libfaketime fails time.sleep (EINVAL).
@@ -132,10 +142,48 @@ def _travel_to_test_now(config: pytest.Config) -> None:
         os.environ["LD_PRELOAD"] = ":".join(filter(None, [FAKETIME_LIB, os.environ.get("LD_PRELOAD")]))
 
 
+def _is_xdist_controller(config: pytest.Config) -> bool:
+    """Whether this process hands the tests to pytest-xdist workers (`-n 2`) rather than running them."""
+    return not XDIST_WORKER and config.getoption("dist", "no") != "no"
+
+
+# The quick subset (`pytest -n auto -m "not slow"`, run before each commit) leaves out the kinds of
+# test that take seconds each: those that start programs (`shiplog` processes, Chromium, Alembic or
+# pytest in a subprocess), the end-to-end tests of the whole bot (tests/test_e2e_*.py), and property
+# tests (hypothesis). A slow test elsewhere says so with `@pytest.mark.slow`.
+SLOW_MODULES = frozenset(
+    {
+        "test_browser_pages",
+        "test_cli",
+        "test_containers",
+        "test_extensions",
+        "test_fleet",
+        "test_migrations",
+        "test_playground",
+        "test_processes",
+        "test_readme",
+        "test_start_failures",
+    }
+)
+
+
+def is_slow(item: pytest.Item) -> bool:
+    """Whether `item` belongs to the slow kinds the quick subset leaves out."""
+    module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return (
+        module in SLOW_MODULES
+        or module.startswith("test_e2e_")
+        or getattr(getattr(item, "obj", None), "is_hypothesis_test", False)
+        or "slow" in item.keywords
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     skip_sqlite = pytest.mark.skip(reason="SQLite only; this run is on PostgreSQL")
     skip_postgres = pytest.mark.skip(reason="PostgreSQL only: set TEST_DATABASE_URL")
     for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
         if ON_POSTGRES and "sqlite_only" in item.keywords:
             item.add_marker(skip_sqlite)
         if not ON_POSTGRES and "postgres_only" in item.keywords:
@@ -222,9 +270,12 @@ class _Postgres:
         names = ", ".join(f'"{name}"' for name in self.tables)
         await conn.execute(f"SET lock_timeout = '30s'; TRUNCATE {names} RESTART IDENTITY CASCADE")
 
-    async def create_database(self) -> str:
+    async def create_database(self, suffix: str = "") -> str:
+        """Create an empty database beside this one (named with `suffix`, or a random one); return its URL."""
         conn = await self._connect()
-        name = f"{make_url(self.url).database}_{uuid.uuid4().hex[:8]}"
+        name = f"{make_url(self.url).database}_{suffix or uuid.uuid4().hex[:8]}"
+        # A worker's database a killed run left behind is replaced.
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await conn.execute(f'CREATE DATABASE "{name}"')
         return make_url(self.url).set(database=name).render_as_string(hide_password=False)
 
@@ -242,15 +293,30 @@ class _Postgres:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[_Postgres | None]:
-    """The PostgreSQL test database's housekeeper (None on SQLite)."""
+    """The PostgreSQL test database's housekeeper (None on SQLite).
+
+    Under pytest-xdist, each worker's is a database of its own, so workers never empty each other's tables.
+    """
     if not ON_POSTGRES:
         yield None
         return
-    pg = _Postgres(TEST_DATABASE_URL)
+    main = _Postgres(TEST_DATABASE_URL)
+    if not XDIST_WORKER:
+        try:
+            yield main
+        finally:
+            main.close()
+        return
     try:
-        yield pg
+        url = main.run(main.create_database(suffix=XDIST_WORKER))
+        pg = _Postgres(url)
+        try:
+            yield pg
+        finally:
+            pg.close()
+            main.run(main.drop_database(url))
     finally:
-        pg.close()
+        main.close()
 
 
 @pytest.fixture(scope="session")

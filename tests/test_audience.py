@@ -218,6 +218,7 @@ def _functions_calling(tree: ast.AST, names: set[str]) -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_no_draft_is_built_outside_a_publisher() -> None:
     _import_every_service()
     builders = {built for builds in audience.PUBLISHERS.values() for built in builds}

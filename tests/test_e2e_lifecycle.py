@@ -114,7 +114,8 @@ async def test_a_send_still_running_when_the_grace_ends_is_handed_back_and_shown
         w.fake.rest_delay = 0.0
         await w.start_bot()
         await w.wait_for_posts(w.celebrations, 3)
-        await asyncio.sleep(1.5)  # time for the cut-off send to land too, were it to be shown twice
+        # The cut-off send has landed (or been dropped) once the fake has no request in flight.
+        assert await eventually(lambda: w.fake._inflight == 0)
         posts = w.fake.messages_in(w.celebrations, include_interactions=False)
         assert sorted(p["embeds"][0]["title"] for p in posts) == ["[o/r] PR opened: t" for _ in range(3)]
         assert len({p["nonce"] for p in posts}) == 3

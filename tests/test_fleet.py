@@ -65,6 +65,12 @@ async def bot_and_two_web_processes(db_url: str, tmp_path: Path) -> AsyncIterato
             assert [await a.wait(20), await b.wait(20)] == [0, 0]
 
 
+async def nothing_left_to_send(db_url: str, fake: FakeDiscord) -> bool:
+    """Whether every outbox row is settled and no call to Discord is under way: nothing more will be posted."""
+    rows = await outbox_rows(db_url)
+    return bool(rows) and all(row.status != "pending" for row in rows) and fake._inflight == 0
+
+
 def celebrated(w: World) -> list[str]:
     return [p["embeds"][0]["title"] for p in w.fake.messages_in(w.celebrations, include_interactions=False)]
 
@@ -78,7 +84,7 @@ async def test_one_delivery_sent_to_two_web_processes_is_celebrated_once(db_url:
             again = [await post(session, port, body, delivery) for port in ports]
         assert sorted(statuses) in ([200, 202], [202, 202]) and again == [200, 200]
         await w.wait_for_posts(w.celebrations, 1, timeout=IDLE_POLL_SECONDS + 10)
-        await asyncio.sleep(1.5)
+        assert await eventually(lambda: nothing_left_to_send(db_url, w.fake), timeout=10)
         assert celebrated(w) == ["🎉 Sent twice"]
         async with reading(w.sessionmaker) as session:
             rows = (await session.scalars(select(WebhookDelivery.delivery_id))).all()
@@ -94,7 +100,7 @@ async def test_fifty_merges_spread_over_two_web_processes_give_fifty_celebration
             )
         assert statuses == [202] * 50
         await w.wait_for_posts(w.celebrations, 50, timeout=IDLE_POLL_SECONDS + 30)
-        await asyncio.sleep(1.5)
+        assert await eventually(lambda: nothing_left_to_send(db_url, w.fake), timeout=10)
         assert sorted(celebrated(w)) == sorted(f"🎉 Fleet {n}" for n in range(50))
 
 
@@ -111,7 +117,8 @@ async def test_kill_9_of_a_bot_mid_send_gives_each_owed_message_exactly_once(db_
         fake.rest_delay = 0.0
         with shiplog_process(["run"], tmp_path, **bot_env(fake, db_url, free_port())) as survivor:
             await eventually(lambda: len(posted_titles(fake, channel)) >= MESSAGES, timeout=60)
-            await asyncio.sleep(1.5)  # anything posted twice would show by now
+            # Every row sent and no send under way: anything posted twice has shown by now.
+            assert await eventually(lambda: nothing_left_to_send(db_url, fake), timeout=10)
             survivor.signal(signal.SIGTERM)
             assert await survivor.wait(20) == 0, survivor.output
         titles = posted_titles(fake, channel)

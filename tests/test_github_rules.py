@@ -11,6 +11,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 RATE_HEADERS = {
     "x-ratelimit-limit",
@@ -64,6 +66,7 @@ def reads_of(tree: ast.Module, keys: set[str]) -> Iterator[tuple[ast.AST, str]]:
             yield node, str(node.slice.value).lower()
 
 
+@pytest.mark.slow
 def test_every_link_read_from_github_goes_through_safe_url() -> None:
     checked = []
     for name, tree in sources():
@@ -82,6 +85,7 @@ def test_every_link_read_from_github_goes_through_safe_url() -> None:
     assert {"bot/services/github/api.py", "bot/services/github/events.py"} <= set(checked)
 
 
+@pytest.mark.slow
 def test_rate_limit_headers_are_read_only_by_read_rate_headers() -> None:
     for name, tree in sources():
         where = functions_around(tree)
@@ -93,6 +97,7 @@ def test_rate_limit_headers_are_read_only_by_read_rate_headers() -> None:
             assert allowed, f"{name}:{node.lineno} reads {key} outside read_rate_headers"
 
 
+@pytest.mark.slow
 def test_logins_of_links_are_written_only_by_links_follow_login() -> None:
     # `login_lower` is what the unique (guild, login_lower) holds: a write anywhere else could collide.
     writers = set()

@@ -733,6 +733,7 @@ def big_signed_body(size: int) -> bytes:
     return b'{"pad": "' + b"x" * (size - 11) + b'"}'
 
 
+@pytest.mark.slow
 async def test_concurrent_unverified_bodies_stay_within_the_buffer_budget_and_a_signed_one_still_fits(
     engine, sessionmaker
 ) -> None:
