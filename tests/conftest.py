@@ -34,12 +34,18 @@ from typing import Any, TypeVar
 
 import pytest
 import time_machine
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.migrate import upgrade
 from bot.db.session import create_engine, create_sessionmaker
+
+# Property tests check what holds, not how fast: Hypothesis' default 200 ms deadline per example
+# made them fail on a loaded machine. Speed is measured in bench/, never asserted in a test.
+hypothesis_settings.register_profile("shiplog", deadline=None)
+hypothesis_settings.load_profile("shiplog")
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
 
