@@ -1,6 +1,6 @@
 """The outbox: every message the bot owes is a row, written with whatever caused it.
 
-A sender (cogs/delivery.py) claims due rows, posts them and marks them sent. A crash between the
+A sender (bot/workers/outbox.py) claims due rows, posts them and marks them sent. A crash between the
 post and the mark is covered by the row's nonce, random and stored with it (Discord answers a
 repeated nonce with the message it already made, for a few minutes), so a retried post is not
 shown twice. A process that stays down longer than that window between the post and the mark can

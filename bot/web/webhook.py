@@ -1,7 +1,8 @@
 """The GitHub webhook intake, `POST /github/webhook`: verify a delivery's signature, store it, acknowledge it.
 
-What it stores, the processor (`bot.services.github.webhooks`) reads and turns into celebrations;
-nothing here parses more of a delivery than it must to refuse what the processor could never read.
+What it stores, the processor (`bot/workers/github.py`, through `events.process_batch`) turns into
+celebrations; nothing here parses more of a delivery than it must to refuse what the processor
+could never read.
 Writes the `webhook_deliveries` table (through `webhooks.DeliveryWriter`).
 """
 

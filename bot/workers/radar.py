@@ -2,7 +2,7 @@
 
 The Radar itself is domain code; this worker builds it for the bot, runs `run_forever` where the
 fleet's rule says so (the process holding shard 0), and stops it on a stop. The radar writes
-github_profiles, merged_prs, github_open_prs, app_state and, for celebrations, the outbox.
+github_profiles, github_accounts, github_merges, merged_prs, github_open_prs, app_state and, for celebrations, the outbox.
 """
 
 from __future__ import annotations
