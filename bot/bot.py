@@ -21,7 +21,7 @@ import cogs
 from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
-from bot.db.session import ping, transaction
+from bot.db.session import ping, reading, transaction
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
@@ -174,6 +174,8 @@ class Shiplog(commands.AutoShardedBot):
             await self.load_extension(name)
         # After the cogs: the renderers and actions the outbox sender needs are registered by then.
         for worker in self.workers.all():
+            if self.stopping.is_set():  # a stop came during the start: a worker started now would leak
+                return
             await worker.start(self)
         await self.sync_commands()
 
@@ -205,7 +207,7 @@ class Shiplog(commands.AutoShardedBot):
         payload = [command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)]
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
         key = f"commands:{self.application_id}:{guild.id if guild else 'global'}"
-        async with transaction(self.sessionmaker) as session:
+        async with reading(self.sessionmaker) as session:
             state = await session.get(AppState, key)
             if state is not None and state.value == digest:
                 log.info("app commands unchanged since the last sync; not syncing")

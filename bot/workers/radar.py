@@ -1,8 +1,9 @@
 """The radar runner: runs the passes of the radar (bot/services/github/radar.py), one after another.
 
 The Radar itself is domain code; this worker builds it for the bot, runs `run_forever` where the
-fleet's rule says so (the process holding shard 0), and stops it on a stop. The radar writes
-github_profiles, github_accounts, github_merges, merged_prs, github_open_prs, app_state and, for celebrations, the outbox.
+fleet's rule says so (the process holding shard 0), and stops it on a stop. The radar
+writes github_profiles, github_accounts, github_merges, merged_prs, github_open_prs, app_state
+and, for celebrations, the outbox.
 """
 
 from __future__ import annotations

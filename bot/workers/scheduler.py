@@ -138,13 +138,16 @@ class Scheduler:
         next start, and the sweeps run again then. Without this, a job still running while the
         process closes its database fails, and APScheduler logs that as an error.
         """
-        self.shutdown()
+        if self.aps.running:
+            self.aps.pause()  # no job starts now; those running go on (a shutdown would cancel them)
         if cut_off:
             self._cut_off = True
             for task in self._running:
                 task.cancel()
         if self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
+            # asyncio.wait, not gather: a drain cut off at the bot's grace leaves the jobs to hand_back.
+            await asyncio.wait(set(self._running))
+        self.shutdown()
 
     def _job(self, job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         """Wrap a job function so that a stop can wait for it or cut it off (`settle`)."""
