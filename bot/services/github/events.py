@@ -30,7 +30,7 @@ from bot.db.models import (
     Subscription,
     WebhookDelivery,
 )
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.services import audience, messages, outbox
 from bot.services.github import history, webhooks
 from bot.services.github.links import members_for
@@ -581,7 +581,7 @@ async def share_post(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id
     """Write the #BuildInPublic drafts a member can copy about one of their merged PRs, one per network."""
     from bot.errors import NotFoundError
 
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         merged = await session.get(MergedPullRequest, merged_id)
         if merged is None or merged.guild_id != guild_id:
             raise NotFoundError("I can't find that merged pull request any more.")

@@ -313,7 +313,7 @@ async def catch_up(sessionmaker: async_sessionmaker[AsyncSession], *, now: datet
 
     A server created after its most recent scheduled time has nothing to catch up.
     """
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         wanted: dict[int, tuple[datetime, str]] = {}
         for guild in await session.scalars(select(Guild).where(audience.guild_present())):
             schedule = Schedule.of(guild)

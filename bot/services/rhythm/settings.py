@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Guild, JobRun
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services import audience
 from bot.services.dates import TimezoneError, parse_timezone
@@ -82,14 +82,14 @@ async def set_schedule(
 
 async def get_schedule(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> Schedule:
     """Return the server's schedule (the default until it has a row)."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
         return Schedule.of(guild) if guild is not None else DEFAULT_SCHEDULE
 
 
 async def all_schedules(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[int, Schedule]:
     """Return the schedule of every server Shiplog is in (none for a server it was removed from)."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         present = await session.scalars(select(Guild).where(audience.guild_present()))
         return {guild.id: Schedule.of(guild) for guild in present}
 
@@ -153,6 +153,6 @@ async def set_ping(
 
 async def get_ping(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> PingSettings:
     """Return the server's ping settings (the defaults until it has a row)."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         guild = await session.get(Guild, guild_id)
         return PingSettings.of(guild) if guild is not None else PingSettings()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Guild, JobRun, Member, OutboxMessage
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.services import audience, messages, outbox
 from bot.services.dates import member_today
 from bot.services.rhythm import streaks
@@ -44,7 +44,7 @@ class StreakDM:
 async def queue_streak_dms(sessionmaker: async_sessionmaker[AsyncSession], *, now: datetime) -> list[StreakDM]:
     """Queue one DM per member and period to members who opted in, whose streak is at risk and whose
     period ends within DM_LEAD."""
-    async with transaction(sessionmaker) as session:
+    async with reading(sessionmaker) as session:
         rows = await session.execute(
             select(Member.guild_id, Member.user_id, Member.timezone)
             .join(Guild, Guild.id == Member.guild_id)
