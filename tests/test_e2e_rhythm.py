@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Activity, Guild, JobRun
-from bot.db.session import transaction
+from bot.db.session import reading, transaction
 from bot.services.rhythm import settings
 from bot.services.rhythm.ping import PING_HEADER, PingSettings
 from bot.workers.scheduler import Scheduler
@@ -218,14 +218,14 @@ async def test_settings_ping_refuses_everyone_and_a_bots_role(w: World, which: s
     res = await w.invoke(w.admin, "settings ping", cap=1, role=role)
     assert res.ephemeral and "not @everyone or a bot's role" in res.content
     assert "went wrong" not in res.content
-    assert await settings.get_ping(w.sessionmaker, w.guild.id) == PingSettings()
+    assert await ping_settings(w) == PingSettings()
 
 
 async def test_settings_ping_is_for_admins(w: World) -> None:
     w.fake.allow_everyone(w.guild, "settings")
     res = await w.invoke(w.bob, "settings ping", who="quiet")
     assert res.ephemeral and "Manage Server" in res.content
-    assert await settings.get_ping(w.sessionmaker, w.guild.id) == PingSettings()
+    assert await ping_settings(w) == PingSettings()
 
 
 async def test_a_run_missed_while_down_is_caught_up_at_start(w: World) -> None:
@@ -286,3 +286,10 @@ async def test_streak_at_risk_dm_once_per_period(w: World) -> None:
     await asyncio.sleep(0.3)
     assert len(w.fake.dms_to(w.alice)) == 1
     assert w.fake.dms_to(w.bob) == []
+
+
+async def ping_settings(w: World) -> PingSettings:
+    """The server's ping settings, as the weekly run reads them from its row."""
+    async with reading(w.sessionmaker) as session:
+        guild = await session.get(Guild, w.guild.id)
+        return PingSettings.of(guild) if guild is not None else PingSettings()

@@ -94,13 +94,6 @@ class SignatureCheck:
         return hmac.compare_digest(expected.encode(), header.encode("utf-8", "surrogateescape"))
 
 
-def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
-    """Return whether `header` is GitHub's X-Hub-Signature-256 of `body` under `secret`."""
-    check = SignatureCheck(secret)
-    check.update(body)
-    return check.matches(header)
-
-
 def decode_payload(content_type: str, body: bytes) -> dict[str, Any]:
     """Return the JSON object of a delivery sent as JSON or as a form's `payload` field; raise ValueError.
 
@@ -217,20 +210,6 @@ async def store_deliveries(
             raise NotImplementedError(f"webhook storage supports SQLite and PostgreSQL, not {dialect}")
         inserted = set((await session.scalars(statement, rows)).all())
     return [firsts[d.delivery_id] == index and d.delivery_id in inserted for index, d in enumerate(deliveries)]
-
-
-async def store_delivery(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    *,
-    delivery_id: str,
-    event: str,
-    headers: dict[str, str],
-    body: bytes,
-    now: datetime,
-) -> bool:
-    """Store a pending delivery and commit; return False, storing nothing, for a delivery id seen before."""
-    [stored] = await store_deliveries(sessionmaker, [Delivery(delivery_id, event, headers, body, now)])
-    return stored
 
 
 class DeliveryWriter:

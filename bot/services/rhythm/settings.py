@@ -149,10 +149,3 @@ async def set_ping(
         elif role_id is not None:
             guild.ping_role_id = role_id
         return PingSettings.of(guild)
-
-
-async def get_ping(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> PingSettings:
-    """Return the server's ping settings (the defaults until it has a row)."""
-    async with reading(sessionmaker) as session:
-        guild = await session.get(Guild, guild_id)
-        return PingSettings.of(guild) if guild is not None else PingSettings()
