@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,6 +21,9 @@ from bot.services import audience, messages, outbox
 from bot.services.github.urls import safe_url
 from bot.services.guilds import ensure_member
 
+# The ping shows what waits, so the value lives beside the ping's text (no circle back through here).
+from bot.services.rhythm.ping import WaitingPR
+
 log = logging.getLogger(__name__)
 
 MODES = ("off", "ping", "dm")
@@ -29,21 +31,6 @@ REPEAT_AFTER = timedelta(days=7)
 LISTED = 3  # PRs in one DM, each with its follow-up: it stays under Discord's 2,000 characters
 # Open PRs the radar has not seen for this long may be closed by now: no nudge about them.
 FRESH = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingPR:
-    """An open PR with no review, older than the server's setting."""
-
-    repo: str
-    number: int
-    title: str
-    url: str | None  # None when the stored address is not a safe GitHub link
-    days: int
-
-    @property
-    def ref(self) -> str:
-        return f"{self.repo}#{self.number}"
 
 
 def follow_up(pr: WaitingPR) -> str:

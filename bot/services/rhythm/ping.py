@@ -9,13 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.db.models import Guild
 from bot.services.wording import noun, period_word
-
-if TYPE_CHECKING:
-    from bot.services.github.nudges import WaitingPR
 
 MESSAGE_LIMIT = 2000
 
@@ -69,6 +65,22 @@ class PingSettings:
     def of(cls, guild: Guild) -> PingSettings:
         """Read a guild's ping settings."""
         return cls(bool(guild.ping_quiet_only), guild.ping_cap, guild.ping_role_id)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingPR:
+    """An open PR with no review, older than the server's setting (github.nudges finds them; the ping
+    and the nudges show them)."""
+
+    repo: str
+    number: int
+    title: str
+    url: str | None  # None when the stored address is not a safe GitHub link
+    days: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repo}#{self.number}"
 
 
 @dataclass(frozen=True, slots=True)
