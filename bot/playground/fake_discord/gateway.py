@@ -22,8 +22,8 @@ from bot.playground.fake_discord.models import (
     GatewayConnection,
     GatewaySession,
     InteractionTimeout,
-    _make_stream_compressor,
     id_of,
+    make_stream_compressor,
 )
 
 if TYPE_CHECKING:
@@ -215,7 +215,7 @@ class GatewayMixin:
             problem = f"unsupported gateway version {query.get('v')!r}"
         else:
             try:
-                _make_stream_compressor(compress)
+                make_stream_compressor(compress)
             except (ValueError, ImportError) as exc:
                 problem = f"unsupported compression {compress!r}: {exc}"
         if problem is not None:

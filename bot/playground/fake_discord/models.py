@@ -1,4 +1,9 @@
-"""What the fake's server holds: users, roles, members, channels, guilds, files and recorded requests."""
+"""What the fake's server holds: users, roles, members, channels, guilds, files and recorded requests,
+and the records its sections share: fault rules, gateway connections and sessions, interactions.
+
+A leaf of the package: it imports only ``constants``, so ``base`` (the ``Fake`` protocol) can name
+these types without importing a section that imports ``base`` back.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -29,9 +34,6 @@ from bot.playground.fake_discord.constants import (
     FLAG_EPHEMERAL,
     FLAG_LOADING,
 )
-
-if TYPE_CHECKING:
-    from bot.playground.fake_discord.base import Fake
 
 _log = logging.getLogger("bot.playground.fake_discord")
 
@@ -337,7 +339,7 @@ class FaultRule:
         )
 
 
-def _make_stream_compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
+def make_stream_compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
     """Transport compression as discord.com does it: one compression context per connection,
     every message flushed so the client can decode it on its own.
 
@@ -376,7 +378,7 @@ class GatewayConnection:
         self.received: list[dict[str, Any]] = []
         self.heartbeat_waiters: list[asyncio.Future[None]] = []
         self._lock = asyncio.Lock()
-        self._compress = _make_stream_compressor(compress)
+        self._compress = make_stream_compressor(compress)
 
     async def send(self, payload: Mapping[str, Any]) -> None:
         raw = json.dumps(payload, separators=(",", ":"))
@@ -431,6 +433,17 @@ class PendingInteraction:
     error: BaseException | None = None
 
 
+class MessageStore(Protocol):
+    """What an :class:`InteractionResult` reads from the fake (``FakeDiscord`` is one): the part
+    of ``base.Fake`` it needs, so this module does not import ``base``, which imports it."""
+
+    def get_message(self, message_id: int | str) -> dict[str, Any] | None: ...
+
+    def files_of(self, message: Mapping[str, Any]) -> list[FakeFile]: ...
+
+    async def _wait_until(self, predicate: Callable[[], bool], deadline: float) -> bool: ...
+
+
 class InteractionResult:
     """What happened to one interaction, seen from the member's side.
 
@@ -440,7 +453,7 @@ class InteractionResult:
     properties below read from it and are always up to date (edits, deletions).
     """
 
-    def __init__(self, fake: Fake, pending: PendingInteraction):
+    def __init__(self, fake: MessageStore, pending: PendingInteraction):
         self._fake = fake
         self._pi = pending
 
