@@ -87,8 +87,6 @@ from bot.playground.fake_discord.constants import (
     SEND_MESSAGES,
     VIEW_CHANNEL,
 )
-from bot.playground.fake_discord.faults import FaultRule
-from bot.playground.fake_discord.interactions import InteractionResult
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeDiscordError,
@@ -97,6 +95,8 @@ from bot.playground.fake_discord.models import (
     FakeMember,
     FakeRole,
     FakeUser,
+    FaultRule,
+    InteractionResult,
     InteractionTimeout,
     RecordedRequest,
     snowflake,

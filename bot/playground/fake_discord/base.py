@@ -10,7 +10,7 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import discord
 from aiohttp import web
@@ -23,13 +23,13 @@ from bot.playground.fake_discord.models import (
     FakeMember,
     FakeRole,
     FakeUser,
+    FaultRule,
+    GatewayConnection,
+    GatewaySession,
+    InteractionResult,
+    PendingInteraction,
     RecordedRequest,
 )
-
-if TYPE_CHECKING:
-    from bot.playground.fake_discord.faults import FaultRule
-    from bot.playground.fake_discord.gateway import GatewayConnection, GatewaySession
-    from bot.playground.fake_discord.interactions import InteractionResult, PendingInteraction
 
 
 class Fake(Protocol):

@@ -15,7 +15,6 @@ from bot.playground.fake_discord.constants import (
     DEFAULT_EVERYONE_PERMISSIONS,
     permission_value,
 )
-from bot.playground.fake_discord.interactions import InteractionResult
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeDiscordError,
@@ -23,6 +22,7 @@ from bot.playground.fake_discord.models import (
     FakeMember,
     FakeRole,
     FakeUser,
+    InteractionResult,
     id_of,
     snowflake,
 )

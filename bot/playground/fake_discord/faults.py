@@ -5,34 +5,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.models import RecordedRequest
+from bot.playground.fake_discord.models import FaultRule, RecordedRequest
 from bot.playground.fake_discord.rest.responses import json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-
-
-@dataclass
-class FaultRule:
-    method: str | None
-    pattern: re.Pattern[str]
-    status: int
-    remaining: int
-    body: Any
-    headers: dict[str, str]
-    hits: list[RecordedRequest] = field(default_factory=list)
-
-    def matches(self, method: str, path: str) -> bool:
-        return (
-            self.remaining > 0
-            and (self.method in (None, "*") or self.method == method)
-            and self.pattern.search(path) is not None
-        )
 
 
 class FaultsMixin:

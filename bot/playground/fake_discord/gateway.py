@@ -6,10 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
-import zlib
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -22,88 +19,17 @@ from bot.playground.fake_discord.models import (
     FakeMember,
     FakeRole,
     FakeUser,
+    GatewayConnection,
+    GatewaySession,
     InteractionTimeout,
     id_of,
+    make_stream_compressor,
 )
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
 
 _log = logging.getLogger("bot.playground.fake_discord")
-
-
-def _make_stream_compressor(kind: str | None) -> Callable[[bytes], bytes] | None:
-    """Transport compression as discord.com does it: one compression context per connection,
-    every message flushed so the client can decode it on its own.
-
-    * ``zlib-stream``: each message ends with the Z_SYNC_FLUSH marker ``00 00 ff ff``
-      (discord.py buffers until it sees it).
-    * ``zstd-stream``: requested by discord.py when ``zstandard`` (or Python 3.14's
-      ``compression.zstd``) is importable; each message is a flushed zstd block.
-    """
-    if kind is None:
-        return None
-    if kind == "zlib-stream":
-        zctx = zlib.compressobj()
-        return lambda data: zctx.compress(data) + zctx.flush(zlib.Z_SYNC_FLUSH)
-    if kind == "zstd-stream":
-        try:
-            import zstandard  # type: ignore[import-not-found]
-        except ImportError:
-            from compression import zstd  # type: ignore[import-not-found]
-
-            stdlib_ctx = zstd.ZstdCompressor()
-            return lambda data: stdlib_ctx.compress(data, mode=zstd.ZstdCompressor.FLUSH_BLOCK)
-        zstd_ctx = zstandard.ZstdCompressor().compressobj()
-        return lambda data: zstd_ctx.compress(data) + zstd_ctx.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
-    raise ValueError(f"unsupported gateway compression {kind!r}")
-
-
-class GatewayConnection:
-    def __init__(self, ws: web.WebSocketResponse, *, compress: str | None, path: str, query: dict[str, str]):
-        self.ws = ws
-        self.compress = compress
-        self.path = path
-        self.query = query
-        self.session: GatewaySession | None = None
-        self.resumed = False
-        self.closed = False
-        self.received: list[dict[str, Any]] = []
-        self.heartbeat_waiters: list[asyncio.Future[None]] = []
-        self._lock = asyncio.Lock()
-        self._compress = _make_stream_compressor(compress)
-
-    async def send(self, payload: Mapping[str, Any]) -> None:
-        raw = json.dumps(payload, separators=(",", ":"))
-        async with self._lock:
-            if self.closed or self.ws.closed:
-                return
-            try:
-                if self._compress is not None:
-                    await self.ws.send_bytes(self._compress(raw.encode()))
-                else:
-                    await self.ws.send_str(raw)
-            except (ConnectionError, RuntimeError) as exc:  # socket went away under us
-                _log.debug("gateway send failed: %r", exc)
-
-    def __repr__(self) -> str:
-        return f"<GatewayConnection {self.path} compress={self.compress} closed={self.closed}>"
-
-
-class GatewaySession:
-    def __init__(self, *, intents: int, shard: list[int] | None):
-        self.id = secrets.token_hex(16)
-        self.intents = intents
-        self.shard = shard
-        self.seq = 0
-        self.conn: GatewayConnection | None = None
-        self.events: deque[dict[str, Any]] = deque(maxlen=5000)
-        self.lock = asyncio.Lock()
-        self.resumable = True
-
-    @property
-    def live(self) -> bool:
-        return self.conn is not None and not self.conn.closed
 
 
 class GatewayMixin:
@@ -289,7 +215,7 @@ class GatewayMixin:
             problem = f"unsupported gateway version {query.get('v')!r}"
         else:
             try:
-                _make_stream_compressor(compress)
+                make_stream_compressor(compress)
             except (ValueError, ImportError) as exc:
                 problem = f"unsupported compression {compress!r}: {exc}"
         if problem is not None:

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bot.playground.fake_discord.constants import (
-    FLAG_EPHEMERAL,
-    FLAG_LOADING,
     ITYPE_AUTOCOMPLETE,
     ITYPE_COMMAND,
     ITYPE_COMPONENT,
@@ -22,201 +18,19 @@ from bot.playground.fake_discord.constants import (
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeDiscordError,
-    FakeFile,
     FakeGuild,
     FakeMember,
+    InteractionResult,
     InteractionTimeout,
+    PendingInteraction,
     RecordedRequest,
     id_of,
     snowflake,
+    walk_components,
 )
-from bot.playground.fake_discord.validation import walk_components
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-
-
-@dataclass(eq=False)
-class PendingInteraction:
-    id: int
-    token: str
-    type: int
-    payload: dict[str, Any]
-    guild_id: int
-    channel_id: int
-    created: float
-    component_message_id: int | None = None
-    callback: dict[str, Any] | None = None
-    callback_type: int | None = None
-    original_id: int | None = None
-    loading: bool = False
-    followup_ids: list[int] = field(default_factory=list)
-    updates: int = 0
-    done: bool = False
-    error: BaseException | None = None
-
-
-class InteractionResult:
-    """What happened to one interaction, seen from the member's side.
-
-    ``message`` is what the member sees as the answer: the initial response message (type 4),
-    the deferred "thinking" message once it was completed by a follow-up or an edit of
-    ``@original`` (type 5), or the component's message after an update (types 6/7).  The
-    properties below read from it and are always up to date (edits, deletions).
-    """
-
-    def __init__(self, fake: Fake, pending: PendingInteraction):
-        self._fake = fake
-        self._pi = pending
-
-    # -- raw
-    @property
-    def interaction(self) -> dict[str, Any]:
-        """The INTERACTION_CREATE payload that was sent to the bot."""
-        return copy.deepcopy(self._pi.payload)
-
-    @property
-    def id(self) -> int:
-        return self._pi.id
-
-    @property
-    def token(self) -> str:
-        return self._pi.token
-
-    @property
-    def acknowledged(self) -> bool:
-        return self._pi.callback is not None
-
-    @property
-    def type(self) -> int | None:
-        """The callback type the bot answered with (4 message, 5 deferred, 6 deferred update,
-        7 update message, 8 autocomplete, 9 modal) or None if it never answered."""
-        return self._pi.callback_type
-
-    @property
-    def callback(self) -> dict[str, Any] | None:
-        return copy.deepcopy(self._pi.callback)
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The ``data`` of the initial callback (empty dict if none)."""
-        return copy.deepcopy((self._pi.callback or {}).get("data") or {})
-
-    @property
-    def deferred(self) -> bool:
-        return self._pi.callback_type in (5, 6)
-
-    @property
-    def pending(self) -> bool:
-        """True while a deferred (type 5) response still shows "thinking..."."""
-        return self._pi.loading
-
-    @property
-    def error(self) -> BaseException | None:
-        """The exception the command raised (only known for bots started with ``fake.start_bot``)."""
-        return self._pi.error
-
-    # -- messages
-    @property
-    def original(self) -> dict[str, Any] | None:
-        if self._pi.original_id is None:
-            return None
-        return self._fake.get_message(self._pi.original_id)
-
-    @property
-    def followups(self) -> list[dict[str, Any]]:
-        found = (self._fake.get_message(mid) for mid in self._pi.followup_ids)
-        return [m for m in found if m is not None]
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        seen: set[str] = set()
-        out = []
-        for m in [self.original, *self.followups]:
-            if m is not None and m["id"] not in seen:
-                seen.add(m["id"])
-                out.append(m)
-        return out
-
-    @property
-    def message(self) -> dict[str, Any] | None:
-        original = self.original
-        if original is not None and not (original.get("flags", 0) & FLAG_LOADING):
-            return original
-        followups = self.followups
-        if followups:
-            return followups[0]
-        return original
-
-    @property
-    def content(self) -> str | None:
-        msg = self.message
-        return None if msg is None else msg.get("content")
-
-    @property
-    def embeds(self) -> list[dict[str, Any]]:
-        msg = self.message
-        return [] if msg is None else msg.get("embeds", [])
-
-    @property
-    def embed(self) -> dict[str, Any] | None:
-        embeds = self.embeds
-        return embeds[0] if embeds else None
-
-    @property
-    def components(self) -> list[dict[str, Any]]:
-        msg = self.message
-        return [] if msg is None else msg.get("components", [])
-
-    @property
-    def custom_ids(self) -> list[str]:
-        return [c["custom_id"] for c in walk_components(self.components) if "custom_id" in c]
-
-    @property
-    def flags(self) -> int:
-        msg = self.message
-        if msg is not None:
-            return int(msg.get("flags", 0))
-        return int(self.data.get("flags", 0) or 0)
-
-    @property
-    def ephemeral(self) -> bool:
-        return bool(self.flags & FLAG_EPHEMERAL)
-
-    @property
-    def allowed_mentions(self) -> dict[str, Any] | None:
-        msg = self.message
-        return None if msg is None else msg.get("allowed_mentions")
-
-    @property
-    def files(self) -> list[FakeFile]:
-        msg = self.message
-        return [] if msg is None else self._fake.files_of(msg)
-
-    # -- other callback kinds
-    @property
-    def choices(self) -> list[dict[str, Any]]:
-        return self.data.get("choices", []) if self._pi.callback_type == 8 else []
-
-    @property
-    def modal(self) -> dict[str, Any] | None:
-        return self.data if self._pi.callback_type == 9 else None
-
-    async def wait_for(
-        self, predicate: Callable[[InteractionResult], bool], *, timeout: float = 5.0
-    ) -> InteractionResult:
-        """Wait until ``predicate(self)`` is true (e.g. ``lambda r: len(r.followups) >= 2``)."""
-        loop = asyncio.get_running_loop()
-        if not await self._fake._wait_until(lambda: predicate(self), loop.time() + timeout):
-            raise InteractionTimeout(f"condition not met within {timeout}s for {self!r}")
-        return self
-
-    def __repr__(self) -> str:
-        name = (self._pi.payload.get("data") or {}).get("name") or (self._pi.payload.get("data") or {}).get("custom_id")
-        return (
-            f"<InteractionResult {name!r} type={self.type} content={self.content!r} "
-            f"ephemeral={self.ephemeral} followups={len(self._pi.followup_ids)}>"
-        )
 
 
 class InteractionsMixin:

@@ -16,11 +16,18 @@ from bot.playground.fake_discord.constants import (
     ITYPE_COMMAND,
     SNOWFLAKE_MIN,
 )
-from bot.playground.fake_discord.models import FakeChannel, FakeFile, FakeGuild, FakeUser, guess_content_type, snowflake
+from bot.playground.fake_discord.models import (
+    FakeChannel,
+    FakeFile,
+    FakeGuild,
+    FakeUser,
+    PendingInteraction,
+    guess_content_type,
+    snowflake,
+)
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-    from bot.playground.fake_discord.interactions import PendingInteraction
 
 
 def _qualified_name(data: Mapping[str, Any]) -> str:

@@ -28,16 +28,20 @@ from bot.playground.fake_discord.constants import (
     PRIVILEGED_INTENTS,
     permission_value,
 )
-from bot.playground.fake_discord.faults import FaultRule, FaultsMixin
-from bot.playground.fake_discord.gateway import GatewayConnection, GatewayMixin, GatewaySession
-from bot.playground.fake_discord.interactions import InteractionsMixin, PendingInteraction
+from bot.playground.fake_discord.faults import FaultsMixin
+from bot.playground.fake_discord.gateway import GatewayMixin
+from bot.playground.fake_discord.interactions import InteractionsMixin
 from bot.playground.fake_discord.messages import MessagesMixin
 from bot.playground.fake_discord.models import (
     FakeChannel,
     FakeDiscordError,
     FakeGuild,
     FakeUser,
+    FaultRule,
+    GatewayConnection,
+    GatewaySession,
     InteractionTimeout,
+    PendingInteraction,
     RecordedRequest,
     snowflake,
 )

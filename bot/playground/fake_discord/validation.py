@@ -4,26 +4,16 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from bot.playground.fake_discord.models import FakeFile
+from bot.playground.fake_discord.models import FakeFile, walk_components
 from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-
-
-def walk_components(components: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
-    for comp in components or ():
-        yield comp
-        yield from walk_components(comp.get("components") or ())
-        if isinstance(comp.get("accessory"), Mapping):
-            yield from walk_components([comp["accessory"]])
-        if isinstance(comp.get("component"), Mapping):
-            yield from walk_components([comp["component"]])
 
 
 class ValidationMixin:

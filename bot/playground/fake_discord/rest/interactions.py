@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot.playground.fake_discord.constants import ALLOWED_CALLBACKS, FLAG_EPHEMERAL, FLAG_LOADING
-from bot.playground.fake_discord.models import RecordedRequest
+from bot.playground.fake_discord.models import PendingInteraction, RecordedRequest
 from bot.playground.fake_discord.rest.responses import error_response, field_error, form_error, json_response
 
 if TYPE_CHECKING:
     from bot.playground.fake_discord.base import Fake
-    from bot.playground.fake_discord.interactions import PendingInteraction
 
 
 class InteractionRoutes:
