@@ -162,3 +162,24 @@ async def test_export_shows_the_opt_in_and_forget_erases_it(server) -> None:
     found = await mentors.who_knows(server, guild_id=GUILD, repo=REPO)
     assert [m.user_id for m in found.mentors] == [BOB]
     assert found.others == 1
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "encode/httpx",
+        " Encode/HTTPX ",
+        "https://github.com/encode/httpx",
+        "github.com/encode/httpx/pull/3?diff=split",
+        "https://www.github.com/encode/httpx/issues/7#top",
+        "encode/httpx.git",
+    ],
+)
+def test_parse_repo_reads_a_name_or_any_address_inside_the_repository(typed: str) -> None:
+    assert mentors.parse_repo(typed).lower() == REPO
+
+
+@pytest.mark.parametrize("typed", ["httpx", "https://github.com/encode", "a b/c", "https://gitlab.com/encode/httpx"])
+def test_parse_repo_refuses_what_is_not_a_repository(typed: str) -> None:
+    with pytest.raises(UserError, match="isn't a GitHub repository"):
+        mentors.parse_repo(typed)

@@ -15,6 +15,7 @@ No Discord imports here.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubMerge, Member, MergedPullRequest
 from bot.db.session import reading, transaction
 from bot.errors import UserError
+from bot.services.github.api import validate_repo
 from bot.services.guilds import ensure_member
 
 __all__ = [
@@ -34,12 +36,15 @@ __all__ = [
     "RepoPeople",
     "clean_note",
     "merged_repos",
+    "parse_repo",
     "people_for",
     "set_mentor",
     "who_knows",
 ]
 
 NOTE_MAX = 100
+# A GitHub address: the repository is its first two path segments (a PR's or an issue's address too).
+_URL = re.compile(r"^(?:https?://)?(?:www\.)?github\.com/(?P<path>[^?#]*)", re.IGNORECASE)
 AUTOCOMPLETE_LIMIT = 25  # Discord shows at most 25 choices
 
 
@@ -72,6 +77,15 @@ class RepoPeople:
     @property
     def anyone(self) -> bool:
         return bool(self.mentors) or self.others > 0
+
+
+def parse_repo(text: str) -> str:
+    """Return owner/name, as typed, from 'owner/name' or any GitHub address inside a repository."""
+    text = text.strip()
+    url = _URL.match(text)
+    if url is not None:
+        text = "/".join(url["path"].split("/")[:2])
+    return validate_repo(text)
 
 
 def clean_note(note: str | None) -> str | None:
