@@ -164,3 +164,21 @@ async def test_a_mentor_who_opted_out_is_only_counted(w: World) -> None:
     res = await w.invoke(w.bob, "github who-knows", repo=REPO)
     assert res.content.startswith("2 members have merged PRs in **octo-org/hello-world**, but none")
     assert not res.embeds
+
+
+async def test_goal_add_with_a_link_names_who_can_help_and_pings_nobody(w: World) -> None:
+    await a_server_with_merges(w)
+    res = await w.invoke(
+        w.bob, "goal add", text="fix the docs", link="https://github.com/octo-org/Hello-World/issues/5"
+    )
+    no_pings(res)
+    last = res.content.splitlines()[-1]
+    assert last.startswith(f"🤝 Who can help: <@{w.alice.id}> (3 merged PRs) merged in **octo-org/hello-world**")
+    assert "`/github who-knows repo:octo-org/hello-world`" in last
+    assert str(w.bob.id) not in res.content
+
+    # Alice is not named to herself (bob did not opt in), nor anyone for a repository nobody merged in.
+    for member, link in ((w.alice, "octo-org/hello-world#6"), (w.bob, "pallets/flask#1"), (w.bob, None)):
+        res = await w.invoke(member, "goal add", text="another goal", **({"link": link} if link else {}))
+        no_pings(res)
+        assert "Who can help" not in res.content

@@ -35,6 +35,7 @@ __all__ = [
     "MentorSetting",
     "RepoPeople",
     "clean_note",
+    "helpers_for",
     "merged_repos",
     "parse_repo",
     "people_for",
@@ -202,6 +203,17 @@ async def who_knows(sessionmaker: async_sessionmaker[AsyncSession], *, guild_id:
     """Return who in the server merged in `repo`: opted-in mentors by name, most merges first; others counted."""
     async with reading(sessionmaker) as session:
         return await people_for(session, guild_id, repo)
+
+
+async def helpers_for(
+    sessionmaker: async_sessionmaker[AsyncSession], *, guild_id: int, repo: str, user_id: int, limit: int = 3
+) -> list[Mentor]:
+    """Return the opted-in mentors (most merges first, at most `limit`) in the repository of a member's new goal.
+
+    The member is never named to themselves.
+    """
+    async with reading(sessionmaker) as session:
+        return (await people_for(session, guild_id, repo, leave_out=user_id)).mentors[:limit]
 
 
 async def merged_repos(
