@@ -71,13 +71,15 @@ async def server(sessionmaker: async_sessionmaker[AsyncSession]) -> async_sessio
             [
                 _history(101, REPO, 1, 300),
                 _history(101, REPO, 2, 200),
-                _server(ALICE, "Encode/HTTPX", 2, 200),  # the same PR, from a webhook: counted once
+                _server(ALICE, REPO, 2, 200),  # the same PR, from a webhook: counted once
                 _server(ALICE, REPO, 3, 10),
                 _server(BOB, REPO, 4, 5),
                 _history(103, REPO, 5, 50),
                 _history(103, REPO, 6, 40),
                 *[_history(104, REPO, 10 + n, 30) for n in range(4)],
                 *[_history(105, REPO, 20 + n, 30) for n in range(5)],
+                _history(104, "dave/solo", 1, 30),
+                _history(105, "bots/only", 1, 30),
                 _history(102, "bob/httpx-secret", 1, 3, private=True),
                 _server(BOB, "bob/httpx-secret", 1, 3, private=True),
             ]
@@ -132,6 +134,7 @@ async def test_people_for_leaves_out_the_member_asking(server) -> None:
 
 
 async def test_merged_repos_completes_public_repositories_busiest_first(server) -> None:
+    # Not the private one, nor where only a member who left (dave/solo) or a bot (bots/only) merged.
     assert await mentors.merged_repos(server, guild_id=GUILD, typed="") == [REPO]
     assert await mentors.merged_repos(server, guild_id=GUILD, typed="HTTP") == [REPO]
     assert await mentors.merged_repos(server, guild_id=GUILD, typed="secret") == []

@@ -20,7 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import CompoundSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, Member, MergedPullRequest
@@ -123,50 +123,46 @@ async def set_mentor(
         return MentorSetting(member.mentor, member.mentor_note)
 
 
+def _left_out(guild_id: int) -> CompoundSelect[int]:
+    """SQL: the server's members never named nor counted: those who left it, and those linked to a bot account."""
+    departed = select(Member.user_id).where(Member.guild_id == guild_id, Member.left_at.is_not(None))
+    bots = select(GitHubAccount.user_id).where(
+        GitHubAccount.guild_id == guild_id, GitHubAccount.login_lower.like("%[bot]")
+    )
+    return departed.union(bots)
+
+
 async def _merges_by_member(session: AsyncSession, guild_id: int, repo: str) -> dict[int, dict[int, datetime]]:
-    """Return user id -> {PR number: merged at} of every public merge in `repo` by the server's members."""
-    seen: dict[int, dict[int, datetime]] = defaultdict(dict)
-    private: set[int] = set()
+    """Return user id -> {PR number: merged at} of every public merge in `repo` by the server's members.
+
+    `merged_prs.repo` and `github_merges.repo` are stored in lower case (merges.Merge), so `repo` is too.
+    """
+    left_out = _left_out(guild_id)
     rows = await session.execute(
         select(
             MergedPullRequest.user_id, MergedPullRequest.number, MergedPullRequest.merged_at, MergedPullRequest.private
-        ).where(MergedPullRequest.guild_id == guild_id, func.lower(MergedPullRequest.repo) == repo)
+        ).where(
+            MergedPullRequest.guild_id == guild_id,
+            MergedPullRequest.repo == repo,
+            MergedPullRequest.user_id.not_in(left_out),
+        )
     )
     found: list[tuple[int, int, datetime, bool]] = [(r[0], r[1], r[2], r[3]) for r in rows]
     rows = await session.execute(
         select(GitHubAccount.user_id, GitHubMerge.number, GitHubMerge.merged_at, GitHubMerge.private)
         .join(GitHubMerge, GitHubMerge.github_id == GitHubAccount.github_id)
-        .where(GitHubAccount.guild_id == guild_id, GitHubMerge.repo == repo)
+        .where(GitHubAccount.guild_id == guild_id, GitHubMerge.repo == repo, GitHubAccount.user_id.not_in(left_out))
     )
     found += [(r[0], r[1], r[2], r[3]) for r in rows]
-    for _user_id, number, _merged_at, is_private in found:
-        if is_private:
-            private.add(number)  # any path that saw it as private keeps it so
+    # A pull request any path saw as private stays private, whoever's row says so.
+    private = {number for _user_id, number, _merged_at, is_private in found if is_private}
+    seen: dict[int, dict[int, datetime]] = defaultdict(dict)
     for user_id, number, merged_at, _private in found:
         if number in private:
             continue
         known = seen[user_id].get(number)
         seen[user_id][number] = merged_at if known is None else min(known, merged_at)
-    if not seen:
-        return {}
-    # Not those who left the server, nor members whose linked account is a bot.
-    excluded = set(
-        await session.scalars(
-            select(Member.user_id).where(
-                Member.guild_id == guild_id, Member.user_id.in_(seen), Member.left_at.is_not(None)
-            )
-        )
-    )
-    excluded |= set(
-        await session.scalars(
-            select(GitHubAccount.user_id).where(
-                GitHubAccount.guild_id == guild_id,
-                GitHubAccount.user_id.in_(seen),
-                GitHubAccount.login_lower.like("%[bot]"),
-            )
-        )
-    )
-    return {user_id: merges for user_id, merges in seen.items() if user_id not in excluded}
+    return dict(seen)
 
 
 async def people_for(session: AsyncSession, guild_id: int, repo: str, *, leave_out: int | None = None) -> RepoPeople:
@@ -221,25 +217,26 @@ async def merged_repos(
 ) -> list[str]:
     """Return the public repositories (lower case) members merged in that contain `typed`, busiest first."""
     needle = typed.strip().lower()
+    left_out = _left_out(guild_id)
     counts: dict[str, int] = defaultdict(int)
     private: set[str] = set()
+    server = (
+        select(MergedPullRequest.repo, MergedPullRequest.private, func.count())
+        .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id.not_in(left_out))
+        .group_by(MergedPullRequest.repo, MergedPullRequest.private)
+    )
+    history = (
+        select(GitHubMerge.repo, GitHubMerge.private, func.count())
+        .join(GitHubAccount, GitHubMerge.github_id == GitHubAccount.github_id)
+        .where(GitHubAccount.guild_id == guild_id, GitHubAccount.user_id.not_in(left_out))
+        .group_by(GitHubMerge.repo, GitHubMerge.private)
+    )
+    if needle:
+        server = server.where(MergedPullRequest.repo.contains(needle, autoescape=True))
+        history = history.where(GitHubMerge.repo.contains(needle, autoescape=True))
     async with reading(sessionmaker) as session:
-        server = select(func.lower(MergedPullRequest.repo), MergedPullRequest.private, func.count()).where(
-            MergedPullRequest.guild_id == guild_id
-        )
-        history = (
-            select(GitHubMerge.repo, GitHubMerge.private, func.count())
-            .join(GitHubAccount, GitHubMerge.github_id == GitHubAccount.github_id)
-            .where(GitHubAccount.guild_id == guild_id)
-        )
-        if needle:
-            server = server.where(func.lower(MergedPullRequest.repo).contains(needle, autoescape=True))
-            history = history.where(GitHubMerge.repo.contains(needle, autoescape=True))
-        for query, group in (
-            (server, (func.lower(MergedPullRequest.repo), MergedPullRequest.private)),
-            (history, (GitHubMerge.repo, GitHubMerge.private)),
-        ):
-            for repo, is_private, count in (await session.execute(query.group_by(*group))).all():
+        for query in (server, history):
+            for repo, is_private, count in (await session.execute(query)).all():
                 if is_private:
                     private.add(repo)
                 else:
