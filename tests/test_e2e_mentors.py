@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -182,3 +183,18 @@ async def test_goal_add_with_a_link_names_who_can_help_and_pings_nobody(w: World
         res = await w.invoke(member, "goal add", text="another goal", **({"link": link} if link else {}))
         no_pings(res)
         assert "Who can help" not in res.content
+
+
+async def test_me_export_shows_the_opt_in_and_me_forget_removes_the_mentor(w: World) -> None:
+    await a_server_with_merges(w)
+    exported = json.loads((await w.invoke(w.alice, "me export")).files[0].data)
+    (member,) = exported["members"]
+    assert member["mentor"] is True and member["mentor_note"] == "ask me about the <@&1> release @everyone"
+
+    res = await w.invoke(w.alice, "me forget")
+    done = await w.fake.click(w.guild, w.alice, res, "shiplog:forget:yes")
+    await done.wait_for(lambda r: "deleted everything" in (r.content or ""), timeout=10)
+    res = await w.invoke(w.bob, "github who-knows", repo=REPO)
+    # Alice's account and history are gone with her: only bob is left, counted.
+    assert res.content.startswith("1 member has merged PRs in **octo-org/hello-world**, but none")
+    assert str(w.alice.id) not in res.content
