@@ -204,7 +204,7 @@ MENTORS_SHOWN = 10  # the most merges first; the rest are counted with the membe
 
 
 def mentor_line(mentor: mentors.Mentor) -> str:
-    """One opted-in member for /github who-knows and /goal add: their merges there, the last one, their note."""
+    """One opted-in member for /github who-knows: their merges there, the date of the last one, their note."""
     line = (
         f"<@{mentor.user_id}> · **{plural(mentor.merges, 'merged PR')}**, "
         f"the last {discord.utils.format_dt(mentor.last_merged_at, 'D')}"
