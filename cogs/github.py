@@ -16,10 +16,11 @@ from discord.ext import commands
 
 from bot.services import messages
 from bot.services.github import events as github_events
-from bot.services.github import history, nudges
+from bot.services.github import history, mentors, nudges
 from bot.services.github import links as github_links
 from bot.services.github.events import ordinal
 from bot.services.github.urls import safe_url
+from bot.services.wording import noun, plural
 from bot.tree import answer_error
 from cogs._format import (
     BRAND,
@@ -199,6 +200,47 @@ def review_nudge_text(guild_name: str, prs: Sequence[messages.WaitingPR]) -> str
     return shorten("\n".join(lines), 2000)
 
 
+MENTORS_SHOWN = 10  # the most merges first; the rest are counted with the members who did not opt in
+
+
+def mentor_line(mentor: mentors.Mentor) -> str:
+    """One opted-in member for /github who-knows: their merges there, the date of the last one, their note."""
+    line = (
+        f"<@{mentor.user_id}> · **{plural(mentor.merges, 'merged PR')}**, "
+        f"the last {discord.utils.format_dt(mentor.last_merged_at, 'D')}"
+    )
+    return line + (f" · “{escape(mentor.note)}”" if mentor.note else "")
+
+
+def more_members(count: int) -> str:
+    """Say how many more members merged in the repository (not named: they did not opt in)."""
+    return f"and {plural(count, 'more member')} {noun(count, 'has', 'have')} merged PRs here"
+
+
+def who_knows_text(people: mentors.RepoPeople, shown_repo: str) -> tuple[str, list[str]]:
+    """Return the reply's first line and its mentor lines (none when nobody opted in)."""
+    repo = escape(shown_repo)
+    if not people.anyone:
+        return (
+            f"Nobody here has merged a PR in **{repo}** yet, so there's nobody to ask for now. Why not be the "
+            f"first? `/gfi repo:{shown_repo}` finds good first issues there.",
+            [],
+        )
+    named = people.mentors[:MENTORS_SHOWN]
+    more = people.others + len(people.mentors) - len(named)
+    if not named:
+        has = noun(more, "has", "have")
+        return (
+            f"{plural(more, 'member')} {has} merged PRs in **{repo}**, but none of them has offered to help yet. "
+            "Members offer with `/me mentor`.",
+            [],
+        )
+    lines = [mentor_line(m) for m in named]
+    if more:
+        lines.append(more_members(more) + ".")
+    return f"🤝 Who can help in **{repo}**: members who merged PRs there and offered to help.", lines
+
+
 @app_commands.guild_only()
 class GitHub(
     commands.GroupCog, group_name="github", group_description="Link your GitHub account and see merged pull requests."
@@ -307,6 +349,36 @@ class GitHub(
             else f"{member.mention} hasn't linked a GitHub account."
         )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def merged_repo_autocomplete(
+        self, interaction: discord.Interaction[Shiplog], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer the public repositories the server's members have merged in."""
+        repos = await mentors.merged_repos(self.bot.sessionmaker, guild_id=guild_id_of(interaction), typed=current)
+        return [app_commands.Choice(name=repo, value=repo) for repo in repos if len(repo) <= 100]
+
+    @app_commands.command(name="who-knows")
+    @app_commands.autocomplete(repo=merged_repo_autocomplete)
+    async def who_knows(self, interaction: discord.Interaction[Shiplog], repo: app_commands.Range[str, 3, 300]) -> None:
+        """See who here has merged PRs in a repository and offers to help there.
+
+        Parameters
+        ----------
+        repo
+            The repository, as owner/name or a GitHub address (start typing to pick one members merged in).
+        """
+        name = mentors.parse_repo(repo)
+        people = await mentors.who_knows(self.bot.sessionmaker, guild_id=guild_id_of(interaction), repo=name)
+        intro, lines = who_knows_text(people, name)
+        embed = None
+        if lines:
+            embed = discord.Embed(description=join_lines(lines), colour=BRAND)
+            embed.set_footer(
+                text="Counted from every merged PR Shiplog knows, public repositories only. Offer: /me mentor"
+            )
+        await interaction.response.send_message(
+            intro, embed=embed or discord.utils.MISSING, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
 
     @app_commands.command(name="prs")
     async def prs(self, interaction: discord.Interaction[Shiplog], member: discord.Member | None = None) -> None:

@@ -10,7 +10,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import goals, messages
+from bot.services.github import mentors
 from bot.services.goals import GoalView
+from bot.services.wording import plural
 from cogs._format import (
     BRAND,
     NO_MENTIONS,
@@ -31,6 +33,15 @@ DueText = app_commands.Range[str, 1, 100]
 LinkText = app_commands.Range[str, 1, 300]
 GoalNumber = app_commands.Range[int, 1, 2**31 - 1]  # the column is a 32-bit integer
 MAX_LISTED = 25
+
+
+def helpers_line(helpers: list[mentors.Mentor], repo: str) -> str:
+    """Name the mentors who merged in the goal's repository and offered to help (the reply pings nobody)."""
+    names = ", ".join(f"<@{m.user_id}> ({plural(m.merges, 'merged PR')})" for m in helpers)
+    return (
+        f"🤝 Who can help: {names} merged in **{escape(repo)}** and offered to help. "
+        f"`/github who-knows repo:{repo}` shows their notes."
+    )
 
 
 def goal_line(goal: GoalView, today: date) -> str:
@@ -133,6 +144,12 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
         if goal.link:
             lines.append(f"Linked to {link_markdown(goal.link)}")
         lines.append("I'm announcing it in the goals channel." if change.announced else "Finish it with `/goal done`.")
+        if goal.link:
+            helpers = await mentors.helpers_for(
+                self.bot.sessionmaker, guild_id=guild_id_of(interaction), repo=goal.link.repo, user_id=goal.user_id
+            )
+            if helpers:
+                lines.append(helpers_line(helpers, goal.link.repo))
         await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="list")

@@ -12,12 +12,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.services import guilds, messages, privacy
-from bot.services.github import nudges
+from bot.services.github import mentors, nudges
 from bot.services.rhythm import checkins
 from bot.services.rhythm.settings import set_reminders, set_streak_dms
 from bot.services.sharing import pages, posts, recap
 from bot.tree import answer_error
-from cogs._format import NO_MENTIONS, guild_id_of, share_embeds, streak_file, timezone_choices
+from cogs._format import NO_MENTIONS, escape, guild_id_of, share_embeds, streak_file, timezone_choices
 
 if TYPE_CHECKING:
     from bot.bot import Shiplog
@@ -110,6 +110,43 @@ class Me(commands.GroupCog, group_name="me", group_description="Your own Shiplog
             if enabled
             else "No more recap DMs. `/me recap` still shows yours any time."
         )
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @app_commands.command(name="mentor")
+    async def mentor(
+        self,
+        interaction: discord.Interaction[Shiplog],
+        enabled: bool,
+        note: app_commands.Range[str, 1, mentors.NOTE_MAX] | None = None,
+    ) -> None:
+        """Offer to help in the repositories where you merged: /github who-knows and new goals name you.
+
+        Parameters
+        ----------
+        enabled
+            True to be named as someone who can help (off by default); False to stop.
+        note
+            A short note shown with your name, like "happy to review docs PRs" (up to 100 characters).
+        """
+        setting = await mentors.set_mentor(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            user_id=interaction.user.id,
+            enabled=enabled,
+            note=note,
+        )
+        if setting.enabled:
+            text = (
+                "🤝 Thank you! `/github who-knows` and new goals in the repositories where you have merged PRs "
+                "will now name you as someone who can help"
+                + (f", with your note: “{escape(setting.note)}”." if setting.note else ".")
+                + " Nobody is pinged. `/me mentor enabled:false` stops it at once."
+            )
+        else:
+            text = (
+                "You're no longer named as a mentor (your note is deleted too). Your merged PRs are still counted, "
+                "without your name. `/me mentor enabled:true` whenever you like."
+            )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @app_commands.command(name="page")

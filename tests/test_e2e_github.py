@@ -257,7 +257,7 @@ async def test_admin_links_a_member_and_others_are_refused(w: World) -> None:
     assert int(admin["default_member_permissions"]) == 32  # Manage Server: Discord hides it from members
     member_side = next(c for c in w.fake.commands(w.guild) if c["name"] == "github")
     assert member_side["default_member_permissions"] is None
-    assert {o["name"] for o in member_side["options"]} == {"link", "verify", "unlink", "whois", "prs"}
+    assert {o["name"] for o in member_side["options"]} == {"link", "verify", "unlink", "whois", "prs", "who-knows"}
     with pytest.raises(FakeDiscordError, match="cannot see /github-admin"):
         await w.invoke(w.bob, "github-admin link-member", member=w.alice, username="octocat")
     # An admin may open the group to everyone in the server's settings: the bot still refuses.

@@ -294,3 +294,38 @@ async def test_the_private_merges_migration_keeps_every_merge_public_and_goes_ba
         assert "private" not in columns
     finally:
         await engine.dispose()
+
+
+async def test_the_mentors_migration_leaves_everyone_not_opted_in_and_goes_back(empty_db_url: str) -> None:
+    # 0014 adds members.mentor and members.mentor_note: every member stored before is not a mentor
+    # (opt-in), and going back to 0013 drops the columns and keeps the rows.
+    from alembic import command
+
+    from bot.db.migrate import alembic_config
+
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0013")
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await seed_a_server(session, with_page=True)
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with reading(create_sessionmaker(engine)) as session:
+            row = (await session.execute(text("SELECT mentor, mentor_note FROM members"))).one()
+        assert tuple(row) == (False, None)
+        await engine.dispose()
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0013")
+        async with reading(create_sessionmaker(engine)) as session:
+            counts = [
+                await session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                for table in ("guilds", "members", "member_pages", "goals")
+            ]
+            columns = await session.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync.connection()).get_columns("members")}
+            )
+        assert counts == [1, 1, 1, 1]
+        assert not {"mentor", "mentor_note"} & columns
+    finally:
+        await engine.dispose()

@@ -94,6 +94,10 @@ class Member(Base):
     review_nudges: Mapped[str] = mapped_column(String(8), default="off", server_default="off")
     # The weekly recap (a ready-to-post draft about their week) by DM after the digest (members opt in).
     recap_dms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Named by /github who-knows and /goal add as someone who can help in the repositories where they
+    # merged (members opt in), with their own short note ("ask me about the docs").
+    mentor: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    mentor_note: Mapped[str | None] = mapped_column(String(100))
     # Set while the member is not in the server (seen only with MEMBERS_INTENT): not mentioned, no DMs.
     # Rejoining clears it; their goals and history stay (/me forget is for erasing).
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
