@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,8 @@ DueText = app_commands.Range[str, 1, 100]
 LinkText = app_commands.Range[str, 1, 300]
 GoalNumber = app_commands.Range[int, 1, 2**31 - 1]  # the column is a 32-bit integer
 MAX_LISTED = 25
+
+log = logging.getLogger(__name__)
 
 
 def helpers_line(helpers: list[mentors.Mentor], repo: str) -> str:
@@ -145,9 +148,13 @@ class Goals(commands.GroupCog, group_name="goal", group_description="Set, list a
             lines.append(f"Linked to {link_markdown(goal.link)}")
         lines.append("I'm announcing it in the goals channel." if change.announced else "Finish it with `/goal done`.")
         if goal.link:
-            helpers = await mentors.helpers_for(
-                self.bot.sessionmaker, guild_id=guild_id_of(interaction), repo=goal.link.repo, user_id=goal.user_id
-            )
+            try:
+                helpers = await mentors.helpers_for(
+                    self.bot.sessionmaker, guild_id=guild_id_of(interaction), repo=goal.link.repo, user_id=goal.user_id
+                )
+            except Exception:  # the goal is saved: a hint that cannot be read must not turn the reply into an error
+                log.exception("could not read who can help with %s", goal.link.repo)
+                helpers = []
             if helpers:
                 lines.append(helpers_line(helpers, goal.link.repo))
         await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
