@@ -13,7 +13,15 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery
+from bot.db.models import (
+    GitHubAccount,
+    GitHubMerge,
+    GitHubProfile,
+    Goal,
+    MergedPullRequest,
+    OutboxMessage,
+    WebhookDelivery,
+)
 from bot.db.session import transaction
 from bot.playground.fake_discord import FakeDiscordError
 from bot.playground.samples import load, merged_pr_payload, sign
@@ -91,6 +99,22 @@ async def test_merged_pr_is_celebrated_once(w: World) -> None:
     await settle(w)
     assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
     assert await count(w, WebhookDelivery) == 2
+
+
+async def test_a_merged_pr_labelled_spam_or_invalid_counts_for_nothing(w: World) -> None:
+    await link_alice(w)
+    await w.invoke(w.alice, "goal add", text="get PR 2 merged", link="https://github.com/octo-org/Hello-World/pull/2")
+    assert (await post_delivery(w, merged_pr_payload(labels=("Invalid",))))[0] == 202
+    await eventually(lambda: count(w, WebhookDelivery, WebhookDelivery.status == "done"))
+    assert (await post_delivery(w, merged_pr_payload(number=3, labels=("hacktoberfest-accepted",))))[0] == 202
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    await settle(w)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
+    assert "octo-org/Hello-World#3" in post["embeds"][0]["description"]
+    assert "first merged pull request" in post["embeds"][0]["description"]  # #2 is not counted
+    assert await count(w, MergedPullRequest, MergedPullRequest.number == 2) == 0
+    assert await count(w, GitHubMerge, GitHubMerge.number == 2) == 0
+    assert await count(w, Goal, Goal.status == "open") == 1  # a PR that counts for nothing finishes no goal
 
 
 async def test_share_button_offers_the_author_a_post(w: World) -> None:

@@ -16,7 +16,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -103,6 +103,7 @@ class PR:
     body: str | None = None
     reviewed: bool = False
     draft: bool = False
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class FakeGitHub:
         merged_at: datetime,
         title: str | None = None,
         body: str | None = None,
+        labels: tuple[str, ...] = (),
     ) -> PR:
         """Add a merged PR (numbered after the repo's others when no number is given)."""
         number = number if number is not None else self._next_number(repo)
@@ -193,6 +195,7 @@ class FakeGitHub:
             created_at=merged_at - timedelta(days=1),
             merged_at=merged_at,
             body=body,
+            labels=list(labels),
         )
         self.prs.append(pr)
         return pr
@@ -353,6 +356,7 @@ class FakeGitHub:
             "created_at": iso(pr.created_at),
             "closed_at": iso(pr.merged_at) if pr.merged_at else None,
             "pull_request": {"merged_at": iso(pr.merged_at) if pr.merged_at else None, "html_url": url},
+            "labels": [{"name": name} for name in pr.labels],
         }
 
     def _next_number(self, repo: str) -> int:
@@ -885,6 +889,33 @@ async def test_bot_authors_are_never_celebrated(w: World, gh: FakeGitHub) -> Non
     post = await one_more_post(w, 0)
     assert "encode/httpx#501" in description(post)
     assert await count(w, MergedPullRequest, MergedPullRequest.user_id == w.bob.id) == 0
+    # Nor does a bot's history count: nothing of it is stored, and its total is none.
+    assert await count(w, GitHubMerge, GitHubMerge.github_id == robot.id) == 0
+    found = await profile(w, robot.id)
+    assert found is not None and found.history_total == 0
+
+
+async def test_prs_labelled_spam_or_invalid_count_for_nothing_and_are_never_celebrated(
+    w: World, gh: FakeGitHub
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    gh.merge(alice, "psf/requests", merged_at=datetime(2025, 3, 1, tzinfo=UTC), labels=("Spam",))
+    await link(w, w.alice, alice)
+    found = await profile(w, alice.id)
+    assert found is not None and (found.history_total, found.history_read) == (3, 3)  # not 4
+
+    gh.merge(alice, "encode/httpx", 600, merged_at=just_merged(w), labels=("hacktoberfest", "INVALID"))
+    gh.merge(alice, "encode/httpx", 601, merged_at=just_merged(w), title="A real fix")
+    report = await radar(w).run_pass()
+    assert report.celebrations == 1
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#601" in description(post)
+    assert "their 4th merged PR overall" in description(post)  # neither labelled PR is counted
+    assert await count(w, GitHubMerge, GitHubMerge.number == 600) == 0
+    assert await count(w, MergedPullRequest, MergedPullRequest.number == 600) == 0
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**4** merged pull requests")
 
 
 async def test_a_capped_history_is_counted_as_a_lower_bound_never_as_first(w: World, gh: FakeGitHub) -> None:
