@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import (
+    Activity,
     GitHubAccount,
     GitHubMerge,
     GitHubProfile,
@@ -24,8 +26,9 @@ from bot.db.models import (
 )
 from bot.db.session import transaction
 from bot.playground.fake_discord import FakeDiscordError
-from bot.playground.samples import load, merged_pr_payload, sign
+from bot.playground.samples import labeled_pr_payload, load, merged_pr_payload, sign
 from bot.services.github import links as github_links
+from cogs.github import WITHDRAWN_TEXT
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 
 OCTO_ID = 21031067
@@ -115,6 +118,37 @@ async def test_a_merged_pr_labelled_spam_or_invalid_counts_for_nothing(w: World)
     assert await count(w, MergedPullRequest, MergedPullRequest.number == 2) == 0
     assert await count(w, GitHubMerge, GitHubMerge.number == 2) == 0
     assert await count(w, Goal, Goal.status == "open") == 1  # a PR that counts for nothing finishes no goal
+
+
+async def test_a_pr_labelled_spam_after_its_celebration_is_withdrawn_and_the_post_says_only_that(w: World) -> None:
+    await link_alice(w)
+    assert (await post_delivery(w, merged_pr_payload()))[0] == 202
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    assert await count(w, Activity, Activity.kind == "pr") == 1
+    labeled = labeled_pr_payload("SPAM")
+    assert json.loads(labeled)["action"] == "labeled"
+    assert (await post_delivery(w, labeled))[0] == 202
+
+    async def redrawn() -> dict[str, Any] | None:
+        now = w.fake.get_message(int(post["id"]))
+        return now if now is not None and now["content"] == WITHDRAWN_TEXT else None
+
+    edited = await eventually(redrawn, timeout=10)
+    assert edited["embeds"] == [] and edited["components"] == []  # no name, no link, no count, no share button
+    assert str(w.alice.id) not in str(edited)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1  # edited, nothing new posted
+    for model in (MergedPullRequest, GitHubMerge, Activity):
+        assert await count(w, model) == 0, model
+    # A second report of the label (another hook, a redelivery) changes nothing more.
+    assert (await post_delivery(w, labeled))[0] == 202
+    await eventually(lambda: count(w, WebhookDelivery, WebhookDelivery.status == "done"), timeout=10)
+    await settle(w)
+    assert await count(w, OutboxMessage, OutboxMessage.kind == "discord.edit") == 1
+
+    # The next merge is counted without it: still the first that counts.
+    assert (await post_delivery(w, merged_pr_payload(number=3)))[0] == 202
+    _, nxt = await w.wait_for_posts(w.celebrations, 2)
+    assert "first merged pull request" in nxt["embeds"][0]["description"]
 
 
 async def test_share_button_offers_the_author_a_post(w: World) -> None:

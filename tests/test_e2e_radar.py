@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import (
+    Activity,
     GitHubAccount,
     GitHubMerge,
     GitHubProfile,
@@ -38,6 +39,7 @@ from bot.db.session import reading, transaction
 from bot.playground.samples import merged_pr_payload
 from bot.services.github import links as github_links
 from bot.services.github.radar import MAX_RATE_LIMITED, Radar
+from cogs.github import WITHDRAWN_TEXT
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import post_delivery
 
@@ -916,6 +918,38 @@ async def test_prs_labelled_spam_or_invalid_count_for_nothing_and_are_never_cele
     assert await count(w, MergedPullRequest, MergedPullRequest.number == 600) == 0
     res = await w.invoke(w.alice, "github prs")
     assert res.embeds[0]["description"].startswith("**4** merged pull requests")
+
+
+async def test_a_label_the_radar_sees_after_the_celebration_takes_the_merge_out_of_the_counts(
+    w: World, gh: FakeGitHub
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 2})
+    await link(w, w.alice, alice)
+    pr = gh.merge(alice, "encode/httpx", 700, merged_at=just_merged(w), title="Typo")
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "their 3rd merged PR overall" in description(post)
+    assert await count(w, Activity, Activity.kind == "pr") == 1
+
+    pr.labels.append("Invalid")  # a maintainer labels it after it merged; no webhook tells Shiplog
+    await radar(w).run_pass()
+
+    async def redrawn() -> dict[str, Any] | None:
+        now = w.fake.get_message(int(post["id"]))
+        return now if now is not None and now["content"] == WITHDRAWN_TEXT else None
+
+    edited = await eventually(redrawn, timeout=10)
+    assert edited["embeds"] == [] and edited["components"] == []
+    assert len(posts(w)) == 1
+    assert await count(w, MergedPullRequest) == 0
+    assert await count(w, GitHubMerge, GitHubMerge.number == 700) == 0
+    assert await count(w, Activity, Activity.kind == "pr") == 0
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**2** merged pull requests")
+    await radar(w).run_pass()  # seen again on the next pass: nothing more to do
+    await settle()
+    assert await count(w, OutboxMessage, OutboxMessage.kind == "discord.edit") == 1
 
 
 async def test_a_capped_history_is_counted_as_a_lower_bound_never_as_first(w: World, gh: FakeGitHub) -> None:

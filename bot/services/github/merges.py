@@ -119,3 +119,31 @@ class Merge:
             private=private,
             source="radar",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Discounted:
+    """A person's merged pull request labelled spam or invalid, perhaps after it was counted and celebrated.
+
+    What `events.withdraw_merge` takes to take it out of the counts again. A repository and a number
+    name one pull request, and so its one author.
+    """
+
+    repo: str  # owner/name in lower case, as a `Merge` is recorded
+    number: int
+
+    @classmethod
+    def from_webhook(cls, payload: Mapping[str, Any]) -> Discounted | None:
+        """Read a `pull_request` event (closed or labeled) of a person's merged PR now labelled so; else None."""
+        repo = str((payload.get("repository") or {}).get("full_name", "")).lower()
+        pr = payload.get("pull_request") or {}
+        if not repo or not pr.get("merged") or is_bot(pr.get("user")) or not discounted(label_names(pr.get("labels"))):
+            return None
+        return cls(repo=repo, number=int(pr["number"]))
+
+    @classmethod
+    def from_search(cls, item: SearchItem) -> Discounted | None:
+        """Read a search item of a person's merged PR now labelled so; else None."""
+        if item.merged_at is None or is_bot(item.author) or not discounted(item.labels):
+            return None
+        return cls(repo=item.repo.lower(), number=item.number)
