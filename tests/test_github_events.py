@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.db.models import GitHubAccount, GitHubProfile, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
-from bot.playground.samples import load, merged_pr_payload
+from bot.playground.samples import labeled_pr_payload, load, merged_pr_payload
 from bot.services import goals, guilds
 from bot.services.github import events as github_events
 from bot.services.github import subscriptions
@@ -88,6 +88,33 @@ async def test_bots_and_unlinked_authors_are_not_celebrated(setup, author) -> No
     await link(sessionmaker, login="dependabot[bot]" if "user_login" in author else "Codertocat")
     await deliver(sessionmaker, "pull_request", merged_pr_payload(**author), "d-1")
     assert await outbox_rows(sessionmaker, "github.merged") == []
+
+
+async def test_a_celebration_not_yet_posted_when_its_pr_is_labelled_spam_is_dropped(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    assert len(await outbox_rows(sessionmaker, "github.merged")) == 1  # queued, not sent: no message to edit
+    await deliver(sessionmaker, "pull_request", labeled_pr_payload("invalid"), "d-2")
+    assert await outbox_rows(sessionmaker) == []  # dropped, and no edit of a post that never was
+    async with transaction(sessionmaker) as session:
+        assert (await session.scalars(select(MergedPullRequest))).all() == []
+        assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done", "done"]
+
+
+async def test_a_label_on_an_open_or_a_bots_pr_or_another_label_withdraws_nothing(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    unmerged = json.loads(labeled_pr_payload("spam"))
+    unmerged["pull_request"]["merged"] = False
+    by_bot = json.loads(labeled_pr_payload("spam"))
+    by_bot["pull_request"]["user"]["type"] = "Bot"
+    for n, body in enumerate([json.dumps(unmerged).encode(), json.dumps(by_bot).encode(), labeled_pr_payload("bug")]):
+        await deliver(sessionmaker, "pull_request", body, f"d-label-{n}")
+    assert len(await outbox_rows(sessionmaker, "github.merged")) == 1
+    async with transaction(sessionmaker) as session:
+        assert len((await session.scalars(select(MergedPullRequest))).all()) == 1
 
 
 async def test_link_by_login_learns_the_id_and_survives_a_rename(setup) -> None:
