@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from bot.db.models import GitHubAccount, GitHubProfile, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
@@ -100,6 +100,27 @@ async def test_a_celebration_not_yet_posted_when_its_pr_is_labelled_spam_is_drop
     async with transaction(sessionmaker) as session:
         assert (await session.scalars(select(MergedPullRequest))).all() == []
         assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done", "done"]
+
+
+async def test_a_celebration_posted_while_its_pr_was_withdrawn_is_redrawn_at_the_next_sighting(setup) -> None:
+    # The race: the sender was posting the celebration when the label was applied, so the withdrawal
+    # found no post to edit and the counts are gone already. The label seen again redraws the post.
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    async with transaction(sessionmaker) as session:
+        await session.execute(delete(MergedPullRequest))
+        await session.execute(update(OutboxMessage).values(status="sent", message_id=777))
+    for n in range(2):
+        await deliver(sessionmaker, "pull_request", labeled_pr_payload("spam"), f"d-label-{n}")
+    (edit,) = await outbox_rows(sessionmaker, "discord.edit")
+    assert (edit.guild_id, edit.channel_id) == (GUILD, CELEBRATIONS)
+    assert edit.data == {
+        "channel_id": CELEBRATIONS,
+        "message_id": 777,
+        "kind": "github.merge_withdrawn",
+        "data": {"user_id": ALICE, "repo": REPO, "number": 2},
+    }
 
 
 async def test_a_label_on_an_open_or_a_bots_pr_or_another_label_withdraws_nothing(setup) -> None:

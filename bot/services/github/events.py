@@ -374,10 +374,10 @@ async def withdraw_merge(session: AsyncSession, pr: Discounted, *, now: datetime
     """Take a merged PR labelled spam or invalid out of every count; return how many servers had counted it.
 
     Its author's history row goes (so later merges are numbered without it), and in each server its
-    `merged_prs` row, its activity (the streak is recomputed from what is left) and its celebration:
-    one still queued is dropped, one posted is redrawn to say only that it no longer counts. Milestone
-    roles it granted and goals it finished stay. Nothing happens to a PR that was never counted, so
-    the same label seen twice (a webhook and the radar) does the work once.
+    `merged_prs` row and its activity (the streak is recomputed from what is left). Its celebrations
+    are withdrawn: one still queued is dropped, one posted is redrawn to say only that it no longer
+    counts. Milestone roles it granted and goals it finished stay. Seeing the label again does no
+    more, except redraw a celebration that was being posted the first time (it is sent by now).
     """
     await session.execute(delete(GitHubMerge).where(GitHubMerge.repo == pr.repo, GitHubMerge.number == pr.number))
     counted = (
@@ -385,40 +385,50 @@ async def withdraw_merge(session: AsyncSession, pr: Discounted, *, now: datetime
             select(MergedPullRequest).where(MergedPullRequest.repo == pr.repo, MergedPullRequest.number == pr.number)
         )
     ).all()
+    ref = f"{pr.repo}#{pr.number}"
     for merged in counted:
         guild_id, user_id = merged.guild_id, merged.user_id
         await session.delete(merged)
         await session.flush()
-        ref = f"{pr.repo}#{pr.number}"
         await activity.forget(session, guild_id=guild_id, user_id=user_id, kind="pr", ref=ref, now=now)
-        await _withdraw_celebration(session, guild_id, user_id, pr, now=now)
+    await _withdraw_celebrations(session, pr, now=now)
     if counted:
-        log.info("withdrew %s#%s from %d servers: labelled spam or invalid", pr.repo, pr.number, len(counted))
+        log.info("withdrew %s from %d servers: labelled spam or invalid", ref, len(counted))
     return len(counted)
 
 
-async def _withdraw_celebration(
-    session: AsyncSession, guild_id: int, user_id: int, pr: Discounted, *, now: datetime
-) -> None:
-    """Drop a celebration still queued, or queue the edit of a posted one to say only that it no longer counts."""
-    row = await session.scalar(
-        select(OutboxMessage).where(OutboxMessage.dedupe_key == f"merged:{guild_id}:{pr.repo}#{pr.number}")
-    )
-    if row is None:
-        return
-    if row.status == "pending":
-        await session.delete(row)
-    elif row.status == "sent" and row.channel_id is not None and row.message_id is not None:
-        await outbox.enqueue(
-            session,
-            messages.DiscordEdit(
-                row.channel_id, row.message_id, messages.MergeWithdrawn(user_id=user_id, repo=pr.repo, number=pr.number)
-            ),
-            guild_id=guild_id,
-            channel_id=row.channel_id,
-            now=now,
-            dedupe_key=f"withdrawn:{guild_id}:{pr.repo}#{pr.number}",
+async def _withdraw_celebrations(session: AsyncSession, pr: Discounted, *, now: datetime) -> None:
+    """Drop the PR's celebrations still queued; queue an edit of the posted ones saying it no longer counts."""
+    rows = (
+        await session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == messages.Merged.KIND,
+                # Its dedupe key, merged:<guild>:<repo>#<number>, in every server.
+                OutboxMessage.dedupe_key.endswith(f":{pr.repo}#{pr.number}", autoescape=True),
+            )
         )
+    ).all()
+    for row in rows:
+        if row.status == "pending":
+            # Not posted yet. (One the sender is posting this very moment is marked sent after it: the
+            # next sighting of the label, the radar's or a webhook's, redraws it.)
+            await session.delete(row)
+        elif row.status == "sent" and row.guild_id is not None and row.channel_id is not None and row.message_id:
+            withdrawn = messages.MergeWithdrawn(
+                user_id=_int_of(row.data.get("user_id")), repo=pr.repo, number=pr.number
+            )
+            await outbox.enqueue(
+                session,
+                messages.DiscordEdit(row.channel_id, row.message_id, withdrawn),
+                guild_id=row.guild_id,
+                channel_id=row.channel_id,
+                now=now,
+                dedupe_key=f"withdrawn:{row.guild_id}:{pr.repo}#{pr.number}",
+            )
+
+
+def _int_of(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _radar_may_celebrate(merge: Merge, guild: Guild, account: GitHubAccount, merged_at: datetime) -> bool:
