@@ -150,6 +150,15 @@ async def test_a_pr_labelled_spam_after_its_celebration_is_withdrawn_and_the_pos
     _, nxt = await w.wait_for_posts(w.celebrations, 2)
     assert "first merged pull request" in nxt["embeds"][0]["description"]
 
+    # /me forget covers what the withdrawal queued: both posts go, and no row names alice any more.
+    forget = await w.invoke(w.alice, "me forget")
+    done = await w.fake.click(w.guild, w.alice, forget, "shiplog:forget:yes")
+    await done.wait_for(lambda r: "Welcome back" in (r.content or ""), timeout=10)
+    assert await eventually(lambda: w.fake.get_message(int(post["id"])) is None, timeout=10)
+    async with transaction(w.sessionmaker) as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert not [row.kind for row in rows if str(w.alice.id) in str(row.data)]
+
 
 async def test_share_button_offers_the_author_a_post(w: World) -> None:
     await link_alice(w)
