@@ -139,6 +139,15 @@ def render_merged(merged: messages.Merged) -> dict[str, Any]:
     }
 
 
+# All a celebration says once its PR is labelled spam or invalid: no name, no link, no count.
+WITHDRAWN_TEXT = "This pull request was labelled spam or invalid, so it no longer counts."
+
+
+def render_merge_withdrawn(withdrawn: messages.MergeWithdrawn) -> dict[str, Any]:
+    """Draw what a celebration becomes when its PR no longer counts (drawn over it by a DiscordEdit)."""
+    return {"content": WITHDRAWN_TEXT, "embeds": [], "view": None, "allowed_mentions": NO_MENTIONS}
+
+
 def relay_line(item: messages.Relay) -> str:
     """Describe one relayed event in a line."""
     words, _ = KIND_WORDS.get((item.event, item.action), ("Event", BRAND))
@@ -250,6 +259,7 @@ class GitHub(
     def __init__(self, bot: Shiplog) -> None:
         self.bot = bot
         bot.renderers[messages.Merged.KIND] = render_merged
+        bot.renderers[messages.MergeWithdrawn.KIND] = render_merge_withdrawn
         bot.renderers[messages.Relay.KIND] = render_relay
         bot.actions[messages.RoleGrant.KIND] = self.grant_role
         bot.actions[messages.ReviewNudge.KIND] = self.send_review_nudge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,11 +14,21 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDelivery
+from bot.db.models import (
+    Activity,
+    GitHubAccount,
+    GitHubMerge,
+    GitHubProfile,
+    Goal,
+    MergedPullRequest,
+    OutboxMessage,
+    WebhookDelivery,
+)
 from bot.db.session import transaction
 from bot.playground.fake_discord import FakeDiscordError
-from bot.playground.samples import load, merged_pr_payload, sign
+from bot.playground.samples import labeled_pr_payload, load, merged_pr_payload, sign
 from bot.services.github import links as github_links
+from cogs.github import WITHDRAWN_TEXT
 from tests.harness import WEBHOOK_SECRET, World, eventually, world
 
 OCTO_ID = 21031067
@@ -91,6 +102,62 @@ async def test_merged_pr_is_celebrated_once(w: World) -> None:
     await settle(w)
     assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
     assert await count(w, WebhookDelivery) == 2
+
+
+async def test_a_merged_pr_labelled_spam_or_invalid_counts_for_nothing(w: World) -> None:
+    await link_alice(w)
+    await w.invoke(w.alice, "goal add", text="get PR 2 merged", link="https://github.com/octo-org/Hello-World/pull/2")
+    assert (await post_delivery(w, merged_pr_payload(labels=("Invalid",))))[0] == 202
+    await eventually(lambda: count(w, WebhookDelivery, WebhookDelivery.status == "done"))
+    assert (await post_delivery(w, merged_pr_payload(number=3, labels=("hacktoberfest-accepted",))))[0] == 202
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    await settle(w)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1
+    assert "octo-org/Hello-World#3" in post["embeds"][0]["description"]
+    assert "first merged pull request" in post["embeds"][0]["description"]  # #2 is not counted
+    assert await count(w, MergedPullRequest, MergedPullRequest.number == 2) == 0
+    assert await count(w, GitHubMerge, GitHubMerge.number == 2) == 0
+    assert await count(w, Goal, Goal.status == "open") == 1  # a PR that counts for nothing finishes no goal
+
+
+async def test_a_pr_labelled_spam_after_its_celebration_is_withdrawn_and_the_post_says_only_that(w: World) -> None:
+    await link_alice(w)
+    assert (await post_delivery(w, merged_pr_payload()))[0] == 202
+    (post,) = await w.wait_for_posts(w.celebrations, 1)
+    assert await count(w, Activity, Activity.kind == "pr") == 1
+    labeled = labeled_pr_payload("SPAM")
+    assert json.loads(labeled)["action"] == "labeled"
+    assert (await post_delivery(w, labeled))[0] == 202
+
+    async def redrawn() -> dict[str, Any] | None:
+        now = w.fake.get_message(int(post["id"]))
+        return now if now is not None and now["content"] == WITHDRAWN_TEXT else None
+
+    edited = await eventually(redrawn, timeout=10)
+    assert edited["embeds"] == [] and edited["components"] == []  # no name, no link, no count, no share button
+    assert str(w.alice.id) not in str(edited)
+    assert len(w.fake.messages_in(w.celebrations, include_interactions=False)) == 1  # edited, nothing new posted
+    for model in (MergedPullRequest, GitHubMerge, Activity):
+        assert await count(w, model) == 0, model
+    # A second report of the label (another hook, a redelivery) changes nothing more.
+    assert (await post_delivery(w, labeled))[0] == 202
+    await eventually(lambda: count(w, WebhookDelivery, WebhookDelivery.status == "done"), timeout=10)
+    await settle(w)
+    assert await count(w, OutboxMessage, OutboxMessage.kind == "discord.edit") == 1
+
+    # The next merge is counted without it: still the first that counts.
+    assert (await post_delivery(w, merged_pr_payload(number=3)))[0] == 202
+    _, nxt = await w.wait_for_posts(w.celebrations, 2)
+    assert "first merged pull request" in nxt["embeds"][0]["description"]
+
+    # /me forget covers what the withdrawal queued: both posts go, and no row names alice any more.
+    forget = await w.invoke(w.alice, "me forget")
+    done = await w.fake.click(w.guild, w.alice, forget, "shiplog:forget:yes")
+    await done.wait_for(lambda r: "Welcome back" in (r.content or ""), timeout=10)
+    assert await eventually(lambda: w.fake.get_message(int(post["id"])) is None, timeout=10)
+    async with transaction(w.sessionmaker) as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert not [row.kind for row in rows if str(w.alice.id) in str(row.data)]
 
 
 async def test_share_button_offers_the_author_a_post(w: World) -> None:

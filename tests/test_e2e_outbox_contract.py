@@ -141,6 +141,7 @@ def oldest_rows(w: World, refs: dict[str, int]) -> dict[str, tuple[int | None, d
                 "goals": [],
             },
         ),
+        "github.merge_withdrawn": (celebrations, {"user_id": alice, "repo": "octo-org/hello-world", "number": 2}),
         "github.relay": (
             w.celebrations.id,
             {

@@ -16,7 +16,7 @@ import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import (
+    Activity,
     GitHubAccount,
     GitHubMerge,
     GitHubProfile,
@@ -38,6 +39,7 @@ from bot.db.session import reading, transaction
 from bot.playground.samples import merged_pr_payload
 from bot.services.github import links as github_links
 from bot.services.github.radar import MAX_RATE_LIMITED, Radar
+from cogs.github import WITHDRAWN_TEXT
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import post_delivery
 
@@ -103,6 +105,7 @@ class PR:
     body: str | None = None
     reviewed: bool = False
     draft: bool = False
+    labels: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class FakeGitHub:
         merged_at: datetime,
         title: str | None = None,
         body: str | None = None,
+        labels: tuple[str, ...] = (),
     ) -> PR:
         """Add a merged PR (numbered after the repo's others when no number is given)."""
         number = number if number is not None else self._next_number(repo)
@@ -193,6 +197,7 @@ class FakeGitHub:
             created_at=merged_at - timedelta(days=1),
             merged_at=merged_at,
             body=body,
+            labels=list(labels),
         )
         self.prs.append(pr)
         return pr
@@ -353,6 +358,7 @@ class FakeGitHub:
             "created_at": iso(pr.created_at),
             "closed_at": iso(pr.merged_at) if pr.merged_at else None,
             "pull_request": {"merged_at": iso(pr.merged_at) if pr.merged_at else None, "html_url": url},
+            "labels": [{"name": name} for name in pr.labels],
         }
 
     def _next_number(self, repo: str) -> int:
@@ -885,6 +891,65 @@ async def test_bot_authors_are_never_celebrated(w: World, gh: FakeGitHub) -> Non
     post = await one_more_post(w, 0)
     assert "encode/httpx#501" in description(post)
     assert await count(w, MergedPullRequest, MergedPullRequest.user_id == w.bob.id) == 0
+    # Nor does a bot's history count: nothing of it is stored, and its total is none.
+    assert await count(w, GitHubMerge, GitHubMerge.github_id == robot.id) == 0
+    found = await profile(w, robot.id)
+    assert found is not None and found.history_total == 0
+
+
+async def test_prs_labelled_spam_or_invalid_count_for_nothing_and_are_never_celebrated(
+    w: World, gh: FakeGitHub
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 3})
+    gh.merge(alice, "psf/requests", merged_at=datetime(2025, 3, 1, tzinfo=UTC), labels=("Spam",))
+    await link(w, w.alice, alice)
+    found = await profile(w, alice.id)
+    assert found is not None and (found.history_total, found.history_read) == (3, 3)  # not 4
+
+    gh.merge(alice, "encode/httpx", 600, merged_at=just_merged(w), labels=("hacktoberfest", "INVALID"))
+    gh.merge(alice, "encode/httpx", 601, merged_at=just_merged(w), title="A real fix")
+    report = await radar(w).run_pass()
+    assert report.celebrations == 1
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#601" in description(post)
+    assert "their 4th merged PR overall" in description(post)  # neither labelled PR is counted
+    assert await count(w, GitHubMerge, GitHubMerge.number == 600) == 0
+    assert await count(w, MergedPullRequest, MergedPullRequest.number == 600) == 0
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**4** merged pull requests")
+
+
+async def test_a_label_the_radar_sees_after_the_celebration_takes_the_merge_out_of_the_counts(
+    w: World, gh: FakeGitHub
+) -> None:
+    alice = gh.user("alice-gh", 1001)
+    gh.history(alice, {"psf/requests": 2})
+    await link(w, w.alice, alice)
+    pr = gh.merge(alice, "encode/httpx", 700, merged_at=just_merged(w), title="Typo")
+    await radar(w).run_pass()
+    post = await one_more_post(w, 0)
+    assert "their 3rd merged PR overall" in description(post)
+    assert await count(w, Activity, Activity.kind == "pr") == 1
+
+    pr.labels.append("Invalid")  # a maintainer labels it after it merged; no webhook tells Shiplog
+    await radar(w).run_pass()
+
+    async def redrawn() -> dict[str, Any] | None:
+        now = w.fake.get_message(int(post["id"]))
+        return now if now is not None and now["content"] == WITHDRAWN_TEXT else None
+
+    edited = await eventually(redrawn, timeout=10)
+    assert edited["embeds"] == [] and edited["components"] == []
+    assert len(posts(w)) == 1
+    assert await count(w, MergedPullRequest) == 0
+    assert await count(w, GitHubMerge, GitHubMerge.number == 700) == 0
+    assert await count(w, Activity, Activity.kind == "pr") == 0
+    res = await w.invoke(w.alice, "github prs")
+    assert res.embeds[0]["description"].startswith("**2** merged pull requests")
+    await radar(w).run_pass()  # seen again on the next pass: nothing more to do
+    await settle()
+    assert await count(w, OutboxMessage, OutboxMessage.kind == "discord.edit") == 1
 
 
 async def test_a_capped_history_is_counted_as_a_lower_bound_never_as_first(w: World, gh: FakeGitHub) -> None:

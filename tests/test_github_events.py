@@ -6,11 +6,11 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from bot.db.models import GitHubAccount, GitHubProfile, Goal, MergedPullRequest, OutboxMessage, WebhookDelivery
 from bot.db.session import transaction
-from bot.playground.samples import load, merged_pr_payload
+from bot.playground.samples import labeled_pr_payload, load, merged_pr_payload
 from bot.services import goals, guilds
 from bot.services.github import events as github_events
 from bot.services.github import subscriptions
@@ -88,6 +88,54 @@ async def test_bots_and_unlinked_authors_are_not_celebrated(setup, author) -> No
     await link(sessionmaker, login="dependabot[bot]" if "user_login" in author else "Codertocat")
     await deliver(sessionmaker, "pull_request", merged_pr_payload(**author), "d-1")
     assert await outbox_rows(sessionmaker, "github.merged") == []
+
+
+async def test_a_celebration_not_yet_posted_when_its_pr_is_labelled_spam_is_dropped(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    assert len(await outbox_rows(sessionmaker, "github.merged")) == 1  # queued, not sent: no message to edit
+    await deliver(sessionmaker, "pull_request", labeled_pr_payload("invalid"), "d-2")
+    assert await outbox_rows(sessionmaker) == []  # dropped, and no edit of a post that never was
+    async with transaction(sessionmaker) as session:
+        assert (await session.scalars(select(MergedPullRequest))).all() == []
+        assert (await session.scalars(select(WebhookDelivery.status))).all() == ["done", "done"]
+
+
+async def test_a_celebration_posted_while_its_pr_was_withdrawn_is_redrawn_at_the_next_sighting(setup) -> None:
+    # The race: the sender was posting the celebration when the label was applied, so the withdrawal
+    # found no post to edit and the counts are gone already. The label seen again redraws the post.
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    async with transaction(sessionmaker) as session:
+        await session.execute(delete(MergedPullRequest))
+        await session.execute(update(OutboxMessage).values(status="sent", message_id=777))
+    for n in range(2):
+        await deliver(sessionmaker, "pull_request", labeled_pr_payload("spam"), f"d-label-{n}")
+    (edit,) = await outbox_rows(sessionmaker, "discord.edit")
+    assert (edit.guild_id, edit.channel_id) == (GUILD, CELEBRATIONS)
+    assert edit.data == {
+        "channel_id": CELEBRATIONS,
+        "message_id": 777,
+        "kind": "github.merge_withdrawn",
+        "data": {"user_id": ALICE, "repo": REPO, "number": 2},
+    }
+
+
+async def test_a_label_on_an_open_or_a_bots_pr_or_another_label_withdraws_nothing(setup) -> None:
+    sessionmaker = setup
+    await link(sessionmaker)
+    await deliver(sessionmaker, "pull_request", merged_pr_payload(), "d-1")
+    unmerged = json.loads(labeled_pr_payload("spam"))
+    unmerged["pull_request"]["merged"] = False
+    by_bot = json.loads(labeled_pr_payload("spam"))
+    by_bot["pull_request"]["user"]["type"] = "Bot"
+    for n, body in enumerate([json.dumps(unmerged).encode(), json.dumps(by_bot).encode(), labeled_pr_payload("bug")]):
+        await deliver(sessionmaker, "pull_request", body, f"d-label-{n}")
+    assert len(await outbox_rows(sessionmaker, "github.merged")) == 1
+    async with transaction(sessionmaker) as session:
+        assert len((await session.scalars(select(MergedPullRequest))).all()) == 1
 
 
 async def test_link_by_login_learns_the_id_and_survives_a_rename(setup) -> None:

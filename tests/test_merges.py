@@ -107,3 +107,22 @@ def test_a_merge_into_the_authors_own_repository_is_told_apart() -> None:
     other = Merge.from_webhook(webhook())
     assert own is not None and other is not None
     assert own.own_repo and not other.own_repo
+
+
+@pytest.mark.parametrize("name", ["spam", "invalid", "SPAM", "Invalid", " spam "])
+def test_a_pr_labelled_spam_or_invalid_is_no_merge_on_either_path(name: str) -> None:
+    label = {"id": 1, "name": name, "color": "e4e669"}
+    payload = webhook()
+    payload["pull_request"]["labels"].append(label)
+    assert Merge.from_webhook(payload) is None
+    item = parse_search_item(search_item(labels=[{"name": "bug"}, label]))
+    assert item is not None and Merge.from_search(item, private=False) is None
+
+
+def test_other_labels_leave_a_merge_counted() -> None:
+    # The fixture's PR carries `bug`; "spam-free" or "not invalid" is no Hacktoberfest verdict.
+    payload = webhook()
+    payload["pull_request"]["labels"].append({"name": "spam-free"})
+    assert Merge.from_webhook(payload) is not None
+    item = parse_search_item(search_item(labels=[{"name": "not invalid"}, {"name": "hacktoberfest-accepted"}]))
+    assert item is not None and Merge.from_search(item, private=False) is not None

@@ -38,8 +38,11 @@ def merged_pr_payload(
     user_type: str | None = None,
     repo: str | None = None,
     merged_at: str | None = None,
+    labels: tuple[str, ...] = (),
 ) -> bytes:
     """Return a `pull_request` "closed" delivery whose pull request was merged, with the given changes.
+
+    `labels` are added to the fixture's (`bug`).
 
     By default the PR is merged into octo-org/Hello-World: a merge into the author's own repository
     (the fixture's Codertocat/Hello-World) is not celebrated unless the server asks for it.
@@ -71,9 +74,49 @@ def merged_pr_payload(
             repository["name"] = name
             repository["owner"]["login"] = owner
             repository["html_url"] = f"https://github.com/{repo}"
+    pr["labels"] += [_label(name) for name in labels]
     full_name = payload["repository"]["full_name"]
     pr["html_url"] = f"https://github.com/{full_name}/pull/{pr['number']}"
     return json.dumps(payload, indent=2).encode()
+
+
+def labeled_pr_payload(
+    label: str, *, number: int | None = None, repo: str | None = None, merged_at: str | None = None
+) -> bytes:
+    """Return a `pull_request` "labeled" delivery: the label `label` given to a pull request that had merged.
+
+    Built from the real `labeled` example (whose pull request is open), merged into
+    octo-org/Hello-World by default, as `merged_pr_payload` is.
+    """
+    repo = repo or "octo-org/Hello-World"
+    payload = json.loads(load("pull_request/labeled.payload.json"))
+    pr = payload["pull_request"]
+    payload["label"] = _label(label)
+    pr["labels"].append(_label(label))
+    pr["state"] = "closed"
+    pr["merged"] = True
+    pr["merged_at"] = pr["closed_at"] = merged_at or "2019-05-15T15:21:18Z"
+    if number is not None:
+        payload["number"] = number
+        _renumber(pr, number)
+    _move_repository(payload, repo)
+    owner, _, name = repo.partition("/")
+    base = pr["base"]["repo"]
+    base["full_name"], base["name"], base["owner"]["login"] = repo, name, owner
+    pr["html_url"] = f"https://github.com/{repo}/pull/{pr['number']}"
+    return json.dumps(payload, indent=2).encode()
+
+
+def _label(name: str) -> dict[str, Any]:
+    """Return a label as GitHub's payloads show one."""
+    return {
+        "id": 1000 + len(name),
+        "node_id": f"LA_{name}",
+        "url": "",
+        "name": name,
+        "color": "e4e669",
+        "default": False,
+    }
 
 
 def _renumber(item: dict[str, Any], number: int) -> None:

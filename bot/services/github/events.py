@@ -16,17 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import storable
 from bot.db.models import (
     GitHubAccount,
+    GitHubMerge,
     Goal,
     Guild,
     MergedPullRequest,
     MilestoneRole,
+    OutboxMessage,
     Subscription,
     WebhookDelivery,
 )
@@ -34,7 +36,7 @@ from bot.db.session import reading, transaction
 from bot.services import audience, messages, outbox
 from bot.services.github import history, webhooks
 from bot.services.github.links import members_for
-from bot.services.github.merges import Merge, is_bot
+from bot.services.github.merges import Discounted, Merge, is_bot
 from bot.services.github.urls import pull_url, safe_url
 from bot.services.goals import close as close_goal
 from bot.services.rhythm import activity
@@ -226,8 +228,13 @@ async def apply_event(session: AsyncSession, event: str, payload: dict[str, Any]
         if action == "closed" and pr.get("merged"):
             merge = Merge.from_webhook(payload)
             celebrations, finished = await celebrate_each(session, merge, now=now) if merge else (0, 0)
+            if merge is None and (gone := Discounted.from_webhook(payload)) is not None:
+                await withdraw_merge(session, gone, now=now)  # the radar may have counted it before the label
             relays = await relay(session, repo, "pulls", "merged", pr, now=now)
             return Outcome(celebrations, relays, finished)
+        if action == "labeled" and (gone := Discounted.from_webhook(payload)) is not None:
+            await withdraw_merge(session, gone, now=now)
+            return Outcome()
         if action == "opened":
             return Outcome(relays=await relay(session, repo, "pulls", "opened", pr, now=now))
     elif event == "issues":
@@ -361,6 +368,67 @@ async def _celebrate_in_server(
         return 0, 0  # merging into your own repository counts, but is not what the server cheers
     queued = await _queue_celebration(session, merge, guild, merged, counted, milestones, finished, now=now)
     return int(queued), len(finished)
+
+
+async def withdraw_merge(session: AsyncSession, pr: Discounted, *, now: datetime) -> int:
+    """Take a merged PR labelled spam or invalid out of every count; return how many servers had counted it.
+
+    Its author's history row goes (so later merges are numbered without it), and in each server its
+    `merged_prs` row and its activity (the streak is recomputed from what is left). Its celebrations
+    are withdrawn: one still queued is dropped, one posted is redrawn to say only that it no longer
+    counts. Milestone roles it granted and goals it finished stay. Seeing the label again does no
+    more, except redraw a celebration that was being posted the first time (it is sent by now).
+    """
+    await session.execute(delete(GitHubMerge).where(GitHubMerge.repo == pr.repo, GitHubMerge.number == pr.number))
+    counted = (
+        await session.scalars(
+            select(MergedPullRequest).where(MergedPullRequest.repo == pr.repo, MergedPullRequest.number == pr.number)
+        )
+    ).all()
+    ref = f"{pr.repo}#{pr.number}"
+    for merged in counted:
+        guild_id, user_id = merged.guild_id, merged.user_id
+        await session.delete(merged)
+        await session.flush()
+        await activity.forget(session, guild_id=guild_id, user_id=user_id, kind="pr", ref=ref, now=now)
+    await _withdraw_celebrations(session, pr, now=now)
+    if counted:
+        log.info("withdrew %s from %d servers: labelled spam or invalid", ref, len(counted))
+    return len(counted)
+
+
+async def _withdraw_celebrations(session: AsyncSession, pr: Discounted, *, now: datetime) -> None:
+    """Drop the PR's celebrations still queued; queue an edit of the posted ones saying it no longer counts."""
+    rows = (
+        await session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == messages.Merged.KIND,
+                # Its dedupe key, merged:<guild>:<repo>#<number>, in every server.
+                OutboxMessage.dedupe_key.endswith(f":{pr.repo}#{pr.number}", autoescape=True),
+            )
+        )
+    ).all()
+    for row in rows:
+        if row.status == "pending":
+            # Not posted yet. (One the sender is posting this very moment is marked sent after it: the
+            # next sighting of the label, the radar's or a webhook's, redraws it.)
+            await session.delete(row)
+        elif row.status == "sent" and row.guild_id is not None and row.channel_id is not None and row.message_id:
+            withdrawn = messages.MergeWithdrawn(
+                user_id=_int_of(row.data.get("user_id")), repo=pr.repo, number=pr.number
+            )
+            await outbox.enqueue(
+                session,
+                messages.DiscordEdit(row.channel_id, row.message_id, withdrawn),
+                guild_id=row.guild_id,
+                channel_id=row.channel_id,
+                now=now,
+                dedupe_key=f"withdrawn:{row.guild_id}:{pr.repo}#{pr.number}",
+            )
+
+
+def _int_of(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _radar_may_celebrate(merge: Merge, guild: Guild, account: GitHubAccount, merged_at: datetime) -> bool:

@@ -21,6 +21,7 @@ from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfil
 from bot.db.session import insert_ignore, reading, transaction
 from bot.services import audience
 from bot.services.github.api import GitHubAPI, GitHubUnprocessable, is_login
+from bot.services.github.merges import discounted, is_bot
 from bot.services.github.urls import safe_url
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,10 @@ async def import_history(
                     # what the search found is someone else's history. Follow the id first (the radar does).
                     raise GitHubUnprocessable(f"GitHub user {profile_id}'s login {login} belongs to someone else")
                 others += 1  # not theirs: only the numeric id counts, in the total too
+                continue
+            if is_bot(item.author) or discounted(item.labels):
+                # A bot's work, or labelled spam or invalid: it counts for nothing, in the total neither.
+                others += 1
                 continue
             merged_at = item.merged_at or item.closed_at
             if merged_at is not None and merged_at > cutoff:

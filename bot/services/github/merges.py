@@ -2,12 +2,13 @@
 
 Both paths read what they received into a `Merge` (`Merge.from_webhook`, `Merge.from_search`), and
 `events.celebrate_merge` takes that value: it never sees a webhook's dict or a search item. A bot's
-merge is never a `Merge` (the constructors return None): bots are not celebrated.
+merge is never a `Merge` (the constructors return None): bots are not celebrated. Nor is a PR
+labelled `spam` or `invalid` (Hacktoberfest's convention, `discounted`): it counts for nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -17,6 +18,20 @@ from bot.services.github.api import SearchItem, parse_time
 from bot.services.github.urls import pull_url, safe_url
 
 Source = Literal["webhook", "radar"]
+# Labels that make a pull request count for nothing (Hacktoberfest's convention), in lower case.
+DISCOUNTED_LABELS = frozenset({"spam", "invalid"})
+
+
+def discounted(labels: Iterable[str]) -> bool:
+    """Tell whether a pull request with these label names counts for nothing (`spam`, `invalid`, any case)."""
+    return any(str(name).strip().lower() in DISCOUNTED_LABELS for name in labels)
+
+
+def label_names(labels: Any) -> list[str]:
+    """Return the names of a payload's `labels` list (what is not a named label is left out)."""
+    if not isinstance(labels, list):
+        return []
+    return [str(label["name"]) for label in labels if isinstance(label, dict) and isinstance(label.get("name"), str)]
 
 
 def is_bot(user: Mapping[str, Any] | None) -> bool:
@@ -54,7 +69,8 @@ class Merge:
 
     @classmethod
     def from_webhook(cls, payload: Mapping[str, Any]) -> Merge | None:
-        """Read a `pull_request` event's merge; None when a bot wrote it or the payload names no repository.
+        """Read a `pull_request` event's merge; None when a bot wrote it, it is labelled `spam` or
+        `invalid` (discounted), or the payload names no repository.
 
         Public only when the payload says `repository.private: false` (audience.merge_is_private).
         A pull request without a sound number raises: the delivery is one the code cannot handle.
@@ -62,7 +78,7 @@ class Merge:
         repo = str((payload.get("repository") or {}).get("full_name", "")).lower()
         pr = payload.get("pull_request") or {}
         author = pr.get("user") or {}
-        if not repo or is_bot(author):
+        if not repo or is_bot(author) or discounted(label_names(pr.get("labels"))):
             return None
         shown = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
         number, body = int(pr["number"]), pr.get("body")
@@ -83,11 +99,11 @@ class Merge:
 
     @classmethod
     def from_search(cls, item: SearchItem, *, private: bool) -> Merge | None:
-        """Read a merged pull request the radar's search found; None when a bot wrote it.
+        """Read a merged pull request the radar's search found; None when a bot wrote it or it is discounted.
 
         `private` is what audience.search_results_private says of its repository.
         """
-        if is_bot(item.author):
+        if is_bot(item.author) or discounted(item.labels):
             return None
         repo = item.repo.lower()
         return cls(
@@ -103,3 +119,31 @@ class Merge:
             private=private,
             source="radar",
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Discounted:
+    """A person's merged pull request labelled spam or invalid, perhaps after it was counted and celebrated.
+
+    What `events.withdraw_merge` takes to take it out of the counts again. A repository and a number
+    name one pull request, and so its one author.
+    """
+
+    repo: str  # owner/name in lower case, as a `Merge` is recorded
+    number: int
+
+    @classmethod
+    def from_webhook(cls, payload: Mapping[str, Any]) -> Discounted | None:
+        """Read a `pull_request` event (closed or labeled) of a person's merged PR now labelled so; else None."""
+        repo = str((payload.get("repository") or {}).get("full_name", "")).lower()
+        pr = payload.get("pull_request") or {}
+        if not repo or not pr.get("merged") or is_bot(pr.get("user")) or not discounted(label_names(pr.get("labels"))):
+            return None
+        return cls(repo=repo, number=int(pr["number"]))
+
+    @classmethod
+    def from_search(cls, item: SearchItem) -> Discounted | None:
+        """Read a search item of a person's merged PR now labelled so; else None."""
+        if item.merged_at is None or is_bot(item.author) or not discounted(item.labels):
+            return None
+        return cls(repo=item.repo.lower(), number=item.number)

@@ -45,8 +45,8 @@ from bot.services.github.api import (
     GitHubUnprocessable,
     SearchItem,
 )
-from bot.services.github.events import celebrate_merge
-from bot.services.github.merges import Merge
+from bot.services.github.events import celebrate_merge, withdraw_merge
+from bot.services.github.merges import Discounted, Merge
 from bot.services.github.ratelimits import BACKGROUND_SHARE, DEFAULT_SEARCH_LIMIT
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class PassReport:
     searches: int = 0
     merges: int = 0
     celebrations: int = 0
+    withdrawn: int = 0  # merges taken out of the counts: labelled spam or invalid since they were counted
     imported: int = 0
     complete: bool = False
     stopped_because: str | None = None
@@ -521,7 +522,7 @@ class Radar:
                 # A SAVEPOINT each: one member's trouble never holds back the others in the batch.
                 try:
                     async with session.begin_nested():
-                        found, celebrated = await self._celebrate(session, mine[github_id], private)
+                        found, celebrated, withdrawn = await self._celebrate(session, mine[github_id], private)
                         # The cursor moves in the same transaction as the celebrations it covers.
                         moved = {"last_checked_at": self.now()} | (
                             {"checked_through": searched_at} if searched_at else {}
@@ -537,9 +538,10 @@ class Radar:
                     continue
                 report.merges += found
                 report.celebrations += celebrated
+                report.withdrawn += withdrawn
                 report.checked += 1
-        if report.celebrations:
-            self.on_queued()
+        if report.celebrations or report.withdrawn:
+            self.on_queued()  # a withdrawal queues the edit of its celebration
         for github_id, login in renamed.items():
             await self.rename(github_id, login)
         if stale:
@@ -547,21 +549,24 @@ class Radar:
 
     async def _celebrate(
         self, session: AsyncSession, items: list[SearchItem], private: Mapping[str, bool]
-    ) -> tuple[int, int]:
-        """Celebrate one member's merges a search found; return (merges, celebrations queued).
+    ) -> tuple[int, int, int]:
+        """Celebrate one member's merges a search found; return (merges, celebrations queued, merges withdrawn).
 
         `private` says, per repository (lower case), whether it is private (audience.search_results_private).
+        A merge labelled spam or invalid since it was counted is withdrawn (events.withdraw_merge).
         """
-        found = celebrated = 0
+        found = celebrated = withdrawn = 0
         for item in items:
             merge = Merge.from_search(item, private=private.get(item.repo.lower(), True))
-            if merge is None:
-                continue  # a bot's
+            if merge is None:  # a bot's, or labelled spam or invalid
+                if (gone := Discounted.from_search(item)) is not None:
+                    withdrawn += await withdraw_merge(session, gone, now=self.now())
+                continue
             found += 1
             # Every server at once: if one cannot take it, the member's cursor stays and the next pass tries again.
             queued, _ = await celebrate_merge(session, merge, now=self.now())
             celebrated += queued
-        return found, celebrated
+        return found, celebrated, withdrawn
 
     async def _unsearchable(self, watched: Watched) -> None:
         """A login GitHub knows but won't search (a flagged account): leave it out, and say so in status."""

@@ -38,6 +38,7 @@ from bot.services.messages._base import (
 from bot.services.messages.github import (
     FinishedGoal,
     Merged,
+    MergeWithdrawn,
     Relay,
     ReviewNudge,
     RoleGrant,
@@ -77,6 +78,7 @@ __all__ = [
     "GoalDone",
     "GoalsMilestone",
     "Kudos",
+    "MergeWithdrawn",
     "Merged",
     "Message",
     "OptIn",
@@ -154,6 +156,7 @@ KINDS: dict[str, type[Message]] = {
         StreakDM,
         RecapDM,
         Merged,
+        MergeWithdrawn,
         Relay,
         RoleGrant,
         ReviewNudge,

@@ -102,6 +102,30 @@ class Merged(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class MergeWithdrawn(Message):
+    """What a merge celebration says once its PR was labelled spam or invalid: only that it no longer counts.
+
+    It is drawn over the celebration (a `DiscordEdit`); `user_id`, `repo` and `number` say whose and
+    which it was (for /me forget and export), and are not shown.
+    """
+
+    KIND: ClassVar[str] = "github.merge_withdrawn"
+    user_id: int = 0
+    repo: str = ""
+    number: int = 0
+
+    def encode(self) -> dict[str, Any]:
+        return {"user_id": self.user_id, "repo": self.repo, "number": self.number}
+
+    @classmethod
+    def decode(cls, data: Mapping[str, Any]) -> Self:
+        return cls(user_id=_int(data.get("user_id")), repo=_str(data.get("repo")), number=_int(data.get("number")))
+
+    def subjects(self) -> tuple[Subject, ...]:
+        return (Subject(self.user_id, Role.CELEBRATE),)
+
+
+@dataclass(frozen=True, slots=True)
 class Relay(Message):
     """A relayed GitHub event (a repository's subscription); bursts for one channel fold into one post."""
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Activity, Goal, Guild
+from bot.db.session import changed_rows
 from bot.services import messages, outbox
 from bot.services.dates import member_today
 from bot.services.guilds import member_zone
@@ -44,6 +45,23 @@ async def record(
     # The stored streak (for the leaderboard) moves in the same transaction as the activity.
     await refresh_streaks(session, guild_id, [user_id], now=now)
     await celebrate_milestones(session, guild_id=guild_id, user_id=user_id, now=now)
+    return True
+
+
+async def forget(session: AsyncSession, *, guild_id: int, user_id: int, kind: str, ref: str, now: datetime) -> bool:
+    """Take one recorded activity back (a merged PR that no longer counts); False when none was recorded.
+
+    The stored streak is recomputed from what is left, in the same transaction. Milestones already
+    celebrated stay celebrated.
+    """
+    result = await session.execute(
+        delete(Activity).where(
+            Activity.guild_id == guild_id, Activity.user_id == user_id, Activity.kind == kind, Activity.ref == ref
+        )
+    )
+    if not changed_rows(result):
+        return False
+    await refresh_streaks(session, guild_id, [user_id], now=now)
     return True
 
 
