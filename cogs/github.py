@@ -196,7 +196,7 @@ def fitting(lines: list[str], limit: int) -> int:
     return used
 
 
-def review_nudge_text(guild_name: str, prs: Sequence[messages.WaitingPR]) -> str:
+def review_nudge_text(guild_name: str, prs: Sequence[messages.NudgedPR]) -> str:
     """Write the review-wait DM: each waiting PR with a polite follow-up to copy."""
     lines = [f"⏳ Some of your pull requests are waiting for a first review (from **{escape(guild_name)}**):"]
     for pr in prs:

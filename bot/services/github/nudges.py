@@ -131,7 +131,7 @@ async def _queue_guild_nudges(session: AsyncSession, guild_id: int, *, now: date
         await mark_nudged(session, guild_id, user_id, prs, now=now)
         nudge = messages.ReviewNudge(
             user_id=user_id,
-            prs=tuple(messages.WaitingPR(pr.ref, pr.title, pr.url or "", pr.days, follow_up(pr)) for pr in prs),
+            prs=tuple(messages.NudgedPR(pr.ref, pr.title, pr.url or "", pr.days, follow_up(pr)) for pr in prs),
         )
         row = await outbox.enqueue(
             session,

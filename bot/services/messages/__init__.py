@@ -39,10 +39,10 @@ from bot.services.messages.github import (
     FinishedGoal,
     Merged,
     MergeWithdrawn,
+    NudgedPR,
     Relay,
     ReviewNudge,
     RoleGrant,
-    WaitingPR,
 )
 from bot.services.messages.members import (
     CheckinPosted,
@@ -81,6 +81,7 @@ __all__ = [
     "MergeWithdrawn",
     "Merged",
     "Message",
+    "NudgedPR",
     "OptIn",
     "Ping",
     "RecapDM",
@@ -92,7 +93,6 @@ __all__ = [
     "StreakMilestone",
     "Subject",
     "UnknownKind",
-    "WaitingPR",
     "decode",
     "subjects_of",
 ]

@@ -192,7 +192,9 @@ class RoleGrant(Message):
 
 
 @dataclass(frozen=True, slots=True)
-class WaitingPR:
+class NudgedPR:
+    """One line of a review-nudge DM, as stored (github.nudges finds the waiting PRs: rhythm.ping.WaitingPR)."""
+
     ref: str = ""
     title: str = ""
     url: str = ""
@@ -206,7 +208,7 @@ class ReviewNudge(Message):
 
     KIND: ClassVar[str] = "dm.review_nudge"
     user_id: int = 0
-    prs: tuple[WaitingPR, ...] = ()
+    prs: tuple[NudgedPR, ...] = ()
 
     def encode(self) -> dict[str, Any]:
         return {
@@ -219,7 +221,7 @@ class ReviewNudge(Message):
         return cls(
             user_id=_int(data.get("user_id")),
             prs=tuple(
-                WaitingPR(
+                NudgedPR(
                     _str(p.get("ref")),
                     _str(p.get("title")),
                     _str(p.get("url")),
