@@ -21,7 +21,7 @@ import cogs
 from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
-from bot.db.session import ping, reading, transaction
+from bot.db.session import ping, reading, transaction, upsert
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
@@ -215,7 +215,7 @@ class Shiplog(commands.AutoShardedBot):
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d app commands to %s", len(synced), f"guild {guild.id}" if guild else "all servers")
         async with transaction(self.sessionmaker) as session:
-            await session.merge(AppState(key=key, value=digest, updated_at=self.now()))
+            await upsert(session, AppState, {"key": key, "value": digest, "updated_at": self.now()}, key="key")
 
     async def shutdown(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stop gracefully: refuse new webhooks, finish work in hand for up to `grace` seconds, hand

@@ -154,7 +154,8 @@ async def test_two_bot_processes_catching_up_the_same_week_send_one_ping(db_url:
             assert len(fake.messages_in(digest, include_interactions=False)) == 1
             for process in (a, b):
                 process.signal(signal.SIGTERM)
-            assert [await a.wait(20), await b.wait(20)] == [0, 0]
+            codes = [await a.wait(20), await b.wait(20)]
+            assert codes == [0, 0], f"{a.output}\n----\n{b.output}"
         engine = create_engine(db_url)
         try:
             async with reading(create_sessionmaker(engine)) as session:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.base import table_of
 from bot.db.models import AppState
-from bot.db.session import changed_rows, reading, transaction
+from bot.db.session import changed_rows, create_engine, create_sessionmaker, reading, transaction, upsert
 from tests.conftest import NOW
 
 
@@ -98,3 +98,47 @@ async def test_changed_rows_counts_what_an_update_or_a_delete_changed(
         assert changed_rows(await session.execute(delete(table).where(table.c.value == "0"))) == 1
         with pytest.raises(TypeError, match="not the result of an UPDATE or DELETE"):
             changed_rows(await session.execute(select(AppState)))
+
+
+async def test_two_processes_writing_the_same_new_state_at_once_both_succeed(db_url: str) -> None:
+    """A fleet's processes start together and each stores its synced-command hash: the second write
+    waits for the first and overwrites it. (A read-then-insert, `session.merge`, failed the second
+    process's start on PostgreSQL with a duplicate key, exit 1.)"""
+    engines = [create_engine(db_url), create_engine(db_url)]  # two processes: two pools
+    first, second = (create_sessionmaker(engine) for engine in engines)
+    written = asyncio.Event()
+
+    async def one() -> None:
+        async with transaction(first) as session:
+            await upsert(session, AppState, {"key": "commands:1:global", "value": "a", "updated_at": NOW}, key="key")
+            written.set()
+            await asyncio.sleep(0.2)  # the other process writes now, before this commits
+
+    async def other() -> None:
+        await written.wait()
+        async with transaction(second) as session:
+            await upsert(session, AppState, {"key": "commands:1:global", "value": "b", "updated_at": NOW}, key="key")
+
+    try:
+        await asyncio.gather(one(), other())
+        async with reading(first) as session:
+            assert (await session.get(AppState, "commands:1:global")).value == "b"
+    finally:
+        for engine in engines:
+            await engine.dispose()
+
+
+def test_no_code_writes_a_row_by_reading_then_inserting() -> None:
+    """`session.merge` is a read then an insert: concurrent first writes collide. `upsert` owns that."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    found = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for folder in ("bot", "cogs")
+        for path in sorted((root / folder).rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "merge"
+    ]
+    assert found == []

@@ -202,6 +202,19 @@ async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str,
     await session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
+async def upsert(session: AsyncSession, model: type, row: dict[str, Any], *, key: str) -> None:
+    """INSERT ... ON CONFLICT (key) DO UPDATE: write one row whether or not it exists yet.
+
+    `session.merge` reads, then inserts when it found nothing: two processes writing the same new
+    row at once (a fleet syncing its commands on its first start) both insert, and on PostgreSQL
+    the second fails on the primary key. This cannot collide.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(model).values(row)
+    changes = {name: statement.excluded[name] for name in row if name != key}
+    await session.execute(statement.on_conflict_do_update(index_elements=[key], set_=changes))
+
+
 @asynccontextmanager
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """Open a connection for reads only, as `reading` does for a session: on SQLite it takes no write lock."""

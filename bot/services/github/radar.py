@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
-from bot.db.session import reading, transaction
+from bot.db.session import reading, transaction, upsert
 from bot.services import audience
 from bot.services.github import history, links, webhooks
 from bot.services.github.api import (
@@ -236,7 +236,8 @@ class Radar:
 
     async def save_state(self) -> None:
         async with transaction(self.sessionmaker) as session:
-            await session.merge(AppState(key=STATE_KEY, value=json.dumps(asdict(self.state)), updated_at=self.now()))
+            state = {"key": STATE_KEY, "value": json.dumps(asdict(self.state)), "updated_at": self.now()}
+            await upsert(session, AppState, state, key="key")
 
     # --- who is watched --------------------------------------------------------------------------
 
