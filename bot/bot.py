@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.db.base import utcnow
 from bot.db.models import AppState
 from bot.db.session import ping, reading, transaction, upsert
+from bot.metrics import Metrics
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
@@ -93,6 +94,10 @@ class Shiplog(commands.AutoShardedBot):
         self.http_client = http_client
         self.clock = clock
         self.gateway = GatewayWatch(clock=clock)
+        self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
+        # Long-running work (bot/workers/): started in setup_hook, drained on stop.
+        self.workers = workers if workers is not None else build_workers(settings)
+        self.metrics = self._metrics() if settings.metrics else None
         self.web = WebServer(
             build_app(
                 engine,
@@ -102,6 +107,7 @@ class Shiplog(commands.AutoShardedBot):
                 gateway=self.gateway,
                 public_url=settings.public_url,
                 now=self.now,
+                metrics=self.metrics,
             ),
             settings.http_host,
             settings.http_port,
@@ -115,9 +121,15 @@ class Shiplog(commands.AutoShardedBot):
         self.outbox_wakeup = asyncio.Event()
         self.github_wakeup = asyncio.Event()
         self.github_last_delivery = float("-inf")  # time.monotonic() of the last stored delivery
-        self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
-        # Long-running work (bot/workers/): started in setup_hook, drained on stop.
-        self.workers = workers if workers is not None else build_workers(settings)
+
+    def _metrics(self) -> Metrics:
+        """The process's metrics (METRICS=true): the database's, and what this process knows."""
+        metrics = Metrics(self.sessionmaker, now=self.now)
+        metrics.rate_limits = self.github.limits
+        metrics.gateway_latency = lambda: self.latency
+        radar = self.workers.radar
+        metrics.radar_checked = lambda: radar.radar.checked_total if radar.radar is not None else 0
+        return metrics
 
     def now(self) -> datetime:
         """Return the current aware UTC time (a test can move this clock)."""

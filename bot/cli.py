@@ -151,8 +151,10 @@ def run(settings: Settings) -> int:
 
 
 async def _run_web(settings: Settings) -> None:
+    from bot.db.base import utcnow
     from bot.db.migrate import current_revision, head_revision
     from bot.db.session import create_engine, create_sessionmaker
+    from bot.metrics import Metrics
     from bot.web import WebServer, build_app
 
     engine = create_engine(settings.database_url)
@@ -164,12 +166,14 @@ async def _run_web(settings: Settings) -> None:
                 f"the database is at migration {current or 'none'}, the code needs {head}: "
                 "run `shiplog migrate` (or start `shiplog run`) first."
             )
+        sessionmaker = create_sessionmaker(engine)
         server = WebServer(
             build_app(
                 engine,
-                sessionmaker=create_sessionmaker(engine),
+                sessionmaker=sessionmaker,
                 webhook_secret=settings.github_webhook_secret,
                 public_url=settings.public_url,
+                metrics=Metrics(sessionmaker, now=utcnow) if settings.metrics else None,
             ),
             settings.http_host,
             settings.http_port,

@@ -46,6 +46,8 @@ class Settings:
     public_url: str | None = None
     # The privileged members intent (enabled in the developer portal too): member leaves and rejoins.
     members_intent: bool = False
+    # GET /metrics on the web server, in Prometheus' text format (bot/metrics.py, docs/metrics.md).
+    metrics: bool = False
 
     def __repr__(self) -> str:
         # Tokens, secrets and the database password never reach a log line or a traceback through repr().
@@ -135,6 +137,7 @@ class Settings:
         shard_count, shard_ids = _parse_shards(get("SHARD_COUNT"), get("SHARD_IDS"))
         public_url = _parse_public_url(get("PUBLIC_URL"))
         members_intent = _parse_bool(get("MEMBERS_INTENT"), "MEMBERS_INTENT", default=False)
+        metrics = _parse_bool(get("METRICS"), "METRICS", default=False)
 
         return cls(
             shard_count=shard_count,
@@ -152,6 +155,7 @@ class Settings:
             dev_guild_id=dev_guild_id,
             public_url=public_url,
             members_intent=members_intent,
+            metrics=metrics,
         )
 
 

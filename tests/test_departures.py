@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.db.models import GitHubAccount, GitHubProfile, Guild, Member, MemberPage, OutboxMessage
 from bot.db.session import reading, transaction
 from bot.services import departures, messages, outbox
-from bot.services.github.radar import Radar
+from bot.services.github import radar
 from bot.services.rhythm import checkins
 from bot.services.rhythm.digest import build_digest
 from bot.services.rhythm.runs import catch_up, due_members, run_weekly
@@ -200,7 +200,7 @@ async def test_the_radar_leaves_a_removed_servers_members_alone_and_restarts_fro
 
     async def watched() -> list[int]:
         async with reading(sessionmaker) as session:
-            return list(await session.scalars(Radar._watched_ids()))
+            return list(await session.scalars(radar.watched_ids()))
 
     assert await watched() == [77]
     await departures.guild_left(sessionmaker, GUILD, now=long_ago)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.web import health, pages, webhook
 from bot.web.health import HEALTH_TIMEOUT, STATE_KEY, GatewayWatch, ProcessState
 from bot.web.webhook import BODY_TIMEOUT, MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY
@@ -80,10 +81,12 @@ def build_app(
     public_url: str | None = None,
     now: Callable[[], datetime] = utcnow,
     health_timeout: float = HEALTH_TIMEOUT,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the aiohttp application; without a webhook secret, /github/webhook answers 503.
 
     Members' public pages are served under /u/ (see bot.web.pages); without `public_url` each is a 404.
+    With `metrics` (METRICS=true), GET /metrics serves them; without, it is a 404.
     """
     app = web.Application(client_max_size=MAX_WEBHOOK_BODY)
     app.on_response_prepare.append(_safe_headers)
@@ -98,9 +101,26 @@ def build_app(
         max_unverified_bytes=max_unverified_bytes,
         body_timeout=body_timeout,
         now=now,
+        metrics=metrics,
     )
+    if metrics is not None:
+        app[METRICS_KEY] = metrics
+        app.router.add_get("/metrics", _metrics)
     pages.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)
     return app
+
+
+METRICS_KEY = web.AppKey("metrics", Metrics)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """Serve the metrics in Prometheus' text format (bot/metrics.py); a database failure is a 503."""
+    try:
+        body = await request.app[METRICS_KEY].scrape()
+    except Exception:
+        log.exception("could not read the metrics")
+        return web.Response(status=503, text="The metrics could not be read from the database.\n")
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 class PortInUse(Exception):

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -22,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.base import utcnow
 from bot.services.github import webhooks
 from bot.web.health import STATE_KEY
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +91,12 @@ class WebhookIntake:
     budget: BodyBudget
     body_timeout: float
     now: Callable[[], datetime] = utcnow  # the bot's clock: a delivery is stamped with it when stored
+    metrics: Metrics | None = None  # METRICS=true: every answer is counted (bot/metrics.py)
 
 
 WEBHOOK_KEY = web.AppKey("webhook", WebhookIntake)
+# Set on the request by an answer that is neither a stored delivery nor a refusal: "ping" or "duplicate".
+RESULT_KEY = web.RequestKey("webhook_result", str)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -160,6 +167,15 @@ async def _read_signed_body(
 
 
 async def github_webhook(request: web.Request) -> web.Response:
+    """Answer a GitHub delivery (see `_answer`), and count the answer when metrics are on."""
+    response = await _answer(request)
+    metrics = request.app[WEBHOOK_KEY].metrics
+    if metrics is not None:
+        metrics.delivery(response.status, result=request.get(RESULT_KEY))
+    return response
+
+
+async def _answer(request: web.Request) -> web.Response:
     """Verify a GitHub delivery, store it, then acknowledge it (pings are answered, not stored).
 
     Every refusal is a 4xx (or a 503 that says when to try again) and stores nothing: only a
@@ -205,6 +221,7 @@ async def github_webhook(request: web.Request) -> web.Response:
     if event == "ping":
         # A ping carries no work: answering proves the secret and the URL, storing it would add nothing.
         log.info("webhook ping %s for hook %s", delivery_id, headers.get("x-github-hook-id"))
+        request[RESULT_KEY] = "ping"
         zen = payload.get("zen")
         return web.json_response({"ok": True, "zen": zen if isinstance(zen, str) else None})
 
@@ -215,6 +232,7 @@ async def github_webhook(request: web.Request) -> web.Response:
         return _error(500, "The delivery could not be stored; redeliver it from the webhook's Recent Deliveries.")
     if not stored:
         log.info("webhook %s (%s) is a redelivery; already stored", delivery_id, event)
+        request[RESULT_KEY] = "duplicate"
         return web.json_response({"ok": True, "duplicate": True, "delivery": delivery_id})
     if intake.on_delivery is not None:
         try:
@@ -233,6 +251,7 @@ def add_routes(
     max_unverified_bytes: int,
     body_timeout: float,
     now: Callable[[], datetime],
+    metrics: Metrics | None = None,
 ) -> None:
     """Take GitHub's deliveries at /github/webhook (each answered 503 while `secret` is None)."""
     app[WEBHOOK_KEY] = WebhookIntake(
@@ -242,5 +261,6 @@ def add_routes(
         budget=BodyBudget(max_unverified_bytes),
         body_timeout=body_timeout,
         now=now,
+        metrics=metrics,
     )
     app.router.add_post("/github/webhook", github_webhook)

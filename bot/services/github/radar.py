@@ -117,6 +117,24 @@ class PassReport:
     stopped_because: str | None = None
 
 
+def watched_ids() -> Any:
+    """The GitHub ids linked in a server with the radar on and Shiplog in it (a subquery)."""
+    return (
+        select(GitHubAccount.github_id)
+        .join(Guild, Guild.id == GitHubAccount.guild_id)
+        .where(Guild.radar_enabled.is_(True), Guild.left_at.is_(None), GitHubAccount.github_id.is_not(None))
+    )
+
+
+def watched_profiles() -> tuple[Any, ...]:
+    """Which github_profiles the radar checks: watched, not gone, history imported (the metrics read it too)."""
+    return (
+        GitHubProfile.id.in_(watched_ids()),
+        GitHubProfile.gone_at.is_(None),
+        GitHubProfile.history_status == "done",
+    )
+
+
 @dataclass(slots=True)
 class RadarState:
     """What the radar keeps between passes and processes (stored as JSON in app_state)."""
@@ -161,6 +179,7 @@ class Radar:
         self.state = RadarState()
         self.wakeup = asyncio.Event()
         self.running: PassReport | None = None
+        self.checked_total = 0  # members checked since this process started (shiplog_radar_members_checked)
         self._checked_since_start = False  # the query syntax is checked at every start, then daily
         self._unknown_retry: dict[str, datetime] = {}  # logins GitHub didn't know, and when to ask again
         self._one_pass = asyncio.Lock()  # the loop and a direct call (a test, the playground) never overlap
@@ -249,23 +268,10 @@ class Radar:
         async with reading(self.sessionmaker) as session:
             rows = await session.execute(
                 select(GitHubProfile.id, GitHubProfile.login, GitHubProfile.checked_through)
-                .where(
-                    GitHubProfile.id.in_(self._watched_ids()),
-                    GitHubProfile.gone_at.is_(None),
-                    GitHubProfile.history_status == "done",
-                )
+                .where(*watched_profiles())
                 .order_by(GitHubProfile.last_checked_at.asc().nulls_first(), GitHubProfile.id)
             )
             return [Watched(i, login, through or self.now()) for i, login, through in rows]
-
-    @staticmethod
-    def _watched_ids() -> Any:
-        """The GitHub ids linked in a server with the radar on and Shiplog in it (a subquery)."""
-        return (
-            select(GitHubAccount.github_id)
-            .join(Guild, Guild.id == GitHubAccount.guild_id)
-            .where(Guild.radar_enabled.is_(True), Guild.left_at.is_(None), GitHubAccount.github_id.is_not(None))
-        )
 
     async def resolve_unknown_ids(self) -> int:
         """Learn the numeric id of accounts an admin linked by login while GitHub was away."""
@@ -541,6 +547,7 @@ class Radar:
                 report.celebrations += celebrated
                 report.withdrawn += withdrawn
                 report.checked += 1
+                self.checked_total += 1
         if report.celebrations or report.withdrawn:
             self.on_queued()  # a withdrawal queues the edit of its celebration
         for github_id, login in renamed.items():
@@ -591,7 +598,7 @@ class Radar:
                 await session.scalars(
                     select(GitHubProfile.id)
                     .where(
-                        GitHubProfile.id.in_(self._watched_ids()),
+                        GitHubProfile.id.in_(watched_ids()),
                         or_(GitHubProfile.open_checked_at.is_(None), GitHubProfile.open_checked_at <= cutoff),
                     )
                     .order_by(GitHubProfile.open_checked_at.asc().nulls_first(), GitHubProfile.id)
