@@ -112,7 +112,7 @@ def path_words(merges: int) -> str:
     have = f"you have {plural(merges, 'merged PR')} here"
     more = for_you.PATH_TO_MAINTAINER - merges
     if more <= 0:
-        return f"{have}: you're on the path to maintainer here"
+        return f"{have}: you're on the path to maintainer"
     return f"{have}: {more} more to the path to maintainer"
 
 
@@ -135,6 +135,8 @@ def for_you_lines(found: for_you.ForYou) -> list[str]:
         lines += ["", f"Nothing open right now in {repo_names(quiet)}."]
     if found.by_language:
         lines += ["", f"**In {language_names(found.languages)}**", *(issue_line(i) for i in found.by_language)]
+    if found.cut_short:
+        lines += ["", f"Issues in your languages must wait: {escape(found.cut_short)}"]
     return lines[1:]
 
 

@@ -150,7 +150,7 @@ async def test_a_linked_member_sees_their_repositories_first_then_their_language
         no_pings(res)
         assert res.embed["title"] == "Good first issues for you"
         assert res.embed["description"].split("\n") == [
-            "**pallets/flask**: you have 5 merged PRs here: you're on the path to maintainer here",
+            "**pallets/flask**: you have 5 merged PRs here: you're on the path to maintainer",
             "[pallets/flask#5001](https://github.com/pallets/flask/issues/5001) Document blueprints · 💬 2",
             "[pallets/flask#5002](https://github.com/pallets/flask/issues/5002) Typo",
             "",
@@ -280,3 +280,30 @@ async def test_a_rate_limited_search_gets_a_polite_private_line_and_changes_noth
         assert res.ephemeral and res.content.startswith("GitHub's rate limit is reached")
         assert searches.call_count == 1
     assert await stored() == before
+
+
+async def test_a_limit_reached_after_the_repositories_still_shows_them_and_says_why_the_rest_waits(w: World) -> None:
+    await alice_merged_in_two_repositories(w)
+    search = FakeSearch(SEARCH)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if "language:" in request.url.params["q"]:
+            search.queries.append(request.url.params["q"])
+            return httpx.Response(
+                403,
+                headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(time.time()) + 90)},
+                json={"message": "API rate limit exceeded"},
+            )
+        return search(request)
+
+    with w.mock_github() as gh:
+        gh.get("/search/issues").mock(side_effect=answer)
+        mock_repos(gh, {"pallets/flask": "Python", "encode/httpx": "Python"})
+        res = await w.invoke(w.alice, "gfi")
+    no_pings(res)
+    lines = res.embed["description"].split("\n")
+    assert lines[0].startswith("**pallets/flask**: you have 5 merged PRs here")
+    assert "[encode/httpx#77](https://github.com/encode/httpx/issues/77) Improve <@&1> docs @\u200beveryone" in lines
+    assert lines[-1].startswith("Issues in your languages must wait: GitHub's rate limit is reached; try again in")
+    assert not any("django" in line for line in lines)
+    assert len(search.queries) == 2

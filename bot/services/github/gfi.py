@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import GitHubAccount, GitHubMerge, MergedPullRequest
 from bot.db.session import reading
 from bot.services.github.api import MAX_QUERY_CHARS, GitHubAPI, Issue, gfi_query
-from bot.services.github.errors import GitHubError
+from bot.services.github.errors import GitHubError, GitHubRateLimited
 
 __all__ = [
     "PATH_TO_MAINTAINER",
@@ -75,6 +75,7 @@ class ForYou:
     repos: list[RepoIssues]  # the repositories searched, most merges first (some may have no issue open)
     languages: list[str]  # the languages searched, most merged work first
     by_language: list[Issue]  # issues in those languages, none from a repository listed above
+    cut_short: str | None = None  # GitHub's rate limit stopped the search by language: what to tell the member
 
     @property
     def any(self) -> bool:
@@ -118,7 +119,8 @@ async def find_for_you(
 ) -> ForYou:
     """Search the member's repositories, then the languages of their merged work (or `language`, when given).
 
-    `language` narrows the first search too. GitHub's errors (a rate limit included) are raised as they come.
+    `language` narrows the first search too. GitHub's errors are raised as they come, except a rate
+    limit reached after the member's repositories gave some issues: those are shown (`cut_short`).
     """
     chosen = [language] if language is not None else []
     searched = _fitting(work, chosen, label)
@@ -135,14 +137,27 @@ async def find_for_you(
         if shown is not None and len(shown) < PER_REPO:
             shown.append(issue)
     repos = [RepoIssues(r.repo, r.merges, by_repo[r.repo]) for r in searched]
-    languages = chosen or await _languages(api, searched)
-    room = SHOWN - sum(len(r.issues) for r in repos)
-    by_language: list[Issue] = []
-    if languages and room > 0:
-        mine = {r.repo for r in work}
-        candidates = await api.good_first_issues_among(languages=languages, label=label, limit=SHOWN * 2)
-        by_language = [i for i in candidates if i.repo.lower() not in mine][:room]
+    try:
+        languages, by_language = await _by_language(api, repos, chosen, label)
+    except GitHubRateLimited as limited:
+        if not any(r.issues for r in repos):
+            raise
+        # The member's repositories are answered already: show them, and say why the rest waits.
+        return ForYou(repos, chosen, [], cut_short=str(limited))
     return ForYou(repos, languages, by_language)
+
+
+async def _by_language(
+    api: GitHubAPI, repos: list[RepoIssues], chosen: list[str], label: str | None
+) -> tuple[list[str], list[Issue]]:
+    """Return the languages searched and their issues, leaving out the repositories already listed."""
+    languages = chosen or await _languages(api, repos)
+    room = SHOWN - sum(len(r.issues) for r in repos)
+    if not languages or room <= 0:
+        return languages, []
+    listed = {r.repo for r in repos}
+    candidates = await api.good_first_issues_among(languages=languages, label=label, limit=SHOWN * 2)
+    return languages, [i for i in candidates if i.repo.lower() not in listed][:room]
 
 
 def _fitting(work: list[MergedRepo], languages: list[str], label: str | None) -> list[MergedRepo]:
@@ -160,7 +175,7 @@ def _fitting(work: list[MergedRepo], languages: list[str], label: str | None) ->
     return searched
 
 
-async def _languages(api: GitHubAPI, repos: list[MergedRepo]) -> list[str]:
+async def _languages(api: GitHubAPI, repos: list[RepoIssues]) -> list[str]:
     """Return the main languages of these repositories, weighed by the member's merges there."""
     weight: Counter[str] = Counter()
     spelled: dict[str, str] = {}
