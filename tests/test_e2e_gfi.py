@@ -11,11 +11,20 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.db.models import GitHubAccount, GitHubMerge, GitHubProfile, MergedPullRequest, OutboxMessage
+from bot.db.models import (
+    GitHubAccount,
+    GitHubMerge,
+    GitHubProfile,
+    MergedPullRequest,
+    OutboxMessage,
+    WebhookDelivery,
+)
 from bot.db.session import reading, transaction
+from bot.playground.samples import merged_pr_payload
 from bot.services.guilds import ensure_guild
 from tests.conftest import NOW
-from tests.harness import World, world
+from tests.harness import World, eventually, world
+from tests.test_e2e_github import OCTO_ID, post_delivery
 
 ALICE_GH = 583231
 
@@ -307,3 +316,29 @@ async def test_a_limit_reached_after_the_repositories_still_shows_them_and_says_
     assert lines[-1].startswith("Issues in your languages must wait: GitHub's rate limit is reached; try again in")
     assert not any("django" in line for line in lines)
     assert len(search.queries) == 2
+
+
+async def test_merges_from_webhooks_count_and_a_spam_or_invalid_one_does_not(w: World) -> None:
+    await link(w, w.alice, OCTO_ID, "Codertocat", {"encode/httpx": 1})
+    assert (await post_delivery(w, merged_pr_payload(number=2)))[0] == 202  # octo-org/Hello-World
+    spam = merged_pr_payload(number=3, repo="octo-org/elsewhere", labels=("invalid",))
+    assert (await post_delivery(w, spam))[0] == 202
+
+    async def processed() -> bool:
+        async with reading(w.sessionmaker) as session:
+            pending = await session.scalar(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status != "done")
+            )
+            total = await session.scalar(select(func.count()).select_from(WebhookDelivery))
+        return total == 2 and pending == 0
+
+    assert await eventually(processed, timeout=10)
+    search = FakeSearch(SEARCH)
+    with w.mock_github() as gh:
+        gh.get("/search/issues").mock(side_effect=search)
+        mock_repos(gh, {"encode/httpx": "Python", "octo-org/hello-world": None})
+        res = await w.invoke(w.alice, "gfi")
+    no_pings(res)
+    assert search.queries[0].endswith("(repo:encode/httpx OR repo:octo-org/hello-world)")
+    assert "elsewhere" not in " ".join(search.queries) + res.embed["description"]
+    assert "Nothing open right now in **octo-org/hello-world**." in res.embed["description"]
