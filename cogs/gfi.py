@@ -107,13 +107,12 @@ def issue_line(issue: Issue) -> str:
     )
 
 
-def path_words(merges: int) -> str:
-    """Say how far a member is on the path to maintainer in a repository."""
-    have = f"you have {plural(merges, 'merged PR')} here"
-    more = for_you.PATH_TO_MAINTAINER - merges
-    if more <= 0:
+def path_words(found: for_you.RepoIssues) -> str:
+    """Say how far the member is on the path to maintainer in a repository."""
+    have = f"you have {plural(found.merges, 'merged PR')} here"
+    if found.to_maintainer == 0:
         return f"{have}: you're on the path to maintainer"
-    return f"{have}: {more} more to the path to maintainer"
+    return f"{have}: {found.to_maintainer} more to the path to maintainer"
 
 
 def repo_names(repos: list[for_you.RepoIssues]) -> str:
@@ -129,7 +128,7 @@ def for_you_lines(found: for_you.ForYou) -> list[str]:
     lines: list[str] = []
     for r in found.repos:
         if r.issues:
-            lines += ["", f"**{escape(r.repo)}**: {path_words(r.merges)}", *(issue_line(i) for i in r.issues)]
+            lines += ["", f"**{escape(r.repo)}**: {path_words(r)}", *(issue_line(i) for i in r.issues)]
     quiet = [r for r in found.repos if not r.issues]
     if quiet:
         lines += ["", f"Nothing open right now in {repo_names(quiet)}."]
