@@ -16,10 +16,10 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,6 +35,9 @@ from bot.services.github.ratelimits import RateLimits, rate_limit_error, wait_te
 
 log = logging.getLogger(__name__)
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
 BASE_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
 
@@ -45,6 +48,9 @@ GIST_FILE_BYTES = 10 * 1024  # files of this size or more are not read
 RAW_HOSTS = frozenset({"gist.githubusercontent.com"})
 MAX_ISSUES = 50
 MAX_CACHED_SEARCHES = 256
+MAX_CACHED_LANGUAGES = 1024
+MAX_QUERY_CHARS = 256  # GitHub refuses a longer search
+LANGUAGE_TTL = 24 * 3600.0  # a repository's main language seldom changes
 DEFAULT_LABEL = "good first issue"
 
 _LOGIN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}")
@@ -199,7 +205,8 @@ class GitHubAPI:
         self._cache_ttl = cache_ttl
         self._clock = clock
         self._now = now
-        self._searches: dict[tuple[str | None, str, str | None, int], tuple[float, list[Issue]]] = {}
+        self._searches: dict[tuple[str, int], tuple[float, list[Issue]]] = {}
+        self._languages: dict[str, tuple[float, str | None]] = {}
 
     def now(self) -> datetime:
         """Return the time by GitHub's clock: the one its rate-limit resets are in (real time, not the bot's)."""
@@ -300,19 +307,10 @@ class GitHubAPI:
     ) -> list[Issue]:
         """Return open, unassigned issues with the label (newest first), cached for a while."""
         language = _search_term(language, "language", _LANGUAGE) if language is not None else None
-        label = _search_term(label, "label") if label is not None else DEFAULT_LABEL
         repo = validate_repo(repo) if repo is not None else None
-        if not 1 <= limit <= MAX_ISSUES:
-            raise GitHubError(f"I can show between 1 and {MAX_ISSUES} issues at a time.")
-
-        key = (language, label, repo, limit)
-        cached = self._searches.get(key)
-        if cached is not None and cached[0] > self._clock():
-            return list(cached[1])
-
-        terms = ["is:issue", "is:open", "no:assignee", "archived:false", f'label:"{label}"']
+        terms = _gfi_terms(label)
         if language is not None:
-            terms.append(f'language:"{language}"' if " " in language else f"language:{language}")
+            terms.append(_language_term(language))
         if repo is not None:
             terms.append(f"repo:{repo}")
         # GitHub answers 422 when a repo: qualifier names a repository it can't see.
@@ -321,26 +319,71 @@ class GitHubAPI:
             if repo
             else GitHubError("GitHub couldn't run that search; try another language or label.")
         )
-        data = await self._get_json(
-            "/search/issues",
-            params={"q": " ".join(terms), "sort": "created", "order": "desc", "per_page": limit},
-            unprocessable=unprocessable,
+        return await self._issue_search(" ".join(terms), limit, unprocessable, language=language)
+
+    async def good_first_issues_among(
+        self,
+        *,
+        repos: Sequence[str] = (),
+        languages: Sequence[str] = (),
+        label: str | None = None,
+        limit: int = 10,
+    ) -> list[Issue]:
+        """Return open, unassigned issues with the label in any of these repositories and languages, in one search.
+
+        Each list is one `(a OR b ...)` group of the advanced syntax (the radar's): together at most
+        five operators and 256 characters, so a caller passes a few of each (`gfi.py` does).
+        """
+        query = gfi_query(repos=repos, languages=languages, label=label)
+        # One language searched is the one each issue is in; for several, GitHub's item does not say.
+        language = languages[0] if len(languages) == 1 else None
+        return await self._issue_search(
+            query,
+            limit,
+            GitHubError("GitHub couldn't run that search; try another language or label."),
+            language=language,
+            advanced=True,
         )
+
+    async def repo_language(self, repo: str) -> str | None:
+        """Return a public repository's main language as GitHub names it (None: none, or not public), cached a day."""
+        repo = validate_repo(repo)
+        key = repo.lower()
+        cached = self._languages.get(key)
+        if cached is not None and cached[0] > self._clock():
+            return cached[1]
+        try:
+            data = await self._get_json(f"/repos/{repo}")
+        except GitHubNotFound:
+            data = None
+        found = data.get("language") if isinstance(data, dict) and data.get("private") is False else None
+        language = found if isinstance(found, str) and _LANGUAGE.fullmatch(found) else None
+        now = self._clock()
+        _remember(self._languages, key, (now + LANGUAGE_TTL, language), now, MAX_CACHED_LANGUAGES)
+        return language
+
+    async def _issue_search(
+        self, query: str, limit: int, unprocessable: GitHubError, *, language: str | None, advanced: bool = False
+    ) -> list[Issue]:
+        """Run one issue search for members (newest first), answered from the cache while it is fresh."""
+        if not 1 <= limit <= MAX_ISSUES:
+            raise GitHubError(f"I can show between 1 and {MAX_ISSUES} issues at a time.")
+        key = (query, limit)
+        cached = self._searches.get(key)
+        if cached is not None and cached[0] > self._clock():
+            return list(cached[1])
+        params: dict[str, str | int] = {"q": query, "sort": "created", "order": "desc", "per_page": limit}
+        if advanced:
+            params["advanced_search"] = "true"
+        data = await self._get_json("/search/issues", params=params, unprocessable=unprocessable)
         raw = data.get("items") if isinstance(data, dict) else None
         if not isinstance(raw, list):
             raise GitHubUnavailable()
         items = [item for r in raw if (item := parse_search_item(r, self.base_url)) is not None]
         issues = [_issue(item, language) for item in items[:limit]]
-        self._store(key, issues)
-        return list(issues)
-
-    def _store(self, key: tuple[str | None, str, str | None, int], issues: list[Issue]) -> None:
         now = self._clock()
-        for stale in [k for k, (expires, _) in self._searches.items() if expires <= now]:
-            del self._searches[stale]
-        if len(self._searches) >= MAX_CACHED_SEARCHES:
-            del self._searches[next(iter(self._searches))]
-        self._searches[key] = (now + self._cache_ttl, issues)
+        _remember(self._searches, key, (now + self._cache_ttl, issues), now, MAX_CACHED_SEARCHES)
+        return list(issues)
 
     async def _get_json(
         self,
@@ -441,6 +484,39 @@ class GitHubAPI:
             log.warning("Reading gist file %s failed: %r", url, exc)
             raise GitHubUnavailable() from exc
         return False
+
+
+def _remember(cache: dict[K, tuple[float, V]], key: K, entry: tuple[float, V], now: float, size: int) -> None:
+    """Keep `entry` (expiry, value) under `key`, dropping what expired and, when full, the oldest."""
+    for stale in [k for k, (expires, _) in cache.items() if expires <= now]:
+        del cache[stale]
+    if len(cache) >= size:
+        del cache[next(iter(cache))]
+    cache[key] = entry
+
+
+def gfi_query(*, repos: Sequence[str] = (), languages: Sequence[str] = (), label: str | None = None) -> str:
+    """Return the search for open good first issues in any of these repositories and any of these languages."""
+    groups = [
+        _any_of([f"repo:{validate_repo(repo)}" for repo in repos]),
+        _any_of([_language_term(_search_term(lang, "language", _LANGUAGE)) for lang in languages]),
+    ]
+    return " ".join([*_gfi_terms(label), *(group for group in groups if group)])
+
+
+def _gfi_terms(label: str | None) -> list[str]:
+    """Return the qualifiers of every good-first-issue search: open, unassigned, not archived, with the label."""
+    label = _search_term(label, "label") if label is not None else DEFAULT_LABEL
+    return ["is:issue", "is:open", "no:assignee", "archived:false", f'label:"{label}"']
+
+
+def _language_term(language: str) -> str:
+    return f'language:"{language}"' if " " in language else f"language:{language}"
+
+
+def _any_of(terms: list[str]) -> str:
+    """Return nothing, the one term, or `(a OR b ...)`."""
+    return "" if not terms else terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")"
 
 
 def _repo_not_found(repo: str) -> str:
