@@ -142,3 +142,50 @@ def test_no_code_writes_a_row_by_reading_then_inserting() -> None:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "merge"
     ]
     assert found == []
+
+
+@pytest.mark.sqlite_only  # the one-hop cursor is aiosqlite's
+async def test_every_sqlite_statement_is_one_trip_to_aiosqlites_thread(engine: AsyncEngine, sessionmaker) -> None:
+    """bot/db/one_hop.py: one hand-off per statement (SQLAlchemy's own cursor made four), same results."""
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.db.one_hop import OneHopConnection
+    from bot.db.session import chunks
+
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert type(raw.dbapi_connection) is OneHopConnection  # an upgrade that moved its names fails here
+        aiosqlite_connection = raw.driver_connection
+        queue = aiosqlite_connection._tx  # the worker thread reads this queue; each trip is one put
+
+        class Counting:
+            trips = 0
+
+            def put_nowait(self, item: object) -> None:
+                Counting.trips += 1
+                queue.put_nowait(item)
+
+        await conn.execute(text("SELECT 1"))  # the transaction's BEGIN is a statement, and a trip, of its own
+        aiosqlite_connection._tx = Counting()
+        try:
+            assert (await conn.execute(text("SELECT 1 + 1"))).scalar() == 2
+        finally:
+            aiosqlite_connection._tx = queue
+        trips = Counting.trips
+        assert trips == 1
+
+    async with transaction(sessionmaker) as session:  # rowcount, RETURNING, executemany, errors
+        await session.execute(
+            AppState.__table__.insert(), [{"key": f"k{n}", "value": "v", "updated_at": NOW} for n in range(3)]
+        )
+        assert changed_rows(await session.execute(update(AppState).where(AppState.key != "k0").values(value="w"))) == 2
+    with pytest.raises(IntegrityError):
+        async with transaction(sessionmaker) as session:
+            session.add(AppState(key="k0", value="again", updated_at=NOW))
+    async with reading(sessionmaker) as session:  # a server-side cursor keeps SQLAlchemy's own, and streams
+        streamed = [
+            row
+            for part in [p async for p in chunks(session, select(AppState.key).order_by(AppState.key), size=2)]
+            for row in part
+        ]
+        assert [key for (key,) in streamed] == ["k0", "k1", "k2"]

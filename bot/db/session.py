@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.db.one_hop import use_one_hop
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "shiplog_read_only"
 
@@ -105,6 +107,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     # the busy timeout, so two writers never both read and then fail to upgrade ("database is locked").
     @event.listens_for(engine.sync_engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:
+        use_one_hop(dbapi_connection)  # a statement in one trip to aiosqlite's thread (bot/db/one_hop.py)
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
