@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from sqlalchemy import Result, event, text
@@ -28,6 +28,8 @@ READ_ONLY = "shiplog_read_only"
 # previous one commits. Without it they meet in SQLite's busy handler, which polls in 1-100 ms
 # sleeps: a webhook ack then waited behind GitHub processing for hundreds of ms. Another process on
 # the same file still waits in the busy handler, as before. PostgreSQL takes no such lock.
+T = TypeVar("T")
+
 _write_locks: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[Any, asyncio.Lock]] = weakref.WeakKeyDictionary()
 _holding_write_lock: ContextVar[bool] = ContextVar("shiplog_holding_write_lock", default=False)
 
@@ -192,6 +194,17 @@ async def chunks(session: AsyncSession, statement: Any, *, size: int = CHUNK_ROW
     async for part in result.partitions(size):
         yield part
         await asyncio.sleep(0)
+
+
+def hold(session: AsyncSession, row: T) -> T:
+    """Keep `row` in the session's identity map until the session ends, and return it.
+
+    SQLAlchemy's identity map holds rows weakly: a row nobody refers to any more is dropped, and
+    the next `session.get` of it is a SELECT again. A merge's steps each look up the same profile
+    and server; held, each looks it up once per transaction.
+    """
+    session.info.setdefault("held", []).append(row)
+    return row
 
 
 async def insert_ignore(session: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:

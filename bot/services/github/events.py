@@ -32,7 +32,7 @@ from bot.db.models import (
     Subscription,
     WebhookDelivery,
 )
-from bot.db.session import reading, transaction
+from bot.db.session import hold, reading, transaction
 from bot.services import audience, messages, outbox
 from bot.services.github import history, webhooks
 from bot.services.github.links import members_for
@@ -278,7 +278,8 @@ async def celebrate_each(session: AsyncSession, merge: Merge, *, now: datetime) 
     for guild_id in sorted({a.guild_id for a in accounts}):
         try:
             async with session.begin_nested():
-                queued, done = await celebrate_merge(session, merge, now=now, guild_id=guild_id)
+                here = [a for a in accounts if a.guild_id == guild_id]
+                queued, done = await celebrate_merge(session, merge, now=now, accounts=here)
         except DBAPIError as exc:  # a row refused; a payload the code cannot handle still fails the delivery
             if webhooks.is_database_fault(exc):
                 raise
@@ -291,7 +292,7 @@ async def celebrate_each(session: AsyncSession, merge: Merge, *, now: datetime) 
 
 
 async def celebrate_merge(
-    session: AsyncSession, merge: Merge, *, now: datetime, guild_id: int | None = None
+    session: AsyncSession, merge: Merge, *, now: datetime, accounts: list[GitHubAccount] | None = None
 ) -> tuple[int, int]:
     """Record a linked member's merged PR once per server and queue its celebration.
 
@@ -299,11 +300,12 @@ async def celebrate_merge(
     once. A merge the history import already counted is from before the member linked: it is not
     celebrated. The radar's merges skip servers that turned it off, and in each server those from
     before the member linked there or from while its radar was off. A private merge (see
-    audience.py) is celebrated here but never published. `guild_id`: in that server only
-    (celebrate_each). Return (celebrations queued, goals finished).
+    audience.py) is celebrated here but never published. `accounts`: the author's links to
+    celebrate in, when the caller has found them (celebrate_each, one server at a time); by default
+    every link. Return (celebrations queued, goals finished).
     """
-    accounts = await members_for(session, github_id=merge.author_id, login=merge.author_login)
-    accounts = [a for a in accounts if guild_id is None or a.guild_id == guild_id]
+    if accounts is None:
+        accounts = await members_for(session, github_id=merge.author_id, login=merge.author_login)
     if not accounts:
         return 0, 0
     merged_at = merge.merged_at or now
@@ -340,6 +342,7 @@ async def _celebrate_in_server(
     guild = await session.get(Guild, account.guild_id)
     if guild is None or not _radar_may_celebrate(merge, guild, account, merged_at):
         return 0, 0
+    hold(session, guild)  # the streak and the milestones read it again
     merged = await _record_in_server(session, merge, account, merged_at, now=now)
     if merged is None:
         return 0, 0

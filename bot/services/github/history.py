@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubOpenPR, GitHubProfile, MergedPullRequest
-from bot.db.session import insert_ignore, reading, transaction
+from bot.db.session import hold, insert_ignore, reading, transaction
 from bot.services import audience
 from bot.services.github.api import GitHubAPI, GitHubUnprocessable, is_login
 from bot.services.github.merges import discounted, is_bot
@@ -48,7 +48,7 @@ async def ensure_profile(session: AsyncSession, github_id: int, login: str, *, n
         profile = await session.get_one(GitHubProfile, github_id)
     elif is_login(login) and profile.login != login:
         profile.login = login  # a display name only: identity is the id (see links.follow_login)
-    return profile
+    return hold(session, profile)  # the merge's later steps read it again
 
 
 async def record_merge(
@@ -130,12 +130,12 @@ async def counts(
             .select_from(MergedPullRequest)
             .where(MergedPullRequest.guild_id == guild_id, MergedPullRequest.user_id == user_id)
         )
-        total = await session.scalar(base) or 0
-        in_repo = await session.scalar(base.where(MergedPullRequest.repo == repo)) or 0
-        return Counts(total, in_repo, known=False, exact=False)
-    mine = select(func.count()).where(GitHubMerge.github_id == profile.id, GitHubMerge.id <= merge_id)
-    total = await session.scalar(mine) or 0
-    in_repo = await session.scalar(mine.where(GitHubMerge.repo == repo)) or 0
+        row = (await session.execute(base.add_columns(func.count().filter(MergedPullRequest.repo == repo)))).one()
+        return Counts(row[0] or 0, row[1] or 0, known=False, exact=False)
+    mine = select(func.count(), func.count().filter(GitHubMerge.repo == repo)).where(
+        GitHubMerge.github_id == profile.id, GitHubMerge.id <= merge_id
+    )
+    total, in_repo = (await session.execute(mine)).one()
     unread = max(0, profile.history_total - profile.history_read)
     return Counts(total + unread, in_repo, known=True, exact=unread == 0)
 

@@ -495,8 +495,8 @@ async def stored_states(
 
 
 async def _guild_cadence(session: AsyncSession, guild_id: int) -> str:
-    cadence = await session.scalar(select(Guild.cadence).where(Guild.id == guild_id))
-    return cadence or DEFAULT_CADENCE
+    guild = await session.get(Guild, guild_id)  # often in the session already: no query
+    return (guild.cadence if guild is not None else None) or DEFAULT_CADENCE
 
 
 async def rest_ranges(session: AsyncSession, guild_id: int, user_id: int) -> list[tuple[date, date]]:
