@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker
-from bot.web import health, pages, webhook
+from bot.web import community, health, pages, webhook
 from bot.web.health import HEALTH_TIMEOUT, STATE_KEY, GatewayWatch, ProcessState
 from bot.web.webhook import BODY_TIMEOUT, MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY
 
@@ -100,6 +100,7 @@ def build_app(
         now=now,
     )
     pages.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)
+    community.add_routes(app)
     return app
 
 
