@@ -24,7 +24,7 @@ from bot.web.pages import FAVICON, SITE_KEY, _date, _html_response, _picture, _r
 log = logging.getLogger(__name__)
 
 # The chart's drawing box (the SVG scales to the width of its section).
-CHART_WIDTH, CHART_HEIGHT, CHART_BASE = 720, 220, 190
+CHART_WIDTH, CHART_HEIGHT, CHART_BASE = 720, 250, 210
 
 
 @cache
@@ -51,14 +51,14 @@ def chart(page: community.CommunityPage) -> str:
     step = CHART_WIDTH / len(page.months)
     bars = []
     for index, (month, merged) in enumerate(page.months):
-        height = round((CHART_BASE - 30) * merged / highest) if highest else 0
+        height = round((CHART_BASE - 34) * merged / highest) if highest else 0
         x = round(index * step + 6, 1)
         width = round(step - 12, 1)
         cls = "now" if index == len(page.months) - 1 else "bar"
         bars.append(
             f'<rect class="{cls}" x="{x}" y="{CHART_BASE - height}" width="{width}" height="{height}"></rect>'
-            f'<text class="n" x="{x + width / 2}" y="{CHART_BASE - height - 4}" text-anchor="middle">{merged:,}</text>'
-            f'<text x="{x + width / 2}" y="{CHART_BASE + 18}" text-anchor="middle">{month:%b}</text>'
+            f'<text class="n" x="{x + width / 2}" y="{CHART_BASE - height - 6}" text-anchor="middle">{merged:,}</text>'
+            f'<text x="{x + width / 2}" y="{CHART_BASE + 28}" text-anchor="middle">{month:%b}</text>'
         )
     first, last = page.months[0][0], page.months[-1][0]
     busiest = max(page.months, key=lambda item: item[1])
