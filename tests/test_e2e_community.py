@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from bot.db.models import Guild
+from bot.playground.samples import merged_pr_payload
 from tests.harness import World
-from tests.test_e2e_github import count, link_alice
+from tests.test_e2e_github import count, link_alice, post_delivery
 from tests.test_e2e_mentors import no_pings
 from tests.test_e2e_pages import discord_ids, get, meta, open_page, page_world
 from tests.test_e2e_recap import merge
@@ -36,8 +37,13 @@ async def publish(w: World) -> str:
 
 
 async def test_an_admin_publishes_the_community_page_and_takes_it_down(w: World) -> None:
-    # Alice merges two PRs (her first ever: her history had none), bob checks in.
+    # Alice merges two PRs (her first ever: her history had none), bob checks in. Before them, a bot's
+    # merge on her linked account and a merge labelled spam, which count for nothing.
     await link_alice(w)
+    bot = merged_pr_payload(number=3, user_type="Bot", repo="octo-org/bot-only")
+    spam = merged_pr_payload(number=4, labels=("spam",), repo="octo-org/spam-only")
+    for body in (bot, spam):
+        assert (await post_delivery(w, body))[0] == 202
     await merge(w, 7, "Fix <b>bold</b> & escape the pool")
     await merge(w, 8, "Add the retry loop")
     await w.wait_for_posts(w.celebrations, 2, timeout=10)
@@ -65,6 +71,7 @@ async def test_an_admin_publishes_the_community_page_and_takes_it_down(w: World)
     # Nobody has a public page: alice's first PR and both streaks are numbers, nobody is named.
     assert "1 member merged their first pull request" in html and "A member" in html
     assert "2 members have a streak going" in html
+    assert "bot-only" not in html and "spam-only" not in html
     for name in ("alice", "bob", "ada", "Codertocat"):
         assert name not in html
     for discord_id in discord_ids(w):
