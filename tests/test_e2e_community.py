@@ -69,7 +69,7 @@ async def test_an_admin_publishes_the_community_page_and_takes_it_down(w: World)
     assert 'role="img" aria-labelledby="chart-title chart-desc"' in html and "<table>" in html
     assert "octo-org/hello-world" in html.lower() and "2 PRs" in html
     # Nobody has a public page: alice's first PR and both streaks are numbers, nobody is named.
-    assert "1 member merged their first pull request" in html and "A member" in html
+    assert "1 member merged their first pull request" in html and "hello-world#" not in html
     assert "2 members have a streak going" in html
     assert "bot-only" not in html and "spam-only" not in html
     for name in ("alice", "bob", "ada", "Codertocat"):
@@ -86,7 +86,7 @@ async def test_an_admin_publishes_the_community_page_and_takes_it_down(w: World)
     await w.invoke(w.admin, "settings pages", enabled=True)
     alice_page = await open_page(w, w.alice)
     html = (await get(url))[2].decode()
-    assert f'<a href="{alice_page}">alice</a>' in html and "bob" not in html
+    assert f'<a href="{alice_page}">alice</a> · octo-org/hello-world#7' in html and "bob" not in html
 
     # /about and /settings show give the address.
     about = await w.invoke(w.bob, "about")

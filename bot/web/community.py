@@ -79,23 +79,24 @@ def chart(page: community.CommunityPage) -> str:
     )
 
 
-def _who(name: str | None, path: str | None, url: str) -> str:
-    if name is None or path is None:
-        return "A member"
-    return f'<a href="{_text(url + path)}">{_text(name)}</a>'
+def _who(name: str, path: str, public_url: str) -> str:
+    """A member with a public page: their name, linked to it."""
+    return f'<a href="{_text(public_url + path)}">{_text(name)}</a>'
 
 
 def _firsts(page: community.CommunityPage, public_url: str) -> str:
-    if not page.firsts:
+    if not page.firsts_count:
         return '<p class="empty">No first-ever merged pull requests in the last 12 months.</p>'
+    head = f"<p>{plural(page.firsts_count, 'member')} merged their first pull request in the last 12 months.</p>"
+    if not page.firsts:  # nobody among them has a public page: the number is all there is
+        return head
     items = "".join(
         f"<li>{_who(f.name, f.path, public_url)} · {_text(f.repo)}#{f.number} "
         f'<span class="when">· {_date(f.merged_at)}</span></li>'
         for f in page.firsts
     )
-    head = f"<p>{plural(page.firsts_count, 'member')} merged their first pull request in the last 12 months.</p>"
-    more = page.firsts_count - len(page.firsts)
-    tail = f'<p class="empty">…and {more:,} more.</p>' if more > 0 else ""
+    more = page.more_firsts
+    tail = f'<p class="empty">…and {plural(more, "more member")}.</p>' if more > 0 else ""
     return f'{head}<ul class="list">{items}</ul>{tail}'
 
 

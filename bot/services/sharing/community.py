@@ -121,19 +121,19 @@ async def set_community(
 
 @dataclass(frozen=True, slots=True)
 class Named:
-    """A member as the page shows them: their page's name and path, or None for "a member"; and a number."""
+    """A member with a public page, as the community page names them: their page's name and path, and a number."""
 
-    name: str | None
-    path: str | None
+    name: str
+    path: str
     value: int
 
 
 @dataclass(frozen=True, slots=True)
 class First:
-    """A member's first-ever merged PR (in a public repository)."""
+    """The first-ever merged PR (in a public repository) of a member with a public page."""
 
-    name: str | None
-    path: str | None
+    name: str
+    path: str
     repo: str
     number: int
     merged_at: datetime
@@ -149,11 +149,18 @@ class CommunityPage:
     repositories: int
     months: list[tuple[date, int]]  # the first day of each of the last 12 months (UTC), oldest first
     top_repos: list[tuple[str, int]]
+    # Named lists hold only members with a public page: a PR or a streak shown beside "a member" would
+    # let anyone find who it is on GitHub. Everyone else is in the counts.
     firsts: list[First]  # newest first, at most MAX_FIRSTS
-    firsts_count: int  # first-ever merged PRs in the 12 months
-    streaks: list[Named]  # longest first, at most MAX_STREAKS named; `value` is the streak
+    firsts_count: int  # members whose first-ever merged PR was in the 12 months
+    streaks: list[Named]  # longest first, at most MAX_STREAKS; `value` is the streak
     streaks_count: int
     cadence: str
+
+    @property
+    def more_firsts(self) -> int:
+        """Members with a first merged PR this year who are not listed (no public page, or past the list's end)."""
+        return self.firsts_count - len(self.firsts)
 
     @property
     def more_streaks(self) -> int:
@@ -249,6 +256,7 @@ async def _firsts(
         .join(first, (GitHubMerge.github_id == first.c.github_id) & (GitHubMerge.merged_at == first.c.at))
         .join(GitHubAccount, (GitHubAccount.github_id == GitHubMerge.github_id) & (GitHubAccount.guild_id == guild_id))
         .where(audience.public_merges(GitHubMerge))
+        .order_by(GitHubMerge.merged_at, GitHubMerge.repo, GitHubMerge.number)  # two merged at once: the first
     )
     seen: dict[int, tuple[int, str, int, datetime]] = {}
     for user_id, repo, number, merged_at in rows:
@@ -292,12 +300,16 @@ async def load_community(
         server_name = guild.page_name or "a Shiplog server"
 
     top = sorted(by_repo.items(), key=lambda item: (-item[1], item[0].lower()))
-    shown_firsts = []
-    for user_id, repo, number, merged_at in firsts[:MAX_FIRSTS]:
-        name, path = named.get(user_id, (None, None))
-        shown_firsts.append(First(name, path, repo, number, merged_at))
-    by_length = sorted(going.items(), key=lambda item: (-item[1], named.get(item[0], ("~",))[0].lower()))
-    shown_streaks = [Named(*named[user_id], length) for user_id, length in by_length if user_id in named][:MAX_STREAKS]
+    shown_firsts = [
+        First(*named[user_id], repo, number, merged_at)
+        for user_id, repo, number, merged_at in firsts
+        if user_id in named
+    ][:MAX_FIRSTS]
+    by_length = sorted(
+        ((user_id, n) for user_id, n in going.items() if user_id in named),
+        key=lambda item: (-item[1], named[item[0]][0].lower()),
+    )
+    shown_streaks = [Named(*named[user_id], length) for user_id, length in by_length[:MAX_STREAKS]]
     return CommunityPage(
         server_name=server_name,
         this_month=months[-1],
