@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubProfile, Guild, Member, MergedPullRequest
@@ -19,7 +20,9 @@ from bot.services.github.events import withdraw_merge
 from bot.services.github.merges import Discounted
 from bot.services.rhythm import activity
 from bot.services.sharing import community, pages
+from bot.web import build_app
 from tests.conftest import NOW
+from tests.test_pages import PDI, RLO, Texts, leaks
 
 GUILD, OTHER = 1, 2
 ALICE, BOB, CAROL, DAN = 11, 12, 13, 14  # alice has a public page; dan leaves
@@ -159,3 +162,20 @@ async def test_shiplog_removed_from_the_server_takes_the_page_down(sessionmaker)
     async with transaction(sessionmaker) as session:
         (await session.get(Guild, GUILD)).left_at = NOW
     assert await community.load_community(sessionmaker, "builders", now=NOW) is None
+
+
+async def test_a_server_name_with_bidi_controls_cannot_turn_the_page_around(engine, sessionmaker) -> None:
+    """The server's name is in the title, the meta tags, the heading, the chart and the footer: each isolated."""
+    await seed(sessionmaker)
+    await community.set_community(
+        sessionmaker, guild_id=GUILD, enabled=True, server_name=f"Club{PDI}{RLO} b", public_url=PUBLIC
+    )
+    async with TestClient(TestServer(build_app(engine, public_url=PUBLIC, now=lambda: NOW))) as client:
+        response = await client.get("/c/builders")
+        assert response.status == 200
+        html = await response.text()
+    parser = Texts()
+    parser.feed(html)
+    with_controls = [text for text in parser.texts if RLO in text]
+    assert len(with_controls) >= 8
+    assert not [text for text in with_controls if leaks(text)]

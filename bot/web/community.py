@@ -16,6 +16,7 @@ from functools import cache
 from aiohttp import web
 
 from bot.images.card import CARD_SIZE, render_community_card
+from bot.services import bidi
 from bot.services.sharing import community
 from bot.services.wording import periods, plural
 from bot.web import pages as member_pages
@@ -37,7 +38,7 @@ def describe(page: community.CommunityPage) -> str:
     return (
         f"{plural(page.this_month, 'merged PR')} this month, {page.in_all:,} in all, in "
         f"{plural(page.repositories, 'repository', 'repositories')}. "
-        f"{page.server_name} builds in public with Shiplog."
+        f"{bidi.isolate(page.server_name)} builds in public with Shiplog."
     )
 
 

@@ -253,6 +253,7 @@ async def _firsts(
     )
     rows = await session.execute(
         select(GitHubAccount.user_id, GitHubMerge.repo, GitHubMerge.number, GitHubMerge.merged_at)
+        .select_from(GitHubMerge)
         .join(first, (GitHubMerge.github_id == first.c.github_id) & (GitHubMerge.merged_at == first.c.at))
         .join(GitHubAccount, (GitHubAccount.github_id == GitHubMerge.github_id) & (GitHubAccount.guild_id == guild_id))
         .where(audience.public_merges(GitHubMerge))
