@@ -1,17 +1,21 @@
-"""Benchmark a member's public page over HTTP on a temporary migrated SQLite file.
+"""Benchmark a member's public page and the server's community page over HTTP on a temporary SQLite file.
 
     python bench/pages.py [--runs 30]
     python bench/pages.py --quick     # small sizes, no timing judged; exits 1 when a check fails (CI)
 
 Seeds a server of 2,000 members with 50 merged PRs, 10 goals and 100 activity rows each (100,000
 merged PRs in all), and one heavy member among them with 3,000 merged PRs in 80 repositories, 300
-goals, 1,500 activity rows and 400 kudos received. Starts the real app (`bot.web.build_app`) on
+goals, 1,500 activity rows and 400 kudos received; each member is linked to a GitHub account whose
+history holds the same merges (github_merges; a quarter of them merged their first in the last year),
+and has a stored streak. Starts the real app (`bot.web.build_app`) on
 loopback, then times, as medians (and worst) of `--runs` requests one at a time, each until its
 body is read: the heavy member's page, its streak PNG and its 1200x630 card (drawn, from the
 cache, and a 304 for an If-None-Match), and a light member's page; then how long /healthz takes
-while the cards of 30 members are drawn at once (the drawing must leave the event loop free).
+while the cards of 30 members are drawn at once (the drawing must leave the event loop free); then
+the community page of the whole server (its counts, 12-month chart, first PRs and streaks) and its card.
 Checks every answer is a 200 of the right type (a 304 for the card's ETag), each card is drawn
-once, an unknown slug is a 404, and a page and its card are 404 right after the member closes it.
+once, an unknown slug is a 404, and a page and its card are 404 right after the member closes it (the
+community page and its card right after the admins take it down).
 """
 
 from __future__ import annotations
@@ -31,9 +35,20 @@ import aiohttp
 from sqlalchemy import insert
 
 from bot.db.migrate import upgrade
-from bot.db.models import Activity, Goal, Guild, Kudos, Member, MergedPullRequest
+from bot.db.models import (
+    Activity,
+    GitHubAccount,
+    GitHubMerge,
+    GitHubProfile,
+    Goal,
+    Guild,
+    Kudos,
+    Member,
+    MergedPullRequest,
+)
 from bot.db.session import create_engine, create_sessionmaker, transaction
-from bot.services.sharing import pages
+from bot.services.rhythm.streaks import refresh_streaks
+from bot.services.sharing import community, pages
 from bot.web import WebServer, build_app
 from bot.web.pages import SITE_KEY
 
@@ -79,9 +94,28 @@ async def seed(sessionmaker, *, members: int, heavy_prs: int) -> None:
                 {"guild_id": GUILD, "from_user_id": users[1 + i % (len(users) - 1)], "to_user_id": HEAVY,
                  "reason": "thanks", "local_date": NOW.date(), "created_at": NOW - timedelta(hours=i)}
             )  # fmt: skip
-        for table, rows in ((MergedPullRequest, prs), (Goal, goals), (Activity, activity), (Kudos, kudos)):
+        github_of = {user: 10_000 + index for index, user in enumerate(users)}
+        profiles = [{"id": github_of[u], "login": f"gh{u % 100_000}", "history_status": "done"} for u in users]
+        accounts = [
+            {"guild_id": GUILD, "user_id": u, "github_id": github_of[u], "login": f"gh{u % 100_000}",
+             "login_lower": f"gh{u % 100_000}", "linked_at": NOW - timedelta(days=800)}
+            for u in users
+        ]  # fmt: skip
+        # A quarter of the members merged their first PR in the last year: the page lists those.
+        newcomer = {u for i, u in enumerate(users) if i % 4 == 1}
+        history = [
+            {"github_id": github_of[pr["user_id"]], "repo": pr["repo"], "number": pr["number"],
+             "merged_at": pr["merged_at"], "source": "history"}
+            for pr in prs
+            if pr["user_id"] not in newcomer or pr["merged_at"] > NOW - timedelta(days=360)
+        ]  # fmt: skip
+        for table, rows in (
+            (MergedPullRequest, prs), (Goal, goals), (Activity, activity), (Kudos, kudos),
+            (GitHubProfile, profiles), (GitHubAccount, accounts), (GitHubMerge, history),
+        ):  # fmt: skip
             for start in range(0, len(rows), 5000):
                 await session.execute(insert(table), rows[start : start + 5000])
+        await refresh_streaks(session, GUILD, users, now=NOW)
 
 
 async def timed(
@@ -128,6 +162,34 @@ async def healthz_while_drawing(session: aiohttp.ClientSession, public: str, car
     if set(await asyncio.gather(*drawing)) != {200}:
         raise SystemExit("FAIL: a card drawn among 30 did not answer 200")
     return times
+
+
+async def bench_community(session: aiohttp.ClientSession, sessionmaker, public: str, runs: int, pictures) -> None:
+    """Time the server's community page (with its chart) and its card, then check taking it down is a 404."""
+    on = await community.set_community(
+        sessionmaker, guild_id=GUILD, enabled=True, server_name="Bench", public_url=public
+    )
+    if on.url is None:
+        raise SystemExit("FAIL: the community page was not published")
+    async with session.get(on.url) as response:
+        html = await response.text()
+    if (
+        "<svg" not in html
+        or "merged this month" not in html
+        or "a streak going" not in html
+        or "their first" not in html
+    ):
+        raise SystemExit("FAIL: the community page lacks its chart, counts, first PRs or streaks")
+    await timed(session, on.url, 2, "text/html")  # warm up
+    report("community page, with its chart", await timed(session, on.url, runs, "text/html"))
+    card = f"{on.url}/card.png"
+    report("community card.png, drawn", await timed(session, card, runs, "image/png", before=pictures.clear))
+    report("community card.png, from the cache", await timed(session, card, runs, "image/png"))
+    await community.set_community(sessionmaker, guild_id=GUILD, enabled=False, server_name="Bench", public_url=public)
+    for address in (on.url, f"{on.url}/card.png"):
+        async with session.get(address) as response:
+            if response.status != 404:
+                raise SystemExit(f"FAIL: a community page taken down answered {response.status} at {address}")
 
 
 async def main(runs: int, quick: bool) -> int:
@@ -198,11 +260,15 @@ async def main(runs: int, quick: bool) -> int:
                         async with session.get(address, headers={"If-None-Match": etag}) as response:
                             if response.status != 404:
                                 raise SystemExit(f"FAIL: a closed page answered {response.status} at {address}")
+                    await bench_community(session, sessionmaker, public, runs, pictures)
             finally:
                 await server.stop()
         finally:
             await engine.dispose()
-    print("ok: every page 200, each card drawn once, 304 for its ETag, unknown and closed pages and cards 404")
+    print(
+        "ok: every page 200, each card drawn once, 304 for its ETag, unknown and closed pages and cards 404,"
+        " the community page and its card 404 once taken down"
+    )
     return 0
 
 

@@ -19,6 +19,7 @@ from bot.services.links import IssueRef
 from bot.services.rhythm import checkins
 from bot.services.rhythm.when import Schedule
 from bot.services.sharing import share
+from bot.services.sharing.community import community_url
 from bot.services.wording import plural
 from bot.tree import NO_MENTIONS as NO_MENTIONS  # the one definition; the cogs take it from here
 
@@ -133,7 +134,7 @@ async def streak_file(picture: checkins.StreakPicture, name: str) -> discord.Fil
     return discord.File(io.BytesIO(png), filename="streak.png")
 
 
-def settings_lines(summary: guilds.ServerSummary) -> list[tuple[str, str]]:
+def settings_lines(summary: guilds.ServerSummary, public_url: str | None = None) -> list[tuple[str, str]]:
     """Turn a server's settings into (name, value) lines for an embed (/about, /settings show)."""
     channels = " · ".join(
         f"{purpose} <#{channel_id}>" if channel_id else f"{purpose} not set"
@@ -155,4 +156,13 @@ def settings_lines(summary: guilds.ServerSummary) -> list[tuple[str, str]]:
             f"{plural(summary.linked_members, 'linked member')}; "
             f"{plural(summary.relayed_repos, 'relayed repository', 'relayed repositories')}",
         ),
+        ("Community page", _community_line(summary.community_slug, public_url)),
     ]
+
+
+def _community_line(slug: str | None, public_url: str | None) -> str:
+    if slug is None:
+        return "off (`/settings pages community:true` publishes it)"
+    if public_url is None:
+        return "on, but this Shiplog has no `PUBLIC_URL`, so nobody can open it"
+    return community_url(public_url, slug)

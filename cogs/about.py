@@ -36,7 +36,7 @@ class About(commands.Cog):
                 f"Open source (MIT): [read the code, report a bug or contribute]({shiplog.SOURCE_URL})."
             ),
         )
-        for name, value in settings_lines(summary):
+        for name, value in settings_lines(summary, self.bot.settings.public_url):
             embed.add_field(name=name, value=value, inline=False)
         embed.set_footer(text="/help lists the commands. Server managers change these with /settings.")
         await interaction.response.send_message(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)

@@ -12,6 +12,7 @@ from discord.ext import commands
 from bot.errors import UserError
 from bot.services import departures, guilds, outbox
 from bot.services.rhythm import settings as rhythm
+from bot.services.sharing import community as community_page
 from bot.services.sharing import pages
 from bot.tree import answer_error
 from cogs._format import (
@@ -162,7 +163,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
             ),
             inline=False,
         )
-        for name, value in settings_lines(summary):
+        for name, value in settings_lines(summary, self.bot.settings.public_url):
             if name != "Channels":  # shown above, with what each is for
                 embed.add_field(name=name, value=value, inline=False)
         if settings.pending_messages:
@@ -329,19 +330,34 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
         )
 
     @app_commands.command(name="pages")
-    async def pages_setting(self, interaction: discord.Interaction[Shiplog], enabled: bool) -> None:
-        """Allow members to opt in to a public page of their goals, merged PRs and streak (off by default).
+    async def pages_setting(
+        self, interaction: discord.Interaction[Shiplog], enabled: bool | None = None, community: bool | None = None
+    ) -> None:
+        """Allow members' public pages, or publish this server's community page (both off by default).
 
         Parameters
         ----------
         enabled
-            True to let members make one with /me page; False removes every member's page at once.
+            True to let members make a page with /me page; False removes every member's page at once.
+        community
+            True to publish a page of what the server's members merged together; False takes it down at once.
         """
+        if enabled is None and community is None:
+            raise UserError(
+                "Say what to change: `enabled` (members' own pages), `community` (the server's page), or both. "
+                "Nothing was changed."
+            )
+        server_name = interaction.guild.name if interaction.guild is not None else ""
+        lines = []
+        if community is not None:  # first: it is the one that may refuse (no PUBLIC_URL), before anything changes
+            lines.append(await self._community(interaction, community, server_name))
+        if enabled is not None:
+            lines.insert(0, await self._member_pages(interaction, enabled, server_name))
+        await interaction.response.send_message("\n".join(lines), ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def _member_pages(self, interaction: discord.Interaction[Shiplog], enabled: bool, server_name: str) -> str:
         result = await pages.set_server_pages(
-            self.bot.sessionmaker,
-            guild_id=guild_id_of(interaction),
-            enabled=enabled,
-            server_name=interaction.guild.name if interaction.guild is not None else "",
+            self.bot.sessionmaker, guild_id=guild_id_of(interaction), enabled=enabled, server_name=server_name
         )
         if enabled:
             text = (
@@ -361,7 +377,25 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Conf
                     f" I removed {result.removed} member page{'s' if result.removed != 1 else ''}: "
                     "their links now show nothing. If you turn pages back on, members opt in again, with new links."
                 )
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return text
+
+    async def _community(self, interaction: discord.Interaction[Shiplog], enabled: bool, server_name: str) -> str:
+        public_url = self.bot.settings.public_url
+        result = await community_page.set_community(
+            self.bot.sessionmaker,
+            guild_id=guild_id_of(interaction),
+            enabled=enabled,
+            server_name=server_name,
+            public_url=public_url,
+        )
+        if result.url is None:
+            return "The community page is **off**: its address now shows nothing. Turn it on again to bring it back."
+        return (
+            f"🌍 The community page is **on**: {result.url}\n"
+            "It shows the merged PRs this server's members shipped (by month, in all, and the top repositories), "
+            "first-ever merged PRs and streaks going. It names only members with a public page of their own, "
+            "counts everyone else, and shows nothing from private repositories."
+        )
 
     @app_commands.command(name="member-left")
     async def member_left(

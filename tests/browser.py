@@ -32,7 +32,14 @@ SCREENSHOTS_ENV = "SHIPLOG_SCREENSHOTS"
 # The docs' pictures, and the tests that take them.
 _PLAYGROUND = "tests/test_playground.py::test_in_a_browser_a_member_sets_a_goal_and_sees_their_merge_celebrated"
 _PUBLIC_PAGE = "tests/test_browser_pages.py::test_the_page_renders_on_desktop_and_phone_with_its_preview_card"
-DOC_PICTURES = {"playground.png": _PLAYGROUND, "public-page.png": _PUBLIC_PAGE, "public-page-phone.png": _PUBLIC_PAGE}
+_COMMUNITY_PAGE = "tests/test_browser_pages.py::test_the_community_page_renders_on_desktop_and_phone_with_its_card"
+DOC_PICTURES = {
+    "playground.png": _PLAYGROUND,
+    "public-page.png": _PUBLIC_PAGE,
+    "public-page-phone.png": _PUBLIC_PAGE,
+    "community-page.png": _COMMUNITY_PAGE,
+    "community-page-phone.png": _COMMUNITY_PAGE,
+}
 # No sandbox (containers have no user namespaces), no GPU, and nothing that talks to the network
 # by itself: tests must not leave loopback.
 CHROMIUM_ARGS = [
@@ -158,7 +165,7 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(prog="python -m tests.browser", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    shots = commands.add_parser("screenshots", help="renew the pictures in docs/ (playground, public page)")
+    shots = commands.add_parser("screenshots", help="renew the pictures in docs/ (playground, pages)")
     shots.add_argument("--to", type=Path, default=ROOT / "docs", help="the folder to write them to (docs/)")
     arguments = parser.parse_args()
     sys.exit(screenshots(arguments.to))

@@ -44,7 +44,7 @@ from bot.services import audience
 from bot.services.github import events
 from bot.services.github.api import GitHubAPI, parse_search_item
 from bot.services.github.radar import Radar
-from bot.services.sharing import pages, posts, recap, share
+from bot.services.sharing import community, pages, posts, recap, share
 from tests.conftest import NOW
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -163,7 +163,19 @@ async def _recap_build(sm: async_sessionmaker[AsyncSession], stored: Stored) -> 
     return repr(week)
 
 
+async def _load_community(sm: async_sessionmaker[AsyncSession], stored: Stored) -> str | None:
+    async with transaction(sm) as session:
+        guild = await session.get(Guild, GUILD)
+        guild.community_enabled, guild.community_slug = True, "builders"
+    page = await community.load_community(sm, "builders", now=NOW)
+    if page is None or page.in_all == 0:  # no page, or one where nothing of alice's is counted
+        return None
+    assert page.in_all == 1 and page.top_repos == [("octo-org/engine", 1)]
+    return repr(page)
+
+
 WALKS: dict[str, Walk] = {
+    "bot.services.sharing.community.load_community": _load_community,
     "bot.services.sharing.pages.load_page": _load_page,
     "bot.services.sharing.pages.load_streak": _load_streak,
     "bot.services.sharing.posts.public_streak_picture": _public_streak_picture,

@@ -1,4 +1,5 @@
-"""A member's public page in real headless Chromium: on a desktop and on a phone, with its preview card."""
+"""A member's public page and a server's community page in real headless Chromium: on a desktop and on a
+phone, with their preview cards."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.web import build_app
 from tests.browser import DESKTOP, PHONE, chromium, screenshot_path, severe_violations, skip_without_chromium
 from tests.conftest import NOW
 from tests.harness import World
+from tests.test_e2e_community import COMMUNITY_URL
 from tests.test_e2e_github import link_alice
 from tests.test_e2e_pages import SCRIPT_GOAL, merge, open_page, page_world
 
@@ -102,6 +104,58 @@ async def test_the_page_renders_on_desktop_and_phone_with_its_preview_card(db_ur
             # In a temporary folder: `python -m tests.browser screenshots` renews the docs' pictures.
             await look_at(browser, url, DESKTOP, screenshot_path("public-page.png", tmp_path))
             await look_at(browser, url, PHONE, screenshot_path("public-page-phone.png", tmp_path))
+
+
+async def look_at_community(browser: Any, url: str, viewport: dict[str, int], screenshot: Path) -> None:
+    """Open the community page at `viewport` as a visitor would, check what they see, and take its screenshot."""
+    context = await browser.new_context(viewport=viewport, device_scale_factor=1)
+    try:
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+        response = await page.goto(url)
+        assert response is not None and response.status == 200
+        assert await page.title() == "Builders · our community ships"
+        assert await page.locator("h1").inner_text() == "Builders"
+        # The chart: 12 bars with a name a screen reader reads, and the same numbers as a table.
+        assert await page.locator("svg.chart rect").count() == 12
+        assert await page.locator("svg.chart").get_attribute("role") == "img"
+        assert await page.locator("#months table tbody tr").count() == 12
+        assert await page.locator("#repos li").count() == 3
+        assert await page.locator("#streaks a").inner_text() == "alice"  # named: she has a page; bob is a number
+        assert "2 members have a streak going" in await page.locator("#streaks").inner_text()
+        width = await page.evaluate("() => [document.scrollingElement.scrollWidth, innerWidth]")
+        assert width[0] <= width[1], f"the page is wider than a {viewport['width']} px screen: {width}"
+        assert errors == []
+        assert await severe_violations(page) == []  # axe-core: nothing serious or critical
+        await page.screenshot(path=str(screenshot), full_page=True)
+        card_url = await page.locator('meta[property="og:image"]').get_attribute("content")
+        assert card_url == f"{url}/card.png"
+        card = await page.request.get(card_url)
+        assert card.status == 200 and card.headers["content-type"] == "image/png"
+        picture = Image.open(io.BytesIO(await card.body()))
+        assert picture.format == "PNG" and picture.size == (1200, 630)
+    finally:
+        await context.close()
+
+
+async def test_the_community_page_renders_on_desktop_and_phone_with_its_card(db_url: str, tmp_path: Path) -> None:
+    async with page_world(db_url, now=NOW - timedelta(weeks=WEEKS)) as w:
+        await a_few_busy_weeks(w)
+        await w.invoke(w.bob, "checkin", note="Read the contributing guide")
+        await w.invoke(w.admin, "settings pages", enabled=True)
+        await open_page(w, w.alice)
+        url = COMMUNITY_URL.search((await w.invoke(w.admin, "settings pages", community=True)).content)
+        assert url is not None
+        async with chromium() as browser:
+            await look_at_community(browser, url.group(0), DESKTOP, screenshot_path("community-page.png", tmp_path))
+            await look_at_community(browser, url.group(0), PHONE, screenshot_path("community-page-phone.png", tmp_path))
+        # Taken down: a browser gets the 404 page at once.
+        await w.invoke(w.admin, "settings pages", community=False)
+        async with chromium() as browser:
+            tab = await browser.new_page(viewport=PHONE)
+            response = await tab.goto(url.group(0))
+            assert response is not None and response.status == 404
 
 
 async def test_a_name_with_a_right_to_left_override_does_not_reverse_the_rest_of_the_page(engine, sessionmaker) -> None:

@@ -329,3 +329,38 @@ async def test_the_mentors_migration_leaves_everyone_not_opted_in_and_goes_back(
         assert not {"mentor", "mentor_note"} & columns
     finally:
         await engine.dispose()
+
+
+async def test_the_community_page_migration_leaves_every_server_unpublished_and_goes_back(empty_db_url: str) -> None:
+    # 0015 adds guilds.community_enabled and guilds.community_slug: every server stored before has no
+    # community page (opt-in), and going back to 0014 drops the columns and keeps the rows.
+    from alembic import command
+
+    from bot.db.migrate import alembic_config
+
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0014")
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await seed_a_server(session, with_page=True)
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with reading(create_sessionmaker(engine)) as session:
+            row = (await session.execute(text("SELECT community_enabled, community_slug FROM guilds"))).one()
+        assert tuple(row) == (False, None)
+        await engine.dispose()
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0014")
+        async with reading(create_sessionmaker(engine)) as session:
+            counts = [
+                await session.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608
+                for table in ("guilds", "members", "member_pages", "goals")
+            ]
+            columns = await session.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync.connection()).get_columns("guilds")}
+            )
+        assert counts == [1, 1, 1, 1]
+        assert not {"community_enabled", "community_slug"} & columns
+    finally:
+        await engine.dispose()

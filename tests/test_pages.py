@@ -18,7 +18,7 @@ from bot.db.session import create_engine, transaction
 from bot.errors import UserError
 from bot.images.streak import render_streak_png
 from bot.services import goals
-from bot.services.sharing import pages
+from bot.services.sharing import community, pages
 from bot.web import build_app
 from bot.web import pages as public_page
 from tests.conftest import NOW
@@ -107,6 +107,10 @@ async def test_every_answer_of_the_web_server_carries_the_privacy_headers(engine
     """
     url = await opened(sessionmaker)
     server, member = url.rsplit("/", 2)[1:]
+    published = await community.set_community(
+        sessionmaker, guild_id=GUILD, enabled=True, server_name="Builders", public_url=PUBLIC
+    )
+    assert published.url == f"{PUBLIC}/c/builders"
     app = build_app(engine, public_url=PUBLIC, webhook_secret="s3cret")
     async with TestClient(TestServer(app)) as client:
         answers = []
@@ -114,7 +118,10 @@ async def test_every_answer_of_the_web_server_carries_the_privacy_headers(engine
             if route.method == "HEAD":
                 continue
             canonical = route.resource.canonical
-            for slugs in ({"server": server, "member": member}, {"server": "A" * 16, "member": "B" * 16}):
+            for slugs in (
+                {"server": server, "member": member, "slug": "builders"},
+                {"server": "A" * 16, "member": "B" * 16, "slug": "nobody-here"},
+            ):
                 path = canonical.format(**slugs)
                 answers.append((path, await client.request(route.method, path)))
         answers.append(("/nowhere", await client.get("/nowhere")))

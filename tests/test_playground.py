@@ -186,6 +186,17 @@ async def test_a_member_opens_their_public_page_and_the_address_it_gives_shows_i
     assert "<h1>bob</h1>" in html and "Ship the docs site" in html
 
 
+async def test_the_servers_community_page_is_published_and_its_address_given(page: Page) -> None:
+    _, state = await page.get("/api/state", **{"as": page.id_of("bob")})
+    assert "/settings pages enabled:True community:True" in state["setup"]
+    url = state["community"]
+    assert url == page.playground.community_url and url.startswith(f"{page.base}/c/"), url
+    async with page.session.get(url) as response:
+        assert response.status == 200, await response.text()
+        html = await response.text()
+    assert "our community ships</title>" in html and 'class="chart"' in html
+
+
 async def test_a_member_links_github_with_the_code_in_a_pretend_bio(page: Page) -> None:
     _, people = await page.get("/api/people")
     login = next(p["github"]["login"] for p in people if p["name"] == "carol")

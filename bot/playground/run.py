@@ -57,7 +57,8 @@ async def _serve_until(
         url = f"http://127.0.0.1:{playground.port}/"
         print(
             f"Shiplog playground ready in {time.monotonic() - started:.1f} s: open {url}\n"
-            "A pretend server with the real bot behind it; nothing leaves this machine. Ctrl-C stops it.",
+            "A pretend server with the real bot behind it; nothing leaves this machine. Ctrl-C stops it."
+            + (f"\nIts community page: {playground.community_url}" if playground.community_url else ""),
             flush=True,
         )
         if open_browser and _has_desktop():

@@ -13,6 +13,7 @@ import contextlib
 import copy
 import itertools
 import logging
+import re
 import socket
 import uuid
 from collections.abc import Callable
@@ -117,6 +118,7 @@ class Playground:
         self.bot: Shiplog | None = None
         self.viewers: dict[int, Viewer] = {}
         self.setup_log: list[str] = []
+        self.community_url: str | None = None  # the demo server's community page, published at set-up
         self.events: list[dict[str, Any]] = []  # the GitHub deliveries and merges sent, newest last
         # Issues and pull requests share one repository's numbers on GitHub: each sample takes the next.
         self._numbers = itertools.count(2)
@@ -207,14 +209,18 @@ class Playground:
         alice = guild.member_named("alice")
         await self._admin_runs("github-admin link-member", member=alice, username=LINKED_LOGIN)
         await self._admin_runs("github-admin subscribe", repo=REPO, channel=guild.channel_named("github"))
-        await self._admin_runs("settings pages", enabled=True)
+        # Members' pages, and the server's community page, whose address the intro gives.
+        published = await self._admin_runs("settings pages", enabled=True, community=True)
+        found = re.search(r"https?://\S+/c/[a-z0-9-]+", published)
+        self.community_url = found.group(0) if found else None
 
-    async def _admin_runs(self, command: str, **options: Any) -> None:
+    async def _admin_runs(self, command: str, **options: Any) -> str:
+        """Run a command as the admin; return the bot's answer."""
         shown = " ".join(f"{k}:{self._shown(v)}" for k, v in options.items())
         result = await self.fake.invoke(self.guild, self.admin, command, options=options, timeout=15)
-        answer = (result.content or "").split("\n")[0]
         self.setup_log.append(f"/{command} {shown}")
-        log.info("playground set-up: /%s %s → %s", command, shown, answer)
+        log.info("playground set-up: /%s %s → %s", command, shown, (result.content or "").split("\n")[0])
+        return result.content or ""
 
     @staticmethod
     def _shown(value: Any) -> str:
@@ -291,6 +297,7 @@ class Playground:
             "events": self.events[-8:],
             "repo": REPO,
             "linked": {"member": "alice", "login": LINKED_LOGIN},
+            "community": self.community_url,
         }
 
     def person(self, member: FakeMember) -> dict[str, Any]:

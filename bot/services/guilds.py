@@ -205,6 +205,7 @@ class ServerSummary:
     radar: RadarSettings
     linked_members: int
     relayed_repos: int
+    community_slug: str | None = None  # the community page's, while it is published
 
 
 # A server that never changed a setting has no row yet: it runs on the columns' defaults.
@@ -239,4 +240,5 @@ async def summary(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int)
         radar=RadarSettings(values["radar_enabled"], values["celebrate_own_repos"], values["review_wait_days"]),
         linked_members=linked or 0,
         relayed_repos=relayed or 0,
+        community_slug=values.get("community_slug") if values.get("community_enabled") else None,
     )

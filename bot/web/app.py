@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.db.base import utcnow
 from bot.db.session import create_sessionmaker
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.web import health, pages, webhook
+from bot.web import community, health, pages, webhook
 from bot.web.health import HEALTH_TIMEOUT, STATE_KEY, GatewayWatch, ProcessState
 from bot.web.webhook import BODY_TIMEOUT, MAX_UNVERIFIED_BYTES, MAX_WEBHOOK_BODY
 
@@ -107,6 +107,7 @@ def build_app(
         app[METRICS_KEY] = metrics
         app.router.add_get("/metrics", _metrics)
     pages.add_routes(app, sessionmaker=sessionmaker, public_url=public_url, now=now)
+    community.add_routes(app)
     return app
 
 

@@ -348,6 +348,8 @@ function drawStateNow() {
   $("#clock").textContent = `Shiplog's clock: ${utc(s.clock)}`;
   $("#next-run").textContent = `Weekly ping and digest: ${s.schedule}, next ${utc(s.next_run)}.`;
   $("#setup").replaceChildren(...s.setup.map((line) => el("li", {}, el("code", { text: line }))));
+  $("#community-tip").hidden = !s.community;
+  if (s.community) $("#community-link").href = s.community;
 
   const channel = s.channels.find((c) => c.id === app.channel);
   $("#chat-hash").textContent = channel ? "#" : "@";

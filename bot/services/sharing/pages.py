@@ -35,12 +35,14 @@ __all__ = [
     "PageStreak",
     "PublicPage",
     "ServerPages",
+    "clean_name",
     "close_page",
     "find",
     "load_page",
     "load_streak",
     "new_slug",
     "open_page",
+    "page_path",
     "page_url",
     "public_text",
     "set_server_pages",
@@ -77,9 +79,14 @@ def valid_slug(value: str) -> bool:
     return _SLUG.fullmatch(value) is not None
 
 
+def page_path(server_slug: str, member_slug: str) -> str:
+    """Return the page's path on the web server."""
+    return f"/u/{server_slug}/{member_slug}"
+
+
 def page_url(public_url: str, server_slug: str, member_slug: str) -> str:
     """Return the page's address under PUBLIC_URL."""
-    return f"{public_url}/u/{server_slug}/{member_slug}"
+    return public_url + page_path(server_slug, member_slug)
 
 
 def public_text(text: str) -> str:
@@ -89,7 +96,8 @@ def public_text(text: str) -> str:
     return text
 
 
-def _name(value: str, fallback: str = "A member") -> str:
+def clean_name(value: str, fallback: str = "A member") -> str:
+    """Return a name fit for a page: no Discord markup, spaces folded, at most NAME_LIMIT characters."""
     return " ".join(public_text(value).split())[:NAME_LIMIT] or fallback
 
 
@@ -116,7 +124,7 @@ async def set_server_pages(
         removed = 0
         if enabled:
             guild.page_slug = guild.page_slug or new_slug()
-            guild.page_name = _name(server_name, "a Shiplog server")
+            guild.page_name = clean_name(server_name, "a Shiplog server")
         else:
             result = await session.execute(delete(MemberPage).where(MemberPage.guild_id == guild_id))
             removed = changed_rows(result)
@@ -155,10 +163,12 @@ async def open_page(
         page = await session.get(MemberPage, (guild_id, user_id))
         created = page is None
         if page is None:
-            page = MemberPage(guild_id=guild_id, user_id=user_id, slug=new_slug(), display_name=_name(display_name))
+            page = MemberPage(
+                guild_id=guild_id, user_id=user_id, slug=new_slug(), display_name=clean_name(display_name)
+            )
             session.add(page)
         else:
-            page.display_name = _name(display_name)
+            page.display_name = clean_name(display_name)
         return PageLink(page_url(public_url, guild.page_slug, page.slug), created)
 
 
