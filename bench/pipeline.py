@@ -57,14 +57,21 @@ from bot.db.models import GitHubAccount, GitHubProfile, OutboxMessage, WebhookDe
 from bot.db.session import create_engine, create_sessionmaker, transaction  # noqa: E402
 from bot.playground.fake_discord import FakeDiscord  # noqa: E402
 from bot.playground.samples import merged_pr_payload, sign  # noqa: E402
-from bot.services import messages, outbox  # noqa: E402
+from bot.services import (  # noqa: E402
+    guilds,
+    messages,
+    outbox,
+)
+from bot.services.github import events, webhooks  # noqa: E402
 
 OCTO_ID = 21031067  # the fixtures' PR author, Codertocat
 CHANNEL_LIMIT = (5, 5.0)  # Discord: about 5 messages per 5 seconds per channel
-BEFORE = {  # issue 9, the old single delivery loop
+BEFORE = {  # a-c: issue 9, the old single delivery loop; d-e: issue 20, before its changes
     "a": "28 s (behind a 32-message ping)",
     "b": "p50 838 ms",
     "c": "47-51/s, p50 ack ~330 ms",
+    "d": "28-30/s, p50 547 ms, p99 636-677 ms",
+    "e": "~33 ms",
 }
 TITLE = re.compile(r"bench PR (\d+)\b")
 
@@ -256,6 +263,73 @@ async def measure_intake(bench: Bench, args: argparse.Namespace, client_cpu: int
     return result
 
 
+MERGE_LOAD_FROM = 10_000  # d's merged PRs are numbered from here
+COST_FROM = 50_000  # e's
+
+
+async def measure_merge_intake(bench: Bench, args: argparse.Namespace, client_cpu: int | None) -> dict[str, Any]:
+    """d. Intake while every delivery is a merged PR of a linked member, each celebrated; then the catch-up."""
+    bench.fake.channel_rate_limit = None  # as in b: Discord's channel limit alone would take minutes
+    load_args = argparse.Namespace(
+        requests=args.merge_requests,
+        seconds=args.seconds,
+        warmup_seconds=args.merge_warmup_seconds,
+        concurrency=args.concurrency,
+        merges_from=MERGE_LOAD_FROM,
+    )
+    result = webhook_intake.summarise([await webhook_intake.load(bench.url, load_args, client_cpu)])
+    started = time.perf_counter()
+    numbers = set(range(MERGE_LOAD_FROM, MERGE_LOAD_FROM + result["sent"]))
+    await bench.watch(numbers, within=result["sent"] * 0.1 + 60)
+    result |= {"numbers": numbers, "celebrated_in": time.perf_counter() - started}
+    return result
+
+
+async def measure_cost(count: int) -> dict[str, Any]:
+    """e. Processing alone: `count` merged PRs of a linked member stored in a fresh SQLite file, then
+    applied by the processor's own function (events.process_batch) until none is pending, in this
+    process with no bot beside it: wall time and the event loop thread's CPU, per merge."""
+    with tempfile.TemporaryDirectory(prefix="shiplog-cost-") as folder:
+        db_url = f"sqlite+aiosqlite:///{Path(folder) / 'cost.db'}"
+        await asyncio.to_thread(upgrade, db_url)
+        engine = create_engine(db_url)
+        try:
+            sessionmaker = create_sessionmaker(engine)
+            async with transaction(sessionmaker) as session:
+                guild = await guilds.ensure_guild(session, 1)
+                guild.celebrations_channel_id = 2
+                session.add(GitHubProfile(id=OCTO_ID, login="Codertocat", history_status="done"))
+                session.add(
+                    GitHubAccount(
+                        guild_id=1, user_id=3, github_id=OCTO_ID, login="Codertocat", login_lower="codertocat"
+                    )
+                )
+            writer = webhooks.DeliveryWriter(sessionmaker)
+            headers = {"content-type": "application/json", "x-github-event": "pull_request"}
+            now = datetime.now(UTC)
+            await asyncio.gather(
+                *(
+                    writer.store(
+                        webhooks.Delivery(str(uuid.uuid4()), "pull_request", headers, merged_pr_payload(number=n), now)
+                    )
+                    for n in range(COST_FROM, COST_FROM + count)
+                )
+            )
+            cpu, started = time.thread_time(), time.perf_counter()
+            while await events.process_batch(sessionmaker, now=now):
+                pass
+            wall, cpu = time.perf_counter() - started, time.thread_time() - cpu
+            async with transaction(sessionmaker) as session:
+                queued = await session.scalar(
+                    select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "github.merged")
+                )
+        finally:
+            await engine.dispose()
+    if queued != count:
+        raise SystemExit(f"e: {queued} celebrations queued for {count} merges")
+    return {"wall_ms": wall * 1000 / count, "cpu_ms": cpu * 1000 / count, "count": count}
+
+
 async def run(args: argparse.Namespace) -> int:
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cpu, client_cpu = (cpus[0], cpus[1]) if len(cpus) >= 2 and not args.no_pin else (None, None)
@@ -277,11 +351,13 @@ async def run(args: argparse.Namespace) -> int:
                     burst = await measure_burst(bench, http, args.prs)
                     ping = await measure_ping(bench, http, args.pings)
                 intake = await measure_intake(bench, args, client_cpu)
+                merges = await measure_merge_intake(bench, args, client_cpu)
                 await asyncio.sleep(0.5)  # anything posted twice would show by now
                 bench.poll()
             finally:
                 await bench.stop()
 
+    cost = await measure_cost(args.cost_merges)
     latencies = burst["latencies"]
     placement = f"bot on CPU {server_cpu}, load on CPU {client_cpu}" if server_cpu is not None else "not pinned"
     print(
@@ -321,6 +397,20 @@ async def run(args: argparse.Namespace) -> int:
             BEFORE["c"],
             ">= 500/s, p99 < 100 ms",
         ),
+        (
+            f"d. intake, every delivery a celebrated merge, {args.concurrency} connections, {args.seconds:g} s",
+            f"{merges['rate']:.0f}/s, p50 {merges['p50']:.1f} ms, p99 {merges['p99']:.1f} ms, "
+            f"max {merges['max']:.0f} ms {merges['statuses']}; all {len(merges['numbers'])} celebrated "
+            f"{merges['celebrated_in']:.1f} s after",
+            BEFORE["d"],
+            ">= 500/s, p99 < 100 ms",
+        ),
+        (
+            f"e. processing one celebrated merge ({cost['count']} in a row, SQLite, no bot beside it)",
+            f"{cost['wall_ms']:.1f} ms each, of which {cost['cpu_ms']:.1f} ms of the event loop thread's CPU",
+            BEFORE["e"],
+            "<= 5 ms",
+        ),
     ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     header = ("measurement", "now", "before (issue 9)")
@@ -332,13 +422,14 @@ async def run(args: argparse.Namespace) -> int:
         f"{intake['catch_up']:.1f} s ({intake['left']} still pending)"
     )
 
-    expected = {1000, *range(2000, 2000 + args.prs)}
+    expected = {1000, *range(2000, 2000 + args.prs), *merges["numbers"]}
     missing = sorted(expected - bench.seen.keys())
     doubled = sorted(n for n, times in bench.seen.items() if len(times) > 1)
     extra = sorted(bench.seen.keys() - expected)
     print(f"celebrations: {len(expected) - len(missing)} of {len(expected)}; missing {missing}; doubled {doubled}")
     ok = not missing and not doubled and not extra and ping["pings"] == args.pings
     ok = ok and intake["statuses"].get("202", 0) == intake["requests"] and not intake["left"]
+    ok = ok and merges["statuses"].get("202", 0) == merges["requests"]
     if not ok:
         print("FAILED: a celebration is missing or doubled, the ping did not drain, or the intake refused some")
     return 0 if ok else 1
@@ -353,10 +444,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30_000, help="most timed intake deliveries")
     parser.add_argument("--concurrency", type=int, default=16, help="intake connections")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the bot and the load to CPUs")
+    parser.add_argument("--cost-merges", type=int, default=200, help="merged PRs stored at once for e")
+    parser.add_argument("--merge-requests", type=int, default=30_000, help="most timed merged-PR deliveries in d")
+    parser.add_argument("--merge-warmup-seconds", type=float, default=0.5, help="untimed merged-PR load before d")
     parser.add_argument("--quick", action="store_true", help="CI: 8 pings, 10 PRs, 0.5 s of intake, unpinned")
     args = parser.parse_args()
     if args.quick:
         args.pings, args.prs, args.seconds, args.warmup_seconds, args.requests = 8, 10, 0.5, 0.2, 500
+        args.cost_merges, args.merge_requests, args.merge_warmup_seconds = 20, 60, 0.0
         args.no_pin = True
     logging.basicConfig(level=logging.WARNING)
     sys.exit(asyncio.run(run(args)))

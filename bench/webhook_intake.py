@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import os
@@ -50,6 +51,18 @@ BODY_SIZE = 15 * 1024
 PLACEHOLDER = "00000000-0000-0000-0000-000000000000"
 
 
+NUMBER_PLACEHOLDER = 987654321
+
+
+def merge_template() -> bytes:
+    """Return a merged pull request by Codertocat (the fixtures' author) with placeholders for its number and id."""
+    from bot.playground.samples import merged_pr_payload
+
+    payload = json.loads(merged_pr_payload(number=NUMBER_PLACEHOLDER, title=f"bench PR {NUMBER_PLACEHOLDER}"))
+    payload["bench_delivery"] = PLACEHOLDER
+    return json.dumps(payload).encode()
+
+
 def make_template() -> bytes:
     """Return a real `issues` payload padded to about BODY_SIZE bytes, with a placeholder delivery id."""
     payload = json.loads(FIXTURE.read_bytes())
@@ -59,13 +72,18 @@ def make_template() -> bytes:
     return json.dumps(payload).encode()
 
 
-def signed_request(template: bytes, delivery_id: str) -> tuple[bytes, dict[str, str]]:
-    """Return the body and headers GitHub would send for one `issues` delivery (bodies differ by id)."""
+def signed_request(template: bytes, delivery_id: str, number: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """Return the body and headers GitHub would send for one delivery (bodies differ by id).
+
+    With `number`, the template is a merged pull request (`merge_template`) and this is its number.
+    """
     body = template.replace(PLACEHOLDER.encode(), delivery_id.encode())
+    if number is not None:
+        body = body.replace(str(NUMBER_PLACEHOLDER).encode(), str(number).encode())
     headers = {
         "Content-Type": "application/json",
         "User-Agent": "GitHub-Hookshot/bench",
-        "X-GitHub-Event": "issues",
+        "X-GitHub-Event": "issues" if number is None else "pull_request",
         "X-GitHub-Delivery": delivery_id,
         "X-GitHub-Hook-ID": "1",
         "X-Hub-Signature-256": "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest(),
@@ -83,10 +101,14 @@ def pin(cpu: int | None) -> None:
 
 
 async def run_client(
-    url: str, *, requests: int, seconds: float, warmup_seconds: float, concurrency: int
+    url: str, *, requests: int, seconds: float, warmup_seconds: float, concurrency: int, merges_from: int | None = None
 ) -> dict[str, Any]:
-    """Warm up, then send up to `requests` deliveries for at most `seconds`, timing each response."""
-    template = make_template()
+    """Warm up, then send up to `requests` deliveries for at most `seconds`, timing each response.
+
+    With `merges_from`, every delivery is a merged pull request, numbered from it upwards.
+    """
+    template = make_template() if merges_from is None else merge_template()
+    numbers = itertools.count(merges_from or 0)
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     sent = 0
@@ -97,7 +119,8 @@ async def run_client(
             nonlocal sent
             while time.perf_counter() < deadline and (not timed or len(latencies) < requests):
                 # Built here, not ahead: a unique delivery id (and so body and signature) per request.
-                body, headers = signed_request(template, str(uuid.uuid4()))
+                number = next(numbers) if merges_from is not None else None
+                body, headers = signed_request(template, str(uuid.uuid4()), number)
                 started = time.perf_counter()
                 async with session.post(url, data=body, headers=headers) as response:
                     await response.read()
@@ -127,6 +150,8 @@ async def load(url: str, args: argparse.Namespace, client_cpu: int | None) -> di
     command = [sys.executable, __file__, "--client", url]
     for option in ("requests", "seconds", "warmup_seconds", "concurrency"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    if getattr(args, "merges_from", None) is not None:
+        command += ["--merges-from", str(args.merges_from)]
     if client_cpu is not None:
         command += ["--client-cpu", str(client_cpu)]
     cpu = time.process_time()
@@ -163,6 +188,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "p99": percentile(latencies, 0.99) * 1000,
         "max": latencies[-1] * 1000,
         "statuses": statuses,
+        "sent": sum(run["sent"] for run in runs),  # warm-up included
     }
 
 
@@ -238,11 +264,17 @@ def main() -> None:
     parser.add_argument("--no-pin", action="store_true", help="do not pin the servers and the load to CPUs")
     parser.add_argument("--client", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--client-cpu", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--merges-from", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.client:
         pin(args.client_cpu)
-        options = {"requests": args.requests, "seconds": args.seconds, "concurrency": args.concurrency}
+        options = {
+            "requests": args.requests,
+            "seconds": args.seconds,
+            "concurrency": args.concurrency,
+            "merges_from": args.merges_from,
+        }
         result = asyncio.run(run_client(args.client, warmup_seconds=args.warmup_seconds, **options))
         json.dump(result, sys.stdout)
     else:
