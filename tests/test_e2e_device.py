@@ -248,6 +248,13 @@ async def test_the_poll_loop_waits_as_github_says() -> None:
         assert slept == [5, 10, 15, 15]
         assert "device_code" not in repr(code) and code.device_code not in repr(code)
 
+        # A blip at the token endpoint costs a poll, not the flow.
+        code = await flow.start()
+        gh.device.approve(code.user_code, octo)
+        gh.device.failures = 1
+        assert (await flow.identify(code)).id == 4242
+        assert [answer for _, answer in gh.device.codes[-1].polls] == ["HTTP 502", "token"]
+
         gh.device.disabled = True
         with pytest.raises(DeviceFlowEnded, match="turned off"):
             await flow.start()

@@ -56,6 +56,7 @@ class FakeDeviceFlow:
         self.interval = interval
         self.disabled = False  # the app's "Enable Device Flow" left unticked
         self.slow_downs = 0  # answer this many next polls with slow_down, however late they come
+        self.failures = 0  # answer this many next polls with a 502 (GitHub's blips)
         self.codes: list[FakeDeviceCode] = []
         self.tokens: dict[str, FakeUser | None] = {}  # access token -> who approved
         self.user_requests: list[str] = []  # the Authorization header of each GET /user
@@ -127,6 +128,10 @@ class FakeDeviceFlow:
         if code is None or code.client_id != form.get("client_id") or code.token is not None:
             return web.json_response({"error": "incorrect_device_code"})
         now = self.now()
+        if self.failures:
+            self.failures -= 1
+            code.polls.append((now, "HTTP 502"))
+            return web.Response(status=502, text="Bad Gateway")
         answer = self._answer(code, now)
         code.polls.append((now, answer))
         if answer == "token":

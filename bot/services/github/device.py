@@ -36,6 +36,7 @@ DEFAULT_INTERVAL = 5  # GitHub's minimum, when an answer names none
 # A reply to an interaction can be edited for 15 minutes: the flow ends before, whatever GitHub's
 # expires_in (also 15 minutes), so its last word reaches the member.
 MAX_WAIT = timedelta(minutes=14)
+MAX_FAILED_POLLS = 3  # polls in a row GitHub did not answer before the flow gives up
 # Nothing that could end a Markdown link or break out of the reply (as urls.safe_url allows), at most 300.
 _PLAIN_URL = re.compile(r"(?:[A-Za-z0-9\-._~!$&+,;=:@/?#]|%[0-9A-Fa-f]{2}){1,300}")
 
@@ -84,7 +85,6 @@ class DeviceFlow:
     api_url: str
     now: Callable[[], datetime]
     sleep: Callable[[float], Awaitable[Any]]
-    polls: int = 0  # token requests sent, all flows together (for /github-admin and tests)
 
     async def start(self) -> DeviceCode:
         """Ask GitHub for a device code and the user code the member types."""
@@ -142,16 +142,23 @@ class DeviceFlow:
 
     async def _wait_for_token(self, code: DeviceCode) -> str:
         deadline = min(code.expires_at, self.now() + MAX_WAIT)
-        interval = code.interval
+        interval, failures = code.interval, 0
         while True:
             if self.now() + timedelta(seconds=interval) > deadline:
                 raise DeviceFlowEnded(TIMED_OUT)
             await self.sleep(interval)
-            self.polls += 1
-            data = await self._post(
-                f"{self.web_url}/login/oauth/access_token",
-                {"client_id": self.client_id, "device_code": code.device_code, "grant_type": GRANT_TYPE},
-            )
+            try:
+                data = await self._post(
+                    f"{self.web_url}/login/oauth/access_token",
+                    {"client_id": self.client_id, "device_code": code.device_code, "grant_type": GRANT_TYPE},
+                )
+            except GitHubUnavailable:
+                # A blip (a 502, a timeout) costs one poll, not the member's approval; a lasting outage ends it.
+                failures += 1
+                if failures >= MAX_FAILED_POLLS:
+                    raise
+                continue
+            failures = 0
             token, error = data.get("access_token"), data.get("error")
             if isinstance(token, str) and token:
                 return token
