@@ -8,6 +8,7 @@ moving the clock forward by GitHub's interval makes the next poll happen at once
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -56,7 +57,8 @@ async def poll_once_more(w: World, code: FakeDeviceCode) -> None:
     """Move the clock by GitHub's interval and wait for the bot's next poll."""
     polls = len(code.polls)
     w.clock.advance(timedelta(seconds=code.interval))
-    assert await eventually(lambda: len(code.polls) > polls), "the bot did not poll GitHub"
+    # Well under the interval in real time: the poll comes from the clock's move, not from waiting.
+    assert await eventually(lambda: len(code.polls) > polls, timeout=2.0), "the bot did not poll GitHub"
 
 
 async def linked(w: World) -> list[tuple[int, int | None, str]]:
@@ -258,3 +260,15 @@ async def test_the_poll_loop_waits_as_github_says() -> None:
         gh.device.disabled = True
         with pytest.raises(DeviceFlowEnded, match="turned off"):
             await flow.start()
+
+
+async def test_the_clock_sleep_ends_when_the_clock_is_moved() -> None:
+    clock = Clock(NOW)
+    nap = asyncio.create_task(clock.sleep(3600))
+    await asyncio.sleep(0.05)
+    assert not nap.done()
+    clock.advance(timedelta(minutes=59))
+    await asyncio.sleep(0.05)
+    assert not nap.done()
+    clock.advance(timedelta(minutes=1))
+    await asyncio.wait_for(nap, timeout=1.0)
