@@ -139,13 +139,27 @@ async def test_a_denied_or_expired_code_links_nothing_and_stops(
     pinged_nobody(w)
 
 
-async def test_a_code_nobody_enters_ends_before_discord_forgets_the_reply(w: World, gh: FakeGitHub) -> None:
+@pytest.mark.parametrize(
+    ("expires_in", "wait", "ending"),
+    [
+        # The bot stops first, before Discord forgets the reply (15 minutes) ...
+        (900, timedelta(minutes=14), "Nobody entered the code in time"),
+        # ... or GitHub's code expires first, and its last poll hears so.
+        (120, timedelta(minutes=2), "The code expired before it was approved"),
+    ],
+)
+async def test_a_code_nobody_enters_in_time_links_nothing(
+    w: World, gh: FakeGitHub, expires_in: int, wait: timedelta, ending: str
+) -> None:
+    gh.device.expires_in = expires_in
     await start(w, gh)
     res = await w.invoke(w.alice, "github link")
     code = the_code(gh)
-    w.clock.advance(timedelta(minutes=14))
-    assert await eventually(lambda: "Nobody entered the code in time" in (res.content or ""))
-    assert all(answer == "authorization_pending" for _, answer in code.polls) and await linked(w) == []
+    w.clock.advance(wait - timedelta(seconds=10))
+    assert not await eventually(lambda: "nothing was linked" in (res.content or ""), timeout=0.3)
+    w.clock.advance(timedelta(seconds=10))
+    assert await eventually(lambda: ending in (res.content or ""))
+    assert {answer for _, answer in code.polls[:-1]} == {"authorization_pending"} and await linked(w) == []
     # A new code can be asked for at once.
     again = await w.invoke(w.alice, "github link")
     assert len(gh.device.codes) == 2 and gh.device.codes[1].user_code in again.content

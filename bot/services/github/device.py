@@ -144,7 +144,7 @@ class DeviceFlow:
         deadline = min(code.expires_at, self.now() + MAX_WAIT)
         interval, failures = code.interval, 0
         while True:
-            if self.now() + timedelta(seconds=interval) > deadline:
+            if self.now() + timedelta(seconds=interval) >= deadline:
                 raise DeviceFlowEnded(TIMED_OUT)
             await self.sleep(interval)
             try:
