@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from bot.errors import UserError
-from bot.services.github.api import API_VERSION, GitHubUser, _user
+from bot.services.github.api import API_VERSION, GitHubUser, parse_user
 from bot.services.github.errors import GitHubError, GitHubUnavailable
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class DeviceFlow:
             log.warning("GitHub answered HTTP %s for /user after a device-flow approval", response.status_code)
             raise GitHubUnavailable()
         try:
-            return _user(response.json())
+            return parse_user(response.json())
         except ValueError:
             raise GitHubUnavailable() from None
 
