@@ -263,6 +263,11 @@ async def test_the_poll_loop_waits_as_github_says() -> None:
         # 5 s, then 5 more at each slow_down (at 5 s and 15 s); pending at 30 s; approved by 45 s.
         assert slept == [5, 10, 15, 15]
         assert "device_code" not in repr(code) and code.device_code not in repr(code)
+        assert code.verification_uri == f"{gh.url}/login/device"
+        # An address off GITHUB_WEB_URL is never shown: GitHub's own page for codes is.
+        gh.device.verification_uri = "https://github.example.net/login/device"
+        assert (await flow.start()).verification_uri == f"{gh.url}/login/device"
+        gh.device.verification_uri = None
 
         # A blip at the token endpoint costs a poll, not the flow.
         code = await flow.start()

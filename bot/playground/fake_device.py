@@ -57,6 +57,7 @@ class FakeDeviceFlow:
         self.disabled = False  # the app's "Enable Device Flow" left unticked
         self.slow_downs = 0  # answer this many next polls with slow_down, however late they come
         self.failures = 0  # answer this many next polls with a 502 (GitHub's blips)
+        self.verification_uri: str | None = None  # the address to name instead of its own page
         self.codes: list[FakeDeviceCode] = []
         self.tokens: dict[str, FakeUser | None] = {}  # access token -> who approved
         self.user_requests: list[str] = []  # the Authorization header of each GET /user
@@ -114,7 +115,7 @@ class FakeDeviceFlow:
             {
                 "device_code": code.device_code,
                 "user_code": code.user_code,
-                "verification_uri": f"{base}/login/device",
+                "verification_uri": self.verification_uri or f"{base}/login/device",
                 "expires_in": self.expires_in,
                 "interval": self.interval,
             }

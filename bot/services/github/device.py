@@ -94,12 +94,13 @@ class DeviceFlow:
             log.warning("GitHub refused a device code: %s", error)
             raise DeviceFlowEnded(ENDINGS.get(error, "GitHub refused to start linking; try again in a few minutes."))
         device_code, user_code = data.get("device_code"), data.get("user_code")
-        address = self._address(data.get("verification_uri"))
+        # GitHub's own page for codes, when what it names is not one to show.
+        address = self._address(data.get("verification_uri")) or f"{self.web_url}/login/device"
         expires_in, interval = _seconds(data.get("expires_in")), _seconds(data.get("interval"))
         if not (isinstance(device_code, str) and device_code and isinstance(user_code, str)):
             raise GitHubUnavailable()
-        if address is None or not 0 < len(user_code) <= 20 or expires_in is None:
-            log.warning("GitHub sent an unreadable device code: address %.100r", data.get("verification_uri"))
+        if not 0 < len(user_code) <= 20 or expires_in is None:
+            log.warning("GitHub sent an unreadable device code (expires_in %.20r)", data.get("expires_in"))
             raise GitHubUnavailable()
         return DeviceCode(
             user_code=user_code,
