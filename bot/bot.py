@@ -9,8 +9,9 @@ import json
 import logging
 import pkgutil
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import discord
 import httpx
@@ -24,6 +25,7 @@ from bot.db.models import AppState
 from bot.db.session import ping, reading, transaction, upsert
 from bot.metrics import Metrics
 from bot.services.github.api import GitHubAPI
+from bot.services.github.device import DeviceFlow
 from bot.services.github.radar import Radar
 from bot.tree import ShiplogTree
 from bot.web import WebServer, build_app
@@ -69,6 +71,7 @@ class Shiplog(commands.AutoShardedBot):
         sessionmaker: async_sessionmaker[AsyncSession],
         http_client: httpx.AsyncClient,
         clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
         workers: Workers | None = None,
     ) -> None:
         intents = discord.Intents.default()
@@ -93,6 +96,8 @@ class Shiplog(commands.AutoShardedBot):
         self.sessionmaker = sessionmaker
         self.http_client = http_client
         self.clock = clock
+        # Waits measured on `clock` (a test's or the playground's clock moves them along).
+        self.sleep = sleep
         self.gateway = GatewayWatch(clock=clock)
         self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
         # Long-running work (bot/workers/): started in setup_hook, drained on stop.
@@ -121,6 +126,19 @@ class Shiplog(commands.AutoShardedBot):
         self.outbox_wakeup = asyncio.Event()
         self.github_wakeup = asyncio.Event()
         self.github_last_delivery = float("-inf")  # time.monotonic() of the last stored delivery
+        # Linking in one step (GITHUB_OAUTH_CLIENT_ID); None: members link with a code in their bio.
+        self.device_flow = (
+            DeviceFlow(
+                http_client,
+                client_id=settings.github_oauth_client_id,
+                web_url=settings.github_web_url,
+                api_url=settings.github_api_url,
+                now=self.now,
+                sleep=self.sleep,
+            )
+            if settings.github_oauth_client_id
+            else None
+        )
 
     def _metrics(self) -> Metrics:
         """The process's metrics (METRICS=true): the database's, and what this process knows."""

@@ -16,6 +16,9 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shiplog.db"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_GITHUB_WEB_URL = "https://github.com"
+# GitHub's client ids: "Ov23li..." (OAuth apps), "Iv1.0123..." or "Iv23li..." (GitHub Apps).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 DEFAULT_GITHUB_POLL_SECONDS = 300
 MIN_GITHUB_POLL_SECONDS = 5
 DEFAULT_DELIVERY_RETENTION_DAYS = 14
@@ -38,6 +41,10 @@ class Settings:
     github_webhook_secret: str | None = None
     github_token: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
+    # GitHub's web address: the device flow's endpoints (/login/device/code) live there, not in the API.
+    github_web_url: str = DEFAULT_GITHUB_WEB_URL
+    # The client id of an OAuth app (or GitHub App) with device flow enabled; None: link with a code in the bio.
+    github_oauth_client_id: str | None = None
     github_poll_seconds: int = DEFAULT_GITHUB_POLL_SECONDS
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS
     shard_count: int | None = None
@@ -118,12 +125,17 @@ class Settings:
             if dev_guild_id <= 0:
                 raise ConfigError("DEV_GUILD_ID must be a server id (a positive number).")
 
-        api_url = (get("GITHUB_API_URL") or DEFAULT_GITHUB_API_URL).rstrip("/")
-        parts = urlsplit(api_url)
-        if parts.scheme not in ("https", "http") or not _good_address(api_url) or parts.query or parts.fragment:
+        api_url = _parse_github_url(
+            get("GITHUB_API_URL"), "GITHUB_API_URL", DEFAULT_GITHUB_API_URL, "https://github.example.com/api/v3"
+        )
+        web_url = _parse_github_url(
+            get("GITHUB_WEB_URL"), "GITHUB_WEB_URL", DEFAULT_GITHUB_WEB_URL, "https://github.example.com"
+        )
+        client_id = get("GITHUB_OAUTH_CLIENT_ID")
+        if client_id is not None and not _CLIENT_ID.fullmatch(client_id):
             raise ConfigError(
-                f"GITHUB_API_URL must be an http(s) address such as {DEFAULT_GITHUB_API_URL} "
-                f"or https://github.example.com/api/v3, not {api_url!r}."
+                "GITHUB_OAUTH_CLIENT_ID must be the Client ID of your OAuth app (letters, digits, dots, "
+                "hyphens), copied from its settings page on GitHub; no secret is needed."
             )
         poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=DEFAULT_GITHUB_POLL_SECONDS)
         if poll < MIN_GITHUB_POLL_SECONDS:
@@ -145,6 +157,8 @@ class Settings:
             github_webhook_secret=get("GITHUB_WEBHOOK_SECRET"),
             github_token=get("GITHUB_TOKEN"),
             github_api_url=api_url,
+            github_web_url=web_url,
+            github_oauth_client_id=client_id,
             github_poll_seconds=poll,
             delivery_retention_days=retention,
             discord_token=token,
@@ -198,6 +212,15 @@ def _good_address(url: str) -> bool:
     except ValueError:  # a port that is not a number, or past 65535
         return False
     return parts.hostname is not None and is_host(parts.hostname) and port != 0
+
+
+def _parse_github_url(value: str | None, name: str, default: str, enterprise: str) -> str:
+    """Read GITHUB_API_URL or GITHUB_WEB_URL: an http(s) address, no query or fragment, no trailing slash."""
+    url = (value or default).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not _good_address(url) or parts.query or parts.fragment:
+        raise ConfigError(f"{name} must be an http(s) address such as {default} or {enterprise}, not {url!r}.")
+    return url
 
 
 def _parse_public_url(value: str | None) -> str | None:

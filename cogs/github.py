@@ -14,6 +14,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.errors import UserError
 from bot.services import messages
 from bot.services.github import events as github_events
 from bot.services.github import history, mentors, nudges
@@ -33,6 +34,7 @@ from cogs._format import (
     mention_only,
     shorten,
 )
+from cogs._linking import HOW_TO_LINK, DeviceLinks, linked_text
 from cogs._share import send_drafts
 
 if TYPE_CHECKING:
@@ -263,12 +265,14 @@ class GitHub(
         bot.renderers[messages.Relay.KIND] = render_relay
         bot.actions[messages.RoleGrant.KIND] = self.grant_role
         bot.actions[messages.ReviewNudge.KIND] = self.send_review_nudge
+        self.device_links = DeviceLinks(bot, WATCH_NOTE)  # /github link in one step (cogs/_linking.py)
 
     async def cog_load(self) -> None:
         self.bot.add_dynamic_items(ShareButton)
 
     async def cog_unload(self) -> None:
         self.bot.remove_dynamic_items(ShareButton)
+        await self.device_links.stop()
 
     async def grant_role(self, guild_id: int | None, grant: messages.RoleGrant, nonce: str) -> None:
         """Give a member a milestone role (an outbox action)."""
@@ -287,14 +291,19 @@ class GitHub(
     # Linking -----------------------------------------------------------------------------------
 
     @app_commands.command(name="link")
-    async def link(self, interaction: discord.Interaction[Shiplog], username: Login) -> None:
-        """Link your GitHub account: I give you a code to show on your profile.
+    async def link(self, interaction: discord.Interaction[Shiplog], username: Login | None = None) -> None:
+        """Link your GitHub account: approve it on GitHub, or show a code on your profile.
 
         Parameters
         ----------
         username
-            Your GitHub login, like octocat.
+            Your GitHub login, like octocat, to link with a code in your bio (leave out to approve on GitHub).
         """
+        if username is None:
+            if self.bot.device_flow is None:
+                raise UserError(HOW_TO_LINK)
+            await self.device_links.start(interaction, self.bot.device_flow)
+            return
         challenge = await github_links.start_link(
             self.bot.sessionmaker,
             guild_id=guild_id_of(interaction),
@@ -323,8 +332,7 @@ class GitHub(
             now=self.bot.now(),
         )
         await interaction.followup.send(
-            f"✅ Linked to {github_link(escape(account.login), account.url, preview=False)}. "
-            "Your merged PRs will be celebrated here!\n" + WATCH_NOTE,
+            linked_text(account, WATCH_NOTE),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

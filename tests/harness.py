@@ -122,6 +122,7 @@ class World:
             sessionmaker=create_sessionmaker(self.engine),
             http_client=self.http_client,
             clock=self.clock,
+            sleep=self.clock.sleep,
         )
         await self.fake.start_bot(self.bot)
         return self.bot

@@ -67,6 +67,11 @@ def test_values_are_read() -> None:
         ({"DISCORD_TOKEN": TOKEN, "GITHUB_POLL_SECONDS": "often"}, "GITHUB_POLL_SECONDS"),
         ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "api.github.com"}, "GITHUB_API_URL"),
         ({"DISCORD_TOKEN": TOKEN, "GITHUB_API_URL": "ftp://github.example.com"}, "GITHUB_API_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_WEB_URL": "github.com"}, "GITHUB_WEB_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_WEB_URL": "https://github.example.com:0"}, "GITHUB_WEB_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_WEB_URL": "https://github.com/?next=x"}, "GITHUB_WEB_URL"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_OAUTH_CLIENT_ID": "Ov23 li"}, "GITHUB_OAUTH_CLIENT_ID"),
+        ({"DISCORD_TOKEN": TOKEN, "GITHUB_OAUTH_CLIENT_ID": "client/id"}, "GITHUB_OAUTH_CLIENT_ID"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "0"}, "DELIVERY_RETENTION_DAYS"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "-3"}, "DELIVERY_RETENTION_DAYS"),
         ({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "2.5"}, "DELIVERY_RETENTION_DAYS"),
@@ -184,3 +189,18 @@ def test_delivery_retention_days_is_read_with_a_default_of_14() -> None:
     assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": " 30 "}).delivery_retention_days == 30
     assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": "1"}).delivery_retention_days == 1
     assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "DELIVERY_RETENTION_DAYS": ""}).delivery_retention_days == 14
+
+
+def test_device_flow_settings_default_to_github_com_and_off() -> None:
+    default = Settings.from_env({"DISCORD_TOKEN": TOKEN})
+    assert (default.github_web_url, default.github_oauth_client_id) == ("https://github.com", None)
+    read = Settings.from_env(
+        {
+            "DISCORD_TOKEN": TOKEN,
+            "GITHUB_WEB_URL": "https://github.example.com/",
+            "GITHUB_OAUTH_CLIENT_ID": " Ov23liAbCdEf0123456789 ",
+        }
+    )
+    assert read.github_web_url == "https://github.example.com"
+    assert read.github_oauth_client_id == "Ov23liAbCdEf0123456789"
+    assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "GITHUB_OAUTH_CLIENT_ID": "  "}).github_oauth_client_id is None

@@ -216,6 +216,20 @@ async def test_a_member_links_github_with_the_code_in_a_pretend_bio(page: Page) 
     await page.wait_for("bob", "general", f"is [{login}]")
 
 
+async def test_a_member_links_github_in_one_step_on_the_pretend_github(page: Page) -> None:
+    _, people = await page.get("/api/people")
+    login = next(p["github"]["login"] for p in people if p["name"] == "carol")
+    status, answer = await page.invoke("carol", "general", "github link")
+    assert status == 200, answer
+    await page.wait_for("carol", "general", "Link your GitHub account in one step")
+    (code,) = page.playground.github.device.codes
+    assert code.user is not None and code.user.login == login  # the pretend member approves it shortly
+    page.playground.clock.advance(timedelta(seconds=code.interval))  # the bot's next poll, now
+    await page.wait_for("carol", "general", f"Linked to [{login}]")
+    async with page.session.get(f"{page.playground.github.url}/login/device") as response:
+        assert response.status == 200 and "pretend GitHub" in await response.text()
+
+
 async def test_an_upstream_merge_is_found_by_the_radar(page: Page) -> None:
     status, _ = await page.post("/api/github", {"kind": "upstream_merge"})
     assert status == 200

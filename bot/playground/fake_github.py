@@ -3,7 +3,8 @@
 It is an aiohttp server that answers what the radar and the history import ask
 (``GET /search/issues``), who a user is (``GET /users/{login}``, ``GET /user/{id}``) and whether a
 repository exists (``GET /repos/{owner}/{name}``, for ``add_repo``), from users
-and pull requests the caller adds. Typical use::
+and pull requests the caller adds; ``gh.device`` is GitHub's OAuth device flow (``fake_device.py``),
+its web endpoints on the same address. Typical use::
 
     async with FakeGitHub(now=clock.now) as gh:
         ada = gh.add_user("ada-lovelace")
@@ -52,6 +53,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+
+from bot.playground.fake_device import FakeDeviceFlow
 
 HOST = "127.0.0.1"
 SEARCH_LIMITS = {False: 10, True: 30}  # a minute: without a token, with one
@@ -418,6 +421,7 @@ class FakeGitHub:
         self._numbers: defaultdict[str, int] = defaultdict(int)
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.device = FakeDeviceFlow(lambda: self.now())  # the OAuth device flow (fake_device.py)
 
     # --- setting up -------------------------------------------------------------------------------
 
@@ -482,6 +486,7 @@ class FakeGitHub:
         app.router.add_get("/users/{login}/gists", self._gists)
         app.router.add_get("/user/{id}", self._user_by_id)
         app.router.add_get("/repos/{owner}/{name}", self._repo)
+        self.device.add_routes(app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

@@ -81,6 +81,7 @@ SERVER = ServerSpec(
     contents=(*(Channel(name, topic) for name, topic in CHANNELS), *(Member(name) for name in MEMBERS)),
 )
 MAX_BIO = 160  # GitHub's own limit
+DEVICE_APPROVAL_DELAY = timedelta(seconds=3)  # how long the pretend member takes to type the code on GitHub
 SWEEP_STEP = timedelta(hours=3)  # how often `advance` sweeps for streak DMs on its way
 ISSUE_TITLES = (
     "Typo in the installation guide",
@@ -151,6 +152,9 @@ class Playground:
             github_api_url=self.github.url,
             github_token="playground-token",  # noqa: S106 (the loopback GitHub takes any token)
             github_poll_seconds=3600,  # the radar makes a pass when woken: at a link, at a fake merge
+            # /github link with no username: the device flow, on the pretend GitHub (approved for you).
+            github_web_url=self.github.url,
+            github_oauth_client_id="playground-oauth-app",
             # Its own address, where its web server serves members' public pages (/me page).
             public_url=f"http://127.0.0.1:{self.port}",
         )
@@ -160,6 +164,7 @@ class Playground:
             sessionmaker=create_sessionmaker(self._engine),
             http_client=self._http,
             clock=self.clock,
+            sleep=self.clock.sleep,  # moving the clock forward hurries the device flow's polls along
         )
         if add_routes is not None:
             add_routes(self.bot.web.app)  # the page is served by the bot's own web server
@@ -354,7 +359,17 @@ class Playground:
         self._remember(member, result)
         if not result.acknowledged:
             raise PlaygroundError("The application did not respond.")
+        if command.strip().lstrip("/") == "github link" and not options.get("username"):
+            self._approve_device_code(member, result)
         return {"ok": True, "ephemeral": result.ephemeral}
+
+    def _approve_device_code(self, member: FakeMember, result: InteractionResult) -> None:
+        """Play the member typing the code on GitHub and approving, a few seconds from now (the bot polls every 5)."""
+        account = self.github_accounts.get(member.id)
+        shown = result.content or ""
+        code = next((c for c in reversed(self.github.device.codes) if c.user_code in shown), None)
+        if account is not None and code is not None and code.user is None and not code.denied:
+            self.github.device.approve(code.user_code, account, after=DEVICE_APPROVAL_DELAY)
 
     async def autocomplete(
         self, member: FakeMember, channel: FakeChannel, command: str, option: str, options: dict[str, Any]

@@ -2,7 +2,8 @@
 
 It owns the API client (`api`, with `ratelimits` and `errors`), the webhook intake (`webhooks`)
 and its processing (`events`), the radar's searches (`radar`), the one `Merge` value that both
-turn into a celebration (`merges`), linked accounts (`links`), each author's history of merges
+turn into a celebration (`merges`), linked accounts (`links`, and `device`: linking in one step
+with GitHub's device flow, which stores nothing of its own), each author's history of merges
 (`history`), relays to channels (`subscriptions`) and review nudges (`nudges`).
 
 Tables it writes (bot/db/models.py): webhook_deliveries, github_accounts, github_link_requests,

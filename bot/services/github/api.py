@@ -218,14 +218,14 @@ class GitHubAPI:
         data = await self._get_json(
             f"/users/{login}", not_found=f"There's no GitHub user called `{login}`.", background=background
         )
-        return _user(data)
+        return parse_user(data)
 
     async def get_user_by_id(self, github_id: int, *, background: bool = False) -> GitHubUser:
         """Return the GitHub account with this numeric id (it survives a renamed login)."""
         data = await self._get_json(
             f"/user/{int(github_id)}", not_found="GitHub no longer knows that account.", background=background
         )
-        return _user(data)
+        return parse_user(data)
 
     async def search_issues(
         self,
@@ -523,7 +523,7 @@ def _repo_not_found(repo: str) -> str:
     return f"I can't find the repository `{repo}` on GitHub (is it private?)"
 
 
-def _user(data: Any) -> GitHubUser:
+def parse_user(data: Any) -> GitHubUser:
     """Read a user as GitHub's users API shows one; an answer without a sound id and login is unavailable."""
     from bot.services.github.urls import safe_url
 

@@ -1,4 +1,4 @@
-"""Linking members to GitHub accounts, without OAuth: a one-time code shown on their profile."""
+"""Linking members to GitHub accounts: a one-time code shown on their profile, or an approval on GitHub (device.py)."""
 
 from __future__ import annotations
 
@@ -155,6 +155,33 @@ async def verify_link(
         account = await _store(
             session, guild_id=guild_id, user_id=user_id, login=user.login, github_id=user.id, by=user_id, now=now
         )
+        await session.execute(
+            delete(GitHubLinkRequest).where(
+                GitHubLinkRequest.guild_id == guild_id, GitHubLinkRequest.user_id == user_id
+            )
+        )
+        return _view(account)
+
+
+async def link_approved(
+    sessionmaker: async_sessionmaker[AsyncSession], user: GitHubUser, *, guild_id: int, user_id: int, now: datetime
+) -> LinkedAccount:
+    """Link the account the member approved Shiplog for on GitHub (the device flow, `device.py`).
+
+    Their approval proves the account is theirs, as a verified code does; the rest of the rules are
+    the same (one member per account). Bots never count: a bot account is refused.
+    """
+    if user.type != "User":
+        raise UserError(
+            f"`{user.login}` is a{'n' if user.type[:1] in 'AEIOU' else ''} {user.type.lower()} account on GitHub, "
+            "not a person's: sign in to GitHub as yourself and run `/github link` again."
+        )
+    async with transaction(sessionmaker) as session:
+        await ensure_guild(session, guild_id)
+        account = await _store(
+            session, guild_id=guild_id, user_id=user_id, login=user.login, github_id=user.id, by=user_id, now=now
+        )
+        # A code for the bio, asked for earlier, is no longer needed.
         await session.execute(
             delete(GitHubLinkRequest).where(
                 GitHubLinkRequest.guild_id == guild_id, GitHubLinkRequest.user_id == user_id
