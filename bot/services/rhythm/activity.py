@@ -12,7 +12,7 @@ from bot.db.session import changed_rows
 from bot.services import messages, outbox
 from bot.services.dates import member_today
 from bot.services.guilds import member_zone
-from bot.services.rhythm.streaks import STREAK_MILESTONES, member_streak, refresh_streaks
+from bot.services.rhythm.streaks import STREAK_MILESTONES, StreakState, member_streak, refresh_member, refresh_streaks
 
 GOAL_MILESTONE_EVERY = 10
 
@@ -38,13 +38,14 @@ async def record(
     )
     if seen is not None:
         return False
-    today = member_today(min(at or now, now), await member_zone(session, guild_id, user_id))
+    zone = await member_zone(session, guild_id, user_id)
+    today = member_today(min(at or now, now), zone)
     session.add(Activity(guild_id=guild_id, user_id=user_id, kind=kind, ref=ref, local_date=today, created_at=now))
     await session.flush()
 
     # The stored streak (for the leaderboard) moves in the same transaction as the activity.
-    await refresh_streaks(session, guild_id, [user_id], now=now)
-    await celebrate_milestones(session, guild_id=guild_id, user_id=user_id, now=now)
+    state = await refresh_member(session, guild_id, user_id, now=now, zone=zone)
+    await celebrate_milestones(session, guild_id=guild_id, user_id=user_id, now=now, state=state)
     return True
 
 
@@ -65,13 +66,19 @@ async def forget(session: AsyncSession, *, guild_id: int, user_id: int, kind: st
     return True
 
 
-async def celebrate_milestones(session: AsyncSession, *, guild_id: int, user_id: int, now: datetime) -> list[str]:
-    """Queue celebrations for a streak milestone or a round number of finished goals, each once."""
+async def celebrate_milestones(
+    session: AsyncSession, *, guild_id: int, user_id: int, now: datetime, state: StreakState | None = None
+) -> list[str]:
+    """Queue celebrations for a streak milestone or a round number of finished goals, each once.
+
+    `state`: the member's streak at `now`, when the caller has just computed it.
+    """
     guild = await session.get(Guild, guild_id)
     if guild is None or guild.celebrations_channel_id is None:
         return []
     queued = []
-    state = await member_streak(session, guild_id, user_id, now=now)
+    if state is None:
+        state = await member_streak(session, guild_id, user_id, now=now)
     if state.active_now and state.current in STREAK_MILESTONES.get(state.cadence, ()):
         row = await outbox.enqueue(
             session,

@@ -368,8 +368,31 @@ async def refresh_streaks(
         user_id: snapshot_streak(dates_of.get(user_id, ()), rests_of.get(user_id, ()), cadence=cadence)
         for user_id in members
     }
+    await _store(session, guild_id, snapshots, every=user_ids is None, now=now)
+    return snapshots
+
+
+async def refresh_member(
+    session: AsyncSession, guild_id: int, user_id: int, *, now: datetime, zone: ZoneInfo
+) -> StreakState:
+    """`refresh_streaks` for one member, returning their streak at `now` in `zone` from the same reads.
+
+    (What `member_streak` would say, without reading their activity and rests a second time.)
+    """
+    cadence = await _guild_cadence(session, guild_id)
+    dates_of, rests_of = await _member_data(session, guild_id, [user_id])
+    dates, rests = dates_of.get(user_id, []), sorted(rests_of.get(user_id, []))
+    await _store(session, guild_id, {user_id: snapshot_streak(dates, rests, cadence=cadence)}, every=False, now=now)
+    return compute_streak(dates, rests, cadence=cadence, today=member_today(now, zone))
+
+
+async def _store(
+    session: AsyncSession, guild_id: int, snapshots: dict[int, StreakSnapshot], *, every: bool, now: datetime
+) -> None:
+    """Replace the stored streaks of these members (`every`: of the whole guild) with `snapshots`."""
+    members = set(snapshots)
     mine = MemberStreak.guild_id == guild_id
-    if user_ids is None:
+    if every:
         await session.execute(delete(MemberStreak).where(mine))
     else:
         ids = list(members)
@@ -395,7 +418,6 @@ async def refresh_streaks(
     ]
     if rows:
         await session.execute(insert(MemberStreak), rows)
-    return snapshots
 
 
 async def stored_currents(session: AsyncSession, guild_id: int, *, now: datetime) -> tuple[dict[int, int], list[int]]:
