@@ -114,11 +114,14 @@ async def read_figures(sessionmaker: async_sessionmaker[AsyncSession], now: date
             select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
         )
         figures.webhooks = {status: count for status, count in webhook_rows}
-        watched = select(GitHubProfile.last_checked_at).where(*radar.watched_profiles())
-        checked = (await session.execute(watched)).scalars().all()
-        figures.radar_watched = len(checked)
-        # A member never checked yet is left out: the next pass checks them first (nulls first).
-        figures.radar_longest_unchecked = _age(now, min((at for at in checked if at is not None), default=None))
+        # SQL's min skips members never checked yet: the next pass checks them first (nulls first).
+        watched, oldest_check = (
+            await session.execute(
+                select(func.count(), func.min(GitHubProfile.last_checked_at)).where(*radar.watched_profiles())
+            )
+        ).one()
+        figures.radar_watched = watched
+        figures.radar_longest_unchecked = _age(now, oldest_check)
         run_rows = await session.execute(
             # The weekly jobs only: streak DMs are recorded as jobs too, one per member ("dm:<id>").
             select(JobRun.job, JobRun.status, func.count())

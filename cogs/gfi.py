@@ -83,6 +83,7 @@ class GoodFirstIssues(commands.Cog):
         found = await for_you.find_for_you(self.bot.github, work, language=language, label=label)
         if not found.any:
             where = " or ".join(filter(None, [repo_names(found.repos), language_names(found.languages)]))
+            where = where or "the repositories and languages of your merged work"
             await interaction.followup.send(
                 f"No open, unassigned issues labelled **{escape(label or 'good first issue')}** in {where} "
                 "right now. Try `/gfi language:...` or another label!",

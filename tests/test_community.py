@@ -179,3 +179,19 @@ async def test_a_server_name_with_bidi_controls_cannot_turn_the_page_around(engi
     with_controls = [text for text in parser.texts if RLO in text]
     assert len(with_controls) >= 8
     assert not [text for text in with_controls if leaks(text)]
+
+
+async def test_three_servers_with_one_long_name_each_get_an_address(sessionmaker) -> None:
+    """A long name's `-2`, `-3` slugs are cut short to fit: each is still found taken (a review found a third
+    server failing on the unique constraint)."""
+    name = "The Extremely Long Open Source Builders Club Of Everywhere"
+    urls = [
+        (
+            await community.set_community(
+                sessionmaker, guild_id=guild_id, enabled=True, server_name=name, public_url=PUBLIC
+            )
+        ).url
+        for guild_id in (GUILD, OTHER, 3, 4)
+    ]
+    assert len(set(urls)) == 4
+    assert all(url is not None and len(url.rsplit("/", 1)[1]) <= community.SLUG_LIMIT for url in urls)

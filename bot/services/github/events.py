@@ -274,25 +274,37 @@ async def celebrate_each(session: AsyncSession, merge: Merge, *, now: datetime) 
     fails there leaves the member's cursor, and the next pass tries again.)
     """
     accounts = await members_for(session, github_id=merge.author_id, login=merge.author_login)
+    by_guild: dict[int, list[GitHubAccount]] = {}
+    for account in accounts:
+        by_guild.setdefault(account.guild_id, []).append(account)
     celebrations = finished = 0
-    for guild_id in sorted({a.guild_id for a in accounts}):
+    fresh = True
+    for guild_id in sorted(by_guild):
         try:
             async with session.begin_nested():
-                here = [a for a in accounts if a.guild_id == guild_id]
-                queued, done = await celebrate_merge(session, merge, now=now, accounts=here)
+                # After a rollback, the links found above may be expired: each server then finds its own again.
+                here = by_guild[guild_id] if fresh else None
+                queued, done = await celebrate_merge(session, merge, now=now, accounts=here, guild_id=guild_id)
         except DBAPIError as exc:  # a row refused; a payload the code cannot handle still fails the delivery
             if webhooks.is_database_fault(exc):
                 raise
             log.exception(
                 "could not celebrate %s#%s in guild %s; the other servers go on", merge.repo, merge.number, guild_id
             )
+            fresh = False
+            session.info.pop("held", None)  # nothing the rolled-back steps held is kept for the next
             continue
         celebrations, finished = celebrations + queued, finished + done
     return celebrations, finished
 
 
 async def celebrate_merge(
-    session: AsyncSession, merge: Merge, *, now: datetime, accounts: list[GitHubAccount] | None = None
+    session: AsyncSession,
+    merge: Merge,
+    *,
+    now: datetime,
+    accounts: list[GitHubAccount] | None = None,
+    guild_id: int | None = None,
 ) -> tuple[int, int]:
     """Record a linked member's merged PR once per server and queue its celebration.
 
@@ -302,10 +314,11 @@ async def celebrate_merge(
     before the member linked there or from while its radar was off. A private merge (see
     audience.py) is celebrated here but never published. `accounts`: the author's links to
     celebrate in, when the caller has found them (celebrate_each, one server at a time); by default
-    every link. Return (celebrations queued, goals finished).
+    every link, or those in `guild_id`. Return (celebrations queued, goals finished).
     """
     if accounts is None:
         accounts = await members_for(session, github_id=merge.author_id, login=merge.author_login)
+        accounts = [a for a in accounts if guild_id is None or a.guild_id == guild_id]
     if not accounts:
         return 0, 0
     merged_at = merge.merged_at or now

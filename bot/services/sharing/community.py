@@ -70,15 +70,12 @@ def community_url(public_url: str, slug: str) -> str:
 async def _free_slug(session: AsyncSession, name: str) -> str:
     """Return the slug of `name`, or of `name-2`, `name-3`…: the first no other server has."""
     base = make_slug(name)
-    taken = set(
-        await session.scalars(
-            select(Guild.community_slug).where((Guild.community_slug == base) | Guild.community_slug.like(f"{base}-%"))
-        )
-    )
     slug, n = base, 1
-    while slug in taken:
+    # Each candidate is looked up itself: a long name's `-n` slugs are cut short, so no one
+    # pattern of `base` finds them all.
+    while await session.scalar(select(Guild.id).where(Guild.community_slug == slug)) is not None:
         n += 1
-        slug = f"{base[: SLUG_LIMIT - len(str(n)) - 1]}-{n}"
+        slug = f"{base[: SLUG_LIMIT - len(str(n)) - 1].rstrip('-')}-{n}"
     return slug
 
 
