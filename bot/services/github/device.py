@@ -49,11 +49,11 @@ ENDINGS = {
     "incorrect_device_code": "GitHub no longer knows this code, so nothing was linked. "
     "Run `/github link` again for a new one.",
     "device_flow_disabled": "Linking in one step is turned off in this server's GitHub app. "
-    "Please tell a server admin (docs/github.md explains the setting). "
+    "Please tell whoever runs Shiplog (docs/github.md explains the setting). "
     "Meanwhile, `/github link username:<your login>` links you with a code in your bio.",
     "incorrect_client_credentials": "This server's GitHub app isn't set up right (GitHub doesn't know its "
-    "client id). Please tell a server admin. Meanwhile, `/github link username:<your login>` works.",
-    "unsupported_grant_type": "GitHub refused the way Shiplog asked. Please tell a server admin. "
+    "client id). Please tell whoever runs Shiplog. Meanwhile, `/github link username:<your login>` works.",
+    "unsupported_grant_type": "GitHub refused the way Shiplog asked. Please tell whoever runs Shiplog. "
     "Meanwhile, `/github link username:<your login>` works.",
 }
 TIMED_OUT = "Nobody entered the code in time, so nothing was linked. Run `/github link` again for a new one."
@@ -182,7 +182,7 @@ class DeviceFlow:
             log.warning("GitHub's %s failed: %s", url.rpartition("/")[2], type(exc).__name__)
             raise GitHubUnavailable() from None
         if response.status_code == 404:
-            raise GitHubError("GitHub doesn't offer linking in one step here; please tell a server admin.")
+            raise GitHubError("GitHub doesn't offer linking in one step here; please tell whoever runs Shiplog.")
         if response.status_code >= 500 or response.status_code == 429:
             raise GitHubUnavailable()
         try:
