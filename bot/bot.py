@@ -94,7 +94,12 @@ class Shiplog(commands.AutoShardedBot):
         self.http_client = http_client
         self.clock = clock
         self.gateway = GatewayWatch(clock=clock)
-        self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
+        self.github = GitHubAPI(
+            http_client,
+            token=settings.github_token,
+            base_url=settings.github_api_url,
+            graphql_url=settings.github_graphql_url,
+        )
         # Long-running work (bot/workers/): started in setup_hook, drained on stop.
         self.workers = workers if workers is not None else build_workers(settings)
         self.metrics = self._metrics() if settings.metrics else None

@@ -17,6 +17,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/shiplog.db"
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
 DEFAULT_GITHUB_POLL_SECONDS = 300
+# With a token the radar reads GraphQL, whose points pace its passes: they may start this often.
+DEFAULT_GITHUB_GRAPHQL_POLL_SECONDS = 20
 MIN_GITHUB_POLL_SECONDS = 5
 DEFAULT_DELIVERY_RETENTION_DAYS = 14
 
@@ -38,6 +40,8 @@ class Settings:
     github_webhook_secret: str | None = None
     github_token: str | None = None
     github_api_url: str = DEFAULT_GITHUB_API_URL
+    # GitHub's GraphQL API, which the radar reads with a token (None: the one beside github_api_url).
+    github_graphql_url: str | None = None
     github_poll_seconds: int = DEFAULT_GITHUB_POLL_SECONDS
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS
     shard_count: int | None = None
@@ -125,7 +129,9 @@ class Settings:
                 f"GITHUB_API_URL must be an http(s) address such as {DEFAULT_GITHUB_API_URL} "
                 f"or https://github.example.com/api/v3, not {api_url!r}."
             )
-        poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=DEFAULT_GITHUB_POLL_SECONDS)
+        graphql_url = _parse_graphql_url(get("GITHUB_GRAPHQL_URL"))
+        default_poll = DEFAULT_GITHUB_GRAPHQL_POLL_SECONDS if get("GITHUB_TOKEN") else DEFAULT_GITHUB_POLL_SECONDS
+        poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=default_poll)
         if poll < MIN_GITHUB_POLL_SECONDS:
             raise ConfigError(f"GITHUB_POLL_SECONDS must be {MIN_GITHUB_POLL_SECONDS} or more, not {poll}.")
         retention = _parse_int(
@@ -145,6 +151,7 @@ class Settings:
             github_webhook_secret=get("GITHUB_WEBHOOK_SECRET"),
             github_token=get("GITHUB_TOKEN"),
             github_api_url=api_url,
+            github_graphql_url=graphql_url,
             github_poll_seconds=poll,
             delivery_retention_days=retention,
             discord_token=token,
@@ -198,6 +205,17 @@ def _good_address(url: str) -> bool:
     except ValueError:  # a port that is not a number, or past 65535
         return False
     return parts.hostname is not None and is_host(parts.hostname) and port != 0
+
+
+def _parse_graphql_url(value: str | None) -> str | None:
+    """Read GITHUB_GRAPHQL_URL (None: the API client puts it beside GITHUB_API_URL)."""
+    url = (value or "").rstrip("/") or None
+    if url is not None and (urlsplit(url).scheme not in ("https", "http") or not _good_address(url)):
+        raise ConfigError(
+            "GITHUB_GRAPHQL_URL must be an http(s) address such as https://api.github.com/graphql "
+            f"or https://github.example.com/api/graphql, not {url!r}."
+        )
+    return url
 
 
 def _parse_public_url(value: str | None) -> str | None:

@@ -69,6 +69,7 @@ class GitHubUser:
     type: str
     bio: str | None
     html_url: str
+    node_id: str | None = None  # its GraphQL id (the radar asks GraphQL by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,13 +562,14 @@ def _user(data: Any) -> GitHubUser:
     if github_id is None or github_id <= 0 or not isinstance(login, str) or not is_login(login):
         log.warning("GitHub sent a user without a sound id and login: %.200r", data)
         raise GitHubUnavailable()
-    bio = data.get("bio")
+    bio, node_id = data.get("bio"), data.get("node_id")
     return GitHubUser(
         id=github_id,
         login=login,
         type=_text(data.get("type")) or "User",
         bio=bio if isinstance(bio, str) else None,
         html_url=safe_url(data.get("html_url"), fallback=f"https://github.com/{login}") or "",
+        node_id=node_id if isinstance(node_id, str) and 0 < len(node_id) <= 100 else None,
     )
 
 
