@@ -13,7 +13,8 @@ after:)`, a pull request's fields and labels, and `rateLimit`. Like GitHub:
 - **Rate limits**: 5,000 points an hour per token (a window opens at the first query); past them,
   `RATE_LIMITED` with HTTP 200. More than 2,000 points in a minute is a secondary limit: HTTP 403
   with `retry-after`. Without a token, 401. Every answer has `x-ratelimit-*` headers (resource graphql).
-- **What a test switches on**: `failures` (the next answers, made by a function), `max_users` (a
+- **What a test switches on**: `failures` (the next answers, made by a function, recorded with
+  status 0), `max_users` (a
   query naming more users is refused as too complex, as GitHub refuses a heavy one).
 
 Everything is recorded in `records` (one `GraphQLRecord` per query).
@@ -162,10 +163,9 @@ class FakeGraphQL:
             return self._errors(now, name, [p.formatted for p in problems] or [{"message": "no operation"}], ())
         requests, nodes, ids = _cost(operation.selection_set, variables)
         user_ids = tuple(i for i in (user_id_of(x) for x in ids) if i is not None)
-        if self.failures:
-            status, answer, headers = self.failures.pop(0)()
-            self.records.append(GraphQLRecord(now, name, user_ids, 0, status, _types(answer)))
-            return status, answer, headers
+        if self.failures:  # recorded first: a failure may raise (a timeout, through respx)
+            self.records.append(GraphQLRecord(now, name, user_ids, 0, 0, ("failure",)))
+            return self.failures.pop(0)()
         if nodes > MAX_NODES or len(ids) > self.max_users:
             error = {"type": "MAX_NODE_LIMIT_EXCEEDED", "message": f"This query requests up to {nodes:,} nodes."}
             return self._errors(now, name, [error], user_ids)

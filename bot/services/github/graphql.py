@@ -52,7 +52,7 @@ _REF = "pageInfo { hasNextPage endCursor } nodes { id mergedAt updatedAt }"
 MERGES = (
     "query RadarMerges($ids: [ID!]!, $first: Int!) {\n"
     "  nodes(ids: $ids) {\n"
-    f"    ... on User {{ id databaseId login {_MERGED}) {{ {_REF} }} }}\n"
+    f"    id ... on User {{ databaseId login {_MERGED}) {{ {_REF} }} }}\n"
     "  }\n"
     f"  {_RATE}\n"
     "}"
@@ -115,7 +115,10 @@ class MergedRef:
 
 @dataclass(frozen=True, slots=True)
 class UserMerges:
-    """A user as `MERGES` or `MORE` found them: who they are now and their merged PRs updated last."""
+    """A user as `MERGES` or `MORE` found them: who they are now and their merged PRs updated last.
+
+    `login` is empty when the node is no `User` (a bot account linked by an admin): nothing to celebrate.
+    """
 
     node_id: str
     database_id: int | None
@@ -197,8 +200,12 @@ def _count(value: Any) -> int | None:
 
 
 def _user(raw: Any) -> UserMerges | None:
-    """Read a user of `MERGES` or `MORE`; None for a null (gone) or a node that is no user."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not is_login(raw.get("login")):
+    """Read a user of `MERGES` or `MORE`; None for a null (gone). A node that is no `User` (a bot) has no login."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        return None
+    if "login" not in raw:
+        return UserMerges(raw["id"], None, "", [], None)  # a Bot, say: it has no pull requests to celebrate
+    if not is_login(raw["login"]):
         return None
     connection = _obj(raw, "pullRequests")
     page = _obj(connection, "pageInfo")

@@ -140,6 +140,8 @@ async def _batch(radar: Radar, group: list[Watched], report: PassReport) -> None
     for w, user in zip(group, users, strict=True):
         if user is None or (user.database_id is not None and user.database_id != w.id):
             gone.append(w)  # deleted, or the id no longer names them: asked about over REST
+        elif not user.login:
+            found.append((w, replace(user, login=w.login, prs=[])))  # no User (a bot): checked, nothing to see
         else:
             found.append((w, user))
     wanted: dict[int, list[str]] = {}
