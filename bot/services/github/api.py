@@ -31,7 +31,7 @@ from bot.services.github.errors import (
     GitHubUnavailable,
     GitHubUnprocessable,
 )
-from bot.services.github.ratelimits import RateLimits, rate_limit_error, wait_text
+from bot.services.github.ratelimits import RESOURCES, RateLimits, rate_limit_error, wait_text
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,8 @@ class GitHubAPI:
         self.graphql_url = graphql_url or graphql_url_for(self.base_url)
         self.limits = RateLimits(has_token=bool(token))
         self._sleep = sleep
-        self._background_turn = asyncio.Lock()
+        # One queue per resource: the radar's GraphQL queries never wait behind the open-PR sweep's searches.
+        self._background_turn = {resource: asyncio.Lock() for resource in RESOURCES}
         self._headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -475,7 +476,7 @@ class GitHubAPI:
 
     async def _wait_background_turn(self, resource: str) -> None:
         """Wait until background work may send a request: after the reset, paced, leaving a reserve."""
-        async with self._background_turn:
+        async with self._background_turn[resource]:
             while (wait := self.limits.background_wait(resource, self._now())) > 0:
                 await self._sleep(min(wait, 60.0))
             self.limits.buckets[resource].last_background = self._now()
