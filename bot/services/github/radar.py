@@ -537,15 +537,19 @@ class Radar:
             [item for found in mine.values() for item in found], api=self.api, known=self._repo_private
         )
         async with transaction(self.sessionmaker) as session:
-            for github_id in sorted(ids - stale):
+            moved = {"last_checked_at": self.now()} | ({"checked_through": searched_at} if searched_at else {})
+            # Members with nothing found only move their cursor: one statement for them all (most of a batch).
+            quiet = sorted(i for i in ids - stale if not mine[i])
+            if quiet:
+                await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(quiet)).values(**moved))
+                report.checked += len(quiet)
+                self.checked_total += len(quiet)
+            for github_id in sorted(i for i in ids - stale if mine[i]):
                 # A SAVEPOINT each: one member's trouble never holds back the others in the batch.
                 try:
                     async with session.begin_nested():
                         found, celebrated, withdrawn = await self._celebrate(session, mine[github_id], private)
                         # The cursor moves in the same transaction as the celebrations it covers.
-                        moved = {"last_checked_at": self.now()} | (
-                            {"checked_through": searched_at} if searched_at else {}
-                        )
                         await session.execute(
                             update(GitHubProfile).where(GitHubProfile.id == github_id).values(**moved)
                         )
