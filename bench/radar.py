@@ -48,6 +48,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import heapq
 import itertools
 import logging
 import math
@@ -71,6 +72,7 @@ from bot.db.migrate import upgrade
 from bot.db.models import GitHubAccount, GitHubMerge, GitHubProfile, Guild, Member, OutboxMessage
 from bot.db.session import create_engine, create_sessionmaker, transaction
 from bot.playground.fake_github import FakeGitHub, FakePR, FakeUser, SearchRecord
+from bot.playground.fake_graphql import GraphQLRecord
 from bot.services.github.api import GitHubAPI
 from bot.services.github.radar import PassReport, Radar
 
@@ -96,12 +98,23 @@ _LOGIN = re.compile(r"[A-Za-z0-9](?:-?[A-Za-z0-9]){3,14}")
 
 
 class VirtualClock:
-    """Real time plus every wait skipped: waiting costs no real time, work costs what it costs."""
+    """Real time plus every wait skipped: waiting costs no real time, work costs what it costs.
+
+    Sleeps that overlap (the GraphQL merge check and the open-PR sweep's searches run side by side,
+    each paced, and the fake's answers take their latency) overlap in virtual time too: each sleeper
+    waits for its own deadline, and when everyone has been asleep for `QUIET` real seconds (no work
+    left that could still wake something), the clock jumps to the earliest deadline.
+    """
+
+    QUIET = 0.005
 
     def __init__(self, start: datetime) -> None:
         self.start = start
         self._t0 = time.perf_counter()
         self._skipped = 0.0
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
 
     def elapsed(self) -> float:
         """Return the virtual seconds since the start."""
@@ -111,8 +124,33 @@ class VirtualClock:
         return self.start + timedelta(seconds=self.elapsed())
 
     async def sleep(self, seconds: float) -> None:
-        self._skipped += max(0.0, seconds)
-        await asyncio.sleep(0)
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        woken: asyncio.Future[None] = loop.create_future()
+        heapq.heappush(self._sleepers, (self.elapsed() + seconds, next(self._order), woken))
+        self._arm(loop)
+        await woken
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(self.QUIET, self._advance)
+
+    def _advance(self) -> None:
+        """Jump to the earliest deadline and wake whoever it is due for."""
+        self._timer = None
+        if not self._sleepers:
+            return
+        self._skipped += max(0.0, self._sleepers[0][0] - self.elapsed())
+        now = self.elapsed()
+        while self._sleepers and self._sleepers[0][0] <= now:
+            _, _, woken = heapq.heappop(self._sleepers)
+            if not woken.done():  # its sleeper was cancelled meanwhile
+                woken.set_result(None)
+        if self._sleepers:
+            self._arm(asyncio.get_running_loop())
 
     def at(self, when: datetime) -> float:
         """Return an instant as virtual seconds since the start."""
@@ -292,6 +330,7 @@ class Run:
     members: int
     hours: float
     poll: float
+    mode: str = "search"  # or "graphql": how the radar reads merges
     limit: int | None = None
     passes: list[tuple[float, float, PassReport]] = field(default_factory=list)  # start, end (virtual s), report
     warm_end: float = 0.0
@@ -308,6 +347,23 @@ class Run:
     unprocessable: int = 0
     wall: float = 0.0
     seeded: dict[str, int] = field(default_factory=dict)
+    queries: list[GraphQLRecord] = field(default_factory=list)  # what the fake's GraphQL endpoint received
+    points_limit: int = 5000
+
+    def graphql_limited(self) -> int:
+        """GraphQL answers refused for a rate limit: 403/429, or RATE_LIMITED."""
+        return sum(1 for q in self.queries if q.status in (403, 429) or "RATE_LIMITED" in q.errors)
+
+    def points_share(self) -> float:
+        """The share of the hourly GraphQL points the steady state used."""
+        hours = (self.end - self.warm_end) / 3600
+        points = sum(q.cost for q in self.queries if self.warm_end <= (q.at - START).total_seconds() < self.end)
+        return points / hours / self.points_limit if hours > 0 else 0.0
+
+    def queries_per_hour(self) -> float:
+        hours = (self.end - self.warm_end) / 3600
+        n = sum(1 for q in self.queries if self.warm_end <= (q.at - START).total_seconds() < self.end)
+        return n / hours if hours > 0 else 0.0
 
     def at(self, record: SearchRecord) -> float:
         return (record.at - START).total_seconds()
@@ -400,13 +456,27 @@ def kind_of(record: SearchRecord) -> str:
     return "other"
 
 
-async def run_config(label: str, token: bool, args: argparse.Namespace) -> Run:
+@dataclass(frozen=True)
+class Config:
+    """One configuration of the radar to run."""
+
+    label: str
+    token: bool
+    mode: str  # "graphql" or "search"
+    members: int
+    hours: float
+    poll: float
+    merges: int
+
+
+async def run_config(config: Config, args: argparse.Namespace) -> Run:
     wall = time.perf_counter()
+    label, token = config.label, config.token
     rng = random.Random(args.seed)
-    members = make_members(args.members, rng)
+    members = make_members(config.members, rng)
     repos = sorted({f"{rng.choice(ORGS)}/{rng.choice(PROJECTS)}" for _ in range(200)})
-    plan = plan_merges(members, args.merges, repos, rng)
-    run = Run(label, token, args.members, args.hours, args.poll_seconds, end=args.hours * 3600)
+    plan = plan_merges(members, config.merges, repos, rng)
+    run = Run(label, token, config.members, config.hours, config.poll, mode=config.mode, end=config.hours * 3600)
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'radar.db'}"
         await asyncio.to_thread(upgrade, url)
@@ -420,7 +490,7 @@ async def run_config(label: str, token: bool, args: argparse.Namespace) -> Run:
             clock = VirtualClock(START)  # seeding is not part of the run
             fake.now, fake.sleep = clock.now, clock.sleep
             api = GitHubAPI(client, token=TOKEN if token else None, base_url=fake.url, now=clock.now, sleep=clock.sleep)
-            radar = Radar(sessionmaker, api, now=clock.now, poll_seconds=args.poll_seconds)
+            radar = Radar(sessionmaker, api, now=clock.now, poll_seconds=config.poll, graphql=config.mode == "graphql")
             await radar.load_state()
 
             async def one_pass() -> None:
@@ -431,12 +501,12 @@ async def run_config(label: str, token: bool, args: argparse.Namespace) -> Run:
             await one_pass()  # the warm-up: self-check and the first open-PR sweep
             run.warm_end = clock.elapsed()
             if run.warm_end >= run.end:
-                raise SystemExit(f"{label}: the first pass took {run.warm_end / 3600:.1f} h; give --hours more")
+                raise SystemExit(f"{label}: the first pass took {run.warm_end / 3600:.1f} h; give more hours")
             injected = inject(fake, fake.users_by_id, members, plan, run.warm_end, run.end)
             wanted = {(pr.repo.lower(), pr.number): merged for pr, merged in injected}
             while True:
                 # As run_forever: passes start every poll_seconds (a longer pass is followed at once).
-                await clock.sleep(max(0.0, args.poll_seconds - (run.passes[-1][1] - run.passes[-1][0])))
+                await clock.sleep(max(0.0, config.poll - (run.passes[-1][1] - run.passes[-1][0])))
                 draining = clock.elapsed() >= run.end
                 await one_pass()
                 if draining:
@@ -446,6 +516,7 @@ async def run_config(label: str, token: bool, args: argparse.Namespace) -> Run:
             rows = await celebrations(sessionmaker)
             run.limit = api.limits.buckets["search"].limit
             run.client_limited = api.limits.limited
+            run.queries = list(fake.graphql.records) if fake.graphql is not None else []
         await engine.dispose()
     run.records = list(fake.searches)
     run.unprocessable = fake.unprocessable
@@ -454,6 +525,11 @@ async def run_config(label: str, token: bool, args: argparse.Namespace) -> Run:
         if r.status == 200 and r.page == 1 and kind_of(r) == "merges":
             for login in r.authors:
                 checks[login].append(run.at(r))
+    logins = {m.github_id: m.login.lower() for m in members}
+    for q in run.queries:  # a GraphQL check: the users of a merges query GitHub answered
+        if q.operation == "RadarMerges" and q.status == 200 and not set(q.errors) - {"NOT_FOUND"}:
+            for github_id in q.user_ids:
+                checks[logins[github_id]].append((q.at - START).total_seconds())
     run.checks = dict(checks)
     seen = Counter(key for key, _ in rows)
     run.injected = len(wanted)
@@ -503,6 +579,7 @@ def rows_for(run: Run) -> list[str]:
     per_poll = run.members_in_first(run.poll)
     lat = run.latencies
     return [
+        f"{run.mode}, {run.members:,} members, every {run.poll:g} s",
         f"{run.limit}/min" if run.limit else "?",
         minutes(run.first_seen_all()),
         f"{minutes(first.seconds or 0)}, {first.searches} searches",
@@ -525,10 +602,16 @@ def rows_for(run: Run) -> list[str]:
             else ""
         ),
         f"{run.wall:.1f} s",
+        f"{run.queries_per_hour():,.0f}" if run.queries else "-",
+        f"{run.points_share():.1%}" if run.queries else "-",
+        f"{run.graphql_limited()}" if run.queries else "-",
+        f"{max(gaps):.0f} s" if gaps else "-",
+        f"{percentile(lat, 0.5):.0f} s / {max(lat):.0f} s" if lat else "-",
     ]
 
 
 LABELS = [
+    "radar",
     "search limit (x-ratelimit-limit)",
     "every member searched once, from start",
     "first pass (self-check, open-PR sweep)",
@@ -546,6 +629,11 @@ LABELS = [
     "merge -> celebration p50 / p90 / max",
     "injected merges celebrated once",
     "wall time (seeding included)",
+    "GraphQL queries/hour, steady state",
+    "share of the hourly GraphQL points",
+    "GraphQL 403/429/RATE_LIMITED",
+    "longest time between two checks",
+    "merge -> celebration p50 / max",
 ]
 
 
@@ -556,7 +644,7 @@ def problems(run: Run) -> list[str]:
         found.append(f"{run.members - len(run.checks)} members were never searched")
     if run.unchecked_in_steady():
         found.append(f"{run.unchecked_in_steady()} members were not searched in the steady state")
-    limited = sum(1 for r in run.records if r.status in (403, 429))
+    limited = sum(1 for r in run.records if r.status in (403, 429)) + run.graphql_limited()
     if limited or run.client_limited:
         found.append(f"{limited} answers 403/429 (the client counted {run.client_limited})")
     if run.unprocessable:
@@ -569,7 +657,7 @@ def problems(run: Run) -> list[str]:
     checked = sum(r.checked for _, _, r in run.passes)
     searched = sum(len(times) for times in run.checks.values())
     if checked != searched:
-        found.append(f"the passes report {checked} members checked, the fake saw {searched} merge searches of one")
+        found.append(f"the passes report {checked} members checked, the fake saw {searched} merge checks of one")
     if any(r.stopped_because for _, _, r in run.passes):
         found.append("a pass was cut short: " + next(r.stopped_because for _, _, r in run.passes if r.stopped_because))
     return found
@@ -580,25 +668,29 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     columns = [rows_for(run) for run in runs]
     col = max(24, *(len(v) + 2 for c in columns for v in c))
     print(
-        f"\nRadar: {args.members:,} linked members in one server, GITHUB_POLL_SECONDS={args.poll_seconds:g}, "
-        f"{args.hours:g} virtual hours each, {args.merges} merges injected, GitHub answering in "
-        f"{args.latency:g} s (index lag {args.index_lag:g} s); seed {args.seed}"
+        f"\nRadar: {args.members:,} linked members in one server (and {args.large_members:,} with GraphQL), "
+        f"{args.hours:g} virtual hours each (GraphQL {args.graphql_hours:g}, {args.large_hours:g} at "
+        f"{args.large_members:,}), {args.merges} merges "
+        f"injected, GitHub answering in {args.latency:g} s (index lag {args.index_lag:g} s); seed {args.seed}"
     )
-    seeded = runs[0].seeded
-    print("Seeded: " + ", ".join(f"{n:,} {what}" for what, n in seeded.items()))
+    for run in runs:
+        print(f"Seeded ({run.label}): " + ", ".join(f"{n:,} {what}" for what, n in run.seeded.items()))
     print(
         f"Steady state: from the end of the first pass ({', '.join(minutes(r.warm_end) for r in runs)}) "
         f"to {args.hours:g} h\n"
     )
     print(" " * width + "".join(f"{run.label:>{col}}" for run in runs))
     for i, label in enumerate(LABELS):
-        label = label.format(poll=f"{args.poll_seconds:g}")
+        label = label.format(poll="poll")
         print(f"{label:<{width}}" + "".join(f"{c[i]:>{col}}" for c in columns))
     print()
+    goals(runs)
     for run in runs:
         gaps = run.gaps()
         worst = max(gaps, default=math.inf)
         long_gaps = [g for g in gaps if g > GOAL_GAP]
+        if run.mode == "graphql":
+            continue
         if run.token:
             met = worst <= GOAL_GAP and run.limited("steady") == 0 and not run.unchecked_in_steady()
             print(
@@ -620,9 +712,91 @@ def report(runs: list[Run], args: argparse.Namespace) -> None:
     print(f"Members that can each be checked every 15 min (at the measured pace): about {' and '.join(fits)}.")
 
 
+# Today's REST radar without a token, at 1,000 members (docs/benchmarks.md, before GraphQL): p50, max.
+TODAY_WITHOUT_TOKEN = (11.6 * 60, 21.3 * 60)
+
+
+def goals(runs: list[Run]) -> None:
+    """Print issue 20's targets, met or not, with this run's figures."""
+    graphql = [run for run in runs if run.mode == "graphql"]
+    small = graphql[0] if graphql else None
+    large = graphql[1] if len(graphql) > 1 else None
+    lines = []
+    if small is not None:
+        gap, lat = max(small.gaps(), default=math.inf), small.latencies
+        p50, worst = (percentile(lat, 0.5), max(lat)) if lat else (math.inf, math.inf)
+        lines.append(
+            (
+                f"{small.members:,} members with a token: longest time between two checks",
+                f"{gap:.0f} s",
+                "≤ 30 s",
+                gap <= 30,
+            )
+        )
+        lines.append(
+            (
+                f"{small.members:,} members: merge to celebration median / max",
+                f"{p50:.0f} s / {worst:.0f} s",
+                "≤ 20 s / ≤ 45 s",
+                p50 <= 20 and worst <= 45,
+            )
+        )
+    if large is not None:
+        gap = max(large.gaps(), default=math.inf)
+        lines.append(
+            (
+                f"{large.members:,} members with a token: longest time between two checks",
+                f"{gap:.0f} s ({gap / 60:.2f} min)",
+                "≤ 3 min",
+                gap <= 180,
+            )
+        )
+        share = large.points_share()
+        lines.append(
+            (
+                f"share of the hourly GraphQL points used at {large.members:,} members",
+                f"{share:.1%}",
+                "≤ 40%",
+                share <= 0.40,
+            )
+        )
+    limited = sum(sum(1 for r in run.records if r.status in (403, 429)) + run.graphql_limited() for run in runs)
+    lines.append(("403 / 429 / secondary-limit answers, every run", f"{limited}", "0", limited == 0))
+    rest = next((run for run in runs if not run.token), None)
+    if rest is not None and rest.latencies:
+        p50, worst = percentile(rest.latencies, 0.5), max(rest.latencies)
+        same = p50 <= TODAY_WITHOUT_TOKEN[0] * 1.1 and worst <= TODAY_WITHOUT_TOKEN[1] * 1.1
+        lines.append(
+            (
+                f"without a token (REST search, {rest.members:,} members): merge to celebration p50 / max",
+                f"{p50 / 60:.1f} / {worst / 60:.1f} min (before: 11.6 / 21.3)",
+                "no worse than today",
+                same,
+            )
+        )
+    print("| figure | this run | goal | |\n|---|---|---|---|")
+    for figure, value, goal, met in lines:
+        print(f"| {figure} | {value} | {goal} | {'met' if met else '**not met**'} |")
+    print()
+
+
 async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    runs = [await run_config("with token", True, args), await run_config("without token", False, args)]
+    configs = [
+        Config(
+            "GraphQL (token)", True, "graphql", args.members, args.graphql_hours, args.graphql_poll_seconds, args.merges
+        ),
+        Config("REST (token)", True, "search", args.members, args.hours, args.poll_seconds, args.merges),
+        Config("REST (no token)", False, "search", args.members, args.hours, args.poll_seconds, args.merges),
+    ]
+    if args.large_members:
+        configs.append(
+            Config(
+                f"GraphQL, {args.large_members:,}", True, "graphql", args.large_members, args.large_hours,
+                args.graphql_poll_seconds, args.merges,
+            )
+        )  # fmt: skip
+    runs = [await run_config(config, args) for config in configs]
     report(runs, args)
     failures = [f"{run.label}: {p}" for run in runs for p in problems(run)]
     for failure in failures:
@@ -637,12 +811,17 @@ if __name__ == "__main__":
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--hours", type=float, default=8.0, help="virtual hours of each run, from the start")
     parser.add_argument("--merges", type=int, default=50, help="merges injected in the steady state")
-    parser.add_argument("--poll-seconds", type=float, default=300.0, help="GITHUB_POLL_SECONDS")
+    parser.add_argument("--poll-seconds", type=float, default=300.0, help="GITHUB_POLL_SECONDS for REST search")
+    parser.add_argument("--graphql-poll-seconds", type=float, default=20.0, help="GITHUB_POLL_SECONDS with GraphQL")
+    parser.add_argument("--graphql-hours", type=float, default=2.0, help="virtual hours of the GraphQL run")
+    parser.add_argument("--large-members", type=int, default=10_000, help="members of the large GraphQL run (0: none)")
+    parser.add_argument("--large-hours", type=float, default=1.5, help="virtual hours of the large GraphQL run")
     parser.add_argument("--latency", type=float, default=0.5, help="seconds GitHub takes to answer (virtual)")
     parser.add_argument("--index-lag", type=float, default=0.0, help="seconds GitHub's search index lags")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--quick", action="store_true", help="60 members, 1 virtual hour, 10 merges; CI's check")
+    parser.add_argument("--quick", action="store_true", help="60 members (300 large), 1 virtual hour, 10 merges; CI's")
     parsed = parser.parse_args()
     if parsed.quick:
         parsed.members, parsed.hours, parsed.merges = 60, 1.0, 10
+        parsed.graphql_hours, parsed.large_members, parsed.large_hours = 0.5, 200, 0.25
     sys.exit(asyncio.run(main(parsed)))

@@ -99,7 +99,12 @@ class Shiplog(commands.AutoShardedBot):
         # Waits measured on `clock` (a test's or the playground's clock moves them along).
         self.sleep = sleep
         self.gateway = GatewayWatch(clock=clock)
-        self.github = GitHubAPI(http_client, token=settings.github_token, base_url=settings.github_api_url)
+        self.github = GitHubAPI(
+            http_client,
+            token=settings.github_token,
+            base_url=settings.github_api_url,
+            graphql_url=settings.github_graphql_url,
+        )
         # Long-running work (bot/workers/): started in setup_hook, drained on stop.
         self.workers = workers if workers is not None else build_workers(settings)
         self.metrics = self._metrics() if settings.metrics else None

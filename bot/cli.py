@@ -317,15 +317,24 @@ def check() -> int:
             "celebrated and no repository relayed. Set it to the secret of your GitHub webhooks."
         )
     if settings is not None:
+        from bot.services.github.api import graphql_url_for
         from bot.services.github.radar import members_per_minute
 
         token = settings.github_token is not None
         per_minute = members_per_minute(has_token=token)
-        print(
-            f"· radar: a pass every {settings.github_poll_seconds} s against {settings.github_api_url}, "
-            f"{'with' if token else 'without'} GITHUB_TOKEN: about {per_minute:.0f} members checked a minute, "
-            f"{per_minute * settings.github_poll_seconds / 60:.0f} in {settings.github_poll_seconds} s"
-        )
+        if token:
+            graphql = settings.github_graphql_url or graphql_url_for(settings.github_api_url)
+            print(
+                f"· radar: a pass every {settings.github_poll_seconds} s against {settings.github_api_url}, "
+                f"with GITHUB_TOKEN: merges read from GitHub's GraphQL API at {graphql}, 100 members a query, "
+                "at most 40% of its 5,000 points an hour (about 1,000 members checked every 30 s)"
+            )
+        else:
+            print(
+                f"· radar: a pass every {settings.github_poll_seconds} s against {settings.github_api_url}, "
+                f"without GITHUB_TOKEN: about {per_minute:.0f} members checked a minute, "
+                f"{per_minute * settings.github_poll_seconds / 60:.0f} in {settings.github_poll_seconds} s"
+            )
     if problems:
         return 1
     print("✓ configuration and database look good")

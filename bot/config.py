@@ -20,6 +20,8 @@ DEFAULT_GITHUB_WEB_URL = "https://github.com"
 # GitHub's client ids: "Ov23li..." (OAuth apps), "Iv1.0123..." or "Iv23li..." (GitHub Apps).
 _CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 DEFAULT_GITHUB_POLL_SECONDS = 300
+# With a token the radar reads GraphQL, whose points pace its passes: they may start this often.
+DEFAULT_GITHUB_GRAPHQL_POLL_SECONDS = 20
 MIN_GITHUB_POLL_SECONDS = 5
 DEFAULT_DELIVERY_RETENTION_DAYS = 14
 
@@ -45,6 +47,8 @@ class Settings:
     github_web_url: str = DEFAULT_GITHUB_WEB_URL
     # The client id of an OAuth app (or GitHub App) with device flow enabled; None: link with a code in the bio.
     github_oauth_client_id: str | None = None
+    # GitHub's GraphQL API, which the radar reads with a token (None: the one beside github_api_url).
+    github_graphql_url: str | None = None
     github_poll_seconds: int = DEFAULT_GITHUB_POLL_SECONDS
     delivery_retention_days: int = DEFAULT_DELIVERY_RETENTION_DAYS
     shard_count: int | None = None
@@ -137,7 +141,9 @@ class Settings:
                 "GITHUB_OAUTH_CLIENT_ID must be the Client ID of your OAuth app (letters, digits, dots, "
                 "hyphens), copied from its settings page on GitHub; no secret is needed."
             )
-        poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=DEFAULT_GITHUB_POLL_SECONDS)
+        graphql_url = _parse_graphql_url(get("GITHUB_GRAPHQL_URL"))
+        default_poll = DEFAULT_GITHUB_GRAPHQL_POLL_SECONDS if get("GITHUB_TOKEN") else DEFAULT_GITHUB_POLL_SECONDS
+        poll = _parse_int(get("GITHUB_POLL_SECONDS"), "GITHUB_POLL_SECONDS", default=default_poll)
         if poll < MIN_GITHUB_POLL_SECONDS:
             raise ConfigError(f"GITHUB_POLL_SECONDS must be {MIN_GITHUB_POLL_SECONDS} or more, not {poll}.")
         retention = _parse_int(
@@ -159,6 +165,7 @@ class Settings:
             github_api_url=api_url,
             github_web_url=web_url,
             github_oauth_client_id=client_id,
+            github_graphql_url=graphql_url,
             github_poll_seconds=poll,
             delivery_retention_days=retention,
             discord_token=token,
@@ -220,6 +227,17 @@ def _parse_github_url(value: str | None, name: str, default: str, enterprise: st
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not _good_address(url) or parts.query or parts.fragment:
         raise ConfigError(f"{name} must be an http(s) address such as {default} or {enterprise}, not {url!r}.")
+    return url
+
+
+def _parse_graphql_url(value: str | None) -> str | None:
+    """Read GITHUB_GRAPHQL_URL (None: the API client puts it beside GITHUB_API_URL)."""
+    url = (value or "").rstrip("/") or None
+    if url is not None and (urlsplit(url).scheme not in ("https", "http") or not _good_address(url)):
+        raise ConfigError(
+            "GITHUB_GRAPHQL_URL must be an http(s) address such as https://api.github.com/graphql "
+            f"or https://github.example.com/api/graphql, not {url!r}."
+        )
     return url
 
 

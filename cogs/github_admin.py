@@ -11,8 +11,7 @@ from discord.ext import commands
 
 from bot.errors import UserError
 from bot.services.github import links as github_links
-from bot.services.github import radar as radar_service
-from bot.services.github import subscriptions
+from bot.services.github import radar_status, subscriptions
 from cogs._format import BRAND, NO_MENTIONS, escape, github_link, guild_id_of, join_lines, require_manage_guild
 
 if TYPE_CHECKING:
@@ -79,7 +78,7 @@ class GitHubAdmin(
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction[Shiplog]) -> None:
         """Show how the radar is doing: linked members, the last pass, the rate limit."""
-        info = await radar_service.status(self.bot.sessionmaker, guild_id_of(interaction))
+        info = await radar_status.status(self.bot.sessionmaker, guild_id_of(interaction))
         now = self.bot.now()
         radar = self.bot.radar
         if radar is not None and not self.bot.runs_fleet_jobs:
@@ -97,6 +96,13 @@ class GitHubAdmin(
                 if state.mode == "batched"
                 else "⚠️ one member per search (the batched query failed its self-check)"
             )
+            if self.bot.github.limits.has_token:
+                lines.append(
+                    "**Mode**: GitHub's GraphQL API (with the token): 100 members a query; "
+                    "open PRs are swept with searches."
+                )
+            else:
+                lines.append("**Mode**: GitHub's search API (no token).")
             lines.append(f"**Query**: {mode}; {escape(state.mode_detail)}.")
             last = state.last_pass
             if radar is not None and radar.running is not None:
@@ -107,13 +113,19 @@ class GitHubAdmin(
                     f"**Last pass** (all servers): {_ago(ended, now)}, took {last.get('seconds', 0):.0f} s; checked "
                     f"{last.get('checked', 0)} of {last.get('members', 0)} members with {last.get('searches', 0)} "
                     f"searches, {last.get('merges', 0)} merges seen, {last.get('celebrations', 0)} celebrated."
+                    + (
+                        f" GraphQL: {last.get('queries', 0)} queries, {last.get('points', 0)} points"
+                        + (f", {last['points_left']} left this hour." if last.get("points_left") is not None else ".")
+                        if last.get("mode") == "graphql"
+                        else ""
+                    )
                     + (f" Stopped early: {escape(last['stopped_because'])}" if last.get("stopped_because") else "")
                 )
             else:
                 lines.append("**Last pass**: none yet.")
         limits = self.bot.github.limits
         github_now = self.bot.github.now()  # a reset is in GitHub's time, not the bot's clock
-        for resource in ("search", "core"):
+        for resource in ("graphql", "search", "core"):
             bucket = limits.buckets[resource]
             if bucket.remaining is not None:
                 if bucket.reset_at is None:

@@ -316,11 +316,13 @@ class _VirtualTime:
         await asyncio.sleep(0)
 
 
+@pytest.mark.parametrize("graphql", [False, True], ids=["search", "graphql"])
 async def test_the_radar_asks_github_which_repositories_a_tokens_results_are_in(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession], graphql: bool
 ) -> None:
     # A search made with a token may return merges in private repositories, and its items don't say
     # so: the radar asks GitHub about each repository (once) and records the merge as it answers.
+    # GraphQL says so of each PR (`repository.isPrivate`): nothing needs asking.
     time = _VirtualTime()
     async with FakeGitHub(now=time.now, search_limits={False: 600, True: 600}) as gh, httpx.AsyncClient() as client:
         ada = gh.add_user("ada-builds")
@@ -342,10 +344,12 @@ async def test_the_radar_asks_github_which_repositories_a_tokens_results_are_in(
                 )
             )  # fmt: skip
         api = GitHubAPI(client, token="t", base_url=gh.url, now=time.now, sleep=time.sleep)
-        radar = Radar(sessionmaker, api, now=time.now)
+        radar = Radar(sessionmaker, api, now=time.now, graphql=graphql)
         report = await radar.run_pass()
         assert report.celebrations == 3, report
-        assert radar._repo_private == {"octo-org/engine": False, "octo-org/stealth-engine": True}
+        assert report.mode == ("graphql" if graphql else "search")
+        asked = {"octo-org/engine": False, "octo-org/stealth-engine": True}
+        assert radar._repo_private == ({} if graphql else asked)
 
     async with reading(sessionmaker) as session:
         rows = (await session.execute(select(MergedPullRequest.repo, MergedPullRequest.private))).all()

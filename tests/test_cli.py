@@ -85,6 +85,8 @@ def test_migrate_then_check(tmp_path: Path, empty_db_url: str) -> None:
     )
     assert enterprise.returncode == 0, enterprise.stdout
     assert "a pass every 60 s against https://github.example.com/api/v3, with GITHUB_TOKEN" in enterprise.stdout
+    # With a token merges are read from GraphQL, beside the REST API on GitHub Enterprise Server.
+    assert "GraphQL API at https://github.example.com/api/graphql, 100 members a query" in enterprise.stdout
     too_fast = shiplog(["bot.cli", "check"], tmp_path, DISCORD_TOKEN=TOKEN, DATABASE_URL=url, GITHUB_POLL_SECONDS="2")
     assert too_fast.returncode == 1
     assert "GITHUB_POLL_SECONDS must be 5 or more" in too_fast.stdout

@@ -204,3 +204,26 @@ def test_device_flow_settings_default_to_github_com_and_off() -> None:
     assert read.github_web_url == "https://github.example.com"
     assert read.github_oauth_client_id == "Ov23liAbCdEf0123456789"
     assert Settings.from_env({"DISCORD_TOKEN": TOKEN, "GITHUB_OAUTH_CLIENT_ID": "  "}).github_oauth_client_id is None
+
+
+def test_the_graphql_address_and_the_pass_interval_follow_the_token() -> None:
+    from bot.services.github.api import graphql_url_for
+
+    plain = Settings.from_env({"DISCORD_TOKEN": TOKEN})
+    assert (plain.github_graphql_url, plain.github_poll_seconds) == (None, 300)
+    # With a token the radar reads GraphQL, whose points pace its passes: they may start every 20 s.
+    token = Settings.from_env({"DISCORD_TOKEN": TOKEN, "GITHUB_TOKEN": "ghp_x"})
+    assert token.github_poll_seconds == 20
+    assert (
+        Settings.from_env(
+            {"DISCORD_TOKEN": TOKEN, "GITHUB_TOKEN": "t", "GITHUB_POLL_SECONDS": "60"}
+        ).github_poll_seconds
+        == 60
+    )
+    ghes = Settings.from_env({"DISCORD_TOKEN": TOKEN, "GITHUB_GRAPHQL_URL": "https://github.example.com/api/graphql/"})
+    assert ghes.github_graphql_url == "https://github.example.com/api/graphql"
+    with pytest.raises(ConfigError, match="GITHUB_GRAPHQL_URL"):
+        Settings.from_env({"DISCORD_TOKEN": TOKEN, "GITHUB_GRAPHQL_URL": "ftp://github.example.com/graphql"})
+    # Unset, it sits beside the REST API: GitHub.com's, or GHES's /api/graphql.
+    assert graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
+    assert graphql_url_for("https://github.example.com/api/v3/") == "https://github.example.com/api/graphql"

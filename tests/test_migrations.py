@@ -364,3 +364,37 @@ async def test_the_community_page_migration_leaves_every_server_unpublished_and_
         assert not {"community_enabled", "community_slug"} & columns
     finally:
         await engine.dispose()
+
+
+async def test_the_node_ids_migration_keeps_every_profile_without_a_node_id_and_goes_back(empty_db_url: str) -> None:
+    # 0016 adds github_profiles.node_id: every profile stored before has none yet (the radar then asks
+    # by the legacy id), and going back to 0015 drops the column and keeps the rows.
+    from alembic import command
+
+    from bot.db.migrate import alembic_config
+
+    url = empty_db_url
+    await asyncio.to_thread(upgrade, url, "0015")
+    engine = create_engine(url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            await session.execute(
+                text("INSERT INTO github_profiles (id, login, history_status) VALUES (583231, 'octocat', 'done')")
+            )
+        await engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with reading(create_sessionmaker(engine)) as session:
+            row = (await session.execute(text("SELECT id, login, node_id FROM github_profiles"))).one()
+        assert tuple(row) == (583231, "octocat", None)
+        await engine.dispose()
+
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0015")
+        async with reading(create_sessionmaker(engine)) as session:
+            count = await session.scalar(text("SELECT count(*) FROM github_profiles"))
+            columns = await session.run_sync(
+                lambda sync: {c["name"] for c in inspect(sync.connection()).get_columns("github_profiles")}
+            )
+        assert count == 1
+        assert "node_id" not in columns
+    finally:
+        await engine.dispose()

@@ -266,6 +266,8 @@ class GitHubProfile(Base):
     open_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set when GitHub no longer knows the account (deleted); the radar then leaves it alone.
     gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The user's GraphQL node id, as GitHub last gave it (None: not yet; the radar uses the legacy form).
+    node_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class GitHubMerge(Base):

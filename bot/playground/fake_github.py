@@ -37,12 +37,14 @@ What it does like GitHub:
   ``remaining: 0`` and ``{"message": "API rate limit exceeded ..."}``, and does not count.
 
 Everything is recorded: ``gh.searches`` (one ``SearchRecord`` per search request, answered or
-refused), ``gh.limited`` (403/429 answers sent) and ``gh.unprocessable`` (422s).
+refused), ``gh.limited`` (403/429 answers sent) and ``gh.unprocessable`` (422s). ``POST /graphql``
+is `fake_graphql.py`'s, over the same users and PRs (``gh.graphql``: its records and switches).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import math
 import re
@@ -412,6 +414,8 @@ class FakeGitHub:
         self.repos: dict[str, str] = {}  # public repositories, full name by lower-case full name
         self.private_repos: set[str] = set()  # lower-case full names of the private ones among them
         self.prs_by_author: defaultdict[int, list[FakePR]] = defaultdict(list)
+        self.prs_by_id: dict[int, FakePR] = {}
+        self.graphql: Any = None  # the GraphQL endpoint (fake_graphql.py), once started with graphql-core
         self.searches: list[SearchRecord] = []
         self.limited = 0
         self.unprocessable = 0
@@ -474,6 +478,7 @@ class FakeGitHub:
             archived=archived,
         )
         self.prs_by_author[author.id].append(pr)
+        self.prs_by_id[pr.id] = pr
         self.repos.setdefault(repo.lower(), repo)
         return pr
 
@@ -487,6 +492,10 @@ class FakeGitHub:
         app.router.add_get("/user/{id}", self._user_by_id)
         app.router.add_get("/repos/{owner}/{name}", self._repo)
         self.device.add_routes(app)
+        with contextlib.suppress(ImportError):  # POST /graphql needs graphql-core, a dev dependency
+            from bot.playground.fake_graphql import mount
+
+            self.graphql = mount(self, app)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

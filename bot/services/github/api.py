@@ -31,7 +31,7 @@ from bot.services.github.errors import (
     GitHubUnavailable,
     GitHubUnprocessable,
 )
-from bot.services.github.ratelimits import RateLimits, rate_limit_error, wait_text
+from bot.services.github.ratelimits import RESOURCES, RateLimits, rate_limit_error, wait_text
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class GitHubUser:
     type: str
     bio: str | None
     html_url: str
+    node_id: str | None = None  # its GraphQL id (the radar asks GraphQL by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +190,7 @@ class GitHubAPI:
         *,
         token: str | None = None,
         base_url: str = BASE_URL,
+        graphql_url: str | None = None,
         cache_ttl: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = _utcnow,
@@ -196,9 +198,11 @@ class GitHubAPI:
     ) -> None:
         self._client = client
         self.base_url = base_url.rstrip("/")
+        self.graphql_url = graphql_url or graphql_url_for(self.base_url)
         self.limits = RateLimits(has_token=bool(token))
         self._sleep = sleep
-        self._background_turn = asyncio.Lock()
+        # One queue per resource: the radar's GraphQL queries never wait behind the open-PR sweep's searches.
+        self._background_turn = {resource: asyncio.Lock() for resource in RESOURCES}
         self._headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
@@ -406,16 +410,35 @@ class GitHubAPI:
             raise GitHubNotFound(not_found)
         if status == 422 and unprocessable is not None:
             raise unprocessable
+        raise self.http_error(response, path)
+
+    def http_error(self, response: httpx.Response, path: str) -> GitHubError:
+        """Return the error an answer that is no success means (rate limited, down, a refused token...)."""
+        status = response.status_code
         if (limited := rate_limit_error(response, self._now(), quiet=True)) is not None:  # `observe` logged it
-            raise limited
+            return limited
         if status >= 500:
             log.warning("GitHub answered HTTP %s for %s", status, path)
-            raise GitHubUnavailable()
+            return GitHubUnavailable()
         if status == 401:
             log.error("GitHub refused the token (HTTP 401)")
-            raise GitHubError("GitHub refused Shiplog's access token; please let a server admin know.")
+            return GitHubError("GitHub refused Shiplog's access token; please let a server admin know.")
         log.warning("GitHub answered HTTP %s for %s: %.200s", status, path, response.text)
-        raise GitHubError(f"GitHub turned that request down (HTTP {status}).")
+        return GitHubError(f"GitHub turned that request down (HTTP {status}).")
+
+    async def post_graphql(self, payload: Mapping[str, Any]) -> httpx.Response:
+        """POST a GraphQL query as background work (graphql.py reads the answer); paced by the points it costs."""
+        await self._wait_background_turn("graphql")
+        headers = self._headers | {"X-Github-Next-Global-ID": "1"}  # node ids in GitHub's current form
+        try:
+            response = await self._client.post(self.graphql_url, json=payload, headers=headers)
+        except httpx.TimeoutException:
+            raise
+        except httpx.TransportError as exc:
+            log.warning("GitHub's GraphQL request failed: %r", exc)
+            raise GitHubUnavailable() from exc
+        self.limits.observe("graphql", response, self._now())
+        return response
 
     async def _get(
         self, path: str, params: Mapping[str, str | int] | None, *, background: bool = False
@@ -453,7 +476,7 @@ class GitHubAPI:
 
     async def _wait_background_turn(self, resource: str) -> None:
         """Wait until background work may send a request: after the reset, paced, leaving a reserve."""
-        async with self._background_turn:
+        async with self._background_turn[resource]:
             while (wait := self.limits.background_wait(resource, self._now())) > 0:
                 await self._sleep(min(wait, 60.0))
             self.limits.buckets[resource].last_background = self._now()
@@ -484,6 +507,14 @@ class GitHubAPI:
             log.warning("Reading gist file %s failed: %r", url, exc)
             raise GitHubUnavailable() from exc
         return False
+
+
+def graphql_url_for(base_url: str) -> str:
+    """Return the GraphQL endpoint beside a REST API: GitHub.com's, GHES's `/api/graphql`, else `<base>/graphql`."""
+    base = base_url.rstrip("/")
+    if base == BASE_URL:
+        return f"{BASE_URL}/graphql"
+    return base.removesuffix("/v3") + "/graphql" if base.endswith("/api/v3") else f"{base}/graphql"
 
 
 def _remember(cache: dict[K, tuple[float, V]], key: K, entry: tuple[float, V], now: float, size: int) -> None:
@@ -532,13 +563,14 @@ def parse_user(data: Any) -> GitHubUser:
     if github_id is None or github_id <= 0 or not isinstance(login, str) or not is_login(login):
         log.warning("GitHub sent a user without a sound id and login: %.200r", data)
         raise GitHubUnavailable()
-    bio = data.get("bio")
+    bio, node_id = data.get("bio"), data.get("node_id")
     return GitHubUser(
         id=github_id,
         login=login,
         type=_text(data.get("type")) or "User",
         bio=bio if isinstance(bio, str) else None,
         html_url=safe_url(data.get("html_url"), fallback=f"https://github.com/{login}") or "",
+        node_id=node_id if isinstance(node_id, str) and 0 < len(node_id) <= 100 else None,
     )
 
 

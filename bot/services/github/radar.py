@@ -15,6 +15,7 @@ nobody in the server can add a webhook. The radar asks GitHub's issue search ins
 - Each batch is applied in one transaction with its cursor: a pass cut short (a crash, a rate
   limit) has lost nothing and starts with the members checked longest ago, so it picks up where it
   stopped. A merge the radar and a webhook both report is one event (see `events.celebrate_merge`).
+- With a token, merges are read from GitHub's GraphQL API instead (radar_graphql.py), then applied here.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bot.db.base import storable
 from bot.db.models import AppState, GitHubAccount, GitHubOpenPR, GitHubProfile, Guild
 from bot.db.session import reading, transaction, upsert
 from bot.services import audience
-from bot.services.github import history, links, webhooks
+from bot.services.github import history, links, radar_graphql, webhooks
 from bot.services.github.api import (
     GitHubAPI,
     GitHubError,
@@ -115,6 +116,10 @@ class PassReport:
     imported: int = 0
     complete: bool = False
     stopped_because: str | None = None
+    mode: str = "search"  # or "graphql": how merges were read (the open-PR sweep searches in both)
+    queries: int = 0  # GraphQL queries sent
+    points: int = 0  # what they cost, in GraphQL points
+    points_left: int | None = None  # of the hourly GraphQL budget, after the pass
 
 
 def watched_ids() -> Any:
@@ -153,6 +158,7 @@ class Watched:
     id: int
     login: str
     checked_through: datetime
+    node_id: str | None = None  # GraphQL's id for the user, once GitHub gave it
 
 
 class Radar:
@@ -167,8 +173,11 @@ class Radar:
         poll_seconds: float = 300,
         on_queued: Callable[[], None] = lambda: None,
         on_pass: Callable[[], None] = lambda: None,
+        graphql: bool | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # Merges are read from GraphQL when there is a token (None), or as told (a test of the REST path).
+        self.graphql = api.limits.has_token if graphql is None else graphql
         self.api = api
         self.now = now
         self.poll_seconds = poll_seconds
@@ -224,8 +233,11 @@ class Radar:
             report.imported = await self.import_histories()
             if self._self_check_due(started):
                 await self.self_check()
-            await self.search_merges(report)
-            await self.sweep_open_prs(report)
+            if self.graphql:
+                await radar_graphql.run(self, report)
+            else:
+                await self.search_merges(report)
+                await self.sweep_open_prs(report)
             report.complete = report.stopped_because is None
         except GitHubError as exc:  # down, rate limited past patience, or a refused token
             report.stopped_because = str(exc)
@@ -267,11 +279,11 @@ class Radar:
         """
         async with reading(self.sessionmaker) as session:
             rows = await session.execute(
-                select(GitHubProfile.id, GitHubProfile.login, GitHubProfile.checked_through)
+                select(GitHubProfile.id, GitHubProfile.login, GitHubProfile.checked_through, GitHubProfile.node_id)
                 .where(*watched_profiles())
                 .order_by(GitHubProfile.last_checked_at.asc().nulls_first(), GitHubProfile.id)
             )
-            return [Watched(i, login, through or self.now()) for i, login, through in rows]
+            return [Watched(i, login, through or self.now(), node) for i, login, through, node in rows]
 
     async def resolve_unknown_ids(self) -> int:
         """Learn the numeric id of accounts an admin linked by login while GitHub was away."""
@@ -525,15 +537,19 @@ class Radar:
             [item for found in mine.values() for item in found], api=self.api, known=self._repo_private
         )
         async with transaction(self.sessionmaker) as session:
-            for github_id in sorted(ids - stale):
+            moved = {"last_checked_at": self.now()} | ({"checked_through": searched_at} if searched_at else {})
+            # Members with nothing found only move their cursor: one statement for them all (most of a batch).
+            quiet = sorted(i for i in ids - stale if not mine[i])
+            if quiet:
+                await session.execute(update(GitHubProfile).where(GitHubProfile.id.in_(quiet)).values(**moved))
+                report.checked += len(quiet)
+                self.checked_total += len(quiet)
+            for github_id in sorted(i for i in ids - stale if mine[i]):
                 # A SAVEPOINT each: one member's trouble never holds back the others in the batch.
                 try:
                     async with session.begin_nested():
                         found, celebrated, withdrawn = await self._celebrate(session, mine[github_id], private)
                         # The cursor moves in the same transaction as the celebrations it covers.
-                        moved = {"last_checked_at": self.now()} | (
-                            {"checked_through": searched_at} if searched_at else {}
-                        )
                         await session.execute(
                             update(GitHubProfile).where(GitHubProfile.id == github_id).values(**moved)
                         )
@@ -586,12 +602,12 @@ class Radar:
 
     # --- open PRs ----------------------------------------------------------------------------------
 
-    async def sweep_open_prs(self, report: PassReport) -> None:
+    async def sweep_open_prs(self, report: PassReport, *, share: int | None = None) -> None:
         """Every few hours, note each watched member's open PRs and which have no review yet."""
         cutoff = self.now() - OPEN_SWEEP_EVERY
         watched = await self.watched()
         # Spread over the passes of OPEN_SWEEP_EVERY, oldest first: one pass never carries everyone's sweep.
-        share = max(MAX_AUTHORS, math.ceil(len(watched) / SWEEP_SHARES))
+        share = share or max(MAX_AUTHORS, math.ceil(len(watched) / SWEEP_SHARES))
         by_id = {w.id: w for w in watched}
         async with reading(self.sessionmaker) as session:
             due = list(
@@ -662,33 +678,3 @@ def _sharing_a_login(watched: list[Watched]) -> list[int]:
 
 class _TooMany(Exception):
     """A search matched more than GitHub returns: the batch must be split."""
-
-
-async def status(sessionmaker: async_sessionmaker[AsyncSession], guild_id: int) -> dict[str, Any]:
-    """Return what `/github-admin status` shows about a server's members (the radar's own state is in memory)."""
-    async with reading(sessionmaker) as session:
-        guild = await session.get(Guild, guild_id)
-        rows = (
-            await session.execute(
-                select(
-                    GitHubAccount.user_id,
-                    GitHubAccount.login,
-                    GitHubAccount.github_id,
-                    GitHubProfile.gone_at,
-                    GitHubProfile.history_status,
-                )
-                .outerjoin(GitHubProfile, GitHubProfile.id == GitHubAccount.github_id)
-                .where(GitHubAccount.guild_id == guild_id)
-                .order_by(GitHubAccount.login_lower)
-            )
-        ).all()
-    return {
-        "radar_enabled": guild.radar_enabled if guild else True,
-        "celebrate_own_repos": guild.celebrate_own_repos if guild else False,
-        "review_wait_days": guild.review_wait_days if guild else 7,
-        "linked": len(rows),
-        "importing": [(u, login) for u, login, _, gone, state in rows if state == "pending"],
-        "gone": [(u, login) for u, login, _, gone, state in rows if gone is not None],
-        # Linked by login while GitHub was away: the radar looks the id up (the cog shows who GitHub didn't know).
-        "no_id": [(u, login) for u, login, github_id, _, _ in rows if github_id is None],
-    }

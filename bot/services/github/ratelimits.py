@@ -1,8 +1,10 @@
 """GitHub's rate limits, read from its answers: the headers, the buckets per resource, and the pacing.
 
 Every answer's `x-ratelimit-*` headers, and the `retry-after` of a 403 or 429, are read here
-(`read_rate_headers`, the one place) and kept per resource ("core", "search") in one `RateLimits`
-that every caller of the API client shares.
+(`read_rate_headers`, the one place) and kept per resource ("core", "search", "graphql") in one
+`RateLimits` that every caller of the API client shares. GraphQL is counted in points: each answer
+says what its query cost (graphql.py passes it to `spent_graphql`), and the radar, its only user,
+spends at most `GRAPHQL_BACKGROUND_SHARE` of the hourly points.
 """
 
 from __future__ import annotations
@@ -21,16 +23,20 @@ from bot.services.github.errors import GitHubRateLimited
 
 log = logging.getLogger(__name__)
 
-RESOURCES = ("core", "search")
+RESOURCES = ("core", "search", "graphql")
 # The radar uses at most this share of a resource's budget, and leaves this many requests to commands.
 BACKGROUND_SHARE = 0.8
-BACKGROUND_RESERVE = {"core": 10, "search": 2}
+BACKGROUND_RESERVE = {"core": 10, "search": 2, "graphql": 100}
 # Search allows 10 requests a minute without a token and 30 with one; core 60 and 5,000 an hour.
 SEARCH_WINDOW = 60.0
 DEFAULT_SEARCH_LIMIT = {False: 10, True: 30}
 CORE_WINDOW = 3600.0
 DEFAULT_CORE_LIMIT = {False: 60, True: 5000}
 CORE_BACKGROUND_SHARE = 0.5
+# GraphQL allows 5,000 points an hour per token; the radar paces its queries to use 40% of them.
+GRAPHQL_WINDOW = 3600.0
+DEFAULT_GRAPHQL_LIMIT = 5000
+GRAPHQL_BACKGROUND_SHARE = 0.4
 # GitHub asks to wait at least a minute after a secondary rate limit that names no time.
 SECONDARY_WAIT = timedelta(seconds=60)
 MIN_WAIT = timedelta(seconds=5)
@@ -47,6 +53,7 @@ class Bucket:
     reset_at: datetime | None = None
     blocked_until: datetime | None = None  # after a 403 or 429: nothing is sent before
     last_background: datetime | None = None  # when background work last sent a request
+    last_cost: int = 1  # what that request cost, in points (GraphQL; 1 for the others)
 
     def wait(self, now: datetime, *, reserve: int = 0) -> float:
         """Return how many seconds to wait before a request may go out (0: now)."""
@@ -92,9 +99,31 @@ class RateLimits:
         if resource == "search":
             limit = bucket.limit or DEFAULT_SEARCH_LIMIT[self.has_token]
             return SEARCH_WINDOW / (limit * BACKGROUND_SHARE)
+        if resource == "graphql":
+            # By points: a query that cost 2 is followed after twice the time.
+            limit = bucket.limit or DEFAULT_GRAPHQL_LIMIT
+            return GRAPHQL_WINDOW * max(1, bucket.last_cost) / (limit * GRAPHQL_BACKGROUND_SHARE)
         # Core is what /github verify needs: the radar's lookups (renames, logins) take half of it at most.
         limit = bucket.limit or DEFAULT_CORE_LIMIT[self.has_token]
         return CORE_WINDOW / (limit * CORE_BACKGROUND_SHARE)
+
+    def spent_graphql(
+        self, cost: int | None, remaining: int | None, reset_at: datetime | None, limit: int | None
+    ) -> None:
+        """Note what a GraphQL answer's `rateLimit` said: its cost paces the next query."""
+        bucket = self.buckets["graphql"]
+        bucket.last_cost = cost if cost is not None else 1
+        if remaining is not None:
+            bucket.remaining = remaining
+        if reset_at is not None:
+            bucket.reset_at = reset_at
+        if limit:
+            bucket.limit = limit
+
+    def block(self, resource: str, until: datetime, now: datetime) -> None:
+        """Send nothing of `resource` before `until` (GitHub said stop without an HTTP 403 or 429)."""
+        self.limited += 1
+        self.buckets[resource].blocked_until = max(until, now + MIN_WAIT)
 
     def background_wait(self, resource: str, now: datetime) -> float:
         """Return how long background work must wait before its next request of `resource`."""
