@@ -95,19 +95,7 @@ class Settings:
         if token is not None and (len(token) < 20 or any(c.isspace() for c in token)):
             raise ConfigError("DISCORD_TOKEN does not look like a bot token: copy it again from the portal.")
 
-        database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-        try:
-            url = make_url(database_url)
-        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-            raise ConfigError("DATABASE_URL is not a database URL (such as sqlite+aiosqlite:///data/x.db).") from None
-        if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
-            raise ConfigError(
-                f"DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, not {url.drivername}://."
-            )
-        if url.host is not None and not is_host(url.host):
-            raise ConfigError(f"DATABASE_URL's host must be a host name or an IP address, not {url.host!r}.")
-        if url.port is not None and not 1 <= url.port <= 65535:
-            raise ConfigError(f"DATABASE_URL's port must be between 1 and 65535, not {url.port}.")
+        database_url = _parse_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL)
 
         host = get("HTTP_HOST") or "127.0.0.1"
         if not is_host(host):
@@ -219,6 +207,23 @@ def _good_address(url: str) -> bool:
     except ValueError:  # a port that is not a number, or past 65535
         return False
     return parts.hostname is not None and is_host(parts.hostname) and port != 0
+
+
+def _parse_database_url(database_url: str) -> str:
+    """Check DATABASE_URL: a driver Shiplog runs on, a sound host and port; return it unchanged."""
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise ConfigError("DATABASE_URL is not a database URL (such as sqlite+aiosqlite:///data/x.db).") from None
+    if url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise ConfigError(
+            f"DATABASE_URL must start with sqlite+aiosqlite:/// or postgresql+asyncpg://, not {url.drivername}://."
+        )
+    if url.host is not None and not is_host(url.host):
+        raise ConfigError(f"DATABASE_URL's host must be a host name or an IP address, not {url.host!r}.")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ConfigError(f"DATABASE_URL's port must be between 1 and 65535, not {url.port}.")
+    return database_url
 
 
 def _parse_github_url(value: str | None, name: str, default: str, enterprise: str) -> str:
