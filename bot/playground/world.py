@@ -150,7 +150,10 @@ class Playground:
             dev_guild_id=self.guild.id,
             github_webhook_secret=WEBHOOK_SECRET,
             github_api_url=self.github.url,
-            github_token="playground-token",  # noqa: S106 (the loopback GitHub takes any token)
+            # The loopback GitHub takes any token. With one the radar reads GraphQL, which the pretend
+            # GitHub answers only where graphql-core is installed (a dev dependency): without it, no
+            # token, and the radar reads REST search as it does for a bot without one.
+            github_token="playground-token" if self.github.graphql is not None else None,
             github_poll_seconds=3600,  # the radar makes a pass when woken: at a link, at a fake merge
             # /github link with no username: the device flow, on the pretend GitHub (approved for you).
             github_web_url=self.github.url,
