@@ -311,3 +311,55 @@ async def test_a_pass_cut_short_by_rate_limits_loses_nothing(w: World, gh: Graph
     await radar(w).run_pass()
     await settle()
     assert len(posts(w)) == 1
+
+
+async def test_a_merged_pr_github_could_not_describe_is_asked_for_again_and_celebrated(
+    w: World, gh: GraphQLGitHub
+) -> None:
+    """A PR's details come back null (an error on that node): the member's cursor stays, so the next pass,
+    well past the slack, still celebrates it. (A review found the cursor moved and the merge lost.)"""
+    octo = gh.user("Codertocat", 1001)
+    gh.history(octo, {"psf/requests": 2})
+    await link(w, w.alice, octo)
+    gh.merge(octo, "encode/httpx", 300, merged_at=just_merged(w))
+    w.clock.advance(timedelta(minutes=30))  # the merge is now well before any slack of the next pass
+    store = gh.graphql.store
+    described = store.pr
+    refused: list[str] = []
+
+    def once_null(node_id: str, now: datetime) -> GPR | None:
+        if not refused:
+            refused.append(node_id)
+            return None
+        return described(node_id, now)
+
+    store.pr = once_null  # type: ignore[method-assign]
+    first = await radar(w).run_pass()
+    assert refused and first.celebrations == 0
+    second = await radar(w).run_pass()
+    assert second.celebrations == 1
+    post = await one_more_post(w, 0)
+    assert "encode/httpx#300" in description(post)
+
+
+async def test_github_timing_out_for_one_user_stops_the_pass_instead_of_asking_for_everyone(
+    w: World, gh: GraphQLGitHub
+) -> None:
+    """Split down to one user and still a timeout: GitHub is down. The pass stops there (the next resumes
+    with these members) rather than splitting every batch down to single users."""
+    accounts = [gh.user(f"member-{i}", 4000 + i) for i in range(2)]
+    for account, member in zip(accounts, (w.alice, w.bob), strict=True):
+        gh.history(account, {"psf/requests": 2})
+        await link(w, member, account)
+
+    def fail() -> Answer:
+        raise httpx.ReadTimeout("GitHub took too long")
+
+    gh.graphql.failures += [fail] * 50
+    asked = len(gh.graphql.records)
+    report = await radar(w).run_pass()
+    assert not report.complete
+    # The batch of 2 (asked again once), then its first half (asked again once): then the pass stops.
+    assert len(gh.graphql.records) - asked == 4
+    gh.graphql.failures.clear()
+    assert (await radar(w).run_pass()).complete

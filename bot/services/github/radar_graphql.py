@@ -132,6 +132,10 @@ async def _batch(radar: Radar, group: list[Watched], report: PassReport) -> None
             await _batch(radar, group[:half], report)
             await _batch(radar, group[half:], report)
             return
+        if isinstance(exc, GraphQLTimeout):
+            # Split down to one user and GitHub still times out: GitHub is down, not the batch too big.
+            # The pass stops here (the next resumes with these members) instead of asking 200 times.
+            raise
         log.warning("radar: GitHub could not answer for %s (%s): %s", group[0].login, group[0].id, exc)
         report.stopped_because = f"GitHub could not answer for {group[0].login}; asking again next pass"
         return
@@ -145,9 +149,16 @@ async def _batch(radar: Radar, group: list[Watched], report: PassReport) -> None
         else:
             found.append((w, user))
     wanted: dict[int, list[str]] = {}
+    # Members not read in full this pass: what was found is celebrated, but their cursor stays, so the
+    # next pass reads the same again (a merge is never celebrated twice: celebrate_merge dedupes).
+    unfinished: set[int] = set()
     for w, user in found:
-        wanted[w.id] = await _updated_since(radar, report, user, w.checked_through - SLACK)
+        wanted[w.id], complete = await _updated_since(radar, report, user, w.checked_through - SLACK)
+        if not complete:
+            unfinished.add(w.id)
     items = await _details(radar, report, [pr for ids in wanted.values() for pr in ids])
+    # A PR GitHub did not describe this time (a null node, a part that timed out) is asked again next pass.
+    unfinished |= {w.id for w, _ in found if any(pr not in items for pr in wanted[w.id])}
     await _remember(radar, found)
     mine: list[SearchItem] = []
     for w, user in found:
@@ -157,8 +168,12 @@ async def _batch(radar: Radar, group: list[Watched], report: PassReport) -> None
             # A merge since the cursor, or an older one labelled spam or invalid since (withdrawn).
             if item is not None and (_at_or_after(item.merged_at, since) or discounted(item.labels)):
                 mine.append(replace(item, author_id=w.id, author_login=user.login))
-    if found:
-        await radar._apply([replace(w, login=user.login) for w, user in found], mine, asked_at, report)
+    for members, cursor in (([f for f in found if f[0].id not in unfinished], asked_at),
+                            ([f for f in found if f[0].id in unfinished], None)):  # fmt: skip
+        if members:
+            ids = {w.id for w, _ in members}
+            theirs = [item for item in mine if item.author_id in ids]
+            await radar._apply([replace(w, login=user.login) for w, user in members], theirs, cursor, report)
     if gone:
         await _resolve(radar, gone)
 
@@ -167,25 +182,59 @@ def _at_or_after(when: datetime | None, since: datetime) -> bool:
     return when is None or when >= since
 
 
-async def _updated_since(radar: Radar, report: PassReport, user: UserMerges, since: datetime) -> list[str]:
-    """Return the node ids of a user's merged PRs updated since `since`, paging when a whole page was."""
-    refs, after, pages = list(user.prs), user.after, 1
-    while after and refs and _at_or_after(refs[-1].updated_at, since) and pages < MAX_PAGES:
-        more = await _ask(radar, report, partial(graphql.more_merges, radar.api, user.node_id, after))
+async def _updated_since(radar: Radar, report: PassReport, user: UserMerges, since: datetime) -> tuple[list[str], bool]:
+    """Return the node ids of a user's merged PRs updated since `since`, paging when a whole page was,
+    and whether they were all read (False: paging was cut short; the caller keeps the cursor)."""
+    refs, after, pages, complete = list(user.prs), user.after, 1, True
+    while after and refs and _at_or_after(refs[-1].updated_at, since):
+        if pages >= MAX_PAGES:
+            complete = False
+            break
+        try:
+            more = await _ask(radar, report, partial(graphql.more_merges, radar.api, user.node_id, after))
+        except (GraphQLTooBig, GraphQLTimeout):
+            more = None
         if more is None:
+            complete = False
             break
         refs += more.prs
         after, pages = more.after, pages + 1
-    return [r.node_id for r in refs if _at_or_after(r.updated_at, since)]
+    if pages > 1 and complete:
+        # The pages are ordered by last update: a PR updated while they were read moved to the top,
+        # past the pages already read. One look at the top again finds it.
+        try:
+            (top,) = await _ask(radar, report, lambda: graphql.user_merges(radar.api, [user.node_id]))
+        except (GraphQLTooBig, GraphQLTimeout):
+            top = None
+        if top is None:
+            complete = False
+        else:
+            refs += top.prs
+    ids = [r.node_id for r in refs if _at_or_after(r.updated_at, since)]
+    return list(dict.fromkeys(ids)), complete
 
 
 async def _details(radar: Radar, report: PassReport, prs: list[str]) -> dict[str, SearchItem]:
+    """Return what a celebration needs of these PRs; a part GitHub cannot answer is split, down to one
+    PR, and one it still cannot is left out (its member's cursor then stays: see `_batch`)."""
     out: dict[str, SearchItem] = {}
     unique = list(dict.fromkeys(prs))
     for start in range(0, len(unique), graphql.PR_BATCH):
-        ids = unique[start : start + graphql.PR_BATCH]
-        out |= await _ask(radar, report, partial(graphql.details, radar.api, ids))
+        out |= await _details_of(radar, report, unique[start : start + graphql.PR_BATCH])
     return out
+
+
+async def _details_of(radar: Radar, report: PassReport, ids: list[str]) -> dict[str, SearchItem]:
+    try:
+        return await _ask(radar, report, partial(graphql.details, radar.api, ids))
+    except (GraphQLTooBig, GraphQLTimeout) as exc:
+        if len(ids) == 1:
+            if isinstance(exc, GraphQLTimeout):
+                raise  # GitHub is down, not the query too big: the pass stops, the next resumes here
+            log.warning("radar: GitHub could not describe pull request %s: %s", ids[0], exc)
+            return {}
+        half = len(ids) // 2
+        return await _details_of(radar, report, ids[:half]) | await _details_of(radar, report, ids[half:])
 
 
 async def _remember(radar: Radar, found: list[tuple[Watched, UserMerges]]) -> None:
