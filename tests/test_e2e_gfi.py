@@ -12,19 +12,17 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import (
-    GitHubAccount,
     GitHubMerge,
-    GitHubProfile,
     MergedPullRequest,
     OutboxMessage,
     WebhookDelivery,
 )
 from bot.db.session import reading, transaction
 from bot.playground.samples import merged_pr_payload
-from bot.services.guilds import ensure_guild
 from tests.conftest import NOW
 from tests.harness import World, eventually, world
 from tests.test_e2e_github import OCTO_ID, post_delivery
+from tests.test_e2e_mentors import link  # members linked with imported history, as there
 
 ALICE_GH = 583231
 
@@ -33,31 +31,6 @@ ALICE_GH = 583231
 async def w(db_url: str) -> AsyncIterator[World]:
     async with world(db_url) as w:
         yield w
-
-
-async def link(w: World, member: Any, github_id: int, login: str, merges: dict[str, int], **flags: bool) -> None:
-    """Link `member` to `login`, with imported history: `merges` is repository -> merged PRs there."""
-    async with transaction(w.sessionmaker) as session:
-        await ensure_guild(session, w.guild.id)
-        session.add(GitHubProfile(id=github_id, login=login, history_status="done"))
-        session.add(
-            GitHubAccount(
-                guild_id=w.guild.id, user_id=member.id, github_id=github_id, login=login, login_lower=login.lower()
-            )
-        )
-        await session.flush()
-        for repo, count in merges.items():
-            for number in range(1, count + 1):
-                session.add(
-                    GitHubMerge(
-                        github_id=github_id,
-                        repo=repo,
-                        number=100 + number,
-                        merged_at=NOW - timedelta(days=30 * number),
-                        source="history",
-                        private=flags.get("private", False),
-                    )
-                )
 
 
 async def alice_merged_in_two_repositories(w: World) -> None:

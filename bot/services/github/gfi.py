@@ -28,6 +28,7 @@ from bot.db.models import GitHubAccount, GitHubMerge, MergedPullRequest
 from bot.db.session import reading
 from bot.services.github.api import MAX_QUERY_CHARS, GitHubAPI, Issue, gfi_query
 from bot.services.github.errors import GitHubError, GitHubRateLimited
+from bot.services.github.merges import is_bot_login
 
 __all__ = [
     "PATH_TO_MAINTAINER",
@@ -92,7 +93,7 @@ async def merged_work(
         )
         if account is None:
             return None
-        if account.login_lower.endswith("[bot]"):
+        if is_bot_login(account.login):
             return []  # bots never count
         return await _repos(session, guild_id, user_id, account.github_id)
 

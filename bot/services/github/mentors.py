@@ -27,6 +27,7 @@ from bot.db.models import GitHubAccount, GitHubMerge, Member, MergedPullRequest
 from bot.db.session import reading, transaction
 from bot.errors import UserError
 from bot.services.github.api import validate_repo
+from bot.services.github.merges import BOT_SUFFIX
 from bot.services.guilds import ensure_member
 
 __all__ = [
@@ -127,7 +128,7 @@ def _left_out(guild_id: int) -> CompoundSelect[int]:
     """SQL: the server's members never named nor counted: those who left it, and those linked to a bot account."""
     departed = select(Member.user_id).where(Member.guild_id == guild_id, Member.left_at.is_not(None))
     bots = select(GitHubAccount.user_id).where(
-        GitHubAccount.guild_id == guild_id, GitHubAccount.login_lower.like("%[bot]")
+        GitHubAccount.guild_id == guild_id, GitHubAccount.login_lower.endswith(BOT_SUFFIX, autoescape=True)
     )
     return departed.union(bots)
 

@@ -34,11 +34,19 @@ def label_names(labels: Any) -> list[str]:
     return [str(label["name"]) for label in labels if isinstance(label, dict) and isinstance(label.get("name"), str)]
 
 
+BOT_SUFFIX = "[bot]"  # what every GitHub App's account login ends with
+
+
 def is_bot(user: Mapping[str, Any] | None) -> bool:
     """Tell whether a GitHub user, as a payload shows one, is a bot account (no user at all counts as one)."""
     if not user:
         return True
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
+    return user.get("type") == "Bot" or is_bot_login(str(user.get("login", "")))
+
+
+def is_bot_login(login: str) -> bool:
+    """Tell whether a login is a bot account's (when only the login is known, as on a stored link)."""
+    return login.lower().endswith(BOT_SUFFIX)
 
 
 @dataclass(frozen=True, slots=True)
